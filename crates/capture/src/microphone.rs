@@ -1,0 +1,157 @@
+//! Microphone capture through cpal (ALSA on Linux, where PulseAudio or PipeWire sit behind the
+//! `default` device), and a level probe: RMS and peak in dBFS over a few seconds.
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::SampleFormat;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use vigil_core::facts::MicLevel;
+
+/// Running sums of a level measurement.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LevelMeter {
+    sum_squares: f64,
+    peak: f64,
+    samples: u64,
+}
+
+impl LevelMeter {
+    pub fn add(&mut self, samples: impl IntoIterator<Item = f32>) {
+        for s in samples {
+            let s = f64::from(s);
+            self.sum_squares += s * s;
+            self.peak = self.peak.max(s.abs());
+            self.samples += 1;
+        }
+    }
+
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// RMS in dBFS (a full-scale sine is -3.01 dBFS), or `None` before any sample.
+    pub fn rms_dbfs(&self) -> Option<f64> {
+        (self.samples > 0).then(|| to_dbfs((self.sum_squares / self.samples as f64).sqrt()))
+    }
+
+    pub fn peak_dbfs(&self) -> Option<f64> {
+        (self.samples > 0).then(|| to_dbfs(self.peak))
+    }
+}
+
+/// Amplitude (0..1) to dBFS; silence is clamped to -120 dBFS so that JSON stays finite.
+pub fn to_dbfs(amplitude: f64) -> f64 {
+    (20.0 * amplitude.max(1e-6).log10()).max(-120.0)
+}
+
+/// Records `duration` from the default input device and measures its level.
+/// Never panics: trouble is reported in `MicLevel::error`.
+pub fn probe_level(duration: Duration) -> MicLevel {
+    let mut level = MicLevel {
+        device: None,
+        seconds: 0.0,
+        sample_rate: 0,
+        channels: 0,
+        samples: 0,
+        rms_dbfs: None,
+        peak_dbfs: None,
+        error: None,
+    };
+    if let Err(e) = probe_into(duration, &mut level) {
+        level.error = Some(e);
+    }
+    level
+}
+
+fn probe_into(duration: Duration, level: &mut MicLevel) -> Result<(), String> {
+    let host = cpal::default_host();
+    let device = host.default_input_device().ok_or("no default input device (is a microphone connected?)")?;
+    level.device = Some(device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| device.to_string()));
+    let supported = device.default_input_config().map_err(|e| format!("cannot read the input format: {e}"))?;
+    let config = supported.config();
+    level.sample_rate = config.sample_rate;
+    level.channels = config.channels;
+
+    let (tx, rx) = mpsc::sync_channel::<Vec<f32>>(64);
+    let (err_tx, err_rx) = mpsc::channel::<String>();
+    let on_error = move |e: cpal::Error| {
+        let _ = err_tx.send(e.to_string());
+    };
+    let stream = match supported.sample_format() {
+        SampleFormat::F32 => build::<f32>(&device, &config, tx, on_error),
+        SampleFormat::I16 => build::<i16>(&device, &config, tx, on_error),
+        SampleFormat::I32 => build::<i32>(&device, &config, tx, on_error),
+        SampleFormat::U16 => build::<u16>(&device, &config, tx, on_error),
+        SampleFormat::U8 => build::<u8>(&device, &config, tx, on_error),
+        SampleFormat::I8 => build::<i8>(&device, &config, tx, on_error),
+        other => return Err(format!("unsupported sample format {other}")),
+    }
+    .map_err(|e| format!("cannot open the microphone: {e}"))?;
+    stream.play().map_err(|e| format!("cannot start the microphone: {e}"))?;
+
+    let mut meter = LevelMeter::default();
+    let wanted = (duration.as_secs_f64() * f64::from(config.sample_rate) * f64::from(config.channels)) as u64;
+    let deadline = Instant::now() + duration + Duration::from_secs(3);
+    while meter.samples() < wanted {
+        if let Ok(e) = err_rx.try_recv() {
+            return Err(format!("microphone stream failed: {e}"));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(200))) {
+            Ok(chunk) => meter.add(chunk),
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    drop(stream);
+    level.samples = meter.samples();
+    level.seconds = meter.samples() as f64 / (f64::from(config.sample_rate) * f64::from(config.channels.max(1)));
+    level.rms_dbfs = meter.rms_dbfs();
+    level.peak_dbfs = meter.peak_dbfs();
+    if meter.samples() == 0 {
+        return Err("the microphone delivered no samples".into());
+    }
+    Ok(())
+}
+
+fn build<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    tx: mpsc::SyncSender<Vec<f32>>,
+    on_error: impl FnMut(cpal::Error) + Send + 'static,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: cpal::SizedSample,
+    f32: cpal::FromSample<T>,
+{
+    device.build_input_stream::<T, _, _>(
+        config.clone(),
+        move |data: &[T], _| {
+            // A full queue drops the chunk rather than blocking the audio thread.
+            let _ = tx.try_send(data.iter().map(|s| s.to_sample::<f32>()).collect());
+        },
+        on_error,
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sine_levels() {
+        let mut m = LevelMeter::default();
+        assert_eq!(m.rms_dbfs(), None);
+        m.add((0..48_000).map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 48_000.0).sin()));
+        let rms = m.rms_dbfs().unwrap();
+        assert!((rms - (-9.03)).abs() < 0.05, "rms {rms}");
+        assert!((m.peak_dbfs().unwrap() - (-6.02)).abs() < 0.05);
+        let mut silent = LevelMeter::default();
+        silent.add([0.0; 100]);
+        assert_eq!(silent.rms_dbfs(), Some(-120.0));
+    }
+}

@@ -1,0 +1,68 @@
+//! `vigil`: the command-line face of Vigil, for candidates' machines, testers and IT scripts.
+//!
+//! Exit codes (stable): 0 all ok, 1 warnings only, 2 at least one failure, 3 usage or
+//! configuration error.
+
+mod check;
+mod policy_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use vigil_core::verdict::EXIT_USAGE;
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "Vigil desktop proctoring client", long_about = None)]
+#[command(after_help = "Exit codes: 0 all ok, 1 warnings only, 2 at least one failure, 3 usage or configuration error.\nLogs go to stderr; set VIGIL_LOG=debug for more.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check this machine against an exam policy: OS, monitors, camera, microphone, prohibited
+    /// applications, virtual machine, remote session, backend.
+    Check(check::CheckArgs),
+    /// Work with exam policy files.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+}
+
+/// An error that maps to a specific exit code (anything else is a configuration error, 3).
+#[derive(Debug)]
+pub struct Exit(pub i32);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("vigil: error: {e:#}");
+            ExitCode::from(EXIT_USAGE as u8)
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Prohibited applications: the rule type, Vigil's default lists (data files per OS), and the
+//! matcher that decides whether a running executable is prohibited.
+//!
+//! A rule matches by the executable's *file name* and by its *full path*, case-insensitively, with
+//! glob patterns (`*`, `?`, `[...]`). The kernel's process name (cut to 15 characters on Linux) is
+//! only a fallback for processes whose executable cannot be read.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+/// One prohibited application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppRule {
+    /// Stable identifier, used by `applications.allowed`.
+    pub id: String,
+    /// Name shown to the candidate.
+    pub name: String,
+    pub category: AppCategory,
+    /// Globs on the executable file name (`anydesk*`).
+    #[serde(default)]
+    pub executables: Vec<String>,
+    /// Globs on the full executable path (`*/AnyDesk.app/*`).
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppCategory {
+    RemoteAccess,
+    ScreenSharing,
+    Meeting,
+    Messenger,
+    AiAssistant,
+    VirtualMachine,
+    Other,
+}
+
+/// Operating systems with a default list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    Linux,
+    Windows,
+    Macos,
+}
+
+impl Os {
+    pub const ALL: [Os; 3] = [Os::Linux, Os::Windows, Os::Macos];
+
+    /// The OS this binary was built for (Linux for anything not Windows or macOS).
+    pub fn current() -> Os {
+        if cfg!(target_os = "windows") {
+            Os::Windows
+        } else if cfg!(target_os = "macos") {
+            Os::Macos
+        } else {
+            Os::Linux
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListFile {
+    app: Vec<AppRule>,
+}
+
+/// The text of the built-in list for `os` (a TOML file with `[[app]]` entries).
+pub fn default_list_text(os: Os) -> &'static str {
+    match os {
+        Os::Linux => include_str!("../data/prohibited-apps/linux.toml"),
+        Os::Windows => include_str!("../data/prohibited-apps/windows.toml"),
+        Os::Macos => include_str!("../data/prohibited-apps/macos.toml"),
+    }
+}
+
+/// Vigil's built-in prohibited-application list for `os`.
+pub fn default_list(os: Os) -> Vec<AppRule> {
+    // The lists are compiled in and checked by this crate's tests, so a parse failure is a build bug.
+    toml::from_str::<ListFile>(default_list_text(os)).map(|f| f.app).unwrap_or_else(|e| {
+        panic!("built-in prohibited-apps list for {os:?} is invalid: {e}")
+    })
+}
+
+impl AppRule {
+    /// Ok, or (`.field` suffix, message) for the first problem.
+    pub(crate) fn validate(&self) -> Result<(), (String, String)> {
+        if self.id.trim().is_empty() {
+            return Err((".id".into(), "must not be empty".into()));
+        }
+        if self.executables.is_empty() && self.paths.is_empty() {
+            return Err((String::new(), format!("rule `{}` needs at least one of executables or paths", self.id)));
+        }
+        for (field, list) in [("executables", &self.executables), ("paths", &self.paths)] {
+            for (i, pattern) in list.iter().enumerate() {
+                glob(pattern).map_err(|e| (format!(".{field}[{i}]"), e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn glob(pattern: &str) -> Result<globset::Glob, String> {
+    if pattern.trim().is_empty() {
+        return Err("empty pattern".into());
+    }
+    GlobBuilder::new(&pattern.replace('\\', "/"))
+        .case_insensitive(true)
+        .literal_separator(false)
+        .build()
+        .map_err(|e| format!("invalid pattern `{pattern}`: {}", e.kind()))
+}
+
+/// How a process was matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    Executable,
+    Path,
+    ProcessName,
+}
+
+/// Compiled rules, ready to test many processes quickly.
+pub struct AppMatcher {
+    rules: Vec<AppRule>,
+    executables: GlobSet,
+    exe_owner: Vec<usize>,
+    paths: GlobSet,
+    path_owner: Vec<usize>,
+}
+
+impl AppMatcher {
+    /// Compiles `rules`. Invalid patterns are an error naming the rule and pattern.
+    pub fn new(rules: Vec<AppRule>) -> Result<AppMatcher, String> {
+        let (mut exe, mut exe_owner) = (GlobSetBuilder::new(), Vec::new());
+        let (mut path, mut path_owner) = (GlobSetBuilder::new(), Vec::new());
+        for (i, rule) in rules.iter().enumerate() {
+            for p in &rule.executables {
+                exe.add(glob(p).map_err(|e| format!("{}: {e}", rule.id))?);
+                exe_owner.push(i);
+            }
+            for p in &rule.paths {
+                path.add(glob(p).map_err(|e| format!("{}: {e}", rule.id))?);
+                path_owner.push(i);
+            }
+        }
+        Ok(AppMatcher {
+            rules,
+            executables: exe.build().map_err(|e| e.to_string())?,
+            exe_owner,
+            paths: path.build().map_err(|e| e.to_string())?,
+            path_owner,
+        })
+    }
+
+    pub fn rules(&self) -> &[AppRule] {
+        &self.rules
+    }
+
+    /// The rule a process matches, if any. `exe_path` is the full executable path when readable;
+    /// `process_name` is the kernel's (possibly truncated) name, used only when there is no path.
+    pub fn find(&self, exe_path: Option<&str>, process_name: &str) -> Option<(&AppRule, MatchedBy)> {
+        let first = |set: &GlobSet, owner: &[usize], s: &str| set.matches(s).first().map(|&m| owner[m]);
+        match exe_path {
+            Some(path) => {
+                let path = path.replace('\\', "/");
+                let file = path.rsplit('/').next().unwrap_or(&path);
+                if let Some(i) = first(&self.executables, &self.exe_owner, file) {
+                    return Some((&self.rules[i], MatchedBy::Executable));
+                }
+                first(&self.paths, &self.path_owner, &path).map(|i| (&self.rules[i], MatchedBy::Path))
+            }
+            None => first(&self.executables, &self.exe_owner, process_name)
+                .map(|i| (&self.rules[i], MatchedBy::ProcessName)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_list_parses_and_compiles() {
+        for os in Os::ALL {
+            let rules = default_list(os);
+            assert!(rules.len() >= 15, "{os:?} list is too short");
+            for r in &rules {
+                r.validate().unwrap_or_else(|e| panic!("{os:?} {}: {e:?}", r.id));
+            }
+            for cat in [AppCategory::RemoteAccess, AppCategory::ScreenSharing, AppCategory::Meeting,
+                        AppCategory::Messenger, AppCategory::AiAssistant, AppCategory::VirtualMachine] {
+                assert!(rules.iter().any(|r| r.category == cat), "{os:?} has no {cat:?} entry");
+            }
+            AppMatcher::new(rules).unwrap();
+        }
+    }
+
+    #[test]
+    fn matches_by_file_name_case_insensitively_not_truncated_name() {
+        let m = AppMatcher::new(default_list(Os::Linux)).unwrap();
+        let (rule, by) = m.find(Some("/tmp/x/AnyDesk-remote-helper"), "AnyDesk-remote-").unwrap();
+        assert_eq!((rule.id.as_str(), by), ("anydesk", MatchedBy::Executable));
+        let (rule, _) = m.find(Some("/usr/bin/anydesk"), "anydesk").unwrap();
+        assert_eq!(rule.id, "anydesk");
+        assert!(m.find(Some("/usr/bin/sleep"), "sleep").is_none());
+        assert!(m.find(Some("/usr/bin/bash"), "bash").is_none());
+        // Without a readable path, the kernel name is the fallback.
+        assert_eq!(m.find(None, "anydesk").unwrap().1, MatchedBy::ProcessName);
+    }
+
+    #[test]
+    fn matches_by_path_with_windows_separators() {
+        let m = AppMatcher::new(default_list(Os::Windows)).unwrap();
+        let (rule, _) = m.find(Some(r"C:\Program Files\TeamViewer\TeamViewer.exe"), "TeamViewer.exe").unwrap();
+        assert_eq!(rule.id, "teamviewer");
+        let m = AppMatcher::new(default_list(Os::Macos)).unwrap();
+        let (rule, by) = m.find(Some("/Applications/AnyDesk.app/Contents/MacOS/helper"), "helper").unwrap();
+        assert_eq!((rule.id.as_str(), by), ("anydesk", MatchedBy::Path));
+    }
+}

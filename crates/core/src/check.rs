@@ -1,0 +1,395 @@
+//! Turning facts into findings under a policy, and the versioned check report.
+//! The report's JSON shape is `schemas/check-report.v1.schema.json` at the repository root.
+
+use crate::facts::{Facts, Monitor, MonitorList};
+use crate::policy::ExamPolicy;
+use crate::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+
+/// The value of the report's `schema` field; bumped on any incompatible change.
+pub const REPORT_SCHEMA: &str = "vigil.check-report.v1";
+
+/// One thing the check concluded, with the verdict the policy gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable identifier (`monitors.count`, `processes.prohibited`, ...).
+    pub id: String,
+    pub title: String,
+    pub verdict: Verdict,
+    /// One line for a person: what was found and, when it is not ok, what to do.
+    pub message: String,
+}
+
+/// The full result of a system check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub vigil_version: String,
+    pub generated_at: String,
+    pub duration_ms: u64,
+    pub policy: PolicyRef,
+    pub overall: Verdict,
+    pub exit_code: i32,
+    pub findings: Vec<Finding>,
+    pub facts: Facts,
+}
+
+/// Which policy decided the verdicts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub name: String,
+    /// The file it came from, or `built-in`.
+    pub source: String,
+}
+
+impl Report {
+    /// Builds a report from facts and the findings evaluated from them.
+    pub fn new(facts: Facts, policy: &ExamPolicy, policy_source: &str, duration_ms: u64) -> Report {
+        let findings = evaluate(&facts, policy);
+        let overall = findings.iter().map(|f| f.verdict).max().unwrap_or(Verdict::Ok);
+        Report {
+            schema: REPORT_SCHEMA.to_owned(),
+            vigil_version: env!("CARGO_PKG_VERSION").to_owned(),
+            generated_at: crate::time::now_rfc3339(),
+            duration_ms,
+            policy: PolicyRef { name: policy.name.clone(), source: policy_source.to_owned() },
+            overall,
+            exit_code: overall.exit_code(),
+            findings,
+            facts,
+        }
+    }
+
+    pub fn finding(&self, id: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.id == id)
+    }
+}
+
+fn finding(id: &str, title: &str, verdict: Verdict, message: String) -> Finding {
+    Finding { id: id.to_owned(), title: title.to_owned(), verdict, message }
+}
+
+/// `verdict` when `condition` holds, else ok.
+fn when(condition: bool, verdict: Verdict) -> Verdict {
+    if condition { verdict } else { Verdict::Ok }
+}
+
+/// Applies `policy` to `facts`. The order of findings is stable (it is the report's order).
+pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
+    let v = &policy.verdicts;
+    let req = &policy.requirements;
+    let s = &facts.system;
+    let mut out = Vec::new();
+
+    out.push(finding(
+        "system.os",
+        "Operating system",
+        Verdict::Ok,
+        format!("{} {} (kernel {}, {})", s.os, s.os_version, s.kernel, s.arch),
+    ));
+    out.push(finding(
+        "system.cpu",
+        "Processor",
+        Verdict::Ok,
+        format!("{}, {} logical cores", s.cpu_brand, s.cpu_logical_cores),
+    ));
+    let low_mem = s.memory_total_mib < req.min_memory_mib;
+    out.push(finding(
+        "system.memory",
+        "Memory",
+        when(low_mem, v.low_memory),
+        if low_mem {
+            format!("{} MiB installed, the exam needs {} MiB", s.memory_total_mib, req.min_memory_mib)
+        } else {
+            format!("{} MiB installed, {} MiB available", s.memory_total_mib, s.memory_available_mib)
+        },
+    ));
+    out.push(match s.disk_free_mib {
+        Some(free) if free < req.min_free_disk_mib => finding(
+            "system.disk",
+            "Free disk space",
+            v.low_disk,
+            format!("{free} MiB free at {}, the exam needs {} MiB: free some space", s.data_dir, req.min_free_disk_mib),
+        ),
+        Some(free) => finding("system.disk", "Free disk space", Verdict::Ok, format!("{free} MiB free at {}", s.data_dir)),
+        None => finding(
+            "system.disk",
+            "Free disk space",
+            v.low_disk,
+            format!("could not measure free space at {}", s.data_dir),
+        ),
+    });
+
+    out.extend(monitor_findings(facts, policy));
+    out.push(device_finding("camera", "Camera", &facts.cameras, v.camera_missing, "connect a camera or close the app that uses it"));
+    out.push(device_finding("microphone", "Microphone", &facts.microphones, v.microphone_missing, "connect a microphone"));
+    if let Some(level) = &facts.microphone_level {
+        out.push(match (level.rms_dbfs, &level.error) {
+            (Some(rms), None) => {
+                let silent = rms < req.min_microphone_dbfs;
+                finding(
+                    "microphone.level",
+                    "Microphone level",
+                    when(silent, v.microphone_silent),
+                    format!(
+                        "RMS {rms:.1} dBFS, peak {:.1} dBFS over {:.1} s{}",
+                        level.peak_dbfs.unwrap_or(f64::NEG_INFINITY),
+                        level.seconds,
+                        if silent { ": the microphone seems muted or unplugged" } else { "" }
+                    ),
+                )
+            }
+            (_, err) => finding(
+                "microphone.level",
+                "Microphone level",
+                v.microphone_silent,
+                format!("could not measure: {}", err.as_deref().unwrap_or("no samples")),
+            ),
+        });
+    }
+
+    let p = &facts.processes;
+    out.push(if let Some(err) = &p.error {
+        finding("processes.prohibited", "Prohibited applications", v.prohibited_application, format!("could not list processes: {err}"))
+    } else if p.prohibited.is_empty() {
+        finding("processes.prohibited", "Prohibited applications", Verdict::Ok, format!("none among {} processes", p.scanned))
+    } else {
+        let list: Vec<String> = p
+            .prohibited
+            .iter()
+            .map(|m| format!("{} (pid {}, {})", m.app_name, m.pid, m.exe.as_deref().unwrap_or(&m.process_name)))
+            .collect();
+        finding(
+            "processes.prohibited",
+            "Prohibited applications",
+            v.prohibited_application,
+            format!("running: {}; close them before the exam", list.join(", ")),
+        )
+    });
+
+    let vm = &facts.virtual_machine;
+    let signals = |e: &[crate::facts::Evidence]| e.iter().map(|e| format!("{}: {}", e.signal, e.detail)).collect::<Vec<_>>().join("; ");
+    out.push(finding(
+        "virtual_machine",
+        "Virtual machine",
+        when(vm.detected, v.virtual_machine),
+        if vm.detected {
+            format!("yes ({}): {}", vm.kind.as_deref().unwrap_or("unknown hypervisor"), signals(&vm.evidence))
+        } else {
+            "no".to_owned()
+        },
+    ));
+    let rs = &facts.remote_session;
+    out.push(finding(
+        "remote_session",
+        "Remote session",
+        when(rs.detected, v.remote_session),
+        format!(
+            "{} (display server: {}{})",
+            if rs.detected { format!("yes: {}", signals(&rs.evidence)) } else { "no".to_owned() },
+            rs.display_server,
+            rs.x_server.as_ref().map(|x| format!(", {x}")).unwrap_or_default()
+        ),
+    ));
+
+    if let Some(b) = &facts.backend {
+        out.push(if b.reachable {
+            finding(
+                "backend.reachable",
+                "Proctoring server",
+                Verdict::Ok,
+                format!("{} answered {} in {:.0} ms", b.url, b.status.unwrap_or(0), b.latency_ms.unwrap_or(0.0)),
+            )
+        } else {
+            finding(
+                "backend.reachable",
+                "Proctoring server",
+                v.backend_unreachable,
+                format!("{} is unreachable: {}; check the network connection", b.url, b.error.as_deref().unwrap_or("no answer")),
+            )
+        });
+        out.push(finding(
+            "backend.tls",
+            "Secure connection",
+            when(!b.tls && !b.loopback, v.insecure_connection),
+            match (b.tls, b.loopback) {
+                (true, _) => "TLS".to_owned(),
+                (false, true) => "plain HTTP on this machine (loopback)".to_owned(),
+                (false, false) => "plain HTTP over the network: use an https:// server address".to_owned(),
+            },
+        ));
+    }
+    out
+}
+
+fn describe(m: &Monitor) -> String {
+    format!(
+        "{} {}x{} at ({},{}){}",
+        m.name,
+        m.width,
+        m.height,
+        m.x,
+        m.y,
+        if m.primary { " primary" } else { "" }
+    )
+}
+
+fn monitor_findings(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
+    let req = &policy.requirements;
+    let (di, xc) = (&facts.monitors.display_info, &facts.monitors.xcap);
+    // xcap is what records the screens, so its view counts; display-info stands in if xcap failed.
+    let primary: &MonitorList = if xc.error.is_none() { xc } else { di };
+    let n = primary.monitors.len() as u32;
+    let list: Vec<String> = primary.monitors.iter().map(describe).collect();
+    let count_ok = (req.min_monitors..=req.max_monitors).contains(&n);
+    let count = finding(
+        "monitors.count",
+        "Monitors",
+        when(!count_ok, policy.verdicts.monitor_count),
+        match (&primary.error, n) {
+            (Some(e), _) => format!("could not list monitors: {e}"),
+            (None, 0) => "no monitor found (no display?)".to_owned(),
+            _ if !count_ok => format!(
+                "{n} found ({}); the exam allows {}..{}: disconnect the extra monitors",
+                list.join(", "),
+                req.min_monitors,
+                req.max_monitors
+            ),
+            _ => format!("{n} found: {}", list.join(", ")),
+        },
+    );
+    let geometry = |l: &MonitorList| {
+        let mut g: Vec<_> = l.monitors.iter().map(|m| (m.x, m.y, m.width, m.height)).collect();
+        g.sort();
+        g
+    };
+    let agree = di.error.is_none() && xc.error.is_none() && geometry(di) == geometry(xc);
+    let agreement = finding(
+        "monitors.agreement",
+        "Monitor detection",
+        when(!agree, policy.verdicts.display_mismatch),
+        if agree {
+            "display-info and xcap agree".to_owned()
+        } else {
+            format!(
+                "display-info sees {} ({}), xcap sees {} ({})",
+                di.monitors.len(),
+                di.error.clone().unwrap_or_else(|| di.monitors.iter().map(describe).collect::<Vec<_>>().join(", ")),
+                xc.monitors.len(),
+                xc.error.clone().unwrap_or_else(|| xc.monitors.iter().map(describe).collect::<Vec<_>>().join(", ")),
+            )
+        },
+    );
+    vec![count, agreement]
+}
+
+fn device_finding(id: &str, title: &str, list: &crate::facts::DeviceList, missing: Verdict, advice: &str) -> Finding {
+    if list.devices.is_empty() {
+        let why = list.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
+        finding(id, title, missing, format!("none found{why}: {advice}"))
+    } else {
+        let names: Vec<&str> = list.devices.iter().map(|d| d.name.as_str()).collect();
+        finding(id, title, Verdict::Ok, names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::*;
+
+    fn monitor(x: i32) -> Monitor {
+        Monitor { name: format!("M{x}"), x, y: 0, width: 1920, height: 1080, scale_factor: 1.0, primary: x == 0 }
+    }
+
+    fn healthy() -> Facts {
+        let monitors = MonitorList { monitors: vec![monitor(0)], error: None };
+        let dev = DeviceList { devices: vec![MediaDevice { name: "dev".into(), id: "0".into() }], error: None };
+        Facts {
+            system: SystemFacts { memory_total_mib: 8192, disk_free_mib: Some(50_000), ..Default::default() },
+            monitors: MonitorFacts { display_info: monitors.clone(), xcap: monitors },
+            cameras: dev.clone(),
+            microphones: dev,
+            ..Default::default()
+        }
+    }
+
+    fn verdict(r: &[Finding], id: &str) -> Verdict {
+        r.iter().find(|f| f.id == id).unwrap_or_else(|| panic!("no finding {id}")).verdict
+    }
+
+    #[test]
+    fn healthy_machine_is_all_ok() {
+        let r = Report::new(healthy(), &ExamPolicy::default(), "built-in", 1);
+        assert_eq!(r.overall, Verdict::Ok, "{:#?}", r.findings);
+        assert_eq!(r.exit_code, 0);
+    }
+
+    #[test]
+    fn missing_camera_follows_policy() {
+        let mut f = healthy();
+        f.cameras = DeviceList::default();
+        let mut p = ExamPolicy::default();
+        assert_eq!(verdict(&evaluate(&f, &p), "camera"), Verdict::Fail);
+        p.verdicts.camera_missing = Verdict::Warn;
+        let r = Report::new(f, &p, "x", 0);
+        assert_eq!(r.finding("camera").unwrap().verdict, Verdict::Warn);
+        assert!(r.finding("camera").unwrap().message.starts_with("none found"));
+        assert_eq!(r.exit_code, 1);
+    }
+
+    #[test]
+    fn monitor_count_and_disagreement() {
+        let mut f = healthy();
+        f.monitors.xcap.monitors.push(monitor(1920));
+        let r = evaluate(&f, &ExamPolicy::default());
+        assert_eq!(verdict(&r, "monitors.count"), Verdict::Fail);
+        assert_eq!(verdict(&r, "monitors.agreement"), Verdict::Warn);
+        f.monitors.display_info.monitors.push(monitor(1920));
+        let mut p = ExamPolicy::default();
+        p.requirements.max_monitors = 2;
+        let r = evaluate(&f, &p);
+        assert_eq!(verdict(&r, "monitors.count"), Verdict::Ok);
+        assert_eq!(verdict(&r, "monitors.agreement"), Verdict::Ok);
+    }
+
+    #[test]
+    fn vm_prohibited_apps_and_backend() {
+        let mut f = healthy();
+        f.virtual_machine = VmFacts {
+            detected: true,
+            kind: Some("KVM".into()),
+            evidence: vec![Evidence { signal: "cpuid".into(), detail: "KVMKVMKVM".into() }],
+        };
+        f.processes.prohibited.push(ProcessMatch {
+            pid: 7,
+            process_name: "anydesk".into(),
+            exe: Some("/opt/anydesk".into()),
+            app_id: "anydesk".into(),
+            app_name: "AnyDesk".into(),
+            category: crate::apps::AppCategory::RemoteAccess,
+            matched_by: crate::apps::MatchedBy::Executable,
+        });
+        f.backend = Some(BackendFacts { url: "http://10.0.0.1/".into(), reachable: true, ..Default::default() });
+        let r = evaluate(&f, &ExamPolicy::default());
+        let vm = r.iter().find(|x| x.id == "virtual_machine").unwrap();
+        assert_eq!(vm.verdict, Verdict::Warn);
+        assert!(vm.message.starts_with("yes (KVM)"), "{}", vm.message);
+        assert_eq!(verdict(&r, "processes.prohibited"), Verdict::Fail);
+        assert!(r.iter().any(|x| x.message.contains("/opt/anydesk")));
+        assert_eq!(verdict(&r, "backend.reachable"), Verdict::Ok);
+        assert_eq!(verdict(&r, "backend.tls"), Verdict::Fail);
+    }
+
+    #[test]
+    fn silent_microphone() {
+        let mut f = healthy();
+        f.microphone_level = Some(MicLevel {
+            device: None, seconds: 2.0, sample_rate: 48_000, channels: 1, samples: 96_000,
+            rms_dbfs: Some(-90.0), peak_dbfs: Some(-80.0), error: None,
+        });
+        assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "microphone.level"), Verdict::Warn);
+        f.microphone_level.as_mut().unwrap().rms_dbfs = Some(-9.0);
+        assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "microphone.level"), Verdict::Ok);
+    }
+}

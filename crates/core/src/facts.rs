@@ -1,0 +1,155 @@
+//! What a system check observes, before any policy is applied. The sensors in `vigil-watch` and
+//! `vigil-capture` fill these in; [`crate::check::evaluate`] turns them into findings.
+//! Every list carries an `error` so that a sensor that failed is reported, never a crash.
+
+use crate::apps::{AppCategory, MatchedBy};
+use serde::{Deserialize, Serialize};
+
+/// Everything one check observed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Facts {
+    pub system: SystemFacts,
+    pub monitors: MonitorFacts,
+    pub cameras: DeviceList,
+    pub microphones: DeviceList,
+    /// Present only with `--mic-probe`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub microphone_level: Option<MicLevel>,
+    pub processes: ProcessScan,
+    pub virtual_machine: VmFacts,
+    pub remote_session: RemoteFacts,
+    /// Present only with `--server`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendFacts>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SystemFacts {
+    pub os: String,
+    pub os_version: String,
+    pub kernel: String,
+    pub arch: String,
+    pub cpu_brand: String,
+    pub cpu_logical_cores: usize,
+    pub cpu_physical_cores: Option<usize>,
+    pub memory_total_mib: u64,
+    pub memory_available_mib: u64,
+    /// Where Vigil keeps its data (spool, logs).
+    pub data_dir: String,
+    /// Free space on the file system that holds `data_dir` (or its nearest existing parent).
+    pub disk_free_mib: Option<u64>,
+    /// Private IP addresses of this machine's interfaces (the backend sees the public one).
+    pub local_ips: Vec<String>,
+}
+
+/// One monitor as a display library reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    pub scale_factor: f32,
+    pub primary: bool,
+}
+
+/// The monitors as two independent libraries see them; they should agree.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MonitorFacts {
+    pub display_info: MonitorList,
+    pub xcap: MonitorList,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MonitorList {
+    pub monitors: Vec<Monitor>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaDevice {
+    pub name: String,
+    /// A backend-specific id (V4L2 index, ALSA name, ...).
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<MediaDevice>,
+    pub error: Option<String>,
+}
+
+/// A short level measurement on the default input.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MicLevel {
+    pub device: Option<String>,
+    pub seconds: f64,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub samples: u64,
+    pub rms_dbfs: Option<f64>,
+    pub peak_dbfs: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// One process that matches a prohibited-application rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessMatch {
+    pub pid: u32,
+    /// The kernel's process name (at most 15 characters on Linux).
+    pub process_name: String,
+    /// Full executable path, when readable.
+    pub exe: Option<String>,
+    pub app_id: String,
+    pub app_name: String,
+    pub category: AppCategory,
+    pub matched_by: MatchedBy,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProcessScan {
+    pub scanned: usize,
+    pub prohibited: Vec<ProcessMatch>,
+    pub error: Option<String>,
+}
+
+/// One signal considered by virtual-machine detection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    /// `cpuid`, `dmi`, `mac`, `virtio`, `container`, `cpuinfo`, ...
+    pub signal: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VmFacts {
+    pub detected: bool,
+    /// The hypervisor or container kind when known (`KVM`, `VMware`, `VirtualBox`, `container`).
+    pub kind: Option<String>,
+    /// The signals that point to a virtual machine or container.
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RemoteFacts {
+    /// `x11`, `wayland`, or `none`.
+    pub display_server: String,
+    /// The X server program when it can be identified (`Xorg`, `Xvfb`, `Xtigervnc`, ...).
+    pub x_server: Option<String>,
+    pub detected: bool,
+    /// The signals that point to a remote or virtual session.
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BackendFacts {
+    pub url: String,
+    pub reachable: bool,
+    pub status: Option<u16>,
+    pub latency_ms: Option<f64>,
+    pub tls: bool,
+    /// The host is a loopback address (plain HTTP is acceptable there).
+    pub loopback: bool,
+    pub error: Option<String>,
+}

@@ -1,0 +1,14 @@
+//! Vigil's domain: the exam policy, the facts a system check gathers, the findings and verdicts it
+//! derives from them, and the versioned check report. Pure logic, no I/O beyond parsing given text,
+//! so that every rule can be tested with fabricated facts.
+
+pub mod apps;
+pub mod check;
+pub mod facts;
+pub mod policy;
+pub mod time;
+pub mod verdict;
+
+pub use check::{evaluate, Finding, Report, REPORT_SCHEMA};
+pub use policy::{ExamPolicy, PolicyError};
+pub use verdict::Verdict;

@@ -1,0 +1,365 @@
+//! The exam policy: what a system check (and later a session) requires, and which verdict each
+//! finding gets. Written by the institution as JSON or TOML; see `policies/` and
+//! `schemas/policy.v1.schema.json` at the repository root.
+
+use crate::apps::{self, AppRule, Os};
+use crate::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// The only policy schema version this build understands.
+pub const POLICY_SCHEMA: u32 = 1;
+
+/// An exam policy. Every section has defaults, so `schema = 1` alone is a valid policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExamPolicy {
+    /// Policy schema version; must be 1.
+    pub schema: u32,
+    /// A human-readable name, shown in reports.
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default)]
+    pub requirements: Requirements,
+    #[serde(default)]
+    pub verdicts: Verdicts,
+    #[serde(default)]
+    pub applications: Applications,
+}
+
+/// Thresholds the machine must meet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Requirements {
+    pub min_monitors: u32,
+    pub max_monitors: u32,
+    pub min_memory_mib: u64,
+    pub min_free_disk_mib: u64,
+    /// With `--mic-probe`: an RMS level below this (dBFS) counts as a silent microphone.
+    pub min_microphone_dbfs: f64,
+}
+
+impl Default for Requirements {
+    fn default() -> Self {
+        Requirements {
+            min_monitors: 1,
+            max_monitors: 1,
+            min_memory_mib: 2048,
+            min_free_disk_mib: 1024,
+            min_microphone_dbfs: -50.0,
+        }
+    }
+}
+
+/// The verdict each kind of finding gets when its condition holds (`ok` makes it informational).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Verdicts {
+    pub camera_missing: Verdict,
+    pub microphone_missing: Verdict,
+    pub microphone_silent: Verdict,
+    pub monitor_count: Verdict,
+    pub display_mismatch: Verdict,
+    pub virtual_machine: Verdict,
+    pub remote_session: Verdict,
+    pub prohibited_application: Verdict,
+    pub low_memory: Verdict,
+    pub low_disk: Verdict,
+    pub backend_unreachable: Verdict,
+    pub insecure_connection: Verdict,
+}
+
+impl Default for Verdicts {
+    fn default() -> Self {
+        use Verdict::*;
+        Verdicts {
+            camera_missing: Fail,
+            microphone_missing: Fail,
+            microphone_silent: Warn,
+            monitor_count: Fail,
+            display_mismatch: Warn,
+            virtual_machine: Warn,
+            remote_session: Fail,
+            prohibited_application: Fail,
+            low_memory: Warn,
+            low_disk: Warn,
+            backend_unreachable: Fail,
+            insecure_connection: Fail,
+        }
+    }
+}
+
+/// Prohibited and allowed applications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Applications {
+    /// Start from Vigil's built-in list for the running OS (`data/prohibited-apps/`).
+    pub use_default_list: bool,
+    /// Extra rules, added to (or, with the same id, replacing) the default ones.
+    pub prohibited: Vec<AppRule>,
+    /// Ids of rules that are allowed for this exam (removed from the list).
+    pub allowed: Vec<String>,
+}
+
+impl Default for Applications {
+    fn default() -> Self {
+        Applications { use_default_list: true, prohibited: Vec::new(), allowed: Vec::new() }
+    }
+}
+
+fn default_name() -> String {
+    "Vigil default policy".to_owned()
+}
+
+impl Default for ExamPolicy {
+    fn default() -> Self {
+        ExamPolicy {
+            schema: POLICY_SCHEMA,
+            name: default_name(),
+            requirements: Requirements::default(),
+            verdicts: Verdicts::default(),
+            applications: Applications::default(),
+        }
+    }
+}
+
+/// Why a policy was rejected: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+pub struct PolicyError {
+    /// Dotted path of the offending field (`verdicts.virtual_machine`, `applications.prohibited[2].executables[0]`),
+    /// or `None` for a syntax error that has no field.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl PolicyError {
+    fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        PolicyError { field: Some(field.into()), message: message.into() }
+    }
+}
+
+/// The text format of a policy file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Toml,
+}
+
+impl Format {
+    /// By file extension (`.json`, `.toml`), else by content: JSON starts with `{`.
+    pub fn detect(path: Option<&Path>, text: &str) -> Format {
+        match path.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
+            Some(e) if e.eq_ignore_ascii_case("toml") => Format::Toml,
+            _ if text.trim_start().starts_with('{') => Format::Json,
+            _ => Format::Toml,
+        }
+    }
+}
+
+impl ExamPolicy {
+    /// Parses and validates a policy. Every error names the field it is about.
+    pub fn parse(text: &str, format: Format) -> Result<ExamPolicy, PolicyError> {
+        let policy: ExamPolicy = match format {
+            Format::Json => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                    let inner = e.inner();
+                    let message = format!("{inner}");
+                    field_error(e.path().to_string(), message)
+                })?
+            }
+            Format::Toml => {
+                let de = toml::Deserializer::parse(text)
+                    .map_err(|e| PolicyError { field: None, message: one_line(&e.to_string()) })?;
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    let message = one_line(&e.inner().to_string());
+                    field_error(e.path().to_string(), message)
+                })?
+            }
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Checks what types alone cannot: version, ranges, consistency, application rules.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if self.schema != POLICY_SCHEMA {
+            return Err(PolicyError::at(
+                "schema",
+                format!("unsupported policy schema {}; this Vigil reads schema {POLICY_SCHEMA}", self.schema),
+            ));
+        }
+        let r = &self.requirements;
+        if r.max_monitors == 0 {
+            return Err(PolicyError::at("requirements.max_monitors", "must be at least 1"));
+        }
+        if r.min_monitors > r.max_monitors {
+            return Err(PolicyError::at(
+                "requirements.min_monitors",
+                format!("{} is more than requirements.max_monitors ({})", r.min_monitors, r.max_monitors),
+            ));
+        }
+        if !(-120.0..=0.0).contains(&r.min_microphone_dbfs) {
+            return Err(PolicyError::at(
+                "requirements.min_microphone_dbfs",
+                format!("{} is outside -120..0 dBFS", r.min_microphone_dbfs),
+            ));
+        }
+        let mut ids = HashSet::new();
+        for (i, rule) in self.applications.prohibited.iter().enumerate() {
+            rule.validate().map_err(|(field, msg)| {
+                PolicyError::at(format!("applications.prohibited[{i}]{field}"), msg)
+            })?;
+            if !ids.insert(rule.id.to_ascii_lowercase()) {
+                return Err(PolicyError::at(
+                    format!("applications.prohibited[{i}].id"),
+                    format!("duplicate id `{}`", rule.id),
+                ));
+            }
+        }
+        let known: HashSet<String> = Os::ALL
+            .iter()
+            .flat_map(|os| apps::default_list(*os))
+            .chain(self.applications.prohibited.iter().cloned())
+            .map(|r| r.id.to_ascii_lowercase())
+            .collect();
+        for (i, id) in self.applications.allowed.iter().enumerate() {
+            if !known.contains(&id.to_ascii_lowercase()) {
+                return Err(PolicyError::at(
+                    format!("applications.allowed[{i}]"),
+                    format!("no application with id `{id}` in the default lists or applications.prohibited"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective prohibited-application rules on `os`: the default list (if used), plus the
+    /// policy's own rules (which replace a default rule with the same id), minus the allowed ids.
+    pub fn prohibited_apps(&self, os: Os) -> Vec<AppRule> {
+        let apps = &self.applications;
+        let mut rules: Vec<AppRule> = if apps.use_default_list { apps::default_list(os) } else { Vec::new() };
+        for own in &apps.prohibited {
+            rules.retain(|r| !r.id.eq_ignore_ascii_case(&own.id));
+            rules.push(own.clone());
+        }
+        rules.retain(|r| !apps.allowed.iter().any(|a| a.eq_ignore_ascii_case(&r.id)));
+        rules
+    }
+}
+
+fn field_error(path: String, message: String) -> PolicyError {
+    // serde_path_to_error renders the root as "."; a missing top-level field is reported there.
+    let field = if path == "." { None } else { Some(path) };
+    PolicyError { field, message }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str, format: Format) -> PolicyError {
+        ExamPolicy::parse(text, format).expect_err("policy should be rejected")
+    }
+
+    #[test]
+    fn minimal_policy_gets_defaults() {
+        let p = ExamPolicy::parse("schema = 1", Format::Toml).unwrap();
+        assert_eq!(p, ExamPolicy::default());
+        let p = ExamPolicy::parse(r#"{"schema": 1}"#, Format::Json).unwrap();
+        assert_eq!(p, ExamPolicy::default());
+    }
+
+    #[test]
+    fn wrong_verdict_names_the_field() {
+        let e = err("schema = 1\n[verdicts]\nvirtual_machine = \"maybe\"\n", Format::Toml);
+        assert_eq!(e.field.as_deref(), Some("verdicts.virtual_machine"));
+        assert!(e.message.contains("maybe"), "{e}");
+        let e = err(r#"{"schema":1,"requirements":{"max_monitors":"two"}}"#, Format::Json);
+        assert_eq!(e.field.as_deref(), Some("requirements.max_monitors"));
+    }
+
+    #[test]
+    fn unknown_field_is_rejected_with_its_path() {
+        let e = err(r#"{"schema":1,"requirements":{"max_monitor":2}}"#, Format::Json);
+        assert_eq!(e.field.as_deref(), Some("requirements.max_monitor"));
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn missing_schema_and_wrong_schema() {
+        let e = err("name = \"x\"", Format::Toml);
+        assert!(e.message.contains("schema"), "{e}");
+        let e = err("schema = 2", Format::Toml);
+        assert_eq!(e.field.as_deref(), Some("schema"));
+    }
+
+    #[test]
+    fn inconsistent_monitor_range() {
+        let e = err("schema = 1\n[requirements]\nmin_monitors = 3\nmax_monitors = 2\n", Format::Toml);
+        assert_eq!(e.field.as_deref(), Some("requirements.min_monitors"));
+    }
+
+    #[test]
+    fn bad_application_rules() {
+        let e = err(
+            "schema = 1\n[[applications.prohibited]]\nid = \"x\"\nname = \"X\"\ncategory = \"other\"\nexecutables = [\"[bad\"]\n",
+            Format::Toml,
+        );
+        assert_eq!(e.field.as_deref(), Some("applications.prohibited[0].executables[0]"));
+        let e = err(
+            "schema = 1\n[[applications.prohibited]]\nid = \"x\"\nname = \"X\"\ncategory = \"other\"\n",
+            Format::Toml,
+        );
+        assert_eq!(e.field.as_deref(), Some("applications.prohibited[0]"));
+        let e = err("schema = 1\n[applications]\nallowed = [\"no-such-app\"]\n", Format::Toml);
+        assert_eq!(e.field.as_deref(), Some("applications.allowed[0]"));
+    }
+
+    #[test]
+    fn syntax_error_is_reported() {
+        let e = err("schema = = 1", Format::Toml);
+        assert!(e.field.is_none());
+        assert!(!e.message.is_empty());
+        let e = err("{\"schema\": 1,", Format::Json);
+        assert!(e.message.contains("EOF"), "{e}");
+    }
+
+    #[test]
+    fn allowed_and_own_rules_shape_the_effective_list() {
+        let p = ExamPolicy::parse(
+            r#"schema = 1
+[applications]
+allowed = ["zoom"]
+[[applications.prohibited]]
+id = "anydesk"
+name = "AnyDesk (exam override)"
+category = "remote_access"
+executables = ["anydesk"]
+"#,
+            Format::Toml,
+        )
+        .unwrap();
+        let rules = p.prohibited_apps(Os::Linux);
+        assert!(!rules.iter().any(|r| r.id == "zoom"));
+        let anydesk: Vec<_> = rules.iter().filter(|r| r.id == "anydesk").collect();
+        assert_eq!(anydesk.len(), 1);
+        assert_eq!(anydesk[0].name, "AnyDesk (exam override)");
+        assert!(rules.len() > 10, "default list should still be there");
+    }
+
+    #[test]
+    fn format_detection() {
+        assert_eq!(Format::detect(Some(Path::new("p.JSON")), ""), Format::Json);
+        assert_eq!(Format::detect(Some(Path::new("p.toml")), "{"), Format::Toml);
+        assert_eq!(Format::detect(None, "  {\"schema\":1}"), Format::Json);
+        assert_eq!(Format::detect(None, "schema = 1"), Format::Toml);
+    }
+}

@@ -1,0 +1,96 @@
+//! Test fixtures that own real devices, per `shared/TESTING.md`: an X display (Xvfb), several
+//! monitors (TigerVNC resized over RFB), a PulseAudio server with a null sink and a tone, and
+//! processes with chosen executable names. Each fixture starts its own server on a free display
+//! number or port and stops it (by PID) when dropped. A fixture that cannot start says what is
+//! missing and which Debian package brings it; it never skips silently.
+
+pub mod audio;
+pub mod display;
+pub mod process;
+
+pub use audio::PulseAudio;
+pub use display::{Screen, VncDisplay, XvfbDisplay};
+pub use process::RenamedProcess;
+
+use anyhow::{bail, Context, Result};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// A child process killed (and reaped) on drop.
+pub struct Guard {
+    pub child: Child,
+    name: String,
+}
+
+impl Guard {
+    /// Starts `cmd` in its own process group, so that dropping the guard also ends whatever it
+    /// started (a shell pipeline, say).
+    pub fn spawn(cmd: &mut Command, name: &str) -> Result<Guard> {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        let child = cmd.spawn().with_context(|| format!("cannot start {name}: {}", install_hint(name)))?;
+        Ok(Guard { child, name: name.to_owned() })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails if the process has already exited.
+    pub fn ensure_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("{} exited early with {status}", self.name);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Which Debian package provides a program the fixtures use.
+pub fn install_hint(program: &str) -> String {
+    let pkg = match program {
+        "Xvfb" => "xvfb",
+        "Xtigervnc" => "tigervnc-standalone-server",
+        "pulseaudio" => "pulseaudio",
+        "pactl" | "pacat" | "paplay" => "pulseaudio-utils",
+        "sox" => "sox",
+        "xrandr" => "x11-xserver-utils",
+        "xdotool" => "xdotool",
+        "import" => "imagemagick",
+        _ => return format!("is {program} installed? (run scripts/install-deps)"),
+    };
+    format!("install the Debian package `{pkg}` (scripts/install-deps does)")
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("timed out after {timeout:?} waiting for {what}")
+}
+
+/// A fresh private directory (mode 700) that lives as long as the returned handle.
+pub fn private_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
