@@ -1,4 +1,15 @@
-//! Vigil's capture sources. For now: the microphone through cpal, with a short level probe used
-//! by the system check. Camera (nokhwa) and monitor (xcap) capture follow the same shape.
+//! Vigil's capture: sources (camera through nokhwa or a synthetic pattern, microphone through
+//! cpal, every monitor through xcap), encoders (H.264 through openh264, Opus), and crash-safe
+//! fragmented-MP4 segments in the spool. Each source runs on its own thread with a bounded queue.
+//! Knows nothing of the network: the spool is the hand-off to the uplink.
 
+pub mod camera;
+pub mod encode;
+pub mod frame;
 pub mod microphone;
+pub mod recorder;
+pub mod screen;
+pub mod segment;
+pub mod source;
+
+pub use recorder::{record, CameraMode, RecordOptions, RecordSummary};

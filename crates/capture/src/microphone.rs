@@ -155,3 +155,64 @@ mod tests {
         assert_eq!(silent.rms_dbfs(), Some(-120.0));
     }
 }
+
+/// A running microphone capture: mono f32 chunks at 48 kHz with their sample-clock position.
+pub struct MicrophoneStream {
+    _stream: cpal::Stream,
+    pub device: String,
+    /// Errors from the audio thread (device unplugged, server gone).
+    pub errors: mpsc::Receiver<String>,
+}
+
+/// Mono samples and the position (in 48 kHz samples since the recording's epoch) of the first.
+#[derive(Debug)]
+pub struct MicChunk {
+    pub at_samples: u64,
+    pub samples: Vec<f32>,
+}
+
+/// Opens the default input at 48 kHz (mono if it can, else down-mixed) and sends chunks to `tx`.
+/// A full queue drops the chunk rather than blocking the audio thread; drops are counted.
+pub fn start_stream(
+    tx: crossbeam_channel::Sender<MicChunk>,
+    epoch: Instant,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Result<MicrophoneStream, String> {
+    let host = cpal::default_host();
+    let device = host.default_input_device().ok_or("no default input device (is a microphone connected?)")?;
+    let name = device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| device.to_string());
+    let default = device.default_input_config().map_err(|e| format!("cannot read the input format: {e}"))?;
+    let (err_tx, err_rx) = mpsc::channel::<String>();
+    let mut last_error = String::new();
+    for channels in [1u16, default.channels()] {
+        let config = cpal::StreamConfig { channels, sample_rate: 48_000, buffer_size: cpal::BufferSize::Default };
+        let tx = tx.clone();
+        let err_tx = err_tx.clone();
+        let dropped = dropped.clone();
+        let mut position: Option<u64> = None;
+        let result = device.build_input_stream::<f32, _, _>(
+            config,
+            move |data: &[f32], _| {
+                let start = *position.get_or_insert_with(|| (epoch.elapsed().as_secs_f64() * 48_000.0) as u64);
+                let ch = channels as usize;
+                let mono: Vec<f32> = if ch == 1 { data.to_vec() } else { data.chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect() };
+                position = Some(start + mono.len() as u64);
+                if tx.try_send(MicChunk { at_samples: start, samples: mono }).is_err() {
+                    dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+            move |e| {
+                let _ = err_tx.send(e.to_string());
+            },
+            None,
+        );
+        match result {
+            Ok(stream) => {
+                stream.play().map_err(|e| format!("cannot start the microphone: {e}"))?;
+                return Ok(MicrophoneStream { _stream: stream, device: name, errors: err_rx });
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    Err(format!("cannot open {name} at 48 kHz: {last_error}"))
+}

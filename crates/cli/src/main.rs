@@ -5,6 +5,7 @@
 
 mod check;
 mod policy_cmd;
+mod record;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ enum Command {
     /// Check this machine against an exam policy: OS, monitors, camera, microphone, prohibited
     /// applications, virtual machine, remote session, backend.
     Check(check::CheckArgs),
+    /// Record camera, microphone and every monitor into crash-safe segments, headless.
+    Record(record::RecordArgs),
     /// Work with exam policy files.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Record(args) => record::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -1,0 +1,174 @@
+//! Cameras: the real one through nokhwa (V4L2, Media Foundation, AVFoundation), and a synthetic
+//! one for machines without a camera (CI, this project's test machines).
+
+use crate::frame::{CaptureError, PixelFormat, VideoFrame};
+use crate::source::VideoSource;
+use std::time::Duration;
+
+/// A moving test pattern with a frame counter bar, 640x480 by default. Changes every frame, like
+/// a real camera's noise does, so the encoder does real work.
+pub struct SyntheticCamera {
+    width: u32,
+    height: u32,
+    frame: u64,
+}
+
+impl SyntheticCamera {
+    pub fn new(width: u32, height: u32) -> SyntheticCamera {
+        SyntheticCamera { width, height, frame: 0 }
+    }
+}
+
+impl VideoSource for SyntheticCamera {
+    fn id(&self) -> &str {
+        "camera"
+    }
+
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut data = vec![0u8; w * h * 3];
+        let t = self.frame as usize;
+        for y in 0..h {
+            for x in 0..w {
+                let i = (y * w + x) * 3;
+                data[i] = ((x + t * 4) % 256) as u8;
+                data[i + 1] = ((y + t * 2) % 256) as u8;
+                data[i + 2] = (((x / 40 + y / 40 + t / 8) % 2) * 200) as u8;
+            }
+        }
+        // A white bar whose length counts frames: every frame differs.
+        let bar = (t * 7) % w;
+        for y in h - 16..h {
+            data[(y * w) * 3..(y * w + bar) * 3].fill(255);
+        }
+        self.frame += 1;
+        Ok(VideoFrame {
+            width: self.width,
+            height: self.height,
+            format: PixelFormat::Rgb8,
+            data,
+            captured: Duration::ZERO, // stamped by the pacer
+        })
+    }
+}
+
+/// The first camera nokhwa finds, asked for `width`x`height` at `fps` in YUYV (decoded to RGB).
+/// nokhwa's camera is not `Send`, so it lives on a thread of its own and `grab` asks that thread
+/// for the next frame.
+pub struct NokhwaCamera {
+    name: String,
+    size: (u32, u32),
+    requests: std::sync::mpsc::SyncSender<()>,
+    frames: std::sync::mpsc::Receiver<Result<VideoFrame, CaptureError>>,
+}
+
+impl NokhwaCamera {
+    pub fn open(index: u32, width: u32, height: u32, fps: u32) -> Result<NokhwaCamera, CaptureError> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (req_tx, req_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("camera".into())
+            .spawn(move || {
+                let mut camera = match open_nokhwa(index, width, height, fps) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let name = camera.info().human_name();
+                let r = camera.resolution();
+                let _ = ready_tx.send(Ok((name.clone(), (r.width(), r.height()))));
+                while req_rx.recv().is_ok() {
+                    let frame = camera
+                        .frame()
+                        .map_err(|e| CaptureError::Lost { device: name.clone(), message: e.to_string() })
+                        .and_then(|buffer| {
+                            buffer
+                                .decode_image::<nokhwa::pixel_format::RgbFormat>()
+                                .map_err(|e| CaptureError::Device { device: name.clone(), message: e.to_string() })
+                        })
+                        .map(|image| VideoFrame {
+                            width: image.width(),
+                            height: image.height(),
+                            format: PixelFormat::Rgb8,
+                            data: image.into_raw(),
+                            captured: Duration::ZERO, // stamped by the pacer
+                        });
+                    if frame_tx.send(frame).is_err() {
+                        break;
+                    }
+                }
+                let _ = camera.stop_stream();
+            })
+            .map_err(|e| CaptureError::Device { device: format!("camera {index}"), message: e.to_string() })?;
+        let (name, size) = ready_rx
+            .recv()
+            .map_err(|_| CaptureError::Device { device: format!("camera {index}"), message: "camera thread ended".into() })??;
+        Ok(NokhwaCamera { name, size, requests: req_tx, frames: frame_rx })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+fn open_nokhwa(index: u32, width: u32, height: u32, fps: u32) -> Result<nokhwa::Camera, CaptureError> {
+    use nokhwa::utils::{CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution};
+    let device = format!("camera {index}");
+    let found = nokhwa::query(nokhwa::utils::ApiBackend::Auto)
+        .map_err(|e| CaptureError::Device { device: device.clone(), message: e.to_string() })?;
+    if found.is_empty() {
+        return Err(CaptureError::NotFound { device, hint: Some("no camera is connected".into()) });
+    }
+    let wanted = CameraFormat::new(Resolution::new(width, height), FrameFormat::YUYV, fps);
+    let format = RequestedFormat::new::<nokhwa::pixel_format::RgbFormat>(RequestedFormatType::Closest(wanted));
+    let mut camera = nokhwa::Camera::new(CameraIndex::Index(index), format)
+        .map_err(|e| CaptureError::Device { device: device.clone(), message: e.to_string() })?;
+    camera.open_stream().map_err(|e| CaptureError::Device { device, message: e.to_string() })?;
+    Ok(camera)
+}
+
+impl VideoSource for NokhwaCamera {
+    fn id(&self) -> &str {
+        "camera"
+    }
+
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
+        let gone = || CaptureError::Lost { device: self.name.clone(), message: "camera thread ended".into() };
+        self.requests.send(()).map_err(|_| gone())?;
+        self.frames.recv().map_err(|_| gone())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_camera_is_a_clear_error() {
+        // This project's machines have no /dev/video*: nokhwa's V4L2 query finds nothing.
+        match NokhwaCamera::open(0, 640, 480, 15) {
+            Err(CaptureError::NotFound { hint, .. }) => assert!(hint.unwrap().contains("no camera")),
+            Err(other) => panic!("expected NotFound, got {other}"),
+            Ok(cam) => panic!("found a camera ({}) on a machine that has none", cam.name()),
+        }
+    }
+
+    #[test]
+    fn synthetic_frames_differ() {
+        let mut cam = SyntheticCamera::new(640, 480);
+        let (a, b) = (cam.grab().unwrap(), cam.grab().unwrap());
+        assert_eq!(a.data.len(), 640 * 480 * 3);
+        assert_ne!(a.data, b.data);
+    }
+}

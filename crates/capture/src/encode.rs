@@ -1,0 +1,157 @@
+//! Encoders behind traits, so that hardware encoders (VideoToolbox, Media Foundation, VAAPI,
+//! NVENC) can stand in later: H.264 through openh264, Opus through libopus.
+
+use crate::frame::{PixelFormat, VideoFrame};
+use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
+use openh264::formats::{RgbSliceU8, RgbaSliceU8, YUVBuffer, YUVSource};
+use openh264::OpenH264API;
+
+/// One encoded picture, its NAL units length-prefixed (MP4 / AVCC layout).
+#[derive(Debug, Clone)]
+pub struct EncodedVideo {
+    pub keyframe: bool,
+    pub avcc: Vec<u8>,
+}
+
+/// H.264 codec configuration, known after the first key frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct H264Config {
+    pub sps: Vec<u8>,
+    pub pps: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EncodeError(pub String);
+
+pub trait VideoEncoder: Send {
+    /// Encodes `frame`; a key frame when `keyframe` is set. `same_as_last` tells the encoder the
+    /// picture did not change, so it may reuse its last input instead of converting again.
+    fn encode(&mut self, frame: &VideoFrame, keyframe: bool, same_as_last: bool) -> Result<EncodedVideo, EncodeError>;
+    /// SPS and PPS, once a key frame has been encoded.
+    fn config(&self) -> Option<&H264Config>;
+}
+
+/// What a video track is for: it decides the openh264 usage type and bit rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Camera,
+    Screen,
+}
+
+pub struct OpenH264Encoder {
+    encoder: Encoder,
+    yuv: Option<YUVBuffer>,
+    config: Option<H264Config>,
+}
+
+impl OpenH264Encoder {
+    pub fn new(content: Content, width: u32, height: u32, fps: f32) -> Result<OpenH264Encoder, EncodeError> {
+        let pixels = width as f32 * height as f32;
+        let (usage, bps) = match content {
+            // ~0.1 bit per pixel per frame: 640x480@15 -> ~460 kbit/s.
+            Content::Camera => (UsageType::CameraVideoRealTime, (pixels * fps * 0.1) as u32),
+            // Screens change rarely and must stay readable: ~0.5 bit per pixel per frame.
+            Content::Screen => (UsageType::ScreenContentRealTime, (pixels * fps * 0.5) as u32),
+        };
+        let config = EncoderConfig::new()
+            .usage_type(usage)
+            .bitrate(BitRate::from_bps(bps.max(100_000)))
+            .max_frame_rate(FrameRate::from_hz(fps))
+            // Key frames come when a segment starts (forced), not on a timer.
+            .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+            .skip_frames(false)
+            .num_threads(1);
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError(e.to_string()))?;
+        Ok(OpenH264Encoder { encoder, yuv: None, config: None })
+    }
+}
+
+impl VideoEncoder for OpenH264Encoder {
+    fn encode(&mut self, frame: &VideoFrame, keyframe: bool, same_as_last: bool) -> Result<EncodedVideo, EncodeError> {
+        let dims = (frame.width as usize, frame.height as usize);
+        if !same_as_last || self.yuv.as_ref().is_none_or(|y| y.dimensions() != dims) {
+            self.yuv = Some(match frame.format {
+                PixelFormat::Rgb8 => YUVBuffer::from_rgb8_source(RgbSliceU8::new(&frame.data, dims)),
+                PixelFormat::Rgba8 => YUVBuffer::from_rgba8_source(RgbaSliceU8::new(&frame.data, dims)),
+            });
+        }
+        if keyframe {
+            self.encoder.force_intra_frame();
+        }
+        let Some(yuv) = self.yuv.as_ref() else { return Err(EncodeError("no picture".into())) };
+        let bitstream = self.encoder.encode(yuv).map_err(|e| EncodeError(e.to_string()))?;
+        let mut out = EncodedVideo { keyframe: false, avcc: Vec::new() };
+        let (mut sps, mut pps) = (None, None);
+        for l in 0..bitstream.num_layers() {
+            let Some(layer) = bitstream.layer(l) else { continue };
+            for n in 0..layer.nal_count() {
+                let Some(nal) = layer.nal_unit(n).map(strip_start_code) else { continue };
+                match nal.first().map(|b| b & 0x1f) {
+                    Some(7) => sps = Some(nal.to_vec()),
+                    Some(8) => pps = Some(nal.to_vec()),
+                    Some(t) => {
+                        out.keyframe |= t == 5;
+                        out.avcc.extend((nal.len() as u32).to_be_bytes());
+                        out.avcc.extend_from_slice(nal);
+                    }
+                    None => {}
+                }
+            }
+        }
+        if let (Some(sps), Some(pps)) = (sps, pps) {
+            self.config = Some(H264Config { sps, pps });
+        }
+        Ok(out)
+    }
+
+    fn config(&self) -> Option<&H264Config> {
+        self.config.as_ref()
+    }
+}
+
+fn strip_start_code(nal: &[u8]) -> &[u8] {
+    if nal.starts_with(&[0, 0, 0, 1]) {
+        &nal[4..]
+    } else if nal.starts_with(&[0, 0, 1]) {
+        &nal[3..]
+    } else {
+        nal
+    }
+}
+
+/// Opus, 48 kHz mono, 20 ms packets.
+pub struct OpusEncoder {
+    encoder: opus::Encoder,
+    pending: Vec<f32>,
+}
+
+/// Samples per Opus packet (20 ms at 48 kHz).
+pub const OPUS_FRAME: usize = 960;
+
+impl OpusEncoder {
+    pub fn new() -> Result<OpusEncoder, EncodeError> {
+        let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+            .map_err(|e| EncodeError(e.to_string()))?;
+        encoder.set_bitrate(opus::Bitrate::Bits(32_000)).map_err(|e| EncodeError(e.to_string()))?;
+        Ok(OpusEncoder { encoder, pending: Vec::with_capacity(OPUS_FRAME * 4) })
+    }
+
+    /// Buffers `samples` and returns every complete 20 ms packet.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<Vec<u8>>, EncodeError> {
+        self.pending.extend_from_slice(samples);
+        let mut packets = Vec::new();
+        let mut buf = [0u8; 1500];
+        let mut used = 0;
+        while self.pending.len() - used >= OPUS_FRAME {
+            let n = self
+                .encoder
+                .encode_float(&self.pending[used..used + OPUS_FRAME], &mut buf)
+                .map_err(|e| EncodeError(e.to_string()))?;
+            packets.push(buf[..n].to_vec());
+            used += OPUS_FRAME;
+        }
+        self.pending.drain(..used);
+        Ok(packets)
+    }
+}

@@ -1,0 +1,37 @@
+//! Raw media as it leaves a source.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    Rgb8,
+    Rgba8,
+}
+
+/// One picture. `captured` is the time since the recording started (the media clock), set by
+/// the thread that paces the source.
+#[derive(Debug, Clone)]
+pub struct VideoFrame {
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    pub data: Vec<u8>,
+    pub captured: Duration,
+}
+
+/// Mono samples in -1..1 at 48 kHz.
+#[derive(Debug, Clone)]
+pub struct AudioChunk {
+    pub samples: Vec<f32>,
+    pub captured: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{device}: not found{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    NotFound { device: String, hint: Option<String> },
+    #[error("{device}: {message}")]
+    Device { device: String, message: String },
+    #[error("{device} is gone: {message}")]
+    Lost { device: String, message: String },
+}

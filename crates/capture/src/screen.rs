@@ -1,0 +1,119 @@
+//! Monitors through xcap: one source per monitor, and change detection so that an unchanged
+//! screen is not converted again (the encoder then emits a tiny all-skip frame).
+
+use crate::frame::{CaptureError, PixelFormat, VideoFrame};
+use crate::source::VideoSource;
+use std::time::Duration;
+
+/// A monitor as the recorder tracks it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MonitorId {
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// xcap's X11 calls are not safe to run concurrently from several threads (connections fail
+/// with "Connection error"), so every call into xcap in this process takes this lock.
+static XCAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn xcap_lock() -> std::sync::MutexGuard<'static, ()> {
+    XCAP.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The monitors xcap sees now.
+pub fn monitors() -> Result<Vec<MonitorId>, CaptureError> {
+    let _xcap = xcap_lock();
+    let err = |e: xcap::XCapError| CaptureError::Device { device: "monitors".into(), message: e.to_string() };
+    let all = xcap::Monitor::all().map_err(err)?;
+    all.iter()
+        .map(|m| Ok(MonitorId { name: m.name().map_err(err)?, x: m.x().map_err(err)?, y: m.y().map_err(err)?, width: m.width().map_err(err)?, height: m.height().map_err(err)? }))
+        .collect()
+}
+
+/// One monitor, captured through xcap. Creating, using and dropping the xcap monitor all happen
+/// under the xcap lock.
+pub struct ScreenSource {
+    id: String,
+    monitor: Option<xcap::Monitor>,
+    name: String,
+    width: u32,
+    height: u32,
+}
+
+impl ScreenSource {
+    /// Opens the monitor named `info.name`.
+    pub fn open(id: String, info: &MonitorId) -> Result<ScreenSource, CaptureError> {
+        let _xcap = xcap_lock();
+        let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", info.name), message };
+        let monitor = xcap::Monitor::all()
+            .map_err(|e| lost(e.to_string()))?
+            .into_iter()
+            .find(|m| m.name().is_ok_and(|n| n == info.name))
+            .ok_or_else(|| lost("no longer connected".into()))?;
+        // H.264 wants even dimensions.
+        Ok(ScreenSource { id, monitor: Some(monitor), name: info.name.clone(), width: info.width & !1, height: info.height & !1 })
+    }
+}
+
+impl Drop for ScreenSource {
+    fn drop(&mut self) {
+        let _xcap = xcap_lock();
+        self.monitor.take();
+    }
+}
+
+impl VideoSource for ScreenSource {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
+        let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", self.name), message };
+        let image = {
+            let _xcap = xcap_lock();
+            self.monitor.as_ref().ok_or_else(|| lost("closed".into()))?.capture_image()
+        }
+        .map_err(|e| lost(e.to_string()))?;
+        let (w, h) = (image.width(), image.height());
+        let mut data = image.into_raw();
+        if (w, h) != (self.width, self.height) {
+            data = crop_rgba(&data, w, h, self.width, self.height).ok_or_else(|| lost(format!("size changed to {w}x{h}")))?;
+        }
+        Ok(VideoFrame { width: self.width, height: self.height, format: PixelFormat::Rgba8, data, captured: Duration::ZERO })
+    }
+}
+
+/// The top-left `w`x`h` of an RGBA image of `sw`x`sh` (None if it is smaller).
+fn crop_rgba(data: &[u8], sw: u32, sh: u32, w: u32, h: u32) -> Option<Vec<u8>> {
+    if w > sw || h > sh {
+        return None;
+    }
+    let mut out = Vec::with_capacity((w * h * 4) as usize);
+    for y in 0..h as usize {
+        let start = y * sw as usize * 4;
+        out.extend_from_slice(&data[start..start + w as usize * 4]);
+    }
+    Some(out)
+}
+
+/// A cheap fingerprint of a picture (FNV-1a over 8-byte words), to notice an unchanged screen.
+pub fn fingerprint(data: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        hash ^= u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    for &b in chunks.remainder() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}

@@ -1,0 +1,243 @@
+//! The durable spool: the only hand-off between capture and upload. Segment files live in
+//! `DIR/segments/`, their manifest and the event log in `DIR/spool.db` (SQLite, WAL, synchronous
+//! FULL). Nothing is deleted here; the uplink removes a segment only after the backend confirmed
+//! its hash.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool database {path}: {source}")]
+    Db { path: PathBuf, source: rusqlite::Error },
+    #[error("spool directory {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// One finished segment: an independently playable fragmented MP4 file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRecord {
+    /// `camera`, `screen-0`, `screen-1`, ...
+    pub source: String,
+    /// Per source, from 0, without gaps.
+    pub sequence: u64,
+    /// File name inside `segments/`.
+    pub file: String,
+    /// Wall-clock start (RFC 3339).
+    pub started_at: String,
+    /// Start relative to the recording's start, in milliseconds (the media timeline).
+    pub start_ms: u64,
+    pub duration_ms: u64,
+    pub video_frames: u64,
+    pub audio_frames: u64,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Finished by crash recovery rather than by the recorder.
+    pub recovered: bool,
+}
+
+/// One event on the session's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+pub struct Spool {
+    dir: PathBuf,
+    db: Mutex<Connection>,
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool in `dir`.
+    pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
+        let io = |source| SpoolError::Io { path: dir.to_path_buf(), source };
+        std::fs::create_dir_all(dir.join("segments")).map_err(io)?;
+        let path = dir.join("spool.db");
+        let db_err = |source| SpoolError::Db { path: path.clone(), source };
+        let db = Connection::open(&path).map_err(db_err)?;
+        db.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             PRAGMA busy_timeout=5000;
+             CREATE TABLE IF NOT EXISTS segments (
+               source TEXT NOT NULL, sequence INTEGER NOT NULL, file TEXT NOT NULL UNIQUE,
+               started_at TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
+               video_frames INTEGER NOT NULL, audio_frames INTEGER NOT NULL,
+               width INTEGER NOT NULL, height INTEGER NOT NULL,
+               bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, recovered INTEGER NOT NULL,
+               PRIMARY KEY (source, sequence));
+             CREATE TABLE IF NOT EXISTS events (
+               seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);",
+        )
+        .map_err(db_err)?;
+        Ok(Spool { dir: dir.to_path_buf(), db: Mutex::new(db) })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn segments_dir(&self) -> PathBuf {
+        self.dir.join("segments")
+    }
+
+    fn with_db<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, SpoolError> {
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        f(&db).map_err(|source| SpoolError::Db { path: self.dir.join("spool.db"), source })
+    }
+
+    /// Records a finished segment. Idempotent: the same (source, sequence) again is ignored.
+    pub fn add_segment(&self, s: &SegmentRecord) -> Result<(), SpoolError> {
+        self.with_db(|db| {
+            db.execute(
+                "INSERT OR IGNORE INTO segments VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                params![
+                    s.source, s.sequence, s.file, s.started_at, s.start_ms, s.duration_ms, s.video_frames,
+                    s.audio_frames, s.width, s.height, s.bytes, s.sha256, s.recovered
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn segments(&self) -> Result<Vec<SegmentRecord>, SpoolError> {
+        self.with_db(|db| {
+            let mut stmt = db.prepare(
+                "SELECT source, sequence, file, started_at, start_ms, duration_ms, video_frames, audio_frames,
+                        width, height, bytes, sha256, recovered FROM segments ORDER BY source, sequence",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(SegmentRecord {
+                    source: r.get(0)?,
+                    sequence: r.get(1)?,
+                    file: r.get(2)?,
+                    started_at: r.get(3)?,
+                    start_ms: r.get(4)?,
+                    duration_ms: r.get(5)?,
+                    video_frames: r.get(6)?,
+                    audio_frames: r.get(7)?,
+                    width: r.get(8)?,
+                    height: r.get(9)?,
+                    bytes: r.get(10)?,
+                    sha256: r.get(11)?,
+                    recovered: r.get(12)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn has_segment(&self, file: &str) -> Result<bool, SpoolError> {
+        self.with_db(|db| {
+            db.query_row("SELECT 1 FROM segments WHERE file = ?1", [file], |_| Ok(())).optional().map(|r| r.is_some())
+        })
+    }
+
+    /// The next free sequence number of `source` (after every recorded one).
+    pub fn next_sequence(&self, source: &str) -> Result<u64, SpoolError> {
+        self.with_db(|db| {
+            db.query_row("SELECT COALESCE(MAX(sequence) + 1, 0) FROM segments WHERE source = ?1", [source], |r| r.get(0))
+        })
+    }
+
+    /// Appends an event; returns its sequence number.
+    pub fn add_event(&self, kind: &str, data: serde_json::Value) -> Result<u64, SpoolError> {
+        let time = crate::time::now_rfc3339();
+        self.with_db(|db| {
+            db.execute("INSERT INTO events (time, kind, data) VALUES (?1, ?2, ?3)", params![time, kind, data.to_string()])?;
+            Ok(db.last_insert_rowid() as u64)
+        })
+    }
+
+    pub fn events(&self) -> Result<Vec<EventRecord>, SpoolError> {
+        self.with_db(|db| {
+            let mut stmt = db.prepare("SELECT seq, time, kind, data FROM events ORDER BY seq")?;
+            let rows = stmt.query_map([], |r| {
+                let data: String = r.get(3)?;
+                Ok(EventRecord {
+                    seq: r.get(0)?,
+                    time: r.get(1)?,
+                    kind: r.get(2)?,
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+/// SHA-256 of a file, as lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(source: &str, sequence: u64) -> SegmentRecord {
+        SegmentRecord {
+            source: source.into(),
+            sequence,
+            file: format!("{source}-{sequence:06}.mp4"),
+            started_at: "2026-01-01T00:00:00.000Z".into(),
+            start_ms: sequence * 10_000,
+            duration_ms: 10_000,
+            video_frames: 150,
+            audio_frames: 500,
+            width: 640,
+            height: 480,
+            bytes: 1234,
+            sha256: "ab".repeat(32),
+            recovered: false,
+        }
+    }
+
+    #[test]
+    fn segments_and_events_persist_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path()).unwrap();
+            assert_eq!(spool.next_sequence("camera").unwrap(), 0);
+            spool.add_segment(&record("camera", 0)).unwrap();
+            spool.add_segment(&record("camera", 0)).unwrap(); // idempotent
+            spool.add_segment(&record("camera", 1)).unwrap();
+            spool.add_event("monitor.added", serde_json::json!({"name": "VNC-1"})).unwrap();
+        }
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(spool.segments().unwrap(), vec![record("camera", 0), record("camera", 1)]);
+        assert_eq!(spool.next_sequence("camera").unwrap(), 2);
+        assert_eq!(spool.next_sequence("screen-0").unwrap(), 0);
+        assert!(spool.has_segment("camera-000001.mp4").unwrap());
+        let events = spool.events().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data["name"], "VNC-1");
+    }
+
+    #[test]
+    fn hashes_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}
