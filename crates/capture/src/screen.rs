@@ -76,11 +76,25 @@ impl VideoSource for ScreenSource {
 
     fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", self.name), message };
-        let image = {
-            let _xcap = xcap_lock();
-            self.monitor.as_ref().ok_or_else(|| lost("closed".into()))?.capture_image()
-        }
-        .map_err(|e| lost(e.to_string()))?;
+        // xcap opens a new X connection per capture; an X server that resets when its last client
+        // leaves (a bare Xvfb) refuses connections for a moment, so a failed capture is retried
+        // before the monitor is declared lost.
+        let mut attempt = 0;
+        let image = loop {
+            let result = {
+                let _xcap = xcap_lock();
+                self.monitor.as_ref().ok_or_else(|| lost("closed".into()))?.capture_image()
+            };
+            match result {
+                Ok(image) => break image,
+                Err(e) if attempt < 3 => {
+                    tracing::debug!(error = %e, attempt, monitor = %self.name, "capture failed; retrying");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(lost(e.to_string())),
+            }
+        };
         let (w, h) = (image.width(), image.height());
         let mut data = image.into_raw();
         if (w, h) != (self.width, self.height) {

@@ -68,7 +68,9 @@ impl XvfbDisplay {
         let mut server = Guard::spawn(
             Command::new("Xvfb")
                 .args([format!(":{n}"), "-screen".into(), "0".into(), format!("{width}x{height}x24")])
-                .args(["-nolisten", "tcp"])
+                // Like a real desktop session, the server must not reset when its last client
+                // disconnects (xcap connects and disconnects for every capture).
+                .args(["-nolisten", "tcp", "-noreset"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
             "Xvfb",

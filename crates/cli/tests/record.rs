@@ -1,0 +1,270 @@
+//! `vigil record` end to end on real devices: two monitors under TigerVNC, a tone in PulseAudio,
+//! the synthetic camera; every segment checked with ffprobe and fully decoded by ffmpeg.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use vigil_testkit::{Guard, PulseAudio, Screen, VncDisplay};
+
+const FHD: Screen = Screen::new(0, 0, 1920, 1080);
+const FHD_RIGHT: Screen = Screen::new(1920, 0, 1920, 1080);
+
+/// `vigil record --json --out DIR` with the synthetic camera unless `extra` names another.
+fn vigil_record(dir: &Path, display: &str, pulse: Option<&PulseAudio>, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    cmd.args(["record", "--json", "--out"]).arg(dir).args(extra);
+    if !extra.contains(&"--camera") {
+        cmd.args(["--camera", "synthetic"]);
+    }
+    cmd.env("DISPLAY", display).env_remove("WAYLAND_DISPLAY").env_remove("PULSE_SERVER");
+    if let Some(p) = pulse {
+        cmd.envs(p.env());
+    } else {
+        cmd.arg("--mic").arg("none");
+    }
+    cmd
+}
+
+/// Keeps the screens changing (root window colour flips), so every screen frame is new.
+fn busy_screens(display: &str) -> Guard {
+    let script = "while true; do xsetroot -solid '#204080'; sleep 0.3; xsetroot -solid '#c08020'; sleep 0.3; done";
+    Guard::spawn(Command::new("sh").args(["-c", script]).env("DISPLAY", display).stdout(Stdio::null()).stderr(Stdio::null()), "xsetroot").unwrap()
+}
+
+struct Probe {
+    codecs: Vec<String>,
+    width: u64,
+    height: u64,
+    video_frames: u64,
+}
+
+/// ffprobe's view of a segment, and a full decode with ffmpeg that must report no error.
+fn probe(file: &Path) -> Probe {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries", "stream=codec_type,codec_name,width,height,nb_read_frames", "-of", "json"])
+        .arg(file)
+        .output()
+        .expect("ffprobe (Debian package ffmpeg)");
+    assert!(out.status.success() && out.stderr.is_empty(), "ffprobe {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let streams = v["streams"].as_array().unwrap();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").expect("a video stream");
+    let decode = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file).args(["-f", "null", "-"]).output().unwrap();
+    assert!(decode.status.success() && decode.stderr.is_empty(), "ffmpeg decode of {}: {}", file.display(), String::from_utf8_lossy(&decode.stderr));
+    Probe {
+        codecs: streams.iter().map(|s| s["codec_name"].as_str().unwrap_or("").to_owned()).collect(),
+        width: video["width"].as_u64().unwrap(),
+        height: video["height"].as_u64().unwrap(),
+        video_frames: video["nb_read_frames"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0),
+    }
+}
+
+/// RMS in dBFS of a segment's audio track, decoded by ffmpeg.
+fn audio_rms_dbfs(file: &Path) -> f64 {
+    let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file).args(["-map", "0:a", "-ac", "1", "-f", "f32le", "-"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let samples: Vec<f32> = out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    // Skip the first 100 ms (encoder start-up).
+    let body = &samples[samples.len().min(4800)..];
+    let rms = (body.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / body.len().max(1) as f64).sqrt();
+    20.0 * rms.max(1e-9).log10()
+}
+
+/// The manifest rows (`sqlite3`-free: through `vigil`'s own JSON would need a command; read the DB).
+fn manifest(dir: &Path) -> Vec<Value> {
+    let db = rusqlite_free_read(dir);
+    db
+}
+
+fn rusqlite_free_read(dir: &Path) -> Vec<Value> {
+    let spool = vigil_core::spool::Spool::open(dir).unwrap();
+    spool.segments().unwrap().into_iter().map(|s| serde_json::to_value(s).unwrap()).collect()
+}
+
+fn segments_on_disk(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("segments")).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn thirty_seconds_of_two_monitors_camera_and_tone() {
+    let vnc = VncDisplay::start(&[FHD, FHD_RIGHT]).expect("TigerVNC");
+    let _busy = busy_screens(&vnc.display);
+    let mut pulse = PulseAudio::start().expect("PulseAudio");
+    pulse.play_tone(440, 0.5, 60).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil_record(dir.path(), &vnc.display, Some(&pulse), &["--duration", "30"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = summary["sources"].as_array().unwrap();
+    let names: Vec<&str> = sources.iter().map(|s| s["source"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{summary:#}");
+    for s in ["camera", "screen-0", "screen-1"] {
+        assert!(names.contains(&s), "{s} missing: {names:?}");
+    }
+
+    let rows = manifest(dir.path());
+    let files = segments_on_disk(dir.path());
+    assert_eq!(files.len(), rows.len(), "files on disk and manifest rows differ: {files:?}");
+    for row in &rows {
+        let file = dir.path().join("segments").join(row["file"].as_str().unwrap());
+        assert_eq!(vigil_core::spool::sha256_file(&file).unwrap(), row["sha256"], "{}", file.display());
+        let p = probe(&file);
+        let source = row["source"].as_str().unwrap();
+        let frames = row["video_frames"].as_u64().unwrap();
+        let duration_s = row["duration_ms"].as_f64().unwrap() / 1000.0;
+        assert_eq!(p.video_frames, frames, "{}: ffprobe and manifest disagree", file.display());
+        if source == "camera" {
+            assert_eq!((p.width, p.height), (640, 480));
+            assert_eq!(p.codecs, ["h264", "opus"]);
+            let expected = duration_s * 15.0;
+            assert!((frames as f64 - expected).abs() <= 1.5, "{}: {frames} frames in {duration_s} s", file.display());
+            let rms = audio_rms_dbfs(&file);
+            assert!((rms - -9.03).abs() < 1.5, "{}: audio RMS {rms:.2} dBFS, tone is -9.03", file.display());
+        } else {
+            assert_eq!((p.width, p.height), (1920, 1080), "{}", file.display());
+            assert_eq!(p.codecs, ["h264"]);
+            let expected = duration_s * 1.0;
+            assert!((frames as f64 - expected).abs() <= 1.0, "{}: {frames} frames in {duration_s} s", file.display());
+        }
+    }
+    // 30 s in 10 s segments: three full segments per source (the last may be a little short).
+    for s in ["camera", "screen-0", "screen-1"] {
+        let n = rows.iter().filter(|r| r["source"] == s).count();
+        assert!((3..=4).contains(&n), "{s}: {n} segments");
+        // Contiguous from the first frame to the stop, within a frame or two.
+        let first = rows.iter().filter(|r| r["source"] == s).map(|r| r["start_ms"].as_u64().unwrap()).min().unwrap();
+        let total: u64 = rows.iter().filter(|r| r["source"] == s).map(|r| r["duration_ms"].as_u64().unwrap()).sum();
+        assert!(first < 3_000, "{s}: first frame only at {first} ms");
+        assert!(total + first >= 28_800, "{s}: {total} ms recorded from {first} ms of 30 s");
+    }
+}
+
+#[test]
+fn kill_9_loses_at_most_the_fragment_in_flight() {
+    let vnc = VncDisplay::start(&[FHD]).expect("TigerVNC");
+    let _busy = busy_screens(&vnc.display);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = vigil_record(dir.path(), &vnc.display, None, &["--duration", "120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill in the middle of the second segment.
+    std::thread::sleep(Duration::from_millis(15_500));
+    child.kill().unwrap(); // SIGKILL
+    let killed_at = started.elapsed();
+    child.wait().unwrap();
+    let partials = segments_on_disk(dir.path()).into_iter().filter(|p| p.to_string_lossy().ends_with(".partial")).count();
+    assert!(partials >= 1, "expected an interrupted segment on disk");
+
+    let out = vigil_record(dir.path(), &vnc.display, None, &["--duration", "3"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recovered = summary["recovered"].as_array().unwrap();
+    assert!(!recovered.is_empty(), "nothing recovered: {summary:#}");
+
+    let rows = manifest(dir.path());
+    let files = segments_on_disk(dir.path());
+    assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "mp4")), "leftovers: {files:?}");
+    assert_eq!(files.len(), rows.len());
+    for source in ["camera", "screen-0"] {
+        let mut seqs: Vec<u64> = rows.iter().filter(|r| r["source"] == source).map(|r| r["sequence"].as_u64().unwrap()).collect();
+        seqs.sort();
+        assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "{source}: sequence has gaps");
+        // What the first run kept: segments that started before the kill.
+        let before: Vec<&Value> = rows.iter().filter(|r| r["source"] == source && r["start_ms"].as_u64().unwrap() < 14_000).collect();
+        let end_ms = before.iter().map(|r| r["start_ms"].as_u64().unwrap() + r["duration_ms"].as_u64().unwrap()).max().unwrap();
+        let lost_ms = killed_at.as_millis() as i64 - end_ms as i64;
+        // Start-up of the process and the first grab count against us too: allow 2 s of fragment
+        // plus 1 s of start-up.
+        assert!(lost_ms <= 3_000, "{source}: lost {lost_ms} ms (kept until {end_ms} ms, killed at {killed_at:?})");
+    }
+    for f in &files {
+        probe(f);
+    }
+}
+
+#[test]
+fn a_monitor_added_mid_recording_gets_its_own_track() {
+    let vnc = VncDisplay::start(&[FHD]).expect("TigerVNC");
+    let _busy = busy_screens(&vnc.display);
+    let dir = tempfile::tempdir().unwrap();
+    let child = vigil_record(dir.path(), &vnc.display, None, &["--duration", "12", "--camera", "none"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    vnc.set_screens(&[FHD, FHD_RIGHT]).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    vnc.set_screens(&[FHD]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
+    let events = spool.events().unwrap();
+    let added = events.iter().find(|e| e.kind == "monitor.added").unwrap_or_else(|| panic!("no monitor.added event: {events:#?}"));
+    let at = added.data["at_ms"].as_u64().unwrap();
+    assert!((3_500..7_000).contains(&at), "monitor.added at {at} ms");
+    let source = added.data["source"].as_str().unwrap().to_owned();
+    let rows: Vec<_> = spool.segments().unwrap().into_iter().filter(|s| s.source == source).collect();
+    assert!(!rows.is_empty(), "no segments for {source}");
+    assert!(rows[0].start_ms >= at.saturating_sub(600), "track started before the monitor existed");
+    let first = dir.path().join("segments").join(&rows[0].file);
+    let p = probe(&first);
+    assert_eq!((p.width, p.height), (1920, 1080));
+    assert!(p.video_frames >= 3, "{} frames", p.video_frames);
+    // Unplugged again: its track ends, with an event, and the first monitor goes on.
+    let removed = events.iter().find(|e| e.kind == "monitor.removed").unwrap_or_else(|| panic!("no monitor.removed: {events:#?}"));
+    assert_eq!(removed.data["source"], source.as_str());
+    let gone_at = removed.data["at_ms"].as_u64().unwrap();
+    assert!((7_500..11_000).contains(&gone_at), "monitor.removed at {gone_at} ms");
+    let end = rows.iter().map(|r| r.start_ms + r.duration_ms).max().unwrap();
+    assert!(end <= gone_at + 1_000, "{source} recorded until {end} ms, after removal at {gone_at} ms");
+    let first_end = spool.segments().unwrap().iter().filter(|s| s.source == "screen-0").map(|s| s.start_ms + s.duration_ms).max().unwrap();
+    assert!(first_end >= 11_000, "screen-0 stopped early, at {first_end} ms");
+}
+
+#[test]
+fn no_camera_and_a_lost_microphone_are_events_and_the_rest_goes_on() {
+    let vnc = VncDisplay::start(&[FHD]).expect("TigerVNC");
+    let mut pulse = PulseAudio::start().expect("PulseAudio");
+    pulse.play_tone(440, 0.5, 60).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // --camera auto on a machine without a camera.
+    let child = vigil_record(dir.path(), &vnc.display, Some(&pulse), &["--duration", "8", "--camera", "auto"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<&str> = summary["messages"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains("camera") && m.contains("not found") && m.contains("goes on")), "{messages:?}");
+    let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
+    let events = spool.events().unwrap();
+    assert!(events.iter().any(|e| e.kind == "device.missing" && e.data["device"] == "camera"), "{events:#?}");
+    assert!(spool.segments().unwrap().iter().any(|s| s.source == "screen-0"), "the screen was not recorded");
+
+    // The microphone's server goes away mid-recording: an event, and the camera goes on.
+    let dir = tempfile::tempdir().unwrap();
+    let child = vigil_record(dir.path(), &vnc.display, Some(&pulse), &["--duration", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    pulse.command("pulseaudio").arg("--kill").status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
+    let events = spool.events().unwrap();
+    let lost = events.iter().find(|e| e.kind == "device.lost" && e.data["device"] == "microphone");
+    assert!(lost.is_some(), "no microphone device.lost event: {events:#?}");
+    let camera_end = spool.segments().unwrap().iter().filter(|s| s.source == "camera").map(|s| s.start_ms + s.duration_ms).max().unwrap();
+    assert!(camera_end >= 9_000, "camera stopped at {camera_end} ms");
+}
