@@ -52,6 +52,7 @@ impl VideoSource for SyntheticCamera {
             format: PixelFormat::Rgb8,
             data,
             captured: Duration::ZERO, // stamped by the pacer
+            unchanged: false,
         })
     }
 }
@@ -99,6 +100,7 @@ impl NokhwaCamera {
                             format: PixelFormat::Rgb8,
                             data: image.into_raw(),
                             captured: Duration::ZERO, // stamped by the pacer
+                            unchanged: false,
                         });
                     if frame_tx.send(frame).is_err() {
                         break;

@@ -3,7 +3,7 @@
 
 use crate::frame::{PixelFormat, VideoFrame};
 use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
-use openh264::formats::{RgbSliceU8, RgbaSliceU8, YUVBuffer, YUVSource};
+use openh264::formats::{BgraSliceU8, RgbSliceU8, RgbaSliceU8, YUVBuffer, YUVSource};
 use openh264::OpenH264API;
 
 /// One encoded picture, its NAL units length-prefixed (MP4 / AVCC layout).
@@ -70,10 +70,16 @@ impl OpenH264Encoder {
 impl VideoEncoder for OpenH264Encoder {
     fn encode(&mut self, frame: &VideoFrame, keyframe: bool, same_as_last: bool) -> Result<EncodedVideo, EncodeError> {
         let dims = (frame.width as usize, frame.height as usize);
+        let bytes_per_pixel = if frame.format == PixelFormat::Rgb8 { 3 } else { 4 };
+        let have_picture = frame.data.len() == dims.0 * dims.1 * bytes_per_pixel;
+        if !have_picture && (!same_as_last || self.yuv.is_none()) {
+            return Err(EncodeError(format!("frame of {}x{} has {} bytes and no earlier picture to repeat", dims.0, dims.1, frame.data.len())));
+        }
         if !same_as_last || self.yuv.as_ref().is_none_or(|y| y.dimensions() != dims) {
             self.yuv = Some(match frame.format {
                 PixelFormat::Rgb8 => YUVBuffer::from_rgb8_source(RgbSliceU8::new(&frame.data, dims)),
                 PixelFormat::Rgba8 => YUVBuffer::from_rgba8_source(RgbaSliceU8::new(&frame.data, dims)),
+                PixelFormat::Bgrx8 => YUVBuffer::from_bgra8_source(BgraSliceU8::new(&frame.data, dims)),
             });
         }
         if keyframe {

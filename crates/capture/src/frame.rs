@@ -6,6 +6,8 @@ use std::time::Duration;
 pub enum PixelFormat {
     Rgb8,
     Rgba8,
+    /// Blue, green, red, one unused byte (X11's native 24-bit layout).
+    Bgrx8,
 }
 
 /// One picture. `captured` is the time since the recording started (the media clock), set by
@@ -15,8 +17,11 @@ pub struct VideoFrame {
     pub width: u32,
     pub height: u32,
     pub format: PixelFormat,
+    /// Empty when `unchanged`.
     pub data: Vec<u8>,
     pub captured: Duration,
+    /// The source knows the picture is the same as its previous one (nothing was grabbed).
+    pub unchanged: bool,
 }
 
 /// Mono samples in -1..1 at 48 kHz.

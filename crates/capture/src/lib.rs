@@ -11,5 +11,7 @@ pub mod recorder;
 pub mod screen;
 pub mod segment;
 pub mod source;
+#[cfg(target_os = "linux")]
+pub mod x11;
 
 pub use recorder::{record, CameraMode, RecordOptions, RecordSummary};

@@ -146,7 +146,8 @@ impl Track {
         let id = source.id().to_owned();
         let (w, h) = source.size();
         let writer = TrackWriter::new(shared.spool.clone(), &id, w, h, fps, audio.is_some(), shared.plan)?;
-        let (tx, rx) = bounded::<VideoFrame>(3);
+        // Screen frames are large and rare: one in the queue is enough. Camera frames: a few.
+        let (tx, rx) = bounded::<VideoFrame>(if content == Content::Screen { 1 } else { 3 });
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(SourceStats::default());
         let period = Duration::from_secs_f32(1.0 / fps);
@@ -225,9 +226,13 @@ fn encode_track(
             recv(video) -> msg => match msg {
                 Ok(frame) => {
                     let at_ms = frame.captured.as_millis() as u64;
-                    let print = (content == Content::Screen).then(|| screen::fingerprint(&frame.data));
-                    let same = print.is_some() && print == last_print;
-                    last_print = print;
+                    // Unchanged: the source said so (X11 damage), or the picture hashes the same.
+                    let same = frame.unchanged || {
+                        let print = (content == Content::Screen).then(|| screen::fingerprint(&frame.data));
+                        let same = print.is_some() && print == last_print;
+                        last_print = print;
+                        same
+                    };
                     let key = writer.wants_keyframe(at_ms);
                     match encoder.encode(&frame, key, same) {
                         Ok(enc) => match encoder.config() {

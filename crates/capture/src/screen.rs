@@ -38,6 +38,9 @@ pub fn monitors() -> Result<Vec<MonitorId>, CaptureError> {
 pub struct ScreenSource {
     id: String,
     monitor: Option<xcap::Monitor>,
+    /// The X11 fast path (shared memory + damage), when available.
+    #[cfg(target_os = "linux")]
+    x11: Option<crate::x11::X11Grabber>,
     name: String,
     width: u32,
     height: u32,
@@ -54,7 +57,24 @@ impl ScreenSource {
             .find(|m| m.name().is_ok_and(|n| n == info.name))
             .ok_or_else(|| lost("no longer connected".into()))?;
         // H.264 wants even dimensions.
-        Ok(ScreenSource { id, monitor: Some(monitor), name: info.name.clone(), width: info.width & !1, height: info.height & !1 })
+        let (width, height) = (info.width & !1, info.height & !1);
+        #[cfg(target_os = "linux")]
+        let x11 = if std::env::var_os("WAYLAND_DISPLAY").is_none() {
+            crate::x11::X11Grabber::new(info.x, info.y, width, height)
+                .map_err(|e| tracing::info!(error = %e, monitor = %info.name, "X11 fast path unavailable; capturing through xcap"))
+                .ok()
+        } else {
+            None
+        };
+        Ok(ScreenSource {
+            id,
+            monitor: Some(monitor),
+            #[cfg(target_os = "linux")]
+            x11,
+            name: info.name.clone(),
+            width,
+            height,
+        })
     }
 }
 
@@ -76,6 +96,15 @@ impl VideoSource for ScreenSource {
 
     fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", self.name), message };
+        #[cfg(target_os = "linux")]
+        if let Some(x11) = self.x11.as_mut() {
+            let frame = |data: Vec<u8>, unchanged| VideoFrame { width: self.width, height: self.height, format: PixelFormat::Bgrx8, data, captured: Duration::ZERO, unchanged };
+            return match x11.changed() {
+                Ok(false) => Ok(frame(Vec::new(), true)),
+                Ok(true) => x11.grab().map(|d| frame(d, false)).map_err(|e| lost(e.to_string())),
+                Err(e) => Err(lost(e.to_string())),
+            };
+        }
         // xcap opens a new X connection per capture; an X server that resets when its last client
         // leaves (a bare Xvfb) refuses connections for a moment, so a failed capture is retried
         // before the monitor is declared lost.
@@ -100,7 +129,7 @@ impl VideoSource for ScreenSource {
         if (w, h) != (self.width, self.height) {
             data = crop_rgba(&data, w, h, self.width, self.height).ok_or_else(|| lost(format!("size changed to {w}x{h}")))?;
         }
-        Ok(VideoFrame { width: self.width, height: self.height, format: PixelFormat::Rgba8, data, captured: Duration::ZERO })
+        Ok(VideoFrame { width: self.width, height: self.height, format: PixelFormat::Rgba8, data, captured: Duration::ZERO, unchanged: false })
     }
 }
 

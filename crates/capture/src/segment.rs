@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vigil_core::spool::{sha256_file, SegmentRecord, Spool, SpoolError};
+use vigil_core::spool::{segment_file_name, sha256_file, SegmentRecord, Spool, SpoolError};
 
 /// Video timescale (90 kHz, as usual for MP4 video).
 pub const VIDEO_TIMESCALE: u64 = 90_000;
@@ -221,11 +221,6 @@ impl TrackWriter {
 
 fn mux_err(source: &str, e: impl std::fmt::Display) -> SegmentError {
     SegmentError::Mux { source_id: source.to_owned(), message: e.to_string() }
-}
-
-/// `camera-000003.mp4`
-pub fn segment_file_name(source: &str, sequence: u64) -> String {
-    format!("{source}-{sequence:06}.mp4")
 }
 
 fn sidecar_path(partial: &Path) -> PathBuf {

@@ -6,6 +6,7 @@ pub mod apps;
 pub mod check;
 pub mod facts;
 pub mod policy;
+pub mod protocol;
 pub mod spool;
 pub mod time;
 pub mod verdict;

@@ -175,6 +175,16 @@ impl Spool {
     }
 }
 
+/// The file name of a segment: `camera-000003.mp4`.
+pub fn segment_file_name(source: &str, sequence: u64) -> String {
+    format!("{source}-{sequence:06}.mp4")
+}
+
+/// A valid source id: 1-32 characters of `a-z`, `0-9` and `-` (it becomes part of file names).
+pub fn is_valid_source(source: &str) -> bool {
+    (1..=32).contains(&source.len()) && source.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// SHA-256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;

@@ -1,0 +1,140 @@
+//! Direct X11 screen grabbing for one monitor: MIT-SHM `GetImage` into shared memory (no copy
+//! through the socket, no per-pixel conversion: the encoder takes the BGRX pixels as they are),
+//! and the DAMAGE extension to know whether anything in the monitor's rectangle changed since
+//! the last grab, so that a static screen is not grabbed at all.
+//!
+//! xcap still enumerates monitors (and captures on Wayland, Windows and macOS); this is only the
+//! X11 fast path, used when the server offers 24-bit depth in 32-bit pixels.
+
+use xcb::{damage, shm, x, xfixes, Xid};
+
+#[derive(Debug, thiserror::Error)]
+#[error("X11 capture: {0}")]
+pub struct X11Error(pub String);
+
+fn err(e: impl std::fmt::Display) -> X11Error {
+    X11Error(e.to_string())
+}
+
+/// A System V shared-memory segment attached to this process and to the X server.
+struct SharedImage {
+    seg: shm::Seg,
+    addr: *mut libc::c_void,
+    size: usize,
+}
+
+// SAFETY: the segment's memory is only read through `&mut X11Grabber` (one thread at a time).
+unsafe impl Send for SharedImage {}
+
+pub struct X11Grabber {
+    conn: xcb::Connection,
+    root: x::Window,
+    damage: damage::Damage,
+    rect: (i16, i16, u16, u16),
+    shm: Option<SharedImage>,
+    dirty: bool,
+}
+
+impl X11Grabber {
+    /// Prepares grabbing the rectangle `x, y, width, height` of the default screen.
+    pub fn new(x: i32, y: i32, width: u32, height: u32) -> Result<X11Grabber, X11Error> {
+        let (conn, screen) = xcb::Connection::connect_with_extensions(None, &[xcb::Extension::Damage, xcb::Extension::XFixes], &[xcb::Extension::Shm]).map_err(err)?;
+        let setup = conn.get_setup();
+        let root_screen = setup.roots().nth(screen as usize).ok_or_else(|| X11Error("no X screen".into()))?;
+        let root = root_screen.root();
+        let pixels_ok = root_screen.root_depth() == 24
+            && setup.pixmap_formats().iter().any(|f| f.depth() == 24 && f.bits_per_pixel() == 32)
+            && setup.image_byte_order() == x::ImageOrder::LsbFirst;
+        if !pixels_ok {
+            return Err(X11Error("the X server's pixel format is not 24-bit BGRX".into()));
+        }
+        conn.wait_for_reply(conn.send_request(&xfixes::QueryVersion { client_major_version: 5, client_minor_version: 0 })).map_err(err)?;
+        conn.wait_for_reply(conn.send_request(&damage::QueryVersion { client_major_version: 1, client_minor_version: 1 })).map_err(err)?;
+        let dmg: damage::Damage = conn.generate_id();
+        conn.send_and_check_request(&damage::Create { damage: dmg, drawable: x::Drawable::Window(root), level: damage::ReportLevel::BoundingBox })
+            .map_err(err)?;
+        let rect = (x as i16, y as i16, width as u16, height as u16);
+        let mut grabber = X11Grabber { conn, root, damage: dmg, rect, shm: None, dirty: true };
+        grabber.shm = grabber.attach_shm((width as usize) * (height as usize) * 4);
+        Ok(grabber)
+    }
+
+    fn attach_shm(&self, size: usize) -> Option<SharedImage> {
+        if self.conn.active_extensions().all(|e| e != xcb::Extension::Shm) {
+            return None;
+        }
+        // SAFETY: plain System V shared memory calls; the id is removed once both sides attached,
+        // so the segment disappears when the last one detaches.
+        unsafe {
+            let id = libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600);
+            if id < 0 {
+                return None;
+            }
+            let addr = libc::shmat(id, std::ptr::null(), 0);
+            if addr as isize == -1 {
+                libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+                return None;
+            }
+            let seg: shm::Seg = self.conn.generate_id();
+            let attached = self.conn.send_and_check_request(&shm::Attach { shmseg: seg, shmid: id as u32, read_only: false });
+            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+            if attached.is_err() {
+                libc::shmdt(addr);
+                return None;
+            }
+            Some(SharedImage { seg, addr, size })
+        }
+    }
+
+    /// Whether anything in the rectangle changed since the last [`grab`](Self::grab).
+    pub fn changed(&mut self) -> Result<bool, X11Error> {
+        while let Some(event) = self.conn.poll_for_event().map_err(err)? {
+            if let xcb::Event::Damage(damage::Event::Notify(n)) = event {
+                let a = n.area();
+                let (x, y, w, h) = self.rect;
+                let overlaps = (a.x as i32) < x as i32 + w as i32
+                    && (a.x as i32 + a.width as i32) > x as i32
+                    && (a.y as i32) < y as i32 + h as i32
+                    && (a.y as i32 + a.height as i32) > y as i32;
+                self.dirty |= overlaps;
+            }
+        }
+        Ok(self.dirty)
+    }
+
+    /// The rectangle's pixels as BGRX, 4 bytes each, row after row.
+    pub fn grab(&mut self) -> Result<Vec<u8>, X11Error> {
+        // Reset the damage first: a change during the grab is reported for the next one.
+        self.conn
+            .send_and_check_request(&damage::Subtract { damage: self.damage, repair: xfixes::Region::none(), parts: xfixes::Region::none() })
+            .map_err(err)?;
+        self.dirty = false;
+        let (x, y, width, height) = self.rect;
+        let drawable = x::Drawable::Window(self.root);
+        if let Some(shm) = &self.shm {
+            let cookie = self.conn.send_request(&shm::GetImage {
+                drawable, x, y, width, height, plane_mask: u32::MAX, format: x::ImageFormat::ZPixmap as u8, shmseg: shm.seg, offset: 0,
+            });
+            self.conn.wait_for_reply(cookie).map_err(err)?;
+            // SAFETY: the server has finished writing (we have its reply); `size` bytes are mapped.
+            let pixels = unsafe { std::slice::from_raw_parts(shm.addr as *const u8, shm.size) };
+            return Ok(pixels.to_vec());
+        }
+        let reply = self
+            .conn
+            .wait_for_reply(self.conn.send_request(&x::GetImage { format: x::ImageFormat::ZPixmap, drawable, x, y, width, height, plane_mask: u32::MAX }))
+            .map_err(err)?;
+        Ok(reply.data().to_vec())
+    }
+}
+
+impl Drop for X11Grabber {
+    fn drop(&mut self) {
+        if let Some(shm) = self.shm.take() {
+            let _ = self.conn.send_and_check_request(&shm::Detach { shmseg: shm.seg });
+            // SAFETY: attached by us in `attach_shm`, detached once.
+            unsafe { libc::shmdt(shm.addr) };
+        }
+        let _ = self.conn.send_and_check_request(&damage::Destroy { damage: self.damage });
+    }
+}

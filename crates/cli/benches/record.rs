@@ -1,0 +1,117 @@
+//! `cargo bench -p vigil-cli --bench record`: CPU and memory of a real recording, and CPU per
+//! screen frame next to ffmpeg doing the same screen job. Prints figures; asserts nothing.
+//!
+//! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vigil_testkit::{Guard, PulseAudio, Screen, VncDisplay};
+
+const SECONDS: u64 = 30;
+
+/// CPU seconds (user + system) and peak resident memory (MiB) of a running process.
+fn sample(pid: u32) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse::<f64>().ok()?;
+    Some((ticks / 100.0, hwm / 1024.0))
+}
+
+struct Usage {
+    wall: f64,
+    cpu: f64,
+    peak_mib: f64,
+}
+
+/// Runs `child` to its end, sampling it until just before it exits.
+fn measure(mut child: Child) -> Usage {
+    let pid = child.id();
+    let start = Instant::now();
+    let mut last = (0.0, 0.0);
+    loop {
+        if let Some(s) = sample(pid) {
+            last = s;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Usage { wall: start.elapsed().as_secs_f64(), cpu: last.0, peak_mib: last.1 }
+}
+
+fn busy_screens(display: &str) -> Guard {
+    let script = "while true; do xsetroot -solid '#204080'; sleep 0.3; xsetroot -solid '#c08020'; sleep 0.3; done";
+    Guard::spawn(Command::new("sh").args(["-c", script]).env("DISPLAY", display).stdout(Stdio::null()), "xsetroot").unwrap()
+}
+
+fn vigil(dir: &Path, display: &str, pulse: &PulseAudio, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["record", "--json", "--out"])
+        .arg(dir)
+        .args(args)
+        .env("DISPLAY", display)
+        .envs(pulse.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn frames_of(dir: &Path, source_prefix: &str) -> u64 {
+    let spool = vigil_core::spool::Spool::open(dir).unwrap();
+    spool.segments().unwrap().iter().filter(|s| s.source.starts_with(source_prefix)).map(|s| s.video_frames).sum()
+}
+
+fn main() {
+    let vnc = VncDisplay::start(&[Screen::new(0, 0, 1920, 1080), Screen::new(1920, 0, 1920, 1080)]).expect("TigerVNC");
+    let mut pulse = PulseAudio::start().expect("PulseAudio");
+    pulse.play_tone(440, 0.5, 600).unwrap();
+    let secs = SECONDS.to_string();
+    println!("machine: {} cores; each run {SECONDS} s", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+
+    // 1. The whole default recording, screens changing.
+    {
+        let _busy = busy_screens(&vnc.display);
+        let dir = tempfile::tempdir().unwrap();
+        let u = measure(vigil(dir.path(), &vnc.display, &pulse, &["--duration", &secs, "--camera", "synthetic"]));
+        println!(
+            "default recording (camera 640x480@15 synthetic + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}",
+            100.0 * u.cpu / u.wall, u.peak_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-")
+        );
+    }
+
+    // 2. Screens only: changing vs static, and ffmpeg on the same job.
+    let screens_only = |busy: bool| {
+        let _busy = busy.then(|| busy_screens(&vnc.display));
+        let dir = tempfile::tempdir().unwrap();
+        let u = measure(vigil(dir.path(), &vnc.display, &pulse, &["--duration", &secs, "--camera", "none", "--mic", "none"]));
+        let frames = frames_of(dir.path(), "screen-");
+        (u, frames)
+    };
+    let (changing, changing_frames) = screens_only(true);
+    let (still, still_frames) = screens_only(false);
+    let per = |u: &Usage, f: u64| 1000.0 * u.cpu / f.max(1) as f64;
+    println!("vigil screens only, changing: {:.1} ms CPU per frame ({changing_frames} frames, {:.1}% of a core)", per(&changing, changing_frames), 100.0 * changing.cpu / changing.wall);
+    println!("vigil screens only, static:   {:.1} ms CPU per frame ({still_frames} frames, {:.1}% of a core)", per(&still, still_frames), 100.0 * still.cpu / still.wall);
+    println!("static / changing cost: {:.2}", per(&still, still_frames) / per(&changing, changing_frames));
+
+    // ffmpeg: each monitor grabbed at 1 fps, libx264 ultrafast, ~1 Mbit/s (similar to vigil's screens).
+    let _busy = busy_screens(&vnc.display);
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y"]);
+    for x in [0, 1920] {
+        cmd.args(["-f", "x11grab", "-framerate", "1", "-video_size", "1920x1080", "-i", &format!("{}+{x},0", vnc.display)]);
+    }
+    for (i, name) in ["a.mp4", "b.mp4"].iter().enumerate() {
+        cmd.args(["-map", &i.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-t", &secs]).arg(out.path().join(name));
+    }
+    let ff = measure(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("ffmpeg"));
+    let ff_frames = 2 * SECONDS;
+    println!("ffmpeg x11grab + libx264 ultrafast, same 2 monitors: {:.1} ms CPU per frame ({ff_frames} frames, {:.1}% of a core)", per(&ff, ff_frames), 100.0 * ff.cpu / ff.wall);
+    println!("vigil / ffmpeg CPU per changing frame: {:.2}", per(&changing, changing_frames) / per(&ff, ff_frames));
+}

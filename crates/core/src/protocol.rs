@@ -1,0 +1,172 @@
+//! The backend protocol's types, shared by the reference server and the uplink. The HTTP side is
+//! documented in `openapi.yaml` at the repository root.
+
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/sessions`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub exam_code: String,
+    pub candidate: Candidate,
+    pub consent: Consent,
+    /// Device facts from the data inventory (OS, CPU, RAM, monitors, ...), as the check gathered them.
+    #[serde(default)]
+    pub device: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Candidate {
+    pub name: String,
+}
+
+/// What the candidate agreed to, and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Consent {
+    pub accepted: bool,
+    pub at: String,
+    /// Version of the data inventory the candidate saw.
+    pub inventory_version: u32,
+}
+
+/// The answer to a join: where and how to send everything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinResponse {
+    pub session_id: String,
+    /// Bearer token for this session's requests. Never logged.
+    pub token: String,
+    pub policy: SignedPolicy,
+    /// tus 1.0 creation endpoint for segments.
+    pub upload_url: String,
+    pub exam_url: Option<String>,
+}
+
+/// An exam policy (JSON text) and its Ed25519 signature by the server's key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedPolicy {
+    pub policy_json: String,
+    /// Base64 of the 64-byte signature over the bytes of `policy_json`.
+    pub signature: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SignatureError {
+    #[error("the policy signature is not valid base64 or not 64 bytes")]
+    Malformed,
+    #[error("the server key is not a valid Ed25519 public key (32 bytes, base64)")]
+    BadKey,
+    #[error("the policy signature does not match the provisioned server key: refusing the policy")]
+    Mismatch,
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+impl SignedPolicy {
+    pub fn sign(policy_json: String, key: &SigningKey) -> SignedPolicy {
+        let signature = b64().encode(key.sign(policy_json.as_bytes()).to_bytes());
+        SignedPolicy { policy_json, signature }
+    }
+
+    /// Verifies the signature against `public_key` (base64 of 32 bytes).
+    pub fn verify(&self, public_key: &str) -> Result<(), SignatureError> {
+        let key_bytes: [u8; 32] = b64().decode(public_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadKey)?;
+        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| SignatureError::BadKey)?;
+        let sig_bytes: [u8; 64] = b64().decode(&self.signature).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::Malformed)?;
+        key.verify(self.policy_json.as_bytes(), &Signature::from_bytes(&sig_bytes)).map_err(|_| SignatureError::Mismatch)
+    }
+}
+
+/// Base64 of an Ed25519 public key, as servers print it and clients are provisioned with it.
+pub fn public_key_base64(key: &SigningKey) -> String {
+    b64().encode(key.verifying_key().to_bytes())
+}
+
+/// One telemetry event on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireEvent {
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+/// `POST /v1/sessions/{id}/events`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventBatch {
+    pub events: Vec<WireEvent>,
+}
+
+/// The server holds every event up to and including `acked` (contiguous from 1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventAck {
+    pub acked: u64,
+}
+
+/// `POST /v1/sessions/{id}/heartbeat`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub backlog_segments: u64,
+    pub backlog_events: u64,
+}
+
+/// What the proctor wants the client to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Instruction {
+    Message { text: String },
+    Warning { text: String },
+    Pause,
+    Terminate { reason: String },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub instructions: Vec<Instruction>,
+}
+
+/// One segment as the server holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptSegment {
+    pub source: String,
+    pub sequence: u64,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// `POST /v1/sessions/{id}/finish`: everything the server holds for the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    pub session_id: String,
+    pub finished_at: String,
+    pub segments: Vec<ReceiptSegment>,
+    pub events: u64,
+    pub last_event_seq: u64,
+}
+
+/// Every error body: `{"error": "..."}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_policy_verifies_and_tampering_is_caught() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let public = public_key_base64(&key);
+        let signed = SignedPolicy::sign(r#"{"schema":1}"#.into(), &key);
+        assert_eq!(signed.verify(&public), Ok(()));
+        let mut tampered = signed.clone();
+        tampered.policy_json = r#"{"schema":1,"name":"x"}"#.into();
+        assert_eq!(tampered.verify(&public), Err(SignatureError::Mismatch));
+        let other = public_key_base64(&SigningKey::from_bytes(&[8u8; 32]));
+        assert_eq!(signed.verify(&other), Err(SignatureError::Mismatch));
+        assert_eq!(signed.verify("not base64!"), Err(SignatureError::BadKey));
+    }
+}

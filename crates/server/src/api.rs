@@ -1,0 +1,224 @@
+//! HTTP routes: the session API for clients, and the review API for proctors.
+
+use crate::state::{random_hex, AppState};
+use crate::{db, tus};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use vigil_core::protocol::*;
+
+/// An error answer: status and `{"error": "..."}`.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal database error".into())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+pub fn bad_request(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+/// The bearer token of a request.
+pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "missing bearer token".into()))
+}
+
+/// Checks that the request carries `session`'s token; returns whether the session is finished.
+pub fn authorize(state: &AppState, headers: &HeaderMap, session: &str) -> ApiResult<bool> {
+    let token = bearer(headers)?;
+    db::session_for_token(&state.db(), session, token)?
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "wrong or expired token for this session".into()))
+}
+
+fn admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    if state.is_admin(bearer(headers)?) {
+        Ok(())
+    } else {
+        Err(ApiError(StatusCode::UNAUTHORIZED, "admin token required".into()))
+    }
+}
+
+/// JSON bodies with a clear error for malformed input.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(bad_request(format!("malformed request body: {}", e.body_text()))),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let uploads = Router::new()
+        .route("/v1/uploads", post(tus::create).options(tus::options))
+        .route("/v1/uploads/{id}", axum::routing::head(tus::head).patch(tus::patch).delete(tus::delete).options(tus::options))
+        .layer(DefaultBodyLimit::max(state.max_upload_bytes.min(usize::MAX as u64) as usize));
+    Router::new()
+        .route("/v1/health", get(|| async { Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }))
+        .route("/v1/server-key", get(server_key))
+        .route("/v1/sessions", post(join))
+        .route("/v1/sessions/{id}/events", post(events))
+        .route("/v1/sessions/{id}/heartbeat", post(heartbeat))
+        .route("/v1/sessions/{id}/finish", post(finish))
+        .route("/v1/review/sessions", get(review_sessions))
+        .route("/v1/review/sessions/{id}", get(review_session))
+        .route("/v1/review/sessions/{id}/instructions", post(review_instruct))
+        .route("/v1/review/sessions/{id}/segments/{source}/{sequence}", get(review_segment))
+        .route("/review", get(|| async { Html(include_str!("review.html")) }))
+        .merge(uploads)
+        .with_state(state)
+}
+
+async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({"public_key": state.public_key()}))
+}
+
+async fn join(State(state): State<AppState>, JsonBody(req): JsonBody<JoinRequest>) -> ApiResult<(StatusCode, Json<JoinResponse>)> {
+    if !req.consent.accepted {
+        return Err(bad_request("consent was not given: nothing may be recorded"));
+    }
+    let name = req.candidate.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(bad_request("candidate.name must be 1-200 characters"));
+    }
+    let exam = db::exam(&state.db(), &req.exam_code)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown exam code `{}`: check the code you were given", req.exam_code)))?;
+    let (id, token) = (random_hex()[..24].to_owned(), random_hex());
+    state.db().execute(
+        "INSERT INTO sessions (id, exam_code, candidate, token_hash, consent, device, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![id, req.exam_code, name, db::hash_token(&token), serde_json::to_string(&req.consent).unwrap_or_default(), req.device.to_string(), vigil_core::time::now_rfc3339()],
+    )?;
+    tracing::info!(session = %id, exam = %req.exam_code, "session started");
+    let upload_url = state.upload_endpoint.clone().unwrap_or_else(|| "/v1/uploads".into());
+    Ok((
+        StatusCode::CREATED,
+        Json(JoinResponse {
+            session_id: id,
+            token,
+            policy: SignedPolicy { policy_json: exam.policy_json, signature: exam.signature },
+            upload_url,
+            exam_url: exam.exam_url,
+        }),
+    ))
+}
+
+async fn events(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(batch): JsonBody<EventBatch>) -> ApiResult<Json<EventAck>> {
+    authorize(&state, &headers, &id)?;
+    if batch.events.len() > 10_000 {
+        return Err(bad_request("at most 10000 events per batch"));
+    }
+    if batch.events.iter().any(|e| e.seq == 0) {
+        return Err(bad_request("event seq starts at 1"));
+    }
+    let acked = db::add_events(&mut state.db(), &id, &batch.events)?;
+    Ok(Json(EventAck { acked }))
+}
+
+async fn heartbeat(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(_hb): JsonBody<Heartbeat>) -> ApiResult<Json<HeartbeatResponse>> {
+    authorize(&state, &headers, &id)?;
+    Ok(Json(HeartbeatResponse { instructions: db::take_instructions(&state.db(), &id)? }))
+}
+
+async fn finish(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Receipt>> {
+    authorize(&state, &headers, &id)?;
+    let db = state.db();
+    db.execute("UPDATE sessions SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1", rusqlite::params![id, vigil_core::time::now_rfc3339()])?;
+    let finished_at: String = db.query_row("SELECT finished_at FROM sessions WHERE id = ?1", [&id], |r| r.get(0))?;
+    let events: u64 = db.query_row("SELECT COUNT(*) FROM events WHERE session_id = ?1", [&id], |r| r.get(0))?;
+    Ok(Json(Receipt {
+        session_id: id.clone(),
+        finished_at,
+        segments: db::segments(&db, &id)?,
+        events,
+        last_event_seq: db::contiguous_events(&db, &id)?,
+    }))
+}
+
+async fn review_sessions(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    admin(&state, &headers)?;
+    let db = state.db();
+    let mut stmt = db.prepare(
+        "SELECT s.id, s.exam_code, s.candidate, s.created_at, s.finished_at,
+                (SELECT COUNT(*) FROM segments g WHERE g.session_id = s.id),
+                (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)
+         FROM sessions s ORDER BY s.created_at DESC",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(json!({"id": r.get::<_, String>(0)?, "exam_code": r.get::<_, String>(1)?, "candidate": r.get::<_, String>(2)?,
+                "started_at": r.get::<_, String>(3)?, "finished_at": r.get::<_, Option<String>>(4)?,
+                "segments": r.get::<_, u64>(5)?, "events": r.get::<_, u64>(6)?}))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({"sessions": rows})))
+}
+
+async fn review_session(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    admin(&state, &headers)?;
+    let db = state.db();
+    let session = db
+        .query_row("SELECT exam_code, candidate, created_at, finished_at, consent, device FROM sessions WHERE id = ?1", [&id], |r| {
+            Ok(json!({"id": id, "exam_code": r.get::<_, String>(0)?, "candidate": r.get::<_, String>(1)?, "started_at": r.get::<_, String>(2)?,
+                "finished_at": r.get::<_, Option<String>>(3)?,
+                "consent": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(4)?).unwrap_or_default(),
+                "device": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default()}))
+        })
+        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such session".into()))?;
+    let segments: Vec<_> = db::segments(&db, &id)?
+        .into_iter()
+        .map(|s| json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256, "bytes": s.bytes,
+            "download": format!("/v1/review/sessions/{id}/segments/{}/{}", s.source, s.sequence)}))
+        .collect();
+    Ok(Json(json!({"session": session, "segments": segments, "events": db::events(&db, &id)?})))
+}
+
+async fn review_instruct(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(ins): JsonBody<Instruction>) -> ApiResult<StatusCode> {
+    admin(&state, &headers)?;
+    let n = state.db().execute(
+        "INSERT INTO instructions (session_id, body) SELECT id, ?2 FROM sessions WHERE id = ?1",
+        rusqlite::params![id, serde_json::to_string(&ins).unwrap_or_default()],
+    )?;
+    if n == 0 {
+        return Err(ApiError(StatusCode::NOT_FOUND, "no such session".into()));
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn review_segment(State(state): State<AppState>, Path((id, source, sequence)): Path<(String, String, u64)>, headers: HeaderMap) -> ApiResult<Response> {
+    admin(&state, &headers)?;
+    if !vigil_core::spool::is_valid_source(&source) {
+        return Err(bad_request("invalid source name"));
+    }
+    let known: bool = state
+        .db()
+        .query_row("SELECT 1 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3", rusqlite::params![id, source, sequence], |_| Ok(true))
+        .unwrap_or(false);
+    if !known {
+        return Err(ApiError(StatusCode::NOT_FOUND, "no such segment".into()));
+    }
+    let bytes = tokio::fs::read(state.segment_path(&id, &source, sequence))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("segment file unreadable: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response())
+}

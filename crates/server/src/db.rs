@@ -1,0 +1,111 @@
+//! The server's state in SQLite (WAL): exams, sessions, events, uploads, segments, instructions.
+//! Tokens are stored as SHA-256 hashes only.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use vigil_core::protocol::{Instruction, ReceiptSegment, WireEvent};
+
+pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let db = Connection::open(path)?;
+    db.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         PRAGMA synchronous=NORMAL;
+         PRAGMA busy_timeout=5000;
+         CREATE TABLE IF NOT EXISTS exams (code TEXT PRIMARY KEY, policy_json TEXT NOT NULL, signature TEXT NOT NULL,
+           exam_url TEXT, created_at TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, exam_code TEXT NOT NULL, candidate TEXT NOT NULL,
+           token_hash TEXT NOT NULL, consent TEXT NOT NULL, device TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT);
+         CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL,
+           kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (session_id, seq));
+         CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, length INTEGER NOT NULL,
+           offset INTEGER NOT NULL, source TEXT NOT NULL, sequence INTEGER NOT NULL, sha256 TEXT NOT NULL,
+           created_at TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS segments (session_id TEXT NOT NULL, source TEXT NOT NULL, sequence INTEGER NOT NULL,
+           sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, upload_id TEXT NOT NULL, received_at TEXT NOT NULL,
+           PRIMARY KEY (session_id, source, sequence));
+         CREATE TABLE IF NOT EXISTS instructions (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
+           body TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);",
+    )?;
+    Ok(db)
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub struct Exam {
+    pub policy_json: String,
+    pub signature: String,
+    pub exam_url: Option<String>,
+}
+
+pub fn exam(db: &Connection, code: &str) -> rusqlite::Result<Option<Exam>> {
+    db.query_row("SELECT policy_json, signature, exam_url FROM exams WHERE code = ?1", [code], |r| {
+        Ok(Exam { policy_json: r.get(0)?, signature: r.get(1)?, exam_url: r.get(2)? })
+    })
+    .optional()
+}
+
+/// The session a bearer token belongs to, if any (and whether it is finished).
+pub fn session_for_token(db: &Connection, session_id: &str, token: &str) -> rusqlite::Result<Option<bool>> {
+    db.query_row(
+        "SELECT finished_at IS NOT NULL FROM sessions WHERE id = ?1 AND token_hash = ?2",
+        params![session_id, hash_token(token)],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Stores events (idempotent) and returns the highest contiguous sequence held.
+pub fn add_events(db: &mut Connection, session_id: &str, events: &[WireEvent]) -> rusqlite::Result<u64> {
+    let tx = db.transaction()?;
+    for e in events {
+        tx.execute(
+            "INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![session_id, e.seq, e.time, e.kind, e.data.to_string()],
+        )?;
+    }
+    tx.commit()?;
+    contiguous_events(db, session_id)
+}
+
+/// Highest `n` such that events 1..=n are all held.
+pub fn contiguous_events(db: &Connection, session_id: &str) -> rusqlite::Result<u64> {
+    // With seq starting at 1 and no duplicates, the run is contiguous up to n while count == max.
+    let mut stmt = db.prepare_cached("SELECT seq FROM events WHERE session_id = ?1 ORDER BY seq")?;
+    let seqs = stmt.query_map([session_id], |r| r.get::<_, u64>(0))?;
+    let mut expected = 1;
+    for s in seqs {
+        if s? != expected {
+            break;
+        }
+        expected += 1;
+    }
+    Ok(expected - 1)
+}
+
+pub fn events(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<WireEvent>> {
+    let mut stmt = db.prepare_cached("SELECT seq, time, kind, data FROM events WHERE session_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([session_id], |r| {
+        let data: String = r.get(3)?;
+        Ok(WireEvent { seq: r.get(0)?, time: r.get(1)?, kind: r.get(2)?, data: serde_json::from_str(&data).unwrap_or_default() })
+    })?;
+    rows.collect()
+}
+
+pub fn segments(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<ReceiptSegment>> {
+    let mut stmt = db.prepare_cached("SELECT source, sequence, sha256, bytes FROM segments WHERE session_id = ?1 ORDER BY source, sequence")?;
+    let rows = stmt.query_map([session_id], |r| Ok(ReceiptSegment { source: r.get(0)?, sequence: r.get(1)?, sha256: r.get(2)?, bytes: r.get(3)? }))?;
+    rows.collect()
+}
+
+/// Pending instructions for a session, marked delivered.
+pub fn take_instructions(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<Instruction>> {
+    let mut stmt = db.prepare_cached("SELECT id, body FROM instructions WHERE session_id = ?1 AND delivered = 0 ORDER BY id")?;
+    let rows: Vec<(i64, String)> = stmt.query_map([session_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (id, _) in &rows {
+        db.execute("UPDATE instructions SET delivered = 1 WHERE id = ?1", [id])?;
+    }
+    Ok(rows.into_iter().filter_map(|(_, b)| serde_json::from_str(&b).ok()).collect())
+}

@@ -1,0 +1,1 @@
+//! Vigil uplink (in progress).
