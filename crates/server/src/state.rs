@@ -53,7 +53,7 @@ impl AppState {
         let key_path = dir.join("ed25519.key");
         if !key_path.exists() {
             let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).context("random source")?;
+            getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
             create_secret(&key_path, &seed).context("writing the signing key")?;
         }
         let seed: [u8; 32] = std::fs::read(&key_path)?.try_into().map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", key_path.display()))?;
