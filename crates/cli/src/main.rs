@@ -6,6 +6,7 @@
 mod check;
 mod policy_cmd;
 mod record;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Record camera, microphone and every monitor into crash-safe segments, headless.
     Record(record::RecordArgs),
+    /// Take part in a proctored exam without the desktop app: join, record, upload, finish.
+    Run(run::RunArgs),
     /// Work with exam policy files.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Record(args) => record::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -18,25 +18,54 @@ pub struct RecordArgs {
     /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
+    #[command(flatten)]
+    capture: CaptureArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What to capture; shared by `record` and `run`.
+#[derive(Args)]
+pub struct CaptureArgs {
     #[arg(long, value_enum, default_value_t = Camera::Auto)]
     camera: Camera,
     #[arg(long, value_enum, default_value_t = Mic::Auto)]
     mic: Mic,
     #[arg(long, value_enum, default_value_t = Screens::All)]
     screens: Screens,
-    /// Segment length in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Segment length in seconds (2-600).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=600))]
     segment_seconds: u64,
-    /// Screen frames per second.
-    #[arg(long, value_name = "FPS", default_value_t = 1.0)]
+    /// Screen frames per second (0.1-30).
+    #[arg(long, value_name = "FPS", default_value_t = 1.0, value_parser = parse_fps)]
     screen_fps: f32,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    json: bool,
+}
+
+fn parse_fps(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.1..=30.0).contains(&v) { Ok(v) } else { Err("must be between 0.1 and 30".into()) }
+}
+
+impl CaptureArgs {
+    pub fn options(&self) -> RecordOptions {
+        RecordOptions {
+            camera: match self.camera {
+                Camera::Auto => CameraMode::Auto,
+                Camera::Synthetic => CameraMode::Synthetic,
+                Camera::None => CameraMode::None,
+            },
+            microphone: matches!(self.mic, Mic::Auto),
+            screens: matches!(self.screens, Screens::All),
+            screen_fps: self.screen_fps,
+            plan: SegmentPlan { segment_ms: self.segment_seconds * 1000, fragment_ms: 2000 },
+            ..RecordOptions::default()
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Camera {
+pub enum Camera {
     /// The first real camera; recording goes on without one if there is none.
     Auto,
     /// A moving test pattern (machines without a camera).
@@ -57,25 +86,8 @@ enum Screens {
 }
 
 pub fn run(args: RecordArgs) -> Result<i32> {
-    if args.segment_seconds < 2 || args.segment_seconds > 600 {
-        anyhow::bail!("--segment-seconds must be between 2 and 600");
-    }
-    if !(0.1..=30.0).contains(&args.screen_fps) {
-        anyhow::bail!("--screen-fps must be between 0.1 and 30");
-    }
     let spool = Arc::new(Spool::open(&args.out).with_context(|| format!("cannot open the spool in {}", args.out.display()))?);
-    let opts = RecordOptions {
-        camera: match args.camera {
-            Camera::Auto => CameraMode::Auto,
-            Camera::Synthetic => CameraMode::Synthetic,
-            Camera::None => CameraMode::None,
-        },
-        microphone: matches!(args.mic, Mic::Auto),
-        screens: matches!(args.screens, Screens::All),
-        screen_fps: args.screen_fps,
-        plan: SegmentPlan { segment_ms: args.segment_seconds * 1000, fragment_ms: 2000 },
-        ..RecordOptions::default()
-    };
+    let opts = args.capture.options();
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

@@ -76,7 +76,10 @@ impl Spool {
                bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, recovered INTEGER NOT NULL,
                PRIMARY KEY (source, sequence));
              CREATE TABLE IF NOT EXISTS events (
-               seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);",
+               seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS uploads (
+               file TEXT PRIMARY KEY, location TEXT, done INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )
         .map_err(db_err)?;
         Ok(Spool { dir: dir.to_path_buf(), db: Mutex::new(db) })
@@ -161,15 +164,7 @@ impl Spool {
     pub fn events(&self) -> Result<Vec<EventRecord>, SpoolError> {
         self.with_db(|db| {
             let mut stmt = db.prepare("SELECT seq, time, kind, data FROM events ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| {
-                let data: String = r.get(3)?;
-                Ok(EventRecord {
-                    seq: r.get(0)?,
-                    time: r.get(1)?,
-                    kind: r.get(2)?,
-                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
-                })
-            })?;
+            let rows = stmt.query_map([], event_row)?;
             rows.collect()
         })
     }
@@ -183,6 +178,69 @@ pub fn segment_file_name(source: &str, sequence: u64) -> String {
 /// A valid source id: 1-32 characters of `a-z`, `0-9` and `-` (it becomes part of file names).
 pub fn is_valid_source(source: &str) -> bool {
     (1..=32).contains(&source.len()) && source.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Spool {
+    /// A small persistent setting (session id, acknowledged event seq, ...).
+    pub fn get(&self, key: &str) -> Result<Option<String>, SpoolError> {
+        self.with_db(|db| db.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0)).optional())
+    }
+
+    pub fn set(&self, key: &str, value: &str) -> Result<(), SpoolError> {
+        self.with_db(|db| db.execute("INSERT OR REPLACE INTO kv VALUES (?1, ?2)", [key, value]).map(|_| ()))
+    }
+
+    /// Segments not yet confirmed uploaded, oldest first.
+    pub fn pending_uploads(&self) -> Result<Vec<(SegmentRecord, Option<String>)>, SpoolError> {
+        let done: std::collections::HashMap<String, (Option<String>, bool)> = self.with_db(|db| {
+            let mut stmt = db.prepare("SELECT file, location, done FROM uploads")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?))))?;
+            rows.collect()
+        })?;
+        let mut segs: Vec<(SegmentRecord, Option<String>)> = self
+            .segments()?
+            .into_iter()
+            .filter_map(|s| match done.get(&s.file) {
+                Some((_, true)) => None,
+                Some((loc, false)) => Some((s, loc.clone())),
+                None => Some((s, None)),
+            })
+            .collect();
+        segs.sort_by_key(|(s, _)| (s.start_ms, s.source.clone()));
+        Ok(segs)
+    }
+
+    /// Remembers where a segment's upload lives (to resume it after a restart).
+    pub fn set_upload_location(&self, file: &str, location: Option<&str>) -> Result<(), SpoolError> {
+        self.with_db(|db| db.execute("INSERT INTO uploads (file, location) VALUES (?1, ?2) ON CONFLICT(file) DO UPDATE SET location = ?2", params![file, location]).map(|_| ()))
+    }
+
+    pub fn mark_uploaded(&self, file: &str) -> Result<(), SpoolError> {
+        self.with_db(|db| db.execute("INSERT INTO uploads (file, done) VALUES (?1, 1) ON CONFLICT(file) DO UPDATE SET done = 1", [file]).map(|_| ()))
+    }
+
+    /// Events after `after`, at most `limit`.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, SpoolError> {
+        self.with_db(|db| {
+            let mut stmt = db.prepare_cached("SELECT seq, time, kind, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            let rows = stmt.query_map(params![after, limit as u64], event_row)?;
+            rows.collect()
+        })
+    }
+
+    pub fn last_event_seq(&self) -> Result<u64, SpoolError> {
+        self.with_db(|db| db.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)))
+    }
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    let data: String = r.get(3)?;
+    Ok(EventRecord {
+        seq: r.get(0)?,
+        time: r.get(1)?,
+        kind: r.get(2)?,
+        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
+    })
 }
 
 /// SHA-256 of a file, as lowercase hex.
