@@ -243,6 +243,11 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     })
 }
 
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// SHA-256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;

@@ -7,10 +7,12 @@
 pub mod audio;
 pub mod display;
 pub mod process;
+pub mod server;
 
 pub use audio::PulseAudio;
 pub use display::{Screen, VncDisplay, XvfbDisplay};
 pub use process::RenamedProcess;
+pub use server::ReferenceServer;
 
 use anyhow::{bail, Context, Result};
 use std::process::{Child, Command};
@@ -93,4 +95,15 @@ pub fn private_dir(prefix: &str) -> Result<tempfile::TempDir> {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(dir)
+}
+
+/// The path of a binary built by this workspace (`target/debug/NAME`), for tests in crates that
+/// do not own it (`cargo test --workspace` builds every binary before running any test).
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let bin = target.join(if cfg!(debug_assertions) { "debug" } else { "release" }).join(name);
+    assert!(bin.exists(), "{} is not built: run `cargo build --workspace` first", bin.display());
+    bin
 }

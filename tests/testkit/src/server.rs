@@ -1,0 +1,68 @@
+//! The reference backend (`vigil-server`) on a free port of 127.0.0.1, with a demo exam; it can
+//! be stopped and started again on the same port and data, to play an outage.
+
+use crate::{wait_until, workspace_bin, Guard};
+use anyhow::{bail, Context, Result};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub struct ReferenceServer {
+    pub url: String,
+    pub port: u16,
+    /// The server's public key, as clients are provisioned with it.
+    pub key: String,
+    pub admin_token: String,
+    pub data: tempfile::TempDir,
+    process: Option<Guard>,
+}
+
+fn admin(data: &std::path::Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(workspace_bin("vigil-server")).args(args).arg("--data").arg(data).output().context("vigil-server")?;
+    if !out.status.success() {
+        bail!("vigil-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+impl ReferenceServer {
+    /// Starts a server with exam `code` (default policy).
+    pub fn start(code: &str) -> Result<ReferenceServer> {
+        let data = tempfile::Builder::new().prefix("vigil-server-").tempdir()?;
+        admin(data.path(), &["exam", "create", "--code", code])?;
+        let key = admin(data.path(), &["key"])?;
+        let admin_token = admin(data.path(), &["token"])?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut s = ReferenceServer { url: format!("http://127.0.0.1:{port}"), port, key, admin_token, data, process: None };
+        s.resume()?;
+        Ok(s)
+    }
+
+    /// Starts the server process again (after [`stop`](Self::stop)).
+    pub fn resume(&mut self) -> Result<()> {
+        let guard = Guard::spawn(
+            Command::new(workspace_bin("vigil-server"))
+                .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
+                .arg(self.data.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            "vigil-server",
+        )?;
+        self.process = Some(guard);
+        let addr = format!("127.0.0.1:{}", self.port);
+        wait_until(Duration::from_secs(20), "vigil-server to listen", || std::net::TcpStream::connect(&addr).is_ok())
+    }
+
+    /// Kills the server (an outage); its data stays.
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// `GET` on the review API with the admin token, as JSON.
+    pub fn review(&self, path: &str) -> Result<serde_json::Value> {
+        let resp = reqwest::blocking::Client::new().get(format!("{}{path}", self.url)).bearer_auth(&self.admin_token).send()?;
+        if !resp.status().is_success() {
+            bail!("GET {path}: {}", resp.status());
+        }
+        Ok(resp.json()?)
+    }
+}
