@@ -71,13 +71,8 @@ fn audio_rms_dbfs(file: &Path) -> f64 {
     20.0 * rms.max(1e-9).log10()
 }
 
-/// The manifest rows (`sqlite3`-free: through `vigil`'s own JSON would need a command; read the DB).
+/// The spool's manifest rows, as JSON.
 fn manifest(dir: &Path) -> Vec<Value> {
-    let db = rusqlite_free_read(dir);
-    db
-}
-
-fn rusqlite_free_read(dir: &Path) -> Vec<Value> {
     let spool = vigil_core::spool::Spool::open(dir).unwrap();
     spool.segments().unwrap().into_iter().map(|s| serde_json::to_value(s).unwrap()).collect()
 }
@@ -267,4 +262,45 @@ fn no_camera_and_a_lost_microphone_are_events_and_the_rest_goes_on() {
     assert!(lost.is_some(), "no microphone device.lost event: {events:#?}");
     let camera_end = spool.segments().unwrap().iter().filter(|s| s.source == "camera").map(|s| s.start_ms + s.duration_ms).max().unwrap();
     assert!(camera_end >= 9_000, "camera stopped at {camera_end} ms");
+}
+
+/// A small tmpfs as the spool's file system, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::Builder::new().prefix("vigil-small-disk-").tempdir().unwrap().keep();
+        let status = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).status().unwrap();
+        assert!(status.success(), "mounting a {size} tmpfs needs root (this test plays a full disk on it)");
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_stops_capture_cleanly_and_keeps_what_was_recorded() {
+    let vnc = VncDisplay::start(&[FHD]).expect("TigerVNC");
+    let _busy = busy_screens(&vnc.display);
+    let disk = SmallDisk::mount("1200k");
+    let spool_dir = disk.0.join("spool");
+    let out = vigil_record(&spool_dir, &vnc.display, None, &["--duration", "40"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a full disk is exit 2: {}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages = summary["messages"].to_string();
+    assert!(messages.contains("The disk is full") && messages.contains("kept"), "{messages}");
+    assert!(summary["seconds"].as_f64().unwrap() < 39.0, "capture should have stopped early");
+    // Everything filed before the disk filled up is intact.
+    let rows = manifest(&spool_dir);
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let file = spool_dir.join("segments").join(row["file"].as_str().unwrap());
+        assert_eq!(vigil_core::spool::sha256_file(&file).unwrap(), row["sha256"]);
+        probe(&file);
+    }
 }
