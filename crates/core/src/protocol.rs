@@ -107,6 +107,7 @@ pub struct EventAck {
 
 /// `POST /v1/sessions/{id}/heartbeat`
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Heartbeat {
     pub backlog_segments: u64,
     pub backlog_events: u64,
