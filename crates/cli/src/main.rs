@@ -34,6 +34,17 @@ enum Command {
     Policy(policy_cmd::PolicyCommand),
 }
 
+/// Screen frames are large (8 MB at 1920x1080) and short-lived. glibc raises its mmap threshold
+/// after such buffers are freed, so later ones come from the heap and stay resident; a fixed
+/// threshold keeps them in mmap, returned to the system as soon as they are freed.
+fn limit_heap_retention() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// An error that maps to a specific exit code (anything else is a configuration error, 3).
 #[derive(Debug)]
 pub struct Exit(pub i32);
@@ -45,6 +56,7 @@ impl std::fmt::Display for Exit {
 }
 
 fn main() -> ExitCode {
+    limit_heap_retention();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "warn".into()),

@@ -72,11 +72,21 @@ pub fn run(args: RunArgs) -> Result<i32> {
             s
         }
         None => {
+            // Kept before joining, so that a lost answer does not create a second session.
+            let client_key = match spool.get("client_key")? {
+                Some(k) => k,
+                None => {
+                    let k = vigil_core::spool::random_key();
+                    spool.set("client_key", &k)?;
+                    k
+                }
+            };
             let req = JoinRequest {
                 exam_code: args.exam_code.clone(),
                 candidate: Candidate { name: args.name.clone() },
                 consent: Consent { accepted: true, at: vigil_core::time::now_rfc3339(), inventory_version: 1 },
                 device: device_facts(),
+                client_key: Some(client_key),
             };
             let s = retry("joining the exam", Duration::from_secs(120), || up.join(&req, &args.server_key))
                 .map_err(|e| anyhow::anyhow!("cannot join exam {}: {e}", args.exam_code))?;

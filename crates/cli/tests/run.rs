@@ -122,3 +122,110 @@ fn wrong_exam_code_and_a_foreign_policy_signature_are_refused() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("consent"));
 }
+
+/// A TCP proxy to `target` that resets `reset_pct`% of connections and answers `error_pct`% with
+/// an HTTP 500, forwarding the rest. Stops when dropped.
+struct FlakyProxy {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FlakyProxy {
+    fn start(target: u16, reset_pct: u64, error_pct: u64) -> FlakyProxy {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        std::thread::spawn(move || {
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            while !stop2.load(Ordering::Relaxed) {
+                let (mut client, _) = match listener.accept() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                client.set_nonblocking(false).unwrap();
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let roll = seed % 100;
+                if roll < reset_pct {
+                    // Read a little of the request, then drop the connection with a reset.
+                    let mut buf = [0u8; 512];
+                    let _ = client.read(&mut buf);
+                    let _ = socket2_linger_zero(&client);
+                    drop(client);
+                    continue;
+                }
+                if roll < reset_pct + error_pct {
+                    let mut buf = [0u8; 4096];
+                    let _ = client.read(&mut buf);
+                    let _ = client.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{\"error\":\"proxy says 500\"}\n");
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c1, mut s1) = (client, server);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c1, &mut s1);
+                    let _ = s1.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        FlakyProxy { port, stop }
+    }
+}
+
+impl Drop for FlakyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// SO_LINGER 0, so that closing sends a TCP reset rather than a clean close.
+fn socket2_linger_zero(stream: &std::net::TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct Linger {
+        l_onoff: i32,
+        l_linger: i32,
+    }
+    let l = Linger { l_onoff: 1, l_linger: 0 };
+    extern "C" {
+        fn setsockopt(fd: i32, level: i32, name: i32, value: *const std::ffi::c_void, len: u32) -> i32;
+    }
+    const SOL_SOCKET: i32 = 1;
+    const SO_LINGER: i32 = 13;
+    // SAFETY: a valid socket fd and a correctly sized `struct linger`.
+    let r = unsafe { setsockopt(stream.as_raw_fd(), SOL_SOCKET, SO_LINGER, &l as *const Linger as *const _, std::mem::size_of::<Linger>() as u32) };
+    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[test]
+fn a_proxy_that_resets_20_percent_and_fails_10_percent_loses_and_doubles_nothing() {
+    let x = XvfbDisplay::start(1280, 720).expect("Xvfb");
+    let server = ReferenceServer::start("MATH-101").unwrap();
+    let proxy = FlakyProxy::start(server.port, 20, 10);
+    let data = tempfile::tempdir().unwrap();
+    let cmd = run_cmd(&server, &x.display, data.path(), "MATH-101", &server.key, "25");
+    // Everything the client sends goes through the proxy.
+    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().replace(&server.url, &format!("http://127.0.0.1:{}", proxy.port))).collect();
+    let mut through_proxy = Command::new(cmd.get_program());
+    through_proxy.args(&args).envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))));
+    let receipt = finished(&through_proxy.output().unwrap());
+    let sessions = server.review("/v1/review/sessions").unwrap();
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1, "a lost join answer must not make a second session");
+    assert_server_matches(&server, &receipt);
+    assert!(receipt["segments"].as_u64().unwrap() >= 5, "{receipt:#}");
+    drop(cmd);
+}

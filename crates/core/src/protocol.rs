@@ -14,6 +14,10 @@ pub struct JoinRequest {
     /// Device facts from the data inventory (OS, CPU, RAM, monitors, ...), as the check gathered them.
     #[serde(default)]
     pub device: serde_json::Value,
+    /// A random key the client keeps with its spool: joining again with the same key (the answer
+    /// was lost) returns the same session, with a fresh token, instead of a second session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -243,6 +243,20 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     })
 }
 
+/// A random 32-hex-digit key (from the OS random source through the hash of fresh state).
+pub fn random_key() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS's random source on every platform std supports.
+    let mut out = String::new();
+    for i in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
 /// SHA-256 of bytes, as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -104,12 +104,37 @@ async fn join(State(state): State<AppState>, JsonBody(req): JsonBody<JoinRequest
     }
     let exam = db::exam(&state.db(), &req.exam_code)?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown exam code `{}`: check the code you were given", req.exam_code)))?;
-    let (id, token) = (random_hex()[..24].to_owned(), random_hex());
-    state.db().execute(
-        "INSERT INTO sessions (id, exam_code, candidate, token_hash, consent, device, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![id, req.exam_code, name, db::hash_token(&token), serde_json::to_string(&req.consent).unwrap_or_default(), req.device.to_string(), vigil_core::time::now_rfc3339()],
-    )?;
-    tracing::info!(session = %id, exam = %req.exam_code, "session started");
+    let token = random_hex();
+    if req.client_key.as_ref().is_some_and(|k| k.len() < 16 || k.len() > 128) {
+        return Err(bad_request("client_key must be 16-128 characters"));
+    }
+    let existing: Option<String> = match &req.client_key {
+        Some(key) => state
+            .db()
+            .query_row("SELECT id FROM sessions WHERE client_key = ?1 AND exam_code = ?2 AND finished_at IS NULL", rusqlite::params![key, req.exam_code], |r| r.get(0))
+            .ok(),
+        None => None,
+    };
+    let id = match existing {
+        Some(id) => {
+            // The same client joining again (its answer was lost): same session, new token.
+            state.db().execute("UPDATE sessions SET token_hash = ?2 WHERE id = ?1", rusqlite::params![id, db::hash_token(&token)])?;
+            tracing::info!(session = %id, "session joined again by the same client");
+            id
+        }
+        None => {
+            let id = random_hex()[..24].to_owned();
+            state.db().execute(
+                "INSERT INTO sessions (id, exam_code, candidate, token_hash, consent, device, created_at, client_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![id, req.exam_code, name, db::hash_token(&token), serde_json::to_string(&req.consent).unwrap_or_default(), req.device.to_string(), vigil_core::time::now_rfc3339(), req.client_key],
+            ).map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => ApiError(StatusCode::CONFLICT, "this client_key belongs to another exam's session".into()),
+                e => e.into(),
+            })?;
+            tracing::info!(session = %id, exam = %req.exam_code, "session started");
+            id
+        }
+    };
     let upload_url = state.upload_endpoint.clone().unwrap_or_else(|| "/v1/uploads".into());
     Ok((
         StatusCode::CREATED,

@@ -15,7 +15,8 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
          CREATE TABLE IF NOT EXISTS exams (code TEXT PRIMARY KEY, policy_json TEXT NOT NULL, signature TEXT NOT NULL,
            exam_url TEXT, created_at TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, exam_code TEXT NOT NULL, candidate TEXT NOT NULL,
-           token_hash TEXT NOT NULL, consent TEXT NOT NULL, device TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT);
+           token_hash TEXT NOT NULL, consent TEXT NOT NULL, device TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
+           client_key TEXT UNIQUE);
          CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL,
            kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (session_id, seq));
          CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, length INTEGER NOT NULL,
