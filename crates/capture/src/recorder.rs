@@ -38,6 +38,8 @@ pub struct RecordOptions {
     pub plan: SegmentPlan,
     /// How often the set of monitors is checked.
     pub monitor_poll: Duration,
+    /// Encrypt finished segments to this age recipient (`age1...`, the exam's).
+    pub encrypt_to: Option<String>,
 }
 
 impl Default for RecordOptions {
@@ -51,6 +53,7 @@ impl Default for RecordOptions {
             screen_fps: 1.0,
             plan: SegmentPlan::default(),
             monitor_poll: Duration::from_millis(500),
+            encrypt_to: None,
         }
     }
 }
@@ -84,6 +87,8 @@ pub enum RecordError {
     Segment(#[from] SegmentError),
     #[error(transparent)]
     Spool(#[from] vigil_core::spool::SpoolError),
+    #[error(transparent)]
+    Seal(#[from] vigil_core::seal::SealError),
 }
 
 /// Shared by every track: the spool, the clock, the global stop, and a place for messages.
@@ -92,6 +97,7 @@ struct Shared {
     epoch: Instant,
     stop: Arc<AtomicBool>,
     plan: SegmentPlan,
+    seal: Option<Arc<age::x25519::Recipient>>,
     messages: Mutex<Vec<String>>,
 }
 
@@ -145,7 +151,7 @@ impl Track {
     ) -> Result<Track, RecordError> {
         let id = source.id().to_owned();
         let (w, h) = source.size();
-        let writer = TrackWriter::new(shared.spool.clone(), &id, w, h, fps, audio.is_some(), shared.plan)?;
+        let writer = TrackWriter::new(shared.spool.clone(), shared.seal.clone(), &id, w, h, fps, audio.is_some(), shared.plan)?;
         // Screen frames are large and rare: one in the queue is enough. Camera frames: a few.
         let (tx, rx) = bounded::<VideoFrame>(if content == Content::Screen { 1 } else { 3 });
         let stop = Arc::new(AtomicBool::new(false));
@@ -282,8 +288,12 @@ fn encode_track(
 /// Records until `stop` is set (by the caller: a timer, Ctrl-C, the end of the exam) or the disk
 /// is full. Recovers what an earlier crash left in the spool first.
 pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) -> Result<RecordSummary, RecordError> {
-    let recovered = segment::recover(&spool)?;
-    let shared = Arc::new(Shared { spool, epoch: Instant::now(), stop, plan: opts.plan, messages: Mutex::new(Vec::new()) });
+    let seal = match &opts.encrypt_to {
+        Some(r) => Some(Arc::new(vigil_core::seal::parse_recipient(r)?)),
+        None => None,
+    };
+    let recovered = segment::recover(&spool, seal.as_deref())?;
+    let shared = Arc::new(Shared { spool, epoch: Instant::now(), stop, plan: opts.plan, seal, messages: Mutex::new(Vec::new()) });
     for r in &recovered {
         shared.event("segment.recovered", json!({"source": r.source, "sequence": r.sequence, "frames": r.video_frames, "duration_ms": r.duration_ms}), None);
     }

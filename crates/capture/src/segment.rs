@@ -83,6 +83,7 @@ struct OpenSegment {
 /// Writes one source's segments (`camera`, `screen-0`, ...): video, plus audio when configured.
 pub struct TrackWriter {
     spool: Arc<Spool>,
+    seal: Option<Arc<age::x25519::Recipient>>,
     source: String,
     width: u32,
     height: u32,
@@ -96,10 +97,13 @@ pub struct TrackWriter {
 }
 
 impl TrackWriter {
-    pub fn new(spool: Arc<Spool>, source: &str, width: u32, height: u32, fps: f32, with_audio: bool, plan: SegmentPlan) -> Result<TrackWriter, SegmentError> {
+    /// `seal`: encrypt finished segments to this recipient (the exam's, from its signed policy).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(spool: Arc<Spool>, seal: Option<Arc<age::x25519::Recipient>>, source: &str, width: u32, height: u32, fps: f32, with_audio: bool, plan: SegmentPlan) -> Result<TrackWriter, SegmentError> {
         let next_sequence = spool.next_sequence(source)?;
         Ok(TrackWriter {
             spool,
+            seal,
             source: source.to_owned(),
             width,
             height,
@@ -213,7 +217,7 @@ impl TrackWriter {
         let Some(mut seg) = self.open.take() else { return Ok(None) };
         Self::flush_fragment(&mut seg, self.frame_ms)?;
         drop(seg.file);
-        let record = finish(&self.spool, &seg.partial, &seg.meta, false)?;
+        let record = finish(&self.spool, &seg.partial, &seg.meta, false, self.seal.as_deref())?;
         self.finished.push(record.clone());
         Ok(Some(record))
     }
@@ -238,10 +242,17 @@ fn write_sidecar(path: &Path, meta: &Sidecar) -> Result<(), SegmentError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Renames a complete partial file into place and records it. The sidecar is removed last, so
-/// a crash anywhere in here is finished again by [`recover`].
-fn finish(spool: &Spool, partial: &Path, meta: &Sidecar, recovered: bool) -> Result<SegmentRecord, SegmentError> {
+/// The final file name of a segment: `camera-000003.mp4`, or `camera-000003.mp4.age` when sealed.
+fn final_name(meta: &Sidecar, sealed: bool) -> String {
     let name = segment_file_name(&meta.source, meta.sequence);
+    if sealed { format!("{name}.age") } else { name }
+}
+
+/// Moves a complete partial file into place (encrypting it first when `seal` is given) and
+/// records it. The sidecar is removed last, so a crash anywhere in here is finished again by
+/// [`recover`].
+fn finish(spool: &Spool, partial: &Path, meta: &Sidecar, recovered: bool, seal: Option<&age::x25519::Recipient>) -> Result<SegmentRecord, SegmentError> {
+    let name = final_name(meta, seal.is_some());
     let dir = spool.segments_dir();
     let final_path = dir.join(&name);
     let io = |path: &Path| {
@@ -249,7 +260,24 @@ fn finish(spool: &Spool, partial: &Path, meta: &Sidecar, recovered: bool) -> Res
         move |source| SegmentError::Io { path, source }
     };
     if partial.exists() {
-        std::fs::rename(partial, &final_path).map_err(io(&final_path))?;
+        match seal {
+            Some(recipient) => {
+                let tmp = dir.join(format!("{name}.tmp"));
+                vigil_core::seal::seal_file(partial, &tmp, recipient).map_err(|e| SegmentError::Io {
+                    path: tmp.clone(),
+                    source: match e {
+                        vigil_core::seal::SealError::Io(io) => io,
+                        other => std::io::Error::other(other.to_string()),
+                    },
+                })?;
+                std::fs::rename(&tmp, &final_path).map_err(io(&final_path))?;
+                File::open(&dir).and_then(|d| d.sync_all()).map_err(io(&dir))?;
+                std::fs::remove_file(partial).map_err(io(partial))?;
+            }
+            None => {
+                std::fs::rename(partial, &final_path).map_err(io(&final_path))?;
+            }
+        }
         File::open(&dir).and_then(|d| d.sync_all()).map_err(io(&dir))?;
     }
     let record = SegmentRecord {
@@ -275,7 +303,7 @@ fn finish(spool: &Spool, partial: &Path, meta: &Sidecar, recovered: bool) -> Res
 /// Finishes what a crash left behind in the spool: partial segments are cut back to their last
 /// complete fragment and recorded; renamed segments whose manifest row is missing are recorded.
 /// Returns the recovered segments.
-pub fn recover(spool: &Spool) -> Result<Vec<SegmentRecord>, SegmentError> {
+pub fn recover(spool: &Spool, seal: Option<&age::x25519::Recipient>) -> Result<Vec<SegmentRecord>, SegmentError> {
     let dir = spool.segments_dir();
     let io = |source| SegmentError::Io { path: dir.clone(), source };
     let mut sidecars: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -291,7 +319,7 @@ pub fn recover(spool: &Spool) -> Result<Vec<SegmentRecord>, SegmentError> {
             continue;
         };
         let partial = PathBuf::from(sidecar.to_string_lossy().trim_end_matches(".json").to_owned());
-        let final_path = dir.join(segment_file_name(&meta.source, meta.sequence));
+        let final_path = dir.join(final_name(&meta, seal.is_some()));
         if partial.exists() {
             let f = OpenOptions::new().write(true).open(&partial).map_err(|source| SegmentError::Io { path: partial.clone(), source })?;
             f.set_len(meta.valid_bytes).and_then(|_| f.sync_all()).map_err(|source| SegmentError::Io { path: partial.clone(), source })?;
@@ -305,7 +333,7 @@ pub fn recover(spool: &Spool) -> Result<Vec<SegmentRecord>, SegmentError> {
             let _ = std::fs::remove_file(&sidecar);
             continue;
         }
-        let record = finish(spool, &partial, &meta, true)?;
+        let record = finish(spool, &partial, &meta, true, seal)?;
         recovered.push(record);
     }
     Ok(recovered)

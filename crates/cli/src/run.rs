@@ -119,7 +119,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
         std::thread::spawn(move || upload_loop(&server, &spool, &session, &stop, &done))
     };
 
-    let summary = vigil_capture::record(spool.clone(), &args.capture.options(), stop.clone())?;
+    // Segments are encrypted at rest to the exam's recipient from the (verified) signed policy.
+    let policy = vigil_core::ExamPolicy::parse(&session.policy_json, vigil_core::policy::Format::Json)
+        .context("the exam policy from the server is invalid")?;
+    let mut options = args.capture.options();
+    options.encrypt_to = policy.encrypt_to.clone();
+    let summary = vigil_capture::record(spool.clone(), &options, stop.clone())?;
     for m in &summary.messages {
         eprintln!("note: {m}");
     }

@@ -43,15 +43,25 @@ fn assert_server_matches(server: &ReferenceServer, receipt: &Value) {
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "events not exactly once and contiguous");
     assert_eq!(receipt["last_event_seq"].as_u64().unwrap(), seqs.len() as u64);
+    // The server holds the encrypted segments (their hash is the ciphertext's); review decrypts.
+    let dir = server.data.path().join("segments").join(id);
     for seg in segments.iter().take(3) {
-        let bytes = reqwest::blocking::Client::new()
+        let file = dir.join(vigil_core::spool::segment_file_name(seg["source"].as_str().unwrap(), seg["sequence"].as_u64().unwrap()));
+        let stored = std::fs::read(&file).unwrap();
+        assert!(vigil_core::seal::is_sealed(&stored), "{} is not encrypted at rest", file.display());
+        assert_eq!(vigil_core::spool::sha256_hex(&stored), seg["sha256"].as_str().unwrap());
+        let media = reqwest::blocking::Client::new()
             .get(format!("{}{}", server.url, seg["download"].as_str().unwrap()))
             .bearer_auth(&server.admin_token)
             .send()
             .unwrap()
             .bytes()
             .unwrap();
-        assert_eq!(vigil_core::spool::sha256_hex(&bytes), seg["sha256"].as_str().unwrap());
+        assert_eq!(&media[4..8], b"ftyp", "review download is not a decrypted MP4");
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), &media).unwrap();
+        let probe = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(tmp.path()).args(["-f", "null", "-"]).output().unwrap();
+        assert!(probe.status.success() && probe.stderr.is_empty(), "decrypted segment does not decode: {}", String::from_utf8_lossy(&probe.stderr));
     }
 }
 
@@ -64,6 +74,14 @@ fn kill_9_then_the_same_command_resumes_and_nothing_is_lost_or_doubled() {
     std::thread::sleep(Duration::from_secs(13));
     child.kill().unwrap();
     child.wait().unwrap();
+    // At rest on the client: finished segments are encrypted to the exam's recipient.
+    let on_disk: Vec<_> = std::fs::read_dir(data.path().join("spool/segments")).unwrap().map(|e| e.unwrap().path()).collect();
+    let sealed: Vec<_> = on_disk.iter().filter(|p| p.to_string_lossy().ends_with(".mp4.age")).collect();
+    assert!(!sealed.is_empty(), "no encrypted segments: {on_disk:?}");
+    assert!(!on_disk.iter().any(|p| p.to_string_lossy().ends_with(".mp4")), "plaintext segment at rest: {on_disk:?}");
+    for p in sealed {
+        assert!(vigil_core::seal::is_sealed(&std::fs::read(p).unwrap()));
+    }
     let sessions = server.review("/v1/review/sessions").unwrap();
     assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
 

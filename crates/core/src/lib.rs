@@ -7,6 +7,7 @@ pub mod check;
 pub mod facts;
 pub mod policy;
 pub mod protocol;
+pub mod seal;
 pub mod spool;
 pub mod time;
 pub mod verdict;

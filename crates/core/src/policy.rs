@@ -26,6 +26,10 @@ pub struct ExamPolicy {
     pub verdicts: Verdicts,
     #[serde(default)]
     pub applications: Applications,
+    /// The age X25519 recipient (`age1...`) segments are encrypted to. Set by the backend when
+    /// it signs the exam's policy; its identity stays on the backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt_to: Option<String>,
 }
 
 /// Thresholds the machine must meet.
@@ -120,6 +124,7 @@ impl Default for ExamPolicy {
             requirements: Requirements::default(),
             verdicts: Verdicts::default(),
             applications: Applications::default(),
+            encrypt_to: None,
         }
     }
 }
@@ -207,6 +212,9 @@ impl ExamPolicy {
                 "requirements.min_microphone_dbfs",
                 format!("{} is outside -120..0 dBFS", r.min_microphone_dbfs),
             ));
+        }
+        if let Some(r) = &self.encrypt_to {
+            crate::seal::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e.to_string()))?;
         }
         let mut ids = HashSet::new();
         for (i, rule) in self.applications.prohibited.iter().enumerate() {

@@ -242,8 +242,18 @@ async fn review_segment(State(state): State<AppState>, Path((id, source, sequenc
     if !known {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such segment".into()));
     }
-    let bytes = tokio::fs::read(state.segment_path(&id, &source, sequence))
+    let mut bytes = tokio::fs::read(state.segment_path(&id, &source, sequence))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("segment file unreadable: {e}")))?;
+    if vigil_core::seal::is_sealed(&bytes) {
+        // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
+        let identity: String = state.db().query_row(
+            "SELECT e.age_identity FROM exams e JOIN sessions s ON s.exam_code = e.code WHERE s.id = ?1",
+            [&id],
+            |r| r.get(0),
+        )?;
+        bytes = vigil_core::seal::open_bytes(&bytes, &identity)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot decrypt the segment: {e}")))?;
+    }
     Ok(([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response())
 }

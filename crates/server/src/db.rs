@@ -13,7 +13,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
          PRAGMA synchronous=NORMAL;
          PRAGMA busy_timeout=5000;
          CREATE TABLE IF NOT EXISTS exams (code TEXT PRIMARY KEY, policy_json TEXT NOT NULL, signature TEXT NOT NULL,
-           exam_url TEXT, created_at TEXT NOT NULL);
+           exam_url TEXT, created_at TEXT NOT NULL, age_identity TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, exam_code TEXT NOT NULL, candidate TEXT NOT NULL,
            token_hash TEXT NOT NULL, consent TEXT NOT NULL, device TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
            client_key TEXT UNIQUE);

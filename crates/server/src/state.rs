@@ -97,10 +97,14 @@ impl AppState {
         if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             bail!("exam code must be 1-64 letters, digits, '-' or '_'");
         }
-        let signed = SignedPolicy::sign(serde_json::to_string(policy)?, &self.key);
+        // Each exam gets its own age identity; clients encrypt segments to its recipient.
+        let (identity, recipient) = vigil_core::seal::generate();
+        let mut policy = policy.clone();
+        policy.encrypt_to = Some(recipient);
+        let signed = SignedPolicy::sign(serde_json::to_string(&policy)?, &self.key);
         self.db().execute(
-            "INSERT OR REPLACE INTO exams VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![code, signed.policy_json, signed.signature, exam_url, vigil_core::time::now_rfc3339()],
+            "INSERT OR REPLACE INTO exams VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![code, signed.policy_json, signed.signature, exam_url, vigil_core::time::now_rfc3339(), identity],
         )?;
         Ok(())
     }
