@@ -85,15 +85,14 @@ enum Screens {
     None,
 }
 
-pub fn run(args: RecordArgs) -> Result<i32> {
-    let spool = Arc::new(Spool::open(&args.out).with_context(|| format!("cannot open the spool in {}", args.out.display()))?);
-    let opts = args.capture.options();
+/// A flag set by Ctrl-C or SIGTERM, or after `duration` seconds.
+pub fn stop_signal(duration: Option<f64>) -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed)).context("cannot install the Ctrl-C handler")?;
     }
-    if let Some(secs) = args.duration {
+    if let Some(secs) = duration {
         let stop = stop.clone();
         let until = Instant::now() + Duration::from_secs_f64(secs.max(0.0));
         std::thread::spawn(move || {
@@ -103,6 +102,13 @@ pub fn run(args: RecordArgs) -> Result<i32> {
             stop.store(true, Ordering::Relaxed);
         });
     }
+    Ok(stop)
+}
+
+pub fn run(args: RecordArgs) -> Result<i32> {
+    let spool = Arc::new(Spool::open(&args.out).with_context(|| format!("cannot open the spool in {}", args.out.display()))?);
+    let opts = args.capture.options();
+    let stop = stop_signal(args.duration)?;
     if !args.json {
         eprintln!("Recording into {} ({}); Ctrl-C stops.", args.out.display(), args.duration.map(|d| format!("{d} s")).unwrap_or("until stopped".into()));
     }

@@ -98,22 +98,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
     };
 
     // Upload while recording.
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = crate::record::stop_signal(args.duration)?;
     let recording_done = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed)).context("cannot install the Ctrl-C handler")?;
-    }
-    if let Some(secs) = args.duration {
-        let stop = stop.clone();
-        let until = Instant::now() + Duration::from_secs_f64(secs.max(0.0));
-        std::thread::spawn(move || {
-            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            stop.store(true, Ordering::Relaxed);
-        });
-    }
     let uploader = {
         let (spool, session, stop, done, server) = (spool.clone(), session.clone(), stop.clone(), recording_done.clone(), args.server.clone());
         std::thread::spawn(move || upload_loop(&server, &spool, &session, &stop, &done))

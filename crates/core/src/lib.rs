@@ -13,5 +13,17 @@ pub mod time;
 pub mod verdict;
 
 pub use check::{evaluate, Finding, Report, REPORT_SCHEMA};
+
+/// An error and all its sources, `outer: inner: innermost`, for one-line messages.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
 pub use policy::{ExamPolicy, PolicyError};
 pub use verdict::Verdict;

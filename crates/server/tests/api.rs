@@ -6,47 +6,9 @@ use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server_cmd(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil-server")).args(args).arg("--data").arg(dir).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn start(max_upload: u64) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    server_cmd(dir.path(), &["exam", "create", "--code", "MATH-101", "--exam-url", "https://exam.example/start"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--max-upload-bytes", &max_upload.to_string(), "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Client::new().get(format!("{url}/v1/health")).send().is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, url, dir }
-}
+mod common;
+use common::{admin as server_cmd, start, Server};
 
 fn join(s: &Server, code: &str) -> reqwest::blocking::Response {
     Client::new()

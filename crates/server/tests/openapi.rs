@@ -4,42 +4,13 @@
 use reqwest::blocking::Client;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn spec() -> Value {
     serde_json::from_str(include_str!("../../../openapi.json")).expect("openapi.json is JSON")
 }
 
-struct Server(std::process::Child, String, tempfile::TempDir);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let admin = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_vigil-server")).args(args).arg("--data").arg(dir.path()).output().unwrap();
-    assert!(admin(&["exam", "create", "--code", "E1"]).status.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Client::new().get(format!("{url}/v1/health")).send().is_err() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server(child, url, dir)
-}
+mod common;
+use common::{admin, start};
 
 fn validate(spec: &Value, schema_name: &str, value: &Value) {
     let schema = json!({
@@ -66,7 +37,7 @@ fn every_route_is_documented() {
 #[test]
 fn every_documented_operation_answers_a_documented_status() {
     let spec = spec();
-    let s = start();
+    let s = start(10 * 1024 * 1024);
     let client = Client::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
         let id = if path.starts_with("/v1/uploads") { "a".repeat(64) } else { "0123456789abcdef01234567".into() };
@@ -76,7 +47,7 @@ fn every_documented_operation_answers_a_documented_status() {
             .replace("{sequence}", "0");
         for (method, op) in ops.as_object().unwrap() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let resp = client.request(m, format!("{}{concrete}", s.1)).header("Tus-Resumable", "1.0.0").send().unwrap();
+            let resp = client.request(m, format!("{}{concrete}", s.url)).header("Tus-Resumable", "1.0.0").send().unwrap();
             let status = resp.status().as_u16().to_string();
             assert!(op["responses"].get(&status).is_some(), "{method} {path} answered {status}, which openapi.json does not document");
         }
@@ -86,31 +57,31 @@ fn every_documented_operation_answers_a_documented_status() {
 #[test]
 fn real_answers_match_the_schemas() {
     let spec = spec();
-    let s = start();
+    let s = start(10 * 1024 * 1024);
     let c = Client::new();
     let joined: Value = c
-        .post(format!("{}/v1/sessions", s.1))
-        .json(&json!({"exam_code": "E1", "candidate": {"name": "A"}, "consent": {"accepted": true, "at": "2026-01-01T00:00:00Z", "inventory_version": 1}}))
+        .post(format!("{}/v1/sessions", s.url))
+        .json(&json!({"exam_code": "MATH-101", "candidate": {"name": "A"}, "consent": {"accepted": true, "at": "2026-01-01T00:00:00Z", "inventory_version": 1}}))
         .send()
         .unwrap()
         .json()
         .unwrap();
     validate(&spec, "JoinResponse", &joined);
     let (id, token) = (joined["session_id"].as_str().unwrap(), joined["token"].as_str().unwrap());
-    let ack: Value = c.post(format!("{}/v1/sessions/{id}/events", s.1)).bearer_auth(token)
+    let ack: Value = c.post(format!("{}/v1/sessions/{id}/events", s.url)).bearer_auth(token)
         .json(&json!({"events": [{"seq": 1, "time": "t", "kind": "k", "data": {}}]})).send().unwrap().json().unwrap();
     validate(&spec, "EventAck", &ack);
-    let admin = String::from_utf8(Command::new(env!("CARGO_BIN_EXE_vigil-server")).args(["token", "--data"]).arg(s.2.path()).output().unwrap().stdout).unwrap();
-    c.post(format!("{}/v1/review/sessions/{id}/instructions", s.1)).bearer_auth(admin.trim()).json(&json!({"kind": "terminate", "reason": "end"})).send().unwrap();
-    let hb: Value = c.post(format!("{}/v1/sessions/{id}/heartbeat", s.1)).bearer_auth(token).json(&json!({})).send().unwrap().json().unwrap();
+    let admin = admin(s.dir.path(), &["token"]);
+    c.post(format!("{}/v1/review/sessions/{id}/instructions", s.url)).bearer_auth(admin.trim()).json(&json!({"kind": "terminate", "reason": "end"})).send().unwrap();
+    let hb: Value = c.post(format!("{}/v1/sessions/{id}/heartbeat", s.url)).bearer_auth(token).json(&json!({})).send().unwrap().json().unwrap();
     assert_eq!(hb["instructions"][0]["kind"], "terminate");
     validate(&spec, "HeartbeatResponse", &hb);
-    let receipt: Value = c.post(format!("{}/v1/sessions/{id}/finish", s.1)).bearer_auth(token).send().unwrap().json().unwrap();
+    let receipt: Value = c.post(format!("{}/v1/sessions/{id}/finish", s.url)).bearer_auth(token).send().unwrap().json().unwrap();
     validate(&spec, "Receipt", &receipt);
-    let list: Value = c.get(format!("{}/v1/review/sessions", s.1)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
+    let list: Value = c.get(format!("{}/v1/review/sessions", s.url)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
     validate(&spec, "SessionList", &list);
-    let detail: Value = c.get(format!("{}/v1/review/sessions/{id}", s.1)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
+    let detail: Value = c.get(format!("{}/v1/review/sessions/{id}", s.url)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
     validate(&spec, "SessionDetail", &detail);
-    let err: Value = c.post(format!("{}/v1/sessions", s.1)).json(&json!({"exam_code": "nope", "candidate": {"name": "A"}, "consent": {"accepted": true, "at": "t", "inventory_version": 1}})).send().unwrap().json().unwrap();
+    let err: Value = c.post(format!("{}/v1/sessions", s.url)).json(&json!({"exam_code": "nope", "candidate": {"name": "A"}, "consent": {"accepted": true, "at": "t", "inventory_version": 1}})).send().unwrap().json().unwrap();
     validate(&spec, "Error", &err);
 }

@@ -54,19 +54,9 @@ pub struct Uplink {
 }
 
 fn transport(e: reqwest::Error) -> UplinkError {
-    UplinkError::Transient(chain(&e))
+    UplinkError::Transient(vigil_core::error_chain(&e))
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
 
 /// Turns a non-success answer into an error, reading the server's `{"error": ...}`.
 fn check(resp: Response) -> Result<Response, UplinkError> {

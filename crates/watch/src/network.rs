@@ -43,21 +43,11 @@ pub fn probe_backend(url: &str) -> BackendFacts {
             facts.reachable = true;
             facts.tls = parsed.scheme() == "https";
         }
-        Err(e) => facts.error = Some(error_chain(&e)),
+        Err(e) => facts.error = Some(vigil_core::error_chain(&e)),
     }
     facts
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
 
 #[cfg(test)]
 mod tests {

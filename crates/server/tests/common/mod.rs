@@ -1,0 +1,44 @@
+//! A `vigil-server` on a free port of 127.0.0.1 with exam `MATH-101`, for this crate's tests.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a `vigil-server` admin command on `dir`; its trimmed output.
+pub fn admin(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil-server")).args(args).arg("--data").arg(dir).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+pub fn start(max_upload: u64) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    admin(dir.path(), &["exam", "create", "--code", "MATH-101", "--exam-url", "https://exam.example/start"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--max-upload-bytes", &max_upload.to_string(), "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::Client::new().get(format!("{url}/v1/health")).send().is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, url, dir }
+}
