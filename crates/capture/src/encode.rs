@@ -2,7 +2,7 @@
 //! NVENC) can stand in later: H.264 through openh264, Opus through libopus.
 
 use crate::frame::{PixelFormat, VideoFrame};
-use openh264::encoder::{BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
+use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
 use openh264::formats::{BgraSliceU8, RgbSliceU8, RgbaSliceU8, YUVBuffer, YUVSource};
 use openh264::OpenH264API;
 
@@ -61,8 +61,6 @@ impl OpenH264Encoder {
             // Key frames come when a segment starts (forced), not on a timer.
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .skip_frames(false)
-            // Lowest complexity: the candidate's exam needs the CPU more than we need the bits.
-            .complexity(Complexity::Low)
             .num_threads(1);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError(e.to_string()))?;
         Ok(OpenH264Encoder { encoder, yuv: None, config: None })
