@@ -356,6 +356,8 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
             }
         }
         if opts.screens && last_poll.is_none_or(|t| t.elapsed() >= opts.monitor_poll) {
+            // Monitors present at the start are "recorded"; any later one was "added".
+            let initial = last_poll.is_none();
             last_poll = Some(Instant::now());
             match screen::monitors() {
                 Ok(now) => {
@@ -376,7 +378,6 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                             continue;
                         }
                         let source = format!("screen-{next_screen}");
-                        let first = last_poll.is_some() && tracks.iter().all(|t| !t.source.starts_with("screen-")) && finished.is_empty();
                         let desc = format!("monitor {} {}x{} at ({},{})", id.name, id.width, id.height, id.x, id.y);
                         let src = match ScreenSource::open(source.clone(), &id) {
                             Ok(s) => s,
@@ -386,7 +387,7 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                             }
                         };
                         tracks.push(Track::start(&shared, Box::new(src), desc, Content::Screen, opts.screen_fps, None)?);
-                        shared.event(if first { "monitor.recorded" } else { "monitor.added" },
+                        shared.event(if initial { "monitor.recorded" } else { "monitor.added" },
                             json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}), None);
                         screens.insert(id, next_screen);
                         next_screen += 1;
