@@ -89,6 +89,8 @@ pub enum RecordError {
     Spool(#[from] vigil_core::spool::SpoolError),
     #[error(transparent)]
     Seal(#[from] vigil_core::seal::SealError),
+    #[error("cannot start a capture thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// Shared by every track: the spool, the clock, the global stop, and a place for messages.
@@ -162,14 +164,14 @@ impl Track {
             std::thread::Builder::new()
                 .name(format!("grab-{id}"))
                 .spawn(move || pace(source, period, epoch, tx, stop, stats))
-                .expect("spawn capture thread")
+                .map_err(RecordError::Thread)?
         };
         let encoder = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("encode-{id}"))
                 .spawn(move || encode_track(&shared, writer, content, fps, w, h, rx, audio))
-                .expect("spawn encoder thread")
+                .map_err(RecordError::Thread)?
         };
         Ok(Track { source: id, description, stop, stats, pacer, encoder })
     }
