@@ -4,6 +4,16 @@
 use crate::frame::{PixelFormat, VideoFrame};
 use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
 use openh264::formats::{BgraSliceU8, RgbSliceU8, RgbaSliceU8, YUVBuffer, YUVSource};
+
+/// Converts a BGRX picture to I420 (planar Y, U, V), as [`PixelFormat::I420`] holds it.
+pub fn bgrx_to_i420(bgrx: &[u8], width: usize, height: usize) -> Vec<u8> {
+    let yuv = YUVBuffer::from_bgra8_source(BgraSliceU8::new(bgrx, (width, height)));
+    let mut out = Vec::with_capacity(width * height * 3 / 2);
+    out.extend_from_slice(yuv.y());
+    out.extend_from_slice(yuv.u());
+    out.extend_from_slice(yuv.v());
+    out
+}
 use openh264::OpenH264API;
 
 /// One encoded picture, its NAL units length-prefixed (MP4 / AVCC layout).
@@ -27,7 +37,7 @@ pub struct EncodeError(pub String);
 pub trait VideoEncoder: Send {
     /// Encodes `frame`; a key frame when `keyframe` is set. `same_as_last` tells the encoder the
     /// picture did not change, so it may reuse its last input instead of converting again.
-    fn encode(&mut self, frame: &VideoFrame, keyframe: bool, same_as_last: bool) -> Result<EncodedVideo, EncodeError>;
+    fn encode(&mut self, frame: VideoFrame, keyframe: bool, same_as_last: bool) -> Result<EncodedVideo, EncodeError>;
     /// SPS and PPS, once a key frame has been encoded.
     fn config(&self) -> Option<&H264Config>;
 }
@@ -68,10 +78,9 @@ impl OpenH264Encoder {
 }
 
 impl VideoEncoder for OpenH264Encoder {
-    fn encode(&mut self, frame: &VideoFrame, keyframe: bool, same_as_last: bool) -> Result<EncodedVideo, EncodeError> {
+    fn encode(&mut self, frame: VideoFrame, keyframe: bool, same_as_last: bool) -> Result<EncodedVideo, EncodeError> {
         let dims = (frame.width as usize, frame.height as usize);
-        let bytes_per_pixel = if frame.format == PixelFormat::Rgb8 { 3 } else { 4 };
-        let have_picture = frame.data.len() == dims.0 * dims.1 * bytes_per_pixel;
+        let have_picture = frame.data.len() == frame.format.frame_len(dims.0, dims.1);
         if !have_picture && (!same_as_last || self.yuv.is_none()) {
             return Err(EncodeError(format!("frame of {}x{} has {} bytes and no earlier picture to repeat", dims.0, dims.1, frame.data.len())));
         }
@@ -80,6 +89,7 @@ impl VideoEncoder for OpenH264Encoder {
                 PixelFormat::Rgb8 => YUVBuffer::from_rgb8_source(RgbSliceU8::new(&frame.data, dims)),
                 PixelFormat::Rgba8 => YUVBuffer::from_rgba8_source(RgbaSliceU8::new(&frame.data, dims)),
                 PixelFormat::Bgrx8 => YUVBuffer::from_bgra8_source(BgraSliceU8::new(&frame.data, dims)),
+                PixelFormat::I420 => YUVBuffer::from_vec(frame.data, dims.0, dims.1),
             });
         }
         if keyframe {

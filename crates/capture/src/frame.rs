@@ -8,6 +8,19 @@ pub enum PixelFormat {
     Rgba8,
     /// Blue, green, red, one unused byte (X11's native 24-bit layout).
     Bgrx8,
+    /// Planar Y, then U, then V at 4:2:0: what the encoder takes, so a source may convert early.
+    I420,
+}
+
+impl PixelFormat {
+    /// Bytes of a `width` x `height` picture in this format.
+    pub fn frame_len(self, width: usize, height: usize) -> usize {
+        match self {
+            PixelFormat::Rgb8 => width * height * 3,
+            PixelFormat::Rgba8 | PixelFormat::Bgrx8 => width * height * 4,
+            PixelFormat::I420 => width * height * 3 / 2,
+        }
+    }
 }
 
 /// One picture. `captured` is the time since the recording started (the media clock), set by

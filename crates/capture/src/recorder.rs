@@ -242,7 +242,7 @@ fn encode_track(
                         same
                     };
                     let key = writer.wants_keyframe(at_ms);
-                    match encoder.encode(&frame, key, same) {
+                    match encoder.encode(frame, key, same) {
                         Ok(enc) => match encoder.config() {
                             Some(cfg) => writer.write_video(at_ms, &enc.avcc, enc.keyframe, &cfg.clone()),
                             None => Ok(()),

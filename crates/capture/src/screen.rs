@@ -98,10 +98,13 @@ impl VideoSource for ScreenSource {
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", self.name), message };
         #[cfg(target_os = "linux")]
         if let Some(x11) = self.x11.as_mut() {
-            let frame = |data: Vec<u8>, unchanged| VideoFrame { width: self.width, height: self.height, format: PixelFormat::Bgrx8, data, captured: Duration::ZERO, unchanged };
+            // Converted to I420 right out of the shared memory: 3 MB per queued 1080p frame
+            // instead of 8, and no copy of the raw pixels.
+            let (w, h) = (self.width as usize, self.height as usize);
+            let frame = |data: Vec<u8>, unchanged| VideoFrame { width: self.width, height: self.height, format: PixelFormat::I420, data, captured: Duration::ZERO, unchanged };
             return match x11.changed() {
                 Ok(false) => Ok(frame(Vec::new(), true)),
-                Ok(true) => x11.grab().map(|d| frame(d, false)).map_err(|e| lost(e.to_string())),
+                Ok(true) => x11.grab_with(|bgrx| crate::encode::bgrx_to_i420(bgrx, w, h)).map(|d| frame(d, false)).map_err(|e| lost(e.to_string())),
                 Err(e) => Err(lost(e.to_string())),
             };
         }

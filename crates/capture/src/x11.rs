@@ -102,8 +102,9 @@ impl X11Grabber {
         Ok(self.dirty)
     }
 
-    /// The rectangle's pixels as BGRX, 4 bytes each, row after row.
-    pub fn grab(&mut self) -> Result<Vec<u8>, X11Error> {
+    /// Calls `f` with the rectangle's pixels as BGRX, 4 bytes each, row after row (straight from
+    /// the shared memory when MIT-SHM is there: no copy).
+    pub fn grab_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, X11Error> {
         // Reset the damage first: a change during the grab is reported for the next one.
         self.conn
             .send_and_check_request(&damage::Subtract { damage: self.damage, repair: xfixes::Region::none(), parts: xfixes::Region::none() })
@@ -118,13 +119,13 @@ impl X11Grabber {
             self.conn.wait_for_reply(cookie).map_err(err)?;
             // SAFETY: the server has finished writing (we have its reply); `size` bytes are mapped.
             let pixels = unsafe { std::slice::from_raw_parts(shm.addr as *const u8, shm.size) };
-            return Ok(pixels.to_vec());
+            return Ok(f(pixels));
         }
         let reply = self
             .conn
             .wait_for_reply(self.conn.send_request(&x::GetImage { format: x::ImageFormat::ZPixmap, drawable, x, y, width, height, plane_mask: u32::MAX }))
             .map_err(err)?;
-        Ok(reply.data().to_vec())
+        Ok(f(reply.data()))
     }
 }
 

@@ -26,7 +26,7 @@ fn grabs_a_monitor_and_notices_only_real_changes() {
     }
     let (mut src, frames) = grabber.join().unwrap();
     assert!(!frames[0].unchanged);
-    assert_eq!(frames[0].data.len(), 1280 * 720 * 4);
+    assert_eq!(frames[0].data.len(), frames[0].format.frame_len(1280, 720));
     // Nothing was drawn: the X damage extension says so and nothing is grabbed.
     assert!(frames[1].unchanged && frames[1].data.is_empty());
     assert!(frames[2].unchanged);
@@ -37,6 +37,8 @@ fn grabs_a_monitor_and_notices_only_real_changes() {
     let red = src.grab().unwrap();
     assert!(!red.unchanged, "a drawn screen must be grabbed again");
     assert_ne!(red.data, frames[0].data);
-    // BGRX: the red channel is the third byte.
-    assert_eq!(&red.data[..3], &[0, 0, 255]);
+    // Pure red: luma about 0.3 of full scale, Cr (the V plane, last quarter of the chroma) high.
+    let (y, v) = (red.data[0], *red.data.last().unwrap());
+    assert!((60..=100).contains(&y), "luma of red: {y}");
+    assert!(v > 200, "Cr of red: {v}");
 }
