@@ -141,6 +141,18 @@ pub struct ReceiptSegment {
     pub bytes: u64,
 }
 
+/// `POST /v1/sessions/{id}/segments`: a segment the client stored on the external tus server the
+/// backend named (`vigil-server serve --upload-endpoint`), reported once its last byte is in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRegistration {
+    pub source: String,
+    pub sequence: u64,
+    pub sha256: String,
+    pub bytes: u64,
+    /// The upload's absolute URL on the external tus server.
+    pub location: String,
+}
+
 /// `POST /v1/sessions/{id}/finish`: everything the server holds for the session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Receipt {

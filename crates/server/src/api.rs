@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions", post(join))
         .route("/v1/sessions/{id}/events", post(events))
         .route("/v1/sessions/{id}/heartbeat", post(heartbeat))
+        .route("/v1/sessions/{id}/segments", post(register_segment))
         .route("/v1/sessions/{id}/finish", post(finish))
         .route("/v1/review/sessions", get(review_sessions))
         .route("/v1/review/sessions/{id}", get(review_session))
@@ -165,6 +166,34 @@ async fn heartbeat(State(state): State<AppState>, Path(id): Path<String>, header
     Ok(Json(HeartbeatResponse { instructions: db::take_instructions(&state.db(), &id)? }))
 }
 
+/// A segment the client stored on the external tus server (only with `--upload-endpoint`).
+async fn register_segment(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(reg): JsonBody<SegmentRegistration>) -> ApiResult<StatusCode> {
+    authorize(&state, &headers, &id)?;
+    let Some(endpoint) = &state.upload_endpoint else {
+        return Err(ApiError(StatusCode::CONFLICT, "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into()));
+    };
+    if !reg.location.starts_with(endpoint.as_str()) || reg.location.len() > 2048 {
+        return Err(bad_request(format!("location must be an upload on {endpoint}")));
+    }
+    if !vigil_core::spool::is_valid_source(&reg.source) {
+        return Err(bad_request("source must be 1-32 characters of a-z, 0-9 and '-'"));
+    }
+    let sha256 = reg.sha256.to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad_request("sha256 must be 64 hex digits"));
+    }
+    let db = state.db();
+    db.execute(
+        "INSERT OR IGNORE INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![id, reg.source, reg.sequence, sha256, reg.bytes, reg.location, vigil_core::time::now_rfc3339()],
+    )?;
+    let held: String = db.query_row("SELECT sha256 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3", rusqlite::params![id, reg.source, reg.sequence], |r| r.get(0))?;
+    if held != sha256 {
+        return Err(ApiError(StatusCode::CONFLICT, format!("segment {} {} is already held with another hash", reg.source, reg.sequence)));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn finish(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Receipt>> {
     authorize(&state, &headers, &id)?;
     let db = state.db();
@@ -210,10 +239,17 @@ async fn review_session(State(state): State<AppState>, Path(id): Path<String>, h
                 "device": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default()}))
         })
         .map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such session".into()))?;
+    let external = state.upload_endpoint.is_some();
     let segments: Vec<_> = db::segments(&db, &id)?
         .into_iter()
-        .map(|s| json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256, "bytes": s.bytes,
-            "download": format!("/v1/review/sessions/{id}/segments/{}/{}", s.source, s.sequence)}))
+        .map(|s| {
+            let mut v = json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256, "bytes": s.bytes,
+                "download": format!("/v1/review/sessions/{id}/segments/{}/{}", s.source, s.sequence)});
+            if external {
+                v["stored_at"] = json!(db::segment_location(&db, &id, &s.source, s.sequence).ok());
+            }
+            v
+        })
         .collect();
     Ok(Json(json!({"session": session, "segments": segments, "events": db::events(&db, &id)?})))
 }
@@ -242,9 +278,12 @@ async fn review_segment(State(state): State<AppState>, Path((id, source, sequenc
     if !known {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such segment".into()));
     }
-    let mut bytes = tokio::fs::read(state.segment_path(&id, &source, sequence))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("segment file unreadable: {e}")))?;
+    let path = state.segment_path(&id, &source, sequence);
+    if !path.exists() {
+        let location = db::segment_location(&state.db(), &id, &source, sequence).unwrap_or_default();
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("this segment is stored on the external upload server: {location}")));
+    }
+    let mut bytes = tokio::fs::read(path).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("segment file unreadable: {e}")))?;
     if vigil_core::seal::is_sealed(&bytes) {
         // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
         let identity: String = state.db().query_row(

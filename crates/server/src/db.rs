@@ -16,7 +16,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
            exam_url TEXT, created_at TEXT NOT NULL, age_identity TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, exam_code TEXT NOT NULL, candidate TEXT NOT NULL,
            token_hash TEXT NOT NULL, consent TEXT NOT NULL, device TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
-           client_key TEXT UNIQUE);
+           client_key TEXT UNIQUE, events_acked INTEGER NOT NULL DEFAULT 0);
          CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL,
            kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (session_id, seq));
          CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, length INTEGER NOT NULL,
@@ -28,6 +28,14 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
          CREATE TABLE IF NOT EXISTS instructions (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
            body TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);",
     )?;
+    // Databases made before `events_acked` existed (0.1 pre-releases) get the column.
+    let has_acked: bool = db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'events_acked'")?.exists([])?;
+    if !has_acked {
+        db.execute_batch(
+            "ALTER TABLE sessions ADD COLUMN events_acked INTEGER NOT NULL DEFAULT 0;
+             UPDATE sessions SET events_acked = (SELECT COUNT(*) FROM events e WHERE e.session_id = sessions.id);",
+        )?;
+    }
     Ok(db)
 }
 
@@ -61,29 +69,32 @@ pub fn session_for_token(db: &Connection, session_id: &str, token: &str) -> rusq
 /// Stores events (idempotent) and returns the highest contiguous sequence held.
 pub fn add_events(db: &mut Connection, session_id: &str, events: &[WireEvent]) -> rusqlite::Result<u64> {
     let tx = db.transaction()?;
-    for e in events {
-        tx.execute(
-            "INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![session_id, e.seq, e.time, e.kind, e.data.to_string()],
-        )?;
+    {
+        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        for e in events {
+            insert.execute(params![session_id, e.seq, e.time, e.kind, e.data.to_string()])?;
+        }
     }
+    // Advance the acknowledged run from where it stood: only the new events are read.
+    let mut acked = contiguous_events(&tx, session_id)?;
+    {
+        let mut next = tx.prepare_cached("SELECT seq FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq")?;
+        let mut rows = next.query(params![session_id, acked])?;
+        while let Some(row) = rows.next()? {
+            if row.get::<_, u64>(0)? != acked + 1 {
+                break;
+            }
+            acked += 1;
+        }
+    }
+    tx.execute("UPDATE sessions SET events_acked = ?2 WHERE id = ?1", params![session_id, acked])?;
     tx.commit()?;
-    contiguous_events(db, session_id)
+    Ok(acked)
 }
 
 /// Highest `n` such that events 1..=n are all held.
 pub fn contiguous_events(db: &Connection, session_id: &str) -> rusqlite::Result<u64> {
-    // With seq starting at 1 and no duplicates, the run is contiguous up to n while count == max.
-    let mut stmt = db.prepare_cached("SELECT seq FROM events WHERE session_id = ?1 ORDER BY seq")?;
-    let seqs = stmt.query_map([session_id], |r| r.get::<_, u64>(0))?;
-    let mut expected = 1;
-    for s in seqs {
-        if s? != expected {
-            break;
-        }
-        expected += 1;
-    }
-    Ok(expected - 1)
+    db.query_row("SELECT events_acked FROM sessions WHERE id = ?1", [session_id], |r| r.get(0)).optional().map(|n| n.unwrap_or(0))
 }
 
 pub fn events(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<WireEvent>> {
@@ -99,6 +110,11 @@ pub fn segments(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<Recei
     let mut stmt = db.prepare_cached("SELECT source, sequence, sha256, bytes FROM segments WHERE session_id = ?1 ORDER BY source, sequence")?;
     let rows = stmt.query_map([session_id], |r| Ok(ReceiptSegment { source: r.get(0)?, sequence: r.get(1)?, sha256: r.get(2)?, bytes: r.get(3)? }))?;
     rows.collect()
+}
+
+/// Where a segment was stored: this server's upload id, or the URL on the external tus server.
+pub fn segment_location(db: &Connection, session_id: &str, source: &str, sequence: u64) -> rusqlite::Result<String> {
+    db.query_row("SELECT upload_id FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3", params![session_id, source, sequence], |r| r.get(0))
 }
 
 /// Pending instructions for a session, marked delivered.

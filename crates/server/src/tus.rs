@@ -137,18 +137,29 @@ pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, header
     if new_offset > up.length {
         return Err(bad_request("the body goes past Upload-Length"));
     }
-    let path = state.upload_path(&id);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
-        f.seek(SeekFrom::Start(offset))?;
-        f.write_all(&body)?;
-        f.sync_data()
-    };
-    write().map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the upload: {e}")))?;
-    state.db().execute("UPDATE uploads SET offset = ?2 WHERE id = ?1", rusqlite::params![id, new_offset])?;
-    if new_offset == up.length {
-        complete(&state, &id, &up)?;
-    }
+    // Disk work (write, fsync, hash on the last byte) runs off the async workers.
+    let (st, upload_id) = (state.clone(), id.clone());
+    tokio::task::spawn_blocking(move || -> ApiResult<()> {
+        let path = st.upload_path(&upload_id);
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+            f.seek(SeekFrom::Start(offset))?;
+            f.write_all(&body)?;
+            f.sync_data()
+        };
+        write().map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the upload: {e}")))?;
+        // Conditional, so that a retried PATCH racing the original cannot move the offset twice.
+        let moved = st.db().execute("UPDATE uploads SET offset = ?2 WHERE id = ?1 AND offset = ?3", rusqlite::params![upload_id, new_offset, offset])?;
+        if moved == 0 {
+            return Err(ApiError(StatusCode::CONFLICT, "another request moved this upload's offset; ask for it with HEAD".into()));
+        }
+        if new_offset == up.length {
+            complete(&st, &upload_id, &up)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("upload worker failed: {e}")))??;
     let mut resp = (StatusCode::NO_CONTENT, tus_headers(&state)).into_response();
     resp.headers_mut().insert("Upload-Offset", HeaderValue::from(new_offset));
     Ok(resp)

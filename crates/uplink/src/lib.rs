@@ -126,13 +126,34 @@ impl Uplink {
         check(resp)?.json().map_err(|e| UplinkError::Transient(e.to_string()))
     }
 
+    /// tus request headers. The session token goes only to this backend, never to an external
+    /// tus server.
     fn tus(&self, builder: reqwest::blocking::RequestBuilder, s: &SessionInfo) -> reqwest::blocking::RequestBuilder {
-        builder.bearer_auth(&s.token).header("Tus-Resumable", "1.0.0")
+        let builder = builder.header("Tus-Resumable", "1.0.0");
+        if self.uploads_here(s) {
+            builder.bearer_auth(&s.token)
+        } else {
+            builder
+        }
+    }
+
+    /// Whether the session's segments go to this backend's own tus endpoint (else to an external one).
+    pub fn uploads_here(&self, s: &SessionInfo) -> bool {
+        Url::parse(&s.upload_url).is_ok_and(|u| u.origin() == self.base.origin())
+    }
+
+    /// Reports a segment stored on an external tus server to the backend, which lists it in the
+    /// receipt from then on.
+    pub fn register_segment(&self, s: &SessionInfo, seg: &SegmentRecord, location: &Url) -> Result<(), UplinkError> {
+        let body = SegmentRegistration { source: seg.source.clone(), sequence: seg.sequence, sha256: seg.sha256.clone(), bytes: seg.bytes, location: location.to_string() };
+        let resp = self.http.post(self.url(&format!("/v1/sessions/{}/segments", s.session_id))?).bearer_auth(&s.token).json(&body).send().map_err(transport)?;
+        check(resp).map(|_| ())
     }
 
     /// Uploads one segment file by tus, resuming at the server's offset when `location` names an
-    /// earlier upload. Returns the upload's location (to remember before sending bytes).
-    pub fn upload(&self, s: &SessionInfo, dir: &std::path::Path, seg: &SegmentRecord, location: Option<String>, remember: &dyn Fn(&str) -> Result<(), UplinkError>) -> Result<(), UplinkError> {
+    /// earlier upload. `remember` is given the location of a new upload before any byte is sent.
+    /// Returns the upload's URL.
+    pub fn upload(&self, s: &SessionInfo, dir: &std::path::Path, seg: &SegmentRecord, location: Option<String>, remember: &dyn Fn(&str) -> Result<(), UplinkError>) -> Result<Url, UplinkError> {
         let path = dir.join(&seg.file);
         let io = |source| UplinkError::Io { path: path.display().to_string(), source };
         let mut data = Vec::with_capacity(seg.bytes as usize);
@@ -193,7 +214,7 @@ impl Uplink {
             let resp = check(resp)?;
             offset = resp.headers().get("Upload-Offset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(end as u64);
         }
-        Ok(())
+        Ok(url)
     }
 }
 
@@ -244,7 +265,10 @@ pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport,
     report.segments_left = pending.len();
     for (seg, location) in pending {
         let remember = |loc: &str| spool.set_upload_location(&seg.file, Some(loc)).map_err(UplinkError::from);
-        up.upload(s, &spool.segments_dir(), &seg, location, &remember)?;
+        let url = up.upload(s, &spool.segments_dir(), &seg, location, &remember)?;
+        if !up.uploads_here(s) {
+            up.register_segment(s, &seg, &url)?;
+        }
         spool.mark_uploaded(&seg.file)?;
         report.segments_sent += 1;
         report.segments_left -= 1;

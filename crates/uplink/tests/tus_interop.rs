@@ -74,7 +74,8 @@ fn uploads_byte_for_byte_and_resumes_against_the_node_tus_server() {
         policy_json: "{}".into(),
         exam_url: None,
     };
-    let up = Uplink::new(&url).unwrap();
+    // The backend is elsewhere: this tus server is an external upload endpoint.
+    let up = Uplink::new("http://127.0.0.1:9/").unwrap();
 
     // 1. A whole segment (larger than one 256 KiB chunk).
     let data: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
@@ -111,4 +112,53 @@ fn uploads_byte_for_byte_and_resumes_against_the_node_tus_server() {
     let never = |_: &str| -> Result<(), UplinkError> { panic!("a resumed upload must not create a new one") };
     up.upload(&session, local.path(), &seg2, Some(loc2.clone()), &never).unwrap();
     assert_eq!(stored(store.path(), &loc2), data2, "resumed upload differs");
+}
+
+/// `vigil-server serve --upload-endpoint` sends clients to the Node tus server: the segment is
+/// stored there byte for byte, registered with the backend, listed in the receipt and in the review
+/// API with where it is, and the session token never goes to the external server.
+#[test]
+fn a_whole_session_through_an_external_upload_endpoint() {
+    use vigil_core::protocol::{Candidate, Consent, JoinRequest};
+    let store = tempfile::tempdir().unwrap();
+    let (_tus, tus_url) = start_node_tus(store.path());
+    let server = vigil_testkit::ReferenceServer::start_with("EXT", &["--upload-endpoint", &tus_url]).unwrap();
+    let up = Uplink::new(&server.url).unwrap();
+    let req = JoinRequest {
+        exam_code: "EXT".into(),
+        candidate: Candidate { name: "Aigerim".into() },
+        consent: Consent { accepted: true, at: vigil_core::time::now_rfc3339(), inventory_version: 1 },
+        device: serde_json::json!({}),
+        client_key: Some(vigil_core::spool::random_key()),
+    };
+    let session = up.join(&req, &server.key).unwrap();
+    assert_eq!(session.upload_url, tus_url);
+    assert!(!up.uploads_here(&session));
+
+    let local = tempfile::tempdir().unwrap();
+    let spool = vigil_core::spool::Spool::open(local.path()).unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(40503) >> 7) as u8).collect();
+    let seg = segment(&spool.segments_dir(), "camera-000000.mp4", &data);
+    spool.add_segment(&seg).unwrap();
+    spool.add_event("session.joined", serde_json::json!({})).unwrap();
+    let report = vigil_uplink::drain(&up, &spool, &session).unwrap();
+    assert_eq!((report.segments_sent, report.segments_left, report.events_left), (1, 0, 0));
+
+    let receipt = up.finish(&session).unwrap();
+    assert!(vigil_uplink::verify_receipt(&spool, &receipt).unwrap().is_empty(), "receipt: {receipt:?}");
+    let review = server.review(&format!("/v1/review/sessions/{}", session.session_id)).unwrap();
+    let stored_at = review["segments"][0]["stored_at"].as_str().unwrap().to_owned();
+    assert!(stored_at.starts_with(&tus_url), "{stored_at}");
+    assert_eq!(stored(store.path(), &stored_at), data);
+    // @tus/file-store keeps the request's metadata: no token in it, and none was sent as a header
+    // (the server in tests/tus-node rejects requests that carry an Authorization header).
+    let info = std::fs::read_to_string(store.path().join(format!("{}.json", stored_at.rsplit('/').next().unwrap()))).unwrap();
+    assert!(!info.contains(&session.token));
+
+    // Registration is refused by a server that takes uploads itself.
+    let own = vigil_testkit::ReferenceServer::start("OWN").unwrap();
+    let own_up = Uplink::new(&own.url).unwrap();
+    let own_session = own_up.join(&JoinRequest { exam_code: "OWN".into(), client_key: None, ..req }, &own.key).unwrap();
+    let err = own_up.register_segment(&own_session, &seg, &reqwest::Url::parse(&stored_at).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("own tus endpoint"), "{err}");
 }

@@ -13,6 +13,7 @@ pub struct ReferenceServer {
     pub key: String,
     pub admin_token: String,
     pub data: tempfile::TempDir,
+    serve_args: Vec<String>,
     process: Option<Guard>,
 }
 
@@ -27,12 +28,17 @@ fn admin(data: &std::path::Path, args: &[&str]) -> Result<String> {
 impl ReferenceServer {
     /// Starts a server with exam `code` (default policy).
     pub fn start(code: &str) -> Result<ReferenceServer> {
+        Self::start_with(code, &[])
+    }
+
+    /// Starts a server with exam `code` and more arguments to `vigil-server serve`.
+    pub fn start_with(code: &str, serve_args: &[&str]) -> Result<ReferenceServer> {
         let data = tempfile::Builder::new().prefix("vigil-server-").tempdir()?;
         admin(data.path(), &["exam", "create", "--code", code])?;
         let key = admin(data.path(), &["key"])?;
         let admin_token = admin(data.path(), &["token"])?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut s = ReferenceServer { url: format!("http://127.0.0.1:{port}"), port, key, admin_token, data, process: None };
+        let mut s = ReferenceServer { url: format!("http://127.0.0.1:{port}"), port, key, admin_token, data, serve_args: serve_args.iter().map(|a| a.to_string()).collect(), process: None };
         s.resume()?;
         Ok(s)
     }
@@ -43,6 +49,7 @@ impl ReferenceServer {
             Command::new(workspace_bin("vigil-server"))
                 .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
                 .arg(self.data.path())
+                .args(&self.serve_args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
             "vigil-server",
