@@ -1,39 +1,38 @@
-//! Vigil desktop app: a thin Tauri shell over the Vigil crates. This first screen runs the system
-//! check through the same code as `vigil check` and shows its findings.
+//! Vigil desktop app: a thin Tauri shell over the Vigil crates. The candidate's flow (join,
+//! consent, check, identity, exam, finish) is in `flow`; the UI in `ui/` calls it over IPC.
+//!
+//! Started as `vigil-app [vigil://join?server=URL&code=CODE&key=BASE64]`; IT can provision the
+//! server and its key in `/etc/vigil/provisioning.toml` (or `VIGIL_PROVISIONING`).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use std::path::PathBuf;
-use vigil_core::{ExamPolicy, Report};
-use vigil_watch::CheckOptions;
-
-/// Runs the system check with the built-in policy (the candidate flow brings the exam's own).
-#[tauri::command]
-async fn system_check() -> Result<Report, String> {
-    tauri::async_runtime::spawn_blocking(|| {
-        let started = std::time::Instant::now();
-        let opts = CheckOptions { policy: ExamPolicy::default(), data_dir: data_dir(), server: None };
-        let facts = vigil_watch::gather(&opts);
-        Report::new(facts, &opts.policy, "built-in", started.elapsed().as_millis() as u64)
-    })
-    .await
-    .map_err(|e| format!("the system check stopped unexpectedly: {e}"))
-}
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("VIGIL_DATA_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/vigil")))
-        .unwrap_or_else(|| PathBuf::from(".vigil"))
-}
+mod flow;
+mod launch;
+mod preview;
 
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    let args: Vec<String> = std::env::args().collect();
+    let launch = launch::read(&args, std::env::var_os("VIGIL_PROVISIONING").map(Into::into), launch::env_locale());
+    let flow = flow::Flow::new(vigil_session::data_dir(None), flow::capture_from_env(), launch);
     let result = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![system_check])
+        .manage(flow)
+        .invoke_handler(tauri::generate_handler![
+            flow::launch_info,
+            flow::join,
+            flow::system_check,
+            flow::preview_start,
+            flow::preview_frame,
+            flow::take_photo,
+            flow::confirm_photos,
+            flow::start_exam,
+            flow::exam_status,
+            flow::finish_exam,
+            flow::finish_status,
+        ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("vigil-app: cannot start the window: {e}");

@@ -1,5 +1,6 @@
-//! The desktop app opens its window in a real X server, and its first screen shows the system
-//! check it got over IPC. Saves the screenshot to `target/screenshots/check.png`.
+//! The desktop app opens its window in a real X server (no WebDriver in between), and its first
+//! screen shows what it got over IPC: here, the error about a broken provisioning file. Saves the
+//! screenshot to `target/screenshots/window.png`.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -17,13 +18,16 @@ fn color_fraction(png: &std::path::Path, color: &str) -> f64 {
 }
 
 #[test]
-fn window_opens_and_shows_the_system_check() {
+fn window_opens_and_shows_its_first_screen() {
     let x = XvfbDisplay::start(1280, 800).expect("Xvfb");
     let data = tempfile::tempdir().unwrap();
+    let provisioning = data.path().join("provisioning.toml");
+    std::fs::write(&provisioning, "server = ").unwrap();
     let mut app = Guard::spawn(
         Command::new(env!("CARGO_BIN_EXE_vigil-app"))
             .env("DISPLAY", &x.display)
             .env("VIGIL_DATA_DIR", data.path())
+            .env("VIGIL_PROVISIONING", &provisioning)
             .env_remove("WAYLAND_DISPLAY")
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
@@ -44,13 +48,13 @@ fn window_opens_and_shows_the_system_check() {
     let geometry = String::from_utf8_lossy(&geometry.stdout).to_string();
     assert!(geometry.contains("1024x720"), "unexpected window geometry: {geometry}");
 
-    // The first screen is rendered once the header (brand blue) is drawn, and the check result
-    // has arrived over IPC once a FAIL verdict (red) is shown: this machine has no camera.
+    // The first screen is rendered once the header (brand blue) is drawn, and the launch values
+    // have arrived over IPC once the error box (red border) about the broken file is shown.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    let shot = dir.join("check.png");
+    let shot = dir.join("window.png");
     let mut fractions = (0.0, 0.0);
-    let rendered = wait_until(Duration::from_secs(60), "the check results on screen", || {
+    let rendered = wait_until(Duration::from_secs(60), "the first screen with the provisioning error", || {
         let ok = Command::new("import").args(["-window", "root"]).arg(&shot).env("DISPLAY", &x.display).status().is_ok_and(|s| s.success());
         fractions = if ok { (color_fraction(&shot, "#1d4ed8"), color_fraction(&shot, "#b91c1c")) } else { (0.0, 0.0) };
         fractions.0 > 0.05 && fractions.1 > 0.0001

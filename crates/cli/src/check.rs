@@ -56,11 +56,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
 }
 
 /// `--data-dir`, else `$VIGIL_DATA_DIR`, else the platform's user data directory.
-pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("VIGIL_DATA_DIR").map(PathBuf::from))
-        .or_else(|| directories::ProjectDirs::from("org", "Vigil", "vigil").map(|d| d.data_dir().to_path_buf()))
-        .unwrap_or_else(|| PathBuf::from(".vigil"))
-}
+pub use vigil_session::data_dir;
 
 fn print_text(r: &Report) {
     println!("Vigil system check ({}; policy: {}, {})", r.generated_at, r.policy.name, r.policy.source);

@@ -43,6 +43,17 @@ pub fn seal_file(plain: &Path, sealed: &Path, recipient: &age::x25519::Recipient
     Ok(())
 }
 
+/// Encrypts bytes to `recipient`.
+pub fn seal_bytes(plain: &[u8], recipient: &age::x25519::Recipient) -> Result<Vec<u8>, SealError> {
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+        .map_err(|e| SealError::Encrypt(e.to_string()))?;
+    let mut out = Vec::with_capacity(plain.len() + 256);
+    let mut writer = encryptor.wrap_output(&mut out)?;
+    std::io::Write::write_all(&mut writer, plain)?;
+    writer.finish()?;
+    Ok(out)
+}
+
 /// Decrypts an age file's bytes with `identity` (an `AGE-SECRET-KEY-1...` string).
 pub fn open_bytes(sealed: &[u8], identity: &str) -> Result<Vec<u8>, SealError> {
     let identity: age::x25519::Identity = identity.trim().parse().map_err(|_| SealError::BadIdentity)?;

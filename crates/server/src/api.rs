@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/sessions/{id}/instructions", post(review_instruct))
         .route("/v1/review/sessions/{id}/segments/{source}/{sequence}", get(review_segment))
         .route("/review", get(|| async { Html(include_str!("review.html")) }))
+        .route("/demo-exam", get(|| async { Html(include_str!("demo-exam.html")) }))
         .merge(uploads)
         .with_state(state)
 }

@@ -8,11 +8,13 @@ pub mod audio;
 pub mod display;
 pub mod process;
 pub mod server;
+pub mod webdriver;
 
 pub use audio::PulseAudio;
 pub use display::{Screen, VncDisplay, XvfbDisplay};
 pub use process::RenamedProcess;
 pub use server::ReferenceServer;
+pub use webdriver::AppDriver;
 
 use anyhow::{bail, Context, Result};
 use std::process::{Child, Command};
@@ -68,6 +70,7 @@ pub fn install_hint(program: &str) -> String {
         "sox" => "sox",
         "xrandr" => "x11-xserver-utils",
         "xdotool" => "xdotool",
+        "tauri-driver" => "cargo install tauri-driver --locked, and Debian's webkit2gtk-driver",
         "import" => "imagemagick",
         _ => return format!("is {program} installed? (run scripts/install-deps)"),
     };

@@ -59,6 +59,21 @@ impl ReferenceServer {
         wait_until(Duration::from_secs(20), "vigil-server to listen", || std::net::TcpStream::connect(&addr).is_ok())
     }
 
+    /// Creates (or replaces) exam `code` with a policy (TOML text) and an exam page address.
+    pub fn create_exam(&self, code: &str, policy_toml: Option<&str>, exam_url: Option<&str>) -> Result<()> {
+        let mut args = vec!["exam".to_owned(), "create".into(), "--code".into(), code.into()];
+        if let Some(p) = policy_toml {
+            let file = self.data.path().join(format!("{code}.policy.toml"));
+            std::fs::write(&file, p)?;
+            args.extend(["--policy".into(), file.display().to_string()]);
+        }
+        if let Some(u) = exam_url {
+            args.extend(["--exam-url".into(), u.into()]);
+        }
+        admin(self.data.path(), &args.iter().map(String::as_str).collect::<Vec<_>>())?;
+        Ok(())
+    }
+
     /// Kills the server (an outage); its data stays.
     pub fn stop(&mut self) {
         self.process = None;

@@ -1,0 +1,318 @@
+//! The candidate's flow as IPC commands, in order: join (after consent), system check, preview
+//! and identity photos, exam (recording + the exam window), finish (delivery and receipt). Every
+//! step calls the same crates as `vigil run --headless`; this module only keeps the state between
+//! screens. Errors reach the UI as a stable `code` (translated there) and a technical `detail`.
+
+use crate::preview::{data_url, Preview, PreviewFrame};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tauri::{AppHandle, Manager, State, WebviewUrl, WebviewWindowBuilder};
+use vigil_capture::{CameraMode, RecordOptions};
+use vigil_core::Report;
+use vigil_session::{Delivered, JoinParams, LiveStatus, Progress, Running, Session, SessionError};
+use vigil_watch::CheckOptions;
+
+/// An error for the UI: `code` picks the translated sentence, `detail` says what exactly.
+#[derive(Debug, Serialize)]
+pub struct UiError {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl UiError {
+    fn new(code: &'static str, detail: impl std::fmt::Display) -> UiError {
+        UiError { code, detail: detail.to_string() }
+    }
+}
+
+type UiResult<T> = Result<T, UiError>;
+
+/// What the app keeps between screens.
+pub struct Flow {
+    pub data_dir: PathBuf,
+    pub capture: RecordOptions,
+    pub launch: crate::launch::Launch,
+    session: Mutex<Option<Arc<Session>>>,
+    preview: Mutex<Option<Preview>>,
+    photos: Mutex<BTreeMap<String, Vec<u8>>>,
+    running: Mutex<Option<Running>>,
+    exam_page: Arc<Mutex<Option<String>>>,
+    finish: Arc<Mutex<FinishState>>,
+}
+
+/// The finish screen's state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FinishState {
+    pub started: bool,
+    pub progress: Option<Progress>,
+    pub receipt: Option<Delivered>,
+    pub error: Option<UiErrorOwned>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UiErrorOwned {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Flow {
+    pub fn new(data_dir: PathBuf, capture: RecordOptions, launch: crate::launch::Launch) -> Flow {
+        Flow {
+            data_dir,
+            capture,
+            launch,
+            session: Mutex::new(None),
+            preview: Mutex::new(None),
+            photos: Mutex::new(BTreeMap::new()),
+            running: Mutex::new(None),
+            exam_page: Arc::new(Mutex::new(None)),
+            finish: Arc::new(Mutex::new(FinishState::default())),
+        }
+    }
+
+    fn session(&self) -> UiResult<Arc<Session>> {
+        lock(&self.session).clone().ok_or_else(|| UiError::new("flow.not_joined", "join the exam first"))
+    }
+}
+
+/// Capture settings from the environment (for IT and tests): `VIGIL_CAMERA=auto|synthetic|none`,
+/// `VIGIL_MIC=auto|none`, `VIGIL_SCREENS=all|none`.
+pub fn capture_from_env() -> RecordOptions {
+    let var = |name: &str| std::env::var(name).unwrap_or_default().to_ascii_lowercase();
+    let mut o = RecordOptions::default();
+    o.camera = match var("VIGIL_CAMERA").as_str() {
+        "synthetic" => CameraMode::Synthetic,
+        "none" => CameraMode::None,
+        _ => CameraMode::Auto,
+    };
+    o.microphone = var("VIGIL_MIC") != "none";
+    o.screens = var("VIGIL_SCREENS") != "none";
+    o
+}
+
+#[tauri::command]
+pub fn launch_info(flow: State<'_, Flow>) -> crate::launch::Launch {
+    flow.launch.clone()
+}
+
+#[derive(Serialize)]
+pub struct Joined {
+    session_id: String,
+    policy_name: String,
+    exam_url: Option<String>,
+    resumed: bool,
+}
+
+fn join_error(e: SessionError) -> UiError {
+    use vigil_session::UplinkError;
+    let detail = vigil_core::error_chain(&e);
+    match &e {
+        SessionError::NoConsent => UiError::new("join.no_consent", detail),
+        SessionError::Uplink(UplinkError::Transient(_)) => UiError::new("join.unreachable", detail),
+        SessionError::Uplink(UplinkError::Policy(_)) => UiError::new("join.bad_signature", detail),
+        SessionError::Uplink(UplinkError::Rejected(m)) if m.contains("unknown exam code") => UiError::new("join.unknown_code", detail),
+        SessionError::Uplink(UplinkError::Rejected(m)) if m.starts_with("server URL") => UiError::new("join.bad_server", detail),
+        SessionError::Spool(_) | SessionError::Io { .. } => UiError::new("join.disk", detail),
+        _ => UiError::new("join.failed", detail),
+    }
+}
+
+/// Joins the exam once the candidate accepted the data inventory. Nothing is stored or sent
+/// before this.
+#[tauri::command]
+pub async fn join(flow: State<'_, Flow>, server: String, server_key: String, exam_code: String, name: String, consent: bool) -> UiResult<Joined> {
+    if !consent {
+        return Err(UiError::new("join.no_consent", "consent was not given"));
+    }
+    if server.trim().is_empty() || exam_code.trim().is_empty() || name.trim().is_empty() {
+        return Err(UiError::new("join.missing_fields", "server, exam code and name are required"));
+    }
+    if server_key.trim().is_empty() {
+        return Err(UiError::new("join.no_key", "no server key: use the join link or provisioning file from the exam organiser"));
+    }
+    let params = JoinParams {
+        server: server.trim().to_owned(),
+        server_key: server_key.trim().to_owned(),
+        exam_code,
+        name,
+        data_dir: flow.data_dir.clone(),
+        consent,
+        join_timeout: Duration::from_secs(10),
+    };
+    let session = tauri::async_runtime::spawn_blocking(move || Session::open(&params))
+        .await
+        .map_err(|e| UiError::new("join.failed", e))?
+        .map_err(join_error)?;
+    let joined = Joined {
+        session_id: session.info.session_id.clone(),
+        policy_name: session.policy.name.clone(),
+        exam_url: session.info.exam_url.clone(),
+        resumed: session.resumed,
+    };
+    *lock(&flow.session) = Some(Arc::new(session));
+    Ok(joined)
+}
+
+/// The system check with the exam's policy (the built-in one before joining), including the
+/// connection to the server.
+#[tauri::command]
+pub async fn system_check(flow: State<'_, Flow>) -> UiResult<Report> {
+    let (policy, server) = match lock(&flow.session).as_ref() {
+        Some(s) => (s.policy.clone(), Some(s.info.server.clone())),
+        None => (vigil_core::ExamPolicy::default(), None),
+    };
+    let data_dir = flow.data_dir.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let source = if server.is_some() { "exam" } else { "built-in" };
+        let opts = CheckOptions { policy, data_dir, server };
+        let facts = vigil_watch::gather(&opts);
+        Report::new(facts, &opts.policy, source, started.elapsed().as_millis() as u64)
+    })
+    .await
+    .map_err(|e| UiError::new("check.failed", e))
+}
+
+/// Starts the camera preview and microphone meter (only after joining, i.e. after consent).
+#[tauri::command]
+pub fn preview_start(flow: State<'_, Flow>) -> UiResult<()> {
+    flow.session()?;
+    let mut p = lock(&flow.preview);
+    if p.is_none() {
+        *p = Some(Preview::start(flow.capture.camera, flow.capture.microphone));
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub fn preview_frame(flow: State<'_, Flow>) -> Option<PreviewFrame> {
+    lock(&flow.preview).as_ref().map(Preview::frame)
+}
+
+/// Takes an identity photo (`face` or `id`) from the preview; returns it for the candidate to
+/// look at. Taking it again replaces it (retake).
+#[tauri::command]
+pub fn take_photo(flow: State<'_, Flow>, kind: String) -> UiResult<String> {
+    if kind != "face" && kind != "id" {
+        return Err(UiError::new("photo.failed", format!("unknown photo kind `{kind}`")));
+    }
+    let jpeg = lock(&flow.preview).as_ref().and_then(Preview::snapshot).ok_or_else(|| UiError::new("photo.no_camera", "the camera has not delivered a picture"))?;
+    let url = data_url(&jpeg);
+    lock(&flow.photos).insert(kind, jpeg);
+    Ok(url)
+}
+
+/// Files the photos taken (encrypted, uploaded like segments).
+#[tauri::command]
+pub async fn confirm_photos(flow: State<'_, Flow>) -> UiResult<()> {
+    let session = flow.session()?;
+    let photos = std::mem::take(&mut *lock(&flow.photos));
+    for kind in ["face", "id"] {
+        if !photos.contains_key(kind) {
+            *lock(&flow.photos) = photos;
+            return Err(UiError::new("photo.missing", kind));
+        }
+    }
+    tauri::async_runtime::spawn_blocking(move || photos.iter().try_for_each(|(kind, jpeg)| session.add_photo(kind, jpeg)))
+        .await
+        .map_err(|e| UiError::new("photo.failed", e))?
+        .map_err(|e| UiError::new("photo.failed", vigil_core::error_chain(&e)))
+}
+
+/// Starts recording and opens the exam page in its own window. The exam window gets no IPC:
+/// the capability for the app's commands names the `main` window only.
+#[tauri::command]
+pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Option<String>> {
+    let session = flow.session()?;
+    // The recorder needs the camera and microphone the preview holds.
+    let preview = lock(&flow.preview).take();
+    tauri::async_runtime::spawn_blocking(move || drop(preview)).await.ok();
+    {
+        let mut running = lock(&flow.running);
+        if running.is_none() {
+            *running = Some(session.start(flow.capture.clone(), Arc::new(AtomicBool::new(false))));
+        }
+    }
+    let Some(url) = session.info.exam_url.clone() else { return Ok(None) };
+    let parsed: tauri::Url = url.parse().map_err(|e| UiError::new("exam.bad_url", format!("{url}: {e}")))?;
+    if app.get_webview_window("exam").is_none() {
+        let loaded = flow.exam_page.clone();
+        let spool = session.spool.clone();
+        WebviewWindowBuilder::new(&app, "exam", WebviewUrl::External(parsed))
+            .title("Vigil exam")
+            .inner_size(1024.0, 700.0)
+            .on_page_load(move |_, payload| {
+                if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                    let url = payload.url().to_string();
+                    let _ = spool.add_event("exam.page_loaded", serde_json::json!({"url": url}));
+                    *lock(&loaded) = Some(url);
+                }
+            })
+            .build()
+            .map_err(|e| UiError::new("exam.window", e))?;
+    }
+    Ok(Some(url))
+}
+
+#[derive(Serialize)]
+pub struct ExamStatus {
+    #[serde(flatten)]
+    live: LiveStatus,
+    /// The exam page's address once it has loaded.
+    exam_page: Option<String>,
+    recording_ended: bool,
+}
+
+#[tauri::command]
+pub fn exam_status(flow: State<'_, Flow>) -> UiResult<ExamStatus> {
+    let running = lock(&flow.running);
+    let r = running.as_ref().ok_or_else(|| UiError::new("flow.not_recording", "the exam has not started"))?;
+    Ok(ExamStatus { live: r.status(), exam_page: lock(&flow.exam_page).clone(), recording_ended: r.is_finished() })
+}
+
+/// Ends the exam: stops capture, closes the exam window, and delivers everything in the
+/// background; `finish_status` reports the progress and then the receipt.
+#[tauri::command]
+pub fn finish_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<()> {
+    let session = flow.session()?;
+    if let Some(w) = app.get_webview_window("exam") {
+        let _ = w.destroy();
+    }
+    let running = lock(&flow.running).take();
+    let state = flow.finish.clone();
+    {
+        let mut s = lock(&state);
+        if s.started && s.error.is_none() {
+            return Ok(()); // already delivering
+        }
+        *s = FinishState { started: true, ..Default::default() };
+    }
+    std::thread::spawn(move || {
+        if let Some(r) = running {
+            if let Err(e) = r.stop() {
+                tracing::warn!(error = %e, "recording ended with an error");
+            }
+        }
+        let progress_state = state.clone();
+        let result = session.deliver(Duration::from_secs(600), &move |p| lock(&progress_state).progress = Some(p));
+        let mut s = lock(&state);
+        match result {
+            Ok(d) => s.receipt = Some(d),
+            Err(e) => s.error = Some(UiErrorOwned { code: "finish.not_delivered", detail: vigil_core::error_chain(&e) }),
+        }
+    });
+    Ok(())
+}
+
+#[tauri::command]
+pub fn finish_status(flow: State<'_, Flow>) -> FinishState {
+    lock(&flow.finish).clone()
+}

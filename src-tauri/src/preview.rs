@@ -1,0 +1,157 @@
+//! The check screen's live camera preview and microphone level, and the identity photos taken
+//! from the same preview. Started only after consent; stopped before recording takes the devices.
+
+use base64::Engine;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vigil_capture::camera::{NokhwaCamera, SyntheticCamera};
+use vigil_capture::frame::PixelFormat;
+use vigil_capture::microphone::LevelMeter;
+use vigil_capture::source::VideoSource;
+use vigil_capture::CameraMode;
+
+#[derive(Default)]
+struct Latest {
+    /// The last camera picture as JPEG.
+    jpeg: Option<Vec<u8>>,
+    camera_error: Option<String>,
+    /// RMS level of the last 100 ms, dBFS.
+    mic_dbfs: Option<f64>,
+    mic_error: Option<String>,
+}
+
+/// Camera and microphone threads feeding the preview until dropped.
+pub struct Preview {
+    stop: Arc<AtomicBool>,
+    latest: Arc<Mutex<Latest>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// What the check screen shows.
+#[derive(serde::Serialize)]
+pub struct PreviewFrame {
+    /// `data:image/jpeg;base64,...`, when the camera delivered a picture.
+    pub image: Option<String>,
+    pub camera_error: Option<String>,
+    pub mic_dbfs: Option<f64>,
+    pub mic_error: Option<String>,
+}
+
+pub fn data_url(jpeg: &[u8]) -> String {
+    format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg))
+}
+
+fn open_camera(mode: CameraMode) -> Result<Box<dyn VideoSource>, String> {
+    match mode {
+        CameraMode::Synthetic => Ok(Box::new(SyntheticCamera::new(640, 480))),
+        CameraMode::Auto => NokhwaCamera::open(0, 640, 480, 15).map(|c| Box::new(c) as Box<dyn VideoSource>).map_err(|e| e.to_string()),
+        CameraMode::None => Err("the camera is switched off for this session".into()),
+    }
+}
+
+impl Preview {
+    pub fn start(camera: CameraMode, microphone: bool) -> Preview {
+        let stop = Arc::new(AtomicBool::new(false));
+        let latest = Arc::new(Mutex::new(Latest::default()));
+        let mut threads = Vec::new();
+        {
+            let (stop, latest) = (stop.clone(), latest.clone());
+            threads.push(std::thread::spawn(move || camera_loop(camera, &stop, &latest)));
+        }
+        if microphone {
+            let (stop, latest) = (stop.clone(), latest.clone());
+            threads.push(std::thread::spawn(move || mic_loop(&stop, &latest)));
+        } else {
+            lock(&latest).mic_error = Some("the microphone is switched off for this session".into());
+        }
+        Preview { stop, latest, threads }
+    }
+
+    pub fn frame(&self) -> PreviewFrame {
+        let l = lock(&self.latest);
+        PreviewFrame { image: l.jpeg.as_deref().map(data_url), camera_error: l.camera_error.clone(), mic_dbfs: l.mic_dbfs, mic_error: l.mic_error.clone() }
+    }
+
+    /// The current camera picture (JPEG), for an identity photo.
+    pub fn snapshot(&self) -> Option<Vec<u8>> {
+        lock(&self.latest).jpeg.clone()
+    }
+}
+
+impl Drop for Preview {
+    /// Releases the devices before returning, so that recording can open them.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock(m: &Mutex<Latest>) -> std::sync::MutexGuard<'_, Latest> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn camera_loop(mode: CameraMode, stop: &AtomicBool, latest: &Mutex<Latest>) {
+    let mut camera = match open_camera(mode) {
+        Ok(c) => c,
+        Err(e) => {
+            lock(latest).camera_error = Some(e);
+            return;
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let began = Instant::now();
+        match camera.grab().map_err(|e| e.to_string()).and_then(|f| {
+            if f.format != PixelFormat::Rgb8 {
+                return Err(format!("unexpected camera format {:?}", f.format));
+            }
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+                .encode(&f.data, f.width, f.height, image::ExtendedColorType::Rgb8)
+                .map_err(|e| e.to_string())?;
+            Ok(jpeg)
+        }) {
+            Ok(jpeg) => {
+                let mut l = lock(latest);
+                l.jpeg = Some(jpeg);
+                l.camera_error = None;
+            }
+            Err(e) => {
+                lock(latest).camera_error = Some(e);
+                return;
+            }
+        }
+        // About 8 pictures a second is smooth enough for a preview and cheap.
+        std::thread::sleep(Duration::from_millis(125).saturating_sub(began.elapsed()));
+    }
+}
+
+fn mic_loop(stop: &AtomicBool, latest: &Mutex<Latest>) {
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    let stream = match vigil_capture::microphone::start_stream(tx, Instant::now(), Arc::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            lock(latest).mic_error = Some(e);
+            return;
+        }
+    };
+    let mut meter = LevelMeter::default();
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(e) = stream.errors.try_recv() {
+            lock(latest).mic_error = Some(e);
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(chunk) => {
+                meter.add(chunk.samples);
+                if meter.samples() >= 4800 {
+                    lock(latest).mic_dbfs = meter.rms_dbfs();
+                    meter = LevelMeter::default();
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(_) => break,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! End-to-end UI tests of the desktop app: `tauri-driver` (which runs WebKitWebDriver) on free
+//! ports, and a small W3C WebDriver client over HTTP: find, click, type, read, run a script,
+//! take a screenshot.
+
+use crate::{wait_until, Guard};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// One app under `tauri-driver`, with a WebDriver session on its main window. Dropping it ends
+/// the session (which closes the app) and stops the driver.
+pub struct AppDriver {
+    http: reqwest::blocking::Client,
+    base: String,
+    session: String,
+    _driver: Guard,
+}
+
+impl AppDriver {
+    /// Starts `app` with `args` under a new `tauri-driver`, with `env` added to the environment
+    /// the app inherits.
+    pub fn start(app: &Path, args: &[String], env: &[(String, String)]) -> Result<AppDriver> {
+        let free = || -> Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
+        let (port, native) = (free()?, free()?);
+        let driver = Guard::spawn(
+            Command::new(tauri_driver())
+                .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            "tauri-driver",
+        )?;
+        let base = format!("http://127.0.0.1:{port}");
+        wait_until(Duration::from_secs(20), "tauri-driver to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())?;
+        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build()?;
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app, "args": args}}}});
+        let resp: Value = http.post(format!("{base}/session")).json(&caps).send()?.json()?;
+        let session = resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
+        Ok(AppDriver { http, base, session, _driver: driver })
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp: Value = req.send().with_context(|| format!("WebDriver {path}"))?.json()?;
+        if let Some(err) = resp["value"].get("error") {
+            bail!("WebDriver {path}: {err}: {}", resp["value"]["message"]);
+        }
+        Ok(resp["value"].clone())
+    }
+
+    /// The element matching a CSS selector (an error if there is none).
+    pub fn find(&self, css: &str) -> Result<String> {
+        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))?;
+        v[ELEMENT].as_str().map(str::to_owned).with_context(|| format!("no element {css}"))
+    }
+
+    /// Waits until `css` matches a displayed element, then returns it.
+    pub fn wait_visible(&self, css: &str, timeout: Duration) -> Result<String> {
+        let mut found = None;
+        wait_until(timeout, &format!("{css} to be shown"), || {
+            found = self.find(css).ok().filter(|e| self.call(reqwest::Method::GET, &format!("/element/{e}/displayed"), None).is_ok_and(|v| v == json!(true)));
+            found.is_some()
+        })?;
+        Ok(found.unwrap_or_default())
+    }
+
+    pub fn click(&self, css: &str) -> Result<()> {
+        let e = self.wait_visible(css, Duration::from_secs(30))?;
+        self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({})))?;
+        Ok(())
+    }
+
+    /// Replaces the text of an input.
+    pub fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let e = self.wait_visible(css, Duration::from_secs(30))?;
+        self.call(reqwest::Method::POST, &format!("/element/{e}/clear"), Some(json!({})))?;
+        self.call(reqwest::Method::POST, &format!("/element/{e}/value"), Some(json!({"text": text})))?;
+        Ok(())
+    }
+
+    /// Visible text of the element.
+    pub fn text(&self, css: &str) -> Result<String> {
+        let e = self.find(css)?;
+        Ok(self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)?.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Runs a script in the page (`return ...` gives its value).
+    pub fn script(&self, script: &str) -> Result<Value> {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []})))
+    }
+
+    /// Waits until a script returns true.
+    pub fn wait_script(&self, what: &str, script: &str, timeout: Duration) -> Result<()> {
+        wait_until(timeout, what, || self.script(script).is_ok_and(|v| v == json!(true)))
+    }
+
+    /// Saves a PNG of the window's content.
+    pub fn screenshot(&self, path: &Path) -> Result<()> {
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None)?;
+        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default())?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+impl Drop for AppDriver {
+    fn drop(&mut self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).timeout(Duration::from_secs(10)).send();
+    }
+}
+
+/// `tauri-driver` from PATH or `~/.cargo/bin`.
+fn tauri_driver() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let cargo_bin = home.join(".cargo/bin/tauri-driver");
+    if cargo_bin.exists() {
+        cargo_bin
+    } else {
+        "tauri-driver".into()
+    }
+}
