@@ -13,6 +13,8 @@ fn main() {
                 "confirm_photos",
                 "start_exam",
                 "exam_status",
+                "exam_banner",
+                "quit_exam",
                 "finish_exam",
                 "finish_status",
             ])),

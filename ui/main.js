@@ -242,7 +242,28 @@ function renderExam(s) {
   $("exam-backlog").textContent = t("exam.backlog_value", { segments: s.backlog_segments, events: s.backlog_events });
   if (s.exam_page) $("exam-page").textContent = t("exam.page_loaded");
   renderMessages(s.messages);
+  renderWarnings(s.warnings);
+  $("exam-blocked").textContent = s.blocked_urls.length ? t("exam.blocked_url", { url: s.blocked_urls[s.blocked_urls.length - 1] }) : "";
   if (s.recording_error) showError({ code: "unknown", detail: t("exam.recording_error", { detail: s.recording_error }) });
+}
+
+function warningText(w) {
+  const d = w.data || {};
+  if (w.kind.startsWith("app.prohibited")) return t(w.blocking ? "warning.app_blocking" : "warning.app", { app: d.app_name || d.process_name });
+  if (w.kind === "monitor.rule_broken") return t("warning.monitors", { count: d.monitors, min: d.min, max: d.max });
+  return w.kind;
+}
+
+// Warnings show here and as a banner over the exam page (which covers the screen).
+function renderWarnings(warnings) {
+  const lines = warnings.map(warningText);
+  const key = JSON.stringify(lines);
+  if (key === state.warningKey) return;
+  state.warningKey = key;
+  const list = $("exam-warning-list");
+  list.replaceChildren(...lines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
+  $("exam-warnings").hidden = !lines.length;
+  invoke("exam_banner", { lines }).catch(() => {});
 }
 
 // Re-rendered only when a message arrives, so that screen readers announce it once.
@@ -291,6 +312,19 @@ $("finish-cancel").addEventListener("click", () => {
   $("exam-finish").focus();
 });
 $("finish-yes").addEventListener("click", finish);
+
+$("quit-button").addEventListener("click", async () => {
+  try {
+    await invoke("quit_exam", { password: $("quit-password").value });
+    $("quit-password").value = "";
+    stopTimers();
+    show("finish");
+    every(500, refreshFinish);
+  } catch (e) {
+    $("quit-password").value = "";
+    showError(e);
+  }
+});
 
 // ---- 6. finish ----
 
@@ -356,7 +390,10 @@ $("language").addEventListener("change", async (ev) => {
   const s = document.querySelector(`[data-screen="${state.screen}"]`);
   $("step").textContent = s.dataset.step ? t("step", { n: s.dataset.step }) : "";
   if (state.lastReport && state.screen === "check") renderReport(state.lastReport);
-  if (state.lastExam && state.screen === "exam") renderExam(state.lastExam);
+  if (state.lastExam && state.screen === "exam") {
+    state.warningKey = null;
+    renderExam(state.lastExam);
+  }
   $("error").hidden = true;
 });
 

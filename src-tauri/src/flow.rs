@@ -3,6 +3,7 @@
 //! step calls the same crates as `vigil run --headless`; this module only keeps the state between
 //! screens. Errors reach the UI as a stable `code` (translated there) and a technical `detail`.
 
+use crate::lockdown::{ExamWindowState, PlatformLockdown};
 use crate::preview::{data_url, Preview, PreviewFrame};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tauri::{AppHandle, Manager, State, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Manager, State};
 use vigil_capture::{CameraMode, RecordOptions};
 use vigil_core::Report;
 use vigil_session::{Delivered, JoinParams, LiveStatus, Progress, Running, Session, SessionError};
@@ -40,7 +41,8 @@ pub struct Flow {
     preview: Mutex<Option<Preview>>,
     photos: Mutex<BTreeMap<String, Vec<u8>>>,
     running: Mutex<Option<Running>>,
-    exam_page: Arc<Mutex<Option<String>>>,
+    exam_window: Arc<Mutex<ExamWindowState>>,
+    platform: Mutex<Option<Box<dyn PlatformLockdown>>>,
     finish: Arc<Mutex<FinishState>>,
 }
 
@@ -73,7 +75,8 @@ impl Flow {
             preview: Mutex::new(None),
             photos: Mutex::new(BTreeMap::new()),
             running: Mutex::new(None),
-            exam_page: Arc::new(Mutex::new(None)),
+            exam_window: Arc::new(Mutex::new(ExamWindowState::default())),
+            platform: Mutex::new(None),
             finish: Arc::new(Mutex::new(FinishState::default())),
         }
     }
@@ -241,22 +244,29 @@ pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Optio
             *running = Some(session.start(flow.capture.clone(), Arc::new(AtomicBool::new(false))));
         }
     }
+    // The platform's part of the lockdown: shortcuts and clipboard, per policy.
+    {
+        let mut platform = lock(&flow.platform);
+        if platform.is_none() {
+            let mut p = crate::lockdown::platform(session.spool.clone());
+            let l = &session.policy.lockdown;
+            if l.grab_keyboard {
+                if let Err(e) = p.grab_shortcuts() {
+                    tracing::warn!(error = %e, "system shortcuts stay available");
+                }
+            }
+            if l.clipboard != vigil_core::lockdown::ClipboardRule::Allow {
+                if let Err(e) = p.clear_clipboard() {
+                    tracing::warn!(error = %e, "the clipboard is not cleared");
+                }
+            }
+            *platform = Some(p);
+        }
+    }
     let Some(url) = session.info.exam_url.clone() else { return Ok(None) };
     let parsed: tauri::Url = url.parse().map_err(|e| UiError::new("exam.bad_url", format!("{url}: {e}")))?;
     if app.get_webview_window("exam").is_none() {
-        let loaded = flow.exam_page.clone();
-        let spool = session.spool.clone();
-        WebviewWindowBuilder::new(&app, "exam", WebviewUrl::External(parsed))
-            .title("Vigil exam")
-            .inner_size(1024.0, 700.0)
-            .on_page_load(move |_, payload| {
-                if payload.event() == tauri::webview::PageLoadEvent::Finished {
-                    let url = payload.url().to_string();
-                    let _ = spool.add_event("exam.page_loaded", serde_json::json!({"url": url}));
-                    *lock(&loaded) = Some(url);
-                }
-            })
-            .build()
+        crate::lockdown::exam_window(&app, parsed, &session.policy.lockdown, session.spool.clone(), flow.exam_window.clone())
             .map_err(|e| UiError::new("exam.window", e))?;
     }
     Ok(Some(url))
@@ -268,6 +278,8 @@ pub struct ExamStatus {
     live: LiveStatus,
     /// The exam page's address once it has loaded.
     exam_page: Option<String>,
+    /// Addresses the navigation rules blocked lately.
+    blocked_urls: Vec<String>,
     recording_ended: bool,
 }
 
@@ -275,7 +287,45 @@ pub struct ExamStatus {
 pub fn exam_status(flow: State<'_, Flow>) -> UiResult<ExamStatus> {
     let running = lock(&flow.running);
     let r = running.as_ref().ok_or_else(|| UiError::new("flow.not_recording", "the exam has not started"))?;
-    Ok(ExamStatus { live: r.status(), exam_page: lock(&flow.exam_page).clone(), recording_ended: r.is_finished() })
+    let w = lock(&flow.exam_window);
+    Ok(ExamStatus { live: r.status(), exam_page: w.loaded.clone(), blocked_urls: w.blocked.clone(), recording_ended: r.is_finished() })
+}
+
+/// Shows the candidate's current warnings (already translated by the UI) as a banner over the
+/// exam page, which covers the screen. The page gets text, not IPC.
+#[tauri::command]
+pub fn exam_banner(app: AppHandle, lines: Vec<String>) -> UiResult<()> {
+    let Some(w) = app.get_webview_window("exam") else { return Ok(()) };
+    let text = serde_json::to_string(&lines).unwrap_or_else(|_| "[]".into());
+    let script = format!(
+        r#"(() => {{
+  const lines = {text};
+  let b = document.getElementById("vigil-banner");
+  if (!lines.length) {{ if (b) b.remove(); return; }}
+  if (!b) {{
+    b = document.createElement("div");
+    b.id = "vigil-banner";
+    b.setAttribute("role", "alert");
+    b.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:2147483647;background:#7f1d1d;color:#fff;font:600 16px system-ui,sans-serif;padding:10px 16px;box-shadow:0 2px 6px #0006";
+    document.documentElement.appendChild(b);
+  }}
+  b.replaceChildren(...lines.map((l) => {{ const p = document.createElement("div"); p.textContent = l; return p; }}));
+}})();"#
+    );
+    w.eval(&script).map_err(|e| UiError::new("exam.window", e))
+}
+
+/// Closes the exam with the proctor's quit password (from the policy) and delivers what was
+/// recorded, like finishing.
+#[tauri::command]
+pub fn quit_exam(app: AppHandle, flow: State<'_, Flow>, password: String) -> UiResult<()> {
+    let session = flow.session()?;
+    if !vigil_core::lockdown::quit_password_matches(&session.policy.lockdown, &password) {
+        let _ = session.spool.add_event("exam.quit_password_wrong", serde_json::json!({}));
+        return Err(UiError::new("exam.wrong_password", "the quit password is not right"));
+    }
+    let _ = session.spool.add_event("exam.quit_with_password", serde_json::json!({}));
+    finish_exam(app, flow)
 }
 
 /// Ends the exam: stops capture, closes the exam window, and delivers everything in the
@@ -283,8 +333,12 @@ pub fn exam_status(flow: State<'_, Flow>) -> UiResult<ExamStatus> {
 #[tauri::command]
 pub fn finish_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<()> {
     let session = flow.session()?;
+    lock(&flow.exam_window).may_close = true;
     if let Some(w) = app.get_webview_window("exam") {
         let _ = w.destroy();
+    }
+    if let Some(mut p) = lock(&flow.platform).take() {
+        p.release();
     }
     let running = lock(&flow.running).take();
     let state = flow.finish.clone();

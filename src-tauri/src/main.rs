@@ -8,6 +8,7 @@
 
 mod flow;
 mod launch;
+mod lockdown;
 mod preview;
 
 fn main() {
@@ -30,6 +31,8 @@ fn main() {
             flow::confirm_photos,
             flow::start_exam,
             flow::exam_status,
+            flow::exam_banner,
+            flow::quit_exam,
             flow::finish_exam,
             flow::finish_status,
         ])

@@ -5,6 +5,7 @@
 pub mod apps;
 pub mod check;
 pub mod facts;
+pub mod lockdown;
 pub mod policy;
 pub mod protocol;
 pub mod seal;

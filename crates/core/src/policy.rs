@@ -26,6 +26,9 @@ pub struct ExamPolicy {
     pub verdicts: Verdicts,
     #[serde(default)]
     pub applications: Applications,
+    /// What happens during the exam: navigation, prohibited applications, keyboard, clipboard.
+    #[serde(default)]
+    pub lockdown: crate::lockdown::Lockdown,
     /// The age X25519 recipient (`age1...`) segments are encrypted to. Set by the backend when
     /// it signs the exam's policy; its identity stays on the backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +127,7 @@ impl Default for ExamPolicy {
             requirements: Requirements::default(),
             verdicts: Verdicts::default(),
             applications: Applications::default(),
+            lockdown: crate::lockdown::Lockdown::default(),
             encrypt_to: None,
         }
     }
@@ -215,6 +219,17 @@ impl ExamPolicy {
         }
         if let Some(r) = &self.encrypt_to {
             crate::seal::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e.to_string()))?;
+        }
+        let l = &self.lockdown;
+        if let Some(h) = &l.quit_password_sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(PolicyError::at("lockdown.quit_password_sha256", "must be 64 hex digits (the SHA-256 of the password)"));
+            }
+        }
+        for (list, patterns) in [("allow", &l.navigation.allow), ("block", &l.navigation.block)] {
+            if let Err(e) = crate::lockdown::UrlRules::new(&crate::lockdown::Navigation { allow: patterns.clone(), block: vec![] }, None) {
+                return Err(PolicyError::at(format!("lockdown.navigation.{list}"), format!("invalid pattern {e}")));
+            }
         }
         let mut ids = HashSet::new();
         for (i, rule) in self.applications.prohibited.iter().enumerate() {

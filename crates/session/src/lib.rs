@@ -190,7 +190,7 @@ impl Session {
     /// Starts recording with `options` (encrypted to the exam's recipient) and uploading.
     pub fn start(&self, mut options: vigil_capture::RecordOptions, stop: Arc<std::sync::atomic::AtomicBool>) -> Running {
         options.encrypt_to = self.policy.encrypt_to.clone();
-        Running::start(self.spool.clone(), self.info.clone(), options, stop)
+        Running::start(self.spool.clone(), self.info.clone(), &self.policy, options, stop)
     }
 
     /// Sends what is left (reporting progress), finishes the session, checks the receipt against

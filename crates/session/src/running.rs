@@ -11,6 +11,7 @@ use vigil_capture::{RecordOptions, RecordSummary};
 use vigil_core::protocol::{Heartbeat, Instruction};
 use vigil_core::spool::Spool;
 use vigil_uplink::{backoff, drain, SessionInfo, Uplink};
+use vigil_watch::live::{Alert, AlertSink, LiveWatchers, WatchRules};
 
 /// What the candidate's status bar shows.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -28,6 +29,35 @@ pub struct LiveStatus {
     pub terminated: Option<String>,
     /// Set when recording stopped on its own (disk full, ...).
     pub recording_error: Option<String>,
+    /// Rules broken right now (prohibited application running, monitor rule), for the candidate.
+    pub warnings: Vec<Alert>,
+    /// A warning that must be resolved before the exam goes on (`require_close`).
+    pub blocked: bool,
+}
+
+/// Alerts from the watchers: an event in the spool, a warning on screen while it lasts.
+struct SessionSink {
+    spool: Arc<Spool>,
+    status: Arc<Mutex<LiveStatus>>,
+}
+
+impl AlertSink for SessionSink {
+    fn alert(&self, alert: Alert) {
+        if let Err(e) = self.spool.add_event(&alert.kind, alert.data.clone()) {
+            tracing::error!(error = %e, kind = %alert.kind, "cannot record an alert");
+        }
+        tracing::warn!(kind = %alert.kind, data = %alert.data, "exam rule");
+        let mut s = lock(&self.status);
+        let pid = alert.data.get("pid").cloned();
+        if alert.active {
+            s.warnings.push(alert);
+        } else if alert.kind == "monitor.rule_ok" {
+            s.warnings.retain(|w| w.kind != "monitor.rule_broken");
+        } else if pid.is_some() {
+            s.warnings.retain(|w| w.data.get("pid") != pid.as_ref());
+        }
+        s.blocked = s.warnings.iter().any(|w| w.blocking);
+    }
 }
 
 /// A recording session; [`stop`](Running::stop) ends recording and uploading (not delivery).
@@ -39,11 +69,19 @@ pub struct Running {
     uploader: Option<JoinHandle<()>>,
     spool: Arc<Spool>,
     started: Instant,
+    _watchers: Option<LiveWatchers>,
 }
 
 impl Running {
-    pub(crate) fn start(spool: Arc<Spool>, info: SessionInfo, options: RecordOptions, stop: Arc<AtomicBool>) -> Running {
+    pub(crate) fn start(spool: Arc<Spool>, info: SessionInfo, policy: &vigil_core::ExamPolicy, options: RecordOptions, stop: Arc<AtomicBool>) -> Running {
         let status = Arc::new(Mutex::new(LiveStatus::default()));
+        let watchers = match WatchRules::from_policy(policy) {
+            Ok(rules) => Some(LiveWatchers::start(rules, Arc::new(SessionSink { spool: spool.clone(), status: status.clone() }))),
+            Err(e) => {
+                tracing::error!(error = %e, "the exam's application rules do not compile; watchers are off");
+                None
+            }
+        };
         let uploads_done = Arc::new(AtomicBool::new(false));
         let recorder = {
             let (spool, stop, status) = (spool.clone(), stop.clone(), status.clone());
@@ -59,7 +97,7 @@ impl Running {
             let (spool, stop, done, status) = (spool.clone(), stop.clone(), uploads_done.clone(), status.clone());
             std::thread::spawn(move || upload_loop(&spool, &info, &stop, &done, &status))
         };
-        Running { stop, uploads_done, status, recorder: Some(recorder), uploader: Some(uploader), spool, started: Instant::now() }
+        Running { stop, uploads_done, status, recorder: Some(recorder), uploader: Some(uploader), spool, started: Instant::now(), _watchers: watchers }
     }
 
     /// The live status, with the open segments read from the spool right now.
@@ -124,6 +162,7 @@ fn upload_loop(spool: &Spool, session: &SessionInfo, stop: &AtomicBool, done: &A
     let Ok(up) = Uplink::new(&session.server) else { return };
     let mut attempt = 0;
     let mut next_heartbeat = Instant::now();
+    let mut was_online = true;
     while !done.load(Ordering::Relaxed) {
         let backlog_segments = spool.pending_uploads().map(|p| p.len() as u64).unwrap_or(0);
         let mut result = drain(&up, spool, session).map(|r| {
@@ -139,6 +178,11 @@ fn upload_loop(spool: &Spool, session: &SessionInfo, stop: &AtomicBool, done: &A
                     obey(spool, stop, status, ins);
                 }
             });
+        }
+        let online = result.is_ok();
+        if online != was_online {
+            let _ = spool.add_event(if online { "network.online" } else { "network.offline" }, json!({}));
+            was_online = online;
         }
         let wait = match result {
             Ok(()) => {

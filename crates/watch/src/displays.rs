@@ -53,3 +53,8 @@ fn no_display_hint(err: String) -> String {
         err
     }
 }
+
+/// How many monitors there are now (display-info), or None when it cannot tell.
+pub fn count() -> Option<usize> {
+    display_info::DisplayInfo::all().ok().map(|all| all.len())
+}

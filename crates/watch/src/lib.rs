@@ -4,6 +4,7 @@
 
 pub mod devices;
 pub mod displays;
+pub mod live;
 pub mod network;
 pub mod processes;
 pub mod remote;

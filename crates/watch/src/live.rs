@@ -1,0 +1,168 @@
+//! Watchers that run during a session and report what breaks the exam's rules, as [`Alert`]s:
+//! prohibited applications (started, still running, closed, gone) and the monitor rule. They live
+//! here, not in the app, so that `vigil run --headless` has them too.
+//!
+//! Processes are found by polling the `/proc` directory (a cheap `readdir`); only new process ids
+//! are looked at (`/proc/PID/exe`, `/proc/PID/comm`), so a poll costs well under a millisecond.
+//! Other platforms fall back to a full sysinfo snapshot.
+
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vigil_core::apps::{AppMatcher, Os};
+use vigil_core::lockdown::AppAction;
+use vigil_core::ExamPolicy;
+
+/// Something the candidate should see and the proctor will find on the timeline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Alert {
+    /// Event kind: `app.prohibited.started`, `app.prohibited.running`, `app.prohibited.closed`,
+    /// `app.prohibited.exited`, `monitor.rule_broken`, `monitor.rule_ok`.
+    pub kind: String,
+    /// The rule is being broken right now (false for "it stopped").
+    pub active: bool,
+    /// The exam must not go on until this is resolved (`require_close`).
+    pub blocking: bool,
+    pub data: serde_json::Value,
+}
+
+/// Where alerts go: the session's spool (as events) and the candidate's screen.
+pub trait AlertSink: Send + Sync {
+    fn alert(&self, alert: Alert);
+}
+
+/// What the watchers enforce, from the exam policy.
+pub struct WatchRules {
+    pub apps: AppMatcher,
+    pub app_action: AppAction,
+    pub min_monitors: u32,
+    pub max_monitors: u32,
+    /// How often processes are polled (monitors: every other poll).
+    pub poll: Duration,
+}
+
+impl WatchRules {
+    pub fn from_policy(policy: &ExamPolicy) -> Result<WatchRules, String> {
+        Ok(WatchRules {
+            apps: AppMatcher::new(policy.prohibited_apps(Os::current()))?,
+            app_action: policy.lockdown.prohibited_app_action,
+            min_monitors: policy.requirements.min_monitors,
+            max_monitors: policy.requirements.max_monitors,
+            poll: Duration::from_millis(250),
+        })
+    }
+}
+
+/// The running watchers; dropping them stops them.
+pub struct LiveWatchers {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveWatchers {
+    pub fn start(rules: WatchRules, sink: Arc<dyn AlertSink>) -> LiveWatchers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new().name("watchers".into()).spawn(move || run(rules, sink, &stop)).ok()
+        };
+        LiveWatchers { stop, thread }
+    }
+}
+
+impl Drop for LiveWatchers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A prohibited process being tracked.
+struct Flagged {
+    app_id: String,
+    app_name: String,
+    exe: Option<String>,
+}
+
+fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
+    let own = std::process::id();
+    let mut known: HashSet<u32> = HashSet::new();
+    let mut flagged: HashMap<u32, Flagged> = HashMap::new();
+    let mut first = true;
+    let mut monitors_ok: Option<bool> = None;
+    let mut tick = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let began = Instant::now();
+        let pids = list_pids();
+        // Processes that appeared since the last poll (all of them on the first).
+        for &pid in pids.difference(&known) {
+            if pid == own {
+                continue;
+            }
+            let Some((name, exe)) = describe(pid) else { continue };
+            let Some((rule, matched_by)) = rules.apps.find(exe.as_deref(), &name) else { continue };
+            let data = json!({"pid": pid, "process_name": name, "exe": exe, "app_id": rule.id, "app_name": rule.name, "matched_by": matched_by, "action": rules.app_action});
+            let kind = if first { "app.prohibited.running" } else { "app.prohibited.started" };
+            sink.alert(Alert { kind: kind.into(), active: true, blocking: rules.app_action == AppAction::RequireClose, data: data.clone() });
+            flagged.insert(pid, Flagged { app_id: rule.id.clone(), app_name: rule.name.clone(), exe: exe.clone() });
+            if rules.app_action == AppAction::Close {
+                // SAFETY: kill(2) with a pid we just read and a plain signal; no memory involved.
+                let ok = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) } == 0;
+                sink.alert(Alert { kind: "app.prohibited.closed".into(), active: false, blocking: false, data: json!({"pid": pid, "app_id": rule.id, "app_name": rule.name, "signal_sent": ok}) });
+            }
+        }
+        // Prohibited processes that are gone.
+        let gone: Vec<u32> = flagged.keys().copied().filter(|p| !pids.contains(p)).collect();
+        for pid in gone {
+            if let Some(f) = flagged.remove(&pid) {
+                sink.alert(Alert { kind: "app.prohibited.exited".into(), active: false, blocking: false, data: json!({"pid": pid, "app_id": f.app_id, "app_name": f.app_name, "exe": f.exe}) });
+            }
+        }
+        known = pids;
+        first = false;
+
+        // The monitor rule, every other poll.
+        if tick % 2 == 0 {
+            let count = crate::displays::count();
+            if let Some(count) = count {
+                let ok = (rules.min_monitors..=rules.max_monitors).contains(&(count as u32));
+                if monitors_ok != Some(ok) {
+                    if !ok || monitors_ok.is_some() {
+                        let kind = if ok { "monitor.rule_ok" } else { "monitor.rule_broken" };
+                        sink.alert(Alert { kind: kind.into(), active: !ok, blocking: false, data: json!({"monitors": count, "min": rules.min_monitors, "max": rules.max_monitors}) });
+                    }
+                    monitors_ok = Some(ok);
+                }
+            }
+        }
+        tick += 1;
+        let wait = rules.poll.saturating_sub(began.elapsed());
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(25).min(until - Instant::now()));
+        }
+    }
+}
+
+/// Process ids from `/proc` (Linux), or a sysinfo snapshot elsewhere.
+fn list_pids() -> HashSet<u32> {
+    match std::fs::read_dir("/proc") {
+        Ok(dir) => dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
+        Err(_) => crate::processes::snapshot().map(|s| s.into_iter().map(|p| p.pid).collect()).unwrap_or_default(),
+    }
+}
+
+/// Kernel name and executable path of a process (None if it is gone or a kernel thread).
+fn describe(pid: u32) -> Option<(String, Option<String>)> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.display().to_string().trim_end_matches(" (deleted)").to_owned());
+    if exe.is_none() && std::fs::read_to_string(format!("/proc/{pid}/cmdline")).map(|c| c.is_empty()).unwrap_or(true) {
+        return None; // kernel thread
+    }
+    Some((comm.trim_end().to_owned(), exe))
+}
