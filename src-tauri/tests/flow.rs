@@ -6,60 +6,11 @@
 //! Run just this suite: `cargo test -p vigil-app --test flow`. Screenshots of every screen (join
 //! and consent in all three languages) go to `target/screenshots/app/`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{setup, shots, POLICY};
 use std::time::Duration;
-use vigil_testkit::{AppDriver, PulseAudio, ReferenceServer, XvfbDisplay};
-
-/// The test machine has no camera and runs under Xvfb in a VM: the exam allows that.
-const POLICY: &str = r#"
-schema = 1
-name = "WebDriver test exam"
-[verdicts]
-camera_missing = "warn"
-microphone_missing = "warn"
-remote_session = "warn"
-virtual_machine = "warn"
-"#;
-
-fn shots() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots/app")
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
-
-struct Setup {
-    _x: XvfbDisplay,
-    _pulse: PulseAudio,
-    server: ReferenceServer,
-    data: tempfile::TempDir,
-    app: AppDriver,
-}
-
-fn setup(code: &str) -> Setup {
-    let x = XvfbDisplay::start(1280, 900).expect("Xvfb");
-    let mut pulse = PulseAudio::start().expect("PulseAudio");
-    pulse.play_tone(440, 0.5, 600).expect("tone");
-    let server = ReferenceServer::start(code).expect("vigil-server");
-    server.create_exam(code, Some(POLICY), Some(&format!("{}/demo-exam", server.url))).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let link = format!("vigil://join?server={}&code={code}&key={}", url_encode(&server.url), url_encode(&server.key));
-    let mut env: Vec<(String, String)> = vec![
-        ("DISPLAY".into(), x.display.clone()),
-        ("VIGIL_DATA_DIR".into(), data.path().display().to_string()),
-        ("VIGIL_CAMERA".into(), "synthetic".into()),
-        ("VIGIL_PROVISIONING".into(), "/nonexistent/provisioning.toml".into()),
-        ("LANG".into(), "en_US.UTF-8".into()),
-        ("LC_ALL".into(), "".into()),
-        ("WAYLAND_DISPLAY".into(), "".into()),
-    ];
-    env.extend(pulse.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
-    let app = AppDriver::start(Path::new(env!("CARGO_BIN_EXE_vigil-app")), &[link], &env).expect("the app under tauri-driver");
-    Setup { _x: x, _pulse: pulse, server, data, app }
-}
+use vigil_testkit::AppDriver;
 
 fn set_language(app: &AppDriver, lang: &str) {
     app.click(&format!("#language option[value={lang}]")).unwrap();
@@ -88,7 +39,7 @@ fn join_screen(app: &AppDriver) {
 
 #[test]
 fn the_whole_flow_against_the_reference_server() {
-    let s = setup("WD-FLOW");
+    let s = setup("WD-FLOW", POLICY);
     let app = &s.app;
     join_screen(app);
 
@@ -154,7 +105,7 @@ fn the_whole_flow_against_the_reference_server() {
 
 #[test]
 fn declining_consent_records_and_sends_nothing() {
-    let s = setup("WD-DECLINE");
+    let s = setup("WD-DECLINE", POLICY);
     let app = &s.app;
     app.wait_visible("#screen-join h2", Duration::from_secs(60)).unwrap();
     app.type_into("#name", "Daniyar").unwrap();

@@ -64,9 +64,14 @@ pub struct ExamWindowState {
     pub may_close: bool,
     /// Since when the exam window has not had the focus.
     pub unfocused_since: Option<Instant>,
+    /// A `focus.lost` event was recorded for the current absence.
+    pub focus_lost_recorded: bool,
     /// The last URLs the rules blocked, for the candidate's screen.
     pub blocked: Vec<String>,
 }
+
+/// How long the exam window must be without focus before it counts as lost.
+const FOCUS_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 
 fn lock(m: &Mutex<ExamWindowState>) -> std::sync::MutexGuard<'_, ExamWindowState> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -152,15 +157,36 @@ pub fn exam_window(app: &AppHandle, url: tauri::Url, lockdown: &Lockdown, spool:
         })
         .build()
         .map_err(|e| e.to_string())?;
+    if lockdown.fullscreen {
+        // Full screen needs a window manager's help; without one (a kiosk X session), cover the
+        // monitor by hand as well.
+        if let Ok(Some(m)) = window.current_monitor() {
+            let _ = window.set_position(*m.position());
+            let _ = window.set_size(*m.size());
+        }
+    }
     let (ev_spool, ev_state, ev_window) = (spool, state, window.clone());
     window.on_window_event(move |event| match event {
         WindowEvent::Focused(false) => {
-            lock(&ev_state).unfocused_since.get_or_insert_with(Instant::now);
-            let _ = ev_spool.add_event("focus.lost", json!({}));
+            // A blocked shortcut's key grab takes the focus for a moment: only an absence that
+            // lasts FOCUS_GRACE counts (and is stamped from its start).
+            let since = *lock(&ev_state).unfocused_since.get_or_insert_with(Instant::now);
+            let (spool, state) = (ev_spool.clone(), ev_state.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(FOCUS_GRACE);
+                let mut s = lock(&state);
+                if s.unfocused_since == Some(since) && !s.focus_lost_recorded {
+                    s.focus_lost_recorded = true;
+                    let _ = spool.add_event("focus.lost", json!({"since_ms_ago": since.elapsed().as_millis() as u64}));
+                }
+            });
         }
         WindowEvent::Focused(true) => {
-            if let Some(since) = lock(&ev_state).unfocused_since.take() {
-                let _ = ev_spool.add_event("focus.regained", json!({"away_ms": since.elapsed().as_millis() as u64}));
+            let mut s = lock(&ev_state);
+            if let Some(since) = s.unfocused_since.take() {
+                if std::mem::take(&mut s.focus_lost_recorded) {
+                    let _ = ev_spool.add_event("focus.regained", json!({"away_ms": since.elapsed().as_millis() as u64}));
+                }
             }
         }
         WindowEvent::CloseRequested { api, .. } => {

@@ -95,16 +95,16 @@ impl PlatformLockdown for X11Lockdown {
             let alt = x::ModMask::N1;
             let ctrl_alt = x::ModMask::CONTROL | x::ModMask::N1;
             let combos: Vec<(u32, x::ModMask, &str)> = vec![
-                (XK_TAB, alt, "Alt+Tab"),
-                (XK_TAB, alt | x::ModMask::SHIFT, "Alt+Shift+Tab"),
-                (XK_ESCAPE, alt, "Alt+Escape"),
-                (XK_F4, alt, "Alt+F4"),
+                (XK_TAB, alt, "Tab"),
+                (XK_TAB, alt | x::ModMask::SHIFT, "Tab"),
+                (XK_ESCAPE, alt, "Escape"),
+                (XK_F4, alt, "F4"),
                 (XK_SUPER_L, x::ModMask::ANY, "Super"),
                 (XK_SUPER_R, x::ModMask::ANY, "Super"),
-                (XK_LEFT, ctrl_alt, "Ctrl+Alt+Left"),
-                (XK_RIGHT, ctrl_alt, "Ctrl+Alt+Right"),
-                (XK_UP, ctrl_alt, "Ctrl+Alt+Up"),
-                (XK_DOWN, ctrl_alt, "Ctrl+Alt+Down"),
+                (XK_LEFT, ctrl_alt, "Left"),
+                (XK_RIGHT, ctrl_alt, "Right"),
+                (XK_UP, ctrl_alt, "Up"),
+                (XK_DOWN, ctrl_alt, "Down"),
             ];
             let mut names = std::collections::HashMap::new();
             let mut grabbed = 0;
@@ -132,8 +132,16 @@ impl PlatformLockdown for X11Lockdown {
             let _ = spool.add_event("lockdown.keyboard", json!({"grabs": grabbed}));
             Ok(move |_: &xcb::Connection, event: xcb::Event| {
                 if let xcb::Event::X(x::Event::KeyPress(k)) = event {
-                    let name = names.get(&k.detail()).copied().unwrap_or("shortcut");
-                    let _ = spool.add_event("keyboard.shortcut_blocked", json!({"shortcut": name}));
+                    let key = names.get(&k.detail()).copied().unwrap_or("key");
+                    let state = k.state();
+                    let mut shortcut = String::new();
+                    for (bit, name) in [(x::KeyButMask::CONTROL, "Ctrl+"), (x::KeyButMask::MOD1, "Alt+"), (x::KeyButMask::SHIFT, "Shift+")] {
+                        if state.contains(bit) && key != "Super" {
+                            shortcut.push_str(name);
+                        }
+                    }
+                    shortcut.push_str(key);
+                    let _ = spool.add_event("keyboard.shortcut_blocked", json!({"shortcut": shortcut}));
                 }
             })
         })

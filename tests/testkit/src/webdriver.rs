@@ -102,6 +102,25 @@ impl AppDriver {
         wait_until(timeout, what, || self.script(script).is_ok_and(|v| v == json!(true)))
     }
 
+    /// Handles of the app's webview windows, and the current one.
+    pub fn window_handles(&self) -> Result<(Vec<String>, String)> {
+        let all = self.call(reqwest::Method::GET, "/window/handles", None)?;
+        let current = self.call(reqwest::Method::GET, "/window", None)?;
+        let all = all.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+        Ok((all, current.as_str().unwrap_or_default().to_owned()))
+    }
+
+    /// Makes `handle` the window later commands go to.
+    pub fn switch_to(&self, handle: &str) -> Result<()> {
+        self.call(reqwest::Method::POST, "/window", Some(json!({"handle": handle})))?;
+        Ok(())
+    }
+
+    /// Runs an async script; it calls `arguments[0](value)` when done.
+    pub fn script_async(&self, script: &str) -> Result<Value> {
+        self.call(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []})))
+    }
+
     /// Saves a PNG of the window's content.
     pub fn screenshot(&self, path: &Path) -> Result<()> {
         use base64::Engine;

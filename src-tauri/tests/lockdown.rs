@@ -1,0 +1,144 @@
+//! Lockdown and live monitoring in the real app (WebDriver, tauri-driver + WebKitWebDriver):
+//! a prohibited application started mid-exam, a second monitor, navigation outside the rules,
+//! the exam page trying the app's IPC, focus moved to another window, system shortcuts.
+//! Run just this suite: `cargo test -p vigil-app --test lockdown`.
+
+mod common;
+
+use common::{setup, setup_on, shots, to_exam, wait_event, POLICY};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vigil_testkit::{RenamedProcess, Screen, VncDisplay};
+
+fn xdotool(display: &str, args: &[&str]) -> String {
+    let out = Command::new("xdotool").args(args).env("DISPLAY", display).output().expect("xdotool");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is_shown() {
+    let s = setup("LD-APP", POLICY);
+    let app = &s.app;
+    to_exam(app);
+
+    let started = Instant::now();
+    let anydesk = RenamedProcess::start("anydesk", 120).unwrap();
+    let event = wait_event(&s.server, "app.prohibited.started", Duration::from_secs(10), |d| d["pid"] == anydesk.pid());
+    let latency = started.elapsed();
+    assert!(latency < Duration::from_secs(2), "the event took {latency:?}");
+    assert_eq!(event["data"]["app_id"], "anydesk");
+    eprintln!("prohibited app start -> event on the server: {} ms", latency.as_millis());
+
+    // The candidate sees it: in the app, and as a banner over the exam page.
+    app.wait_visible("#exam-warnings", Duration::from_secs(5)).unwrap();
+    assert!(app.text("#exam-warning-list").unwrap().contains("AnyDesk"));
+    app.screenshot(&shots().join("warning-en.png")).unwrap();
+    let (handles, main) = app.window_handles().unwrap();
+    let exam = handles.iter().find(|h| **h != main).expect("the exam window is a second webview").clone();
+    app.switch_to(&exam).unwrap();
+    app.wait_script("the banner over the exam page", "const b = document.getElementById('vigil-banner'); return !!b && b.textContent.includes('AnyDesk')", Duration::from_secs(5)).unwrap();
+    app.switch_to(&main).unwrap();
+
+    // Closed: the warning goes, the proctor sees that too.
+    drop(anydesk);
+    wait_event(&s.server, "app.prohibited.exited", Duration::from_secs(10), |d| d["app_id"] == "anydesk");
+    app.wait_script("the warning gone", "return document.getElementById('exam-warnings').hidden", Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn the_exam_window_is_locked_and_watched() {
+    let policy = format!("{POLICY}\n[lockdown]\nquit_password_sha256 = \"5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\"\n");
+    let s = setup("LD-WINDOW", &policy);
+    let app = &s.app;
+    to_exam(app);
+
+    // Full screen, above everything.
+    let exam_x = xdotool(&s.display, &["search", "--name", "^Vigil exam$"]);
+    assert!(!exam_x.is_empty(), "no exam window on the X server");
+    let exam_x = exam_x.lines().next().unwrap().to_owned();
+    let geometry = xdotool(&s.display, &["getwindowgeometry", &exam_x]);
+    assert!(geometry.contains("1280x900"), "not full screen: {geometry}");
+
+    // The remote exam page has no IPC.
+    let (handles, main) = app.window_handles().unwrap();
+    let exam = handles.iter().find(|h| **h != main).unwrap().clone();
+    app.switch_to(&exam).unwrap();
+    let ipc = app
+        .script_async(
+            "const done = arguments[0];
+             const i = window.__TAURI_INTERNALS__;
+             if (!i || !i.invoke) { done('no IPC object'); return; }
+             i.invoke('finish_status').then((v) => done('ALLOWED ' + JSON.stringify(v)), (e) => done('refused: ' + e));",
+        )
+        .unwrap();
+    let ipc = ipc.as_str().unwrap_or_default().to_owned();
+    assert!(!ipc.starts_with("ALLOWED"), "the exam page reached the app's IPC: {ipc}");
+    eprintln!("exam page calling the app's IPC: {ipc}");
+
+    // A link outside the rules: blocked, logged, the page stays.
+    app.script("location.href = 'https://example.org/answers'; return true").unwrap();
+    wait_event(&s.server, "navigation.blocked", Duration::from_secs(10), |d| d["url"].as_str().unwrap_or("").starts_with("https://example.org/"));
+    std::thread::sleep(Duration::from_millis(500));
+    let here = app.script("return location.pathname").unwrap();
+    assert_eq!(here, "/demo-exam", "the exam window left the exam");
+    app.switch_to(&main).unwrap();
+    app.wait_script("the blocked address shown", "return document.getElementById('exam-blocked').textContent.includes('example.org')", Duration::from_secs(5)).unwrap();
+
+    // Focus moved to another window for a while, then back: both on the timeline, with how long.
+    let main_x = xdotool(&s.display, &["search", "--name", "^Vigil$"]);
+    let main_x = main_x.lines().next().expect("the main window").to_owned();
+    xdotool(&s.display, &["windowfocus", "--sync", &main_x]);
+    wait_event(&s.server, "focus.lost", Duration::from_secs(10), |_| true);
+    std::thread::sleep(Duration::from_millis(1500));
+    xdotool(&s.display, &["windowfocus", "--sync", &exam_x]);
+    let back = wait_event(&s.server, "focus.regained", Duration::from_secs(10), |_| true);
+    let away = back["data"]["away_ms"].as_u64().unwrap();
+    assert!((1400..10_000).contains(&away), "away for {away} ms");
+
+    // Copying out of the exam (the candidate's keys) is blocked and logged (policy default: block).
+    xdotool(&s.display, &["key", "--window", &exam_x, "ctrl+a", "ctrl+c"]);
+    wait_event(&s.server, "clipboard.copy.blocked", Duration::from_secs(10), |_| true);
+
+    // System shortcuts are taken while the exam runs.
+    let grabs = wait_event(&s.server, "lockdown.keyboard", Duration::from_secs(10), |_| true);
+    assert!(grabs["data"]["grabs"].as_u64().unwrap() > 0, "{grabs}");
+    xdotool(&s.display, &["key", "alt+Tab"]);
+    wait_event(&s.server, "keyboard.shortcut_blocked", Duration::from_secs(10), |d| d["shortcut"] == "Alt+Tab");
+    std::thread::sleep(Duration::from_millis(800));
+    let lost = common::server_events(&s.server).iter().filter(|e| e["kind"] == "focus.lost").count();
+    assert_eq!(lost, 1, "a blocked shortcut must not count as leaving the exam");
+
+    // A wrong quit password keeps the exam; the right one closes it and delivers.
+    app.click("#screen-exam details.quit summary").unwrap();
+    app.type_into("#quit-password", "guess").unwrap();
+    app.click("#quit-button").unwrap();
+    app.wait_visible("#error", Duration::from_secs(5)).unwrap();
+    assert!(app.text("#error-text").unwrap().contains("not the quit password"));
+    app.type_into("#quit-password", "password").unwrap();
+    app.click("#quit-button").unwrap();
+    app.wait_visible("#receipt", Duration::from_secs(120)).unwrap();
+    wait_event(&s.server, "exam.quit_with_password", Duration::from_secs(5), |_| true);
+}
+
+#[test]
+fn a_second_monitor_added_during_the_exam_breaks_the_monitor_rule() {
+    const FHD: Screen = Screen::new(0, 0, 1920, 1080);
+    const FHD_RIGHT: Screen = Screen::new(1920, 0, 1920, 1080);
+    let vnc = VncDisplay::start(&[FHD]).expect("TigerVNC");
+    let display = vnc.display.clone();
+    // The test's own display is a VNC server, which the default list prohibits: this exam allows it.
+    let policy = format!("{POLICY}\n[applications]\nallowed = [\"vnc-server\"]\n");
+    let s = setup_on(Box::new(vnc), display, "LD-MONITOR", &policy);
+    to_exam(&s.app);
+    let vnc: &VncDisplay = s.x.downcast_ref().unwrap();
+    vnc.set_screens(&[FHD, FHD_RIGHT]).unwrap();
+    let e = wait_event(&s.server, "monitor.rule_broken", Duration::from_secs(10), |d| d["monitors"] == 2);
+    assert_eq!(e["data"]["max"], 1);
+    wait_event(&s.server, "monitor.added", Duration::from_secs(10), |_| true);
+    s.app.wait_visible("#exam-warnings", Duration::from_secs(5)).unwrap();
+    assert!(s.app.text("#exam-warning-list").unwrap().contains("2 monitors"));
+    s.app.screenshot(&shots().join("monitor-warning-en.png")).unwrap();
+    vnc.set_screens(&[FHD]).unwrap();
+    wait_event(&s.server, "monitor.rule_ok", Duration::from_secs(10), |d| d["monitors"] == 1);
+    s.app.wait_script("the warning gone", "return document.getElementById('exam-warnings').hidden", Duration::from_secs(5)).unwrap();
+}
