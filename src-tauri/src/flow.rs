@@ -268,6 +268,11 @@ pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Optio
     if app.get_webview_window("exam").is_none() {
         crate::lockdown::exam_window(&app, parsed, &session.policy.lockdown, session.spool.clone(), flow.exam_window.clone())
             .map_err(|e| UiError::new("exam.window", e))?;
+        if let Some(p) = lock(&flow.platform).as_mut() {
+            if let Err(e) = p.watch_windows_over(crate::lockdown::EXAM_TITLE) {
+                tracing::warn!(error = %e, "windows over the exam are not watched");
+            }
+        }
     }
     Ok(Some(url))
 }

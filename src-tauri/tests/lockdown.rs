@@ -10,6 +10,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use vigil_testkit::{RenamedProcess, Screen, VncDisplay};
 
+/// The watchers see every process and monitor on the machine, and the tests start prohibited
+/// applications: one test at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn xdotool(display: &str, args: &[&str]) -> String {
     let out = Command::new("xdotool").args(args).env("DISPLAY", display).output().expect("xdotool");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -17,6 +25,7 @@ fn xdotool(display: &str, args: &[&str]) -> String {
 
 #[test]
 fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is_shown() {
+    let _serial = serial();
     let s = setup("LD-APP", POLICY);
     let app = &s.app;
     to_exam(app);
@@ -47,6 +56,7 @@ fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is
 
 #[test]
 fn the_exam_window_is_locked_and_watched() {
+    let _serial = serial();
     let policy = format!("{POLICY}\n[lockdown]\nquit_password_sha256 = \"5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\"\n");
     let s = setup("LD-WINDOW", &policy);
     let app = &s.app;
@@ -95,6 +105,13 @@ fn the_exam_window_is_locked_and_watched() {
     let away = back["data"]["away_ms"].as_u64().unwrap();
     assert!((1400..10_000).contains(&away), "away for {away} ms");
 
+    // Another window shown over the exam window, then gone again.
+    xdotool(&s.display, &["windowraise", &main_x]);
+    let over = wait_event(&s.server, "window.over_exam", Duration::from_secs(10), |_| true);
+    assert!(over["data"]["windows"].to_string().contains("Vigil"), "{over}");
+    xdotool(&s.display, &["windowraise", &exam_x]);
+    wait_event(&s.server, "window.over_exam_cleared", Duration::from_secs(10), |_| true);
+
     // Copying out of the exam (the candidate's keys) is blocked and logged (policy default: block).
     xdotool(&s.display, &["key", "--window", &exam_x, "ctrl+a", "ctrl+c"]);
     wait_event(&s.server, "clipboard.copy.blocked", Duration::from_secs(10), |_| true);
@@ -122,6 +139,7 @@ fn the_exam_window_is_locked_and_watched() {
 
 #[test]
 fn a_second_monitor_added_during_the_exam_breaks_the_monitor_rule() {
+    let _serial = serial();
     const FHD: Screen = Screen::new(0, 0, 1920, 1080);
     const FHD_RIGHT: Screen = Screen::new(1920, 0, 1920, 1080);
     let vnc = VncDisplay::start(&[FHD]).expect("TigerVNC");

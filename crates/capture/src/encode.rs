@@ -2,6 +2,7 @@
 //! NVENC) can stand in later: H.264 through openh264, Opus through libopus.
 
 use crate::frame::{PixelFormat, VideoFrame};
+use crate::h264skip::SkipFrames;
 use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
 use openh264::formats::{BgraSliceU8, RgbSliceU8, RgbaSliceU8, YUVBuffer, YUVSource};
 
@@ -53,6 +54,10 @@ pub struct OpenH264Encoder {
     encoder: Encoder,
     yuv: Option<YUVBuffer>,
     config: Option<H264Config>,
+    /// Skip pictures for unchanged frames (see `h264skip`), once the stream's shape is known.
+    skip: Option<SkipFrames>,
+    /// The shape was checked (skip pictures are on if `skip` is set).
+    skip_checked: bool,
 }
 
 impl OpenH264Encoder {
@@ -73,7 +78,7 @@ impl OpenH264Encoder {
             .skip_frames(false)
             .num_threads(1);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError(e.to_string()))?;
-        Ok(OpenH264Encoder { encoder, yuv: None, config: None })
+        Ok(OpenH264Encoder { encoder, yuv: None, config: None, skip: None, skip_checked: false })
     }
 }
 
@@ -92,13 +97,23 @@ impl VideoEncoder for OpenH264Encoder {
                 PixelFormat::I420 => YUVBuffer::from_vec(frame.data, dims.0, dims.1),
             });
         }
+        // An unchanged picture between key frames: a skip picture, without the encoder.
+        if same_as_last && !keyframe && self.yuv.is_some() {
+            if let Some(skip) = self.skip.as_mut() {
+                let nal = skip.skip_picture();
+                let mut avcc = Vec::with_capacity(nal.len() + 4);
+                avcc.extend((nal.len() as u32).to_be_bytes());
+                avcc.extend_from_slice(&nal);
+                return Ok(EncodedVideo { keyframe: false, avcc });
+            }
+        }
         if keyframe {
             self.encoder.force_intra_frame();
         }
         let Some(yuv) = self.yuv.as_ref() else { return Err(EncodeError("no picture".into())) };
         let bitstream = self.encoder.encode(yuv).map_err(|e| EncodeError(e.to_string()))?;
-        let mut out = EncodedVideo { keyframe: false, avcc: Vec::new() };
         let (mut sps, mut pps) = (None, None);
+        let mut picture: Vec<Vec<u8>> = Vec::new();
         for l in 0..bitstream.num_layers() {
             let Some(layer) = bitstream.layer(l) else { continue };
             for n in 0..layer.nal_count() {
@@ -106,17 +121,37 @@ impl VideoEncoder for OpenH264Encoder {
                 match nal.first().map(|b| b & 0x1f) {
                     Some(7) => sps = Some(nal.to_vec()),
                     Some(8) => pps = Some(nal.to_vec()),
-                    Some(t) => {
-                        out.keyframe |= t == 5;
-                        out.avcc.extend((nal.len() as u32).to_be_bytes());
-                        out.avcc.extend_from_slice(nal);
-                    }
+                    Some(_) => picture.push(nal.to_vec()),
                     None => {}
                 }
             }
         }
         if let (Some(sps), Some(pps)) = (sps, pps) {
+            if !self.skip_checked {
+                self.skip = SkipFrames::new(&sps, &pps);
+                self.skip_checked = true;
+                if self.skip.is_none() {
+                    tracing::info!("this H.264 stream's shape does not allow skip pictures; unchanged frames are encoded");
+                }
+            }
             self.config = Some(H264Config { sps, pps });
+        }
+        // Number the encoder's picture after any skip pictures.
+        if let Some(skip) = self.skip.as_mut() {
+            match skip.renumber(&picture.iter().map(Vec::as_slice).collect::<Vec<_>>()) {
+                Some(renumbered) => picture = renumbered,
+                None => {
+                    tracing::error!("cannot renumber an encoded picture; skip pictures are off from the next key frame");
+                    self.skip = None;
+                    self.encoder.force_intra_frame();
+                }
+            }
+        }
+        let mut out = EncodedVideo { keyframe: false, avcc: Vec::new() };
+        for nal in &picture {
+            out.keyframe |= nal.first().is_some_and(|b| b & 0x1f == 5);
+            out.avcc.extend((nal.len() as u32).to_be_bytes());
+            out.avcc.extend_from_slice(nal);
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@
 pub mod camera;
 pub mod encode;
 pub mod frame;
+pub mod h264skip;
 pub mod microphone;
 pub mod recorder;
 pub mod screen;

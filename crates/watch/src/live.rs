@@ -116,8 +116,8 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
                 sink.alert(Alert { kind: "app.prohibited.closed".into(), active: false, blocking: false, data: json!({"pid": pid, "app_id": rule.id, "app_name": rule.name, "signal_sent": ok}) });
             }
         }
-        // Prohibited processes that are gone.
-        let gone: Vec<u32> = flagged.keys().copied().filter(|p| !pids.contains(p)).collect();
+        // Prohibited processes that are gone (a zombie waiting for its parent is gone too).
+        let gone: Vec<u32> = flagged.keys().copied().filter(|p| !pids.contains(p) || is_zombie(*p)).collect();
         for pid in gone {
             if let Some(f) = flagged.remove(&pid) {
                 sink.alert(Alert { kind: "app.prohibited.exited".into(), active: false, blocking: false, data: json!({"pid": pid, "app_id": f.app_id, "app_name": f.app_name, "exe": f.exe}) });
@@ -155,6 +155,14 @@ fn list_pids() -> HashSet<u32> {
         Ok(dir) => dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
         Err(_) => crate::processes::snapshot().map(|s| s.into_iter().map(|p| p.pid).collect()).unwrap_or_default(),
     }
+}
+
+/// Whether a process has ended and only waits for its parent to collect it.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
 }
 
 /// Kernel name and executable path of a process (None if it is gone or a kernel thread).

@@ -27,6 +27,9 @@ pub trait PlatformLockdown: Send {
     fn grab_shortcuts(&mut self) -> Result<(), String>;
     /// Empties the system clipboard (and keeps it empty while the exam runs).
     fn clear_clipboard(&mut self) -> Result<(), String>;
+    /// Reports windows shown over the exam window (titled `exam_title`) while the exam runs:
+    /// `window.over_exam` with their titles, `window.over_exam_cleared` when none is left.
+    fn watch_windows_over(&mut self, exam_title: &str) -> Result<(), String>;
     /// Gives everything back.
     fn release(&mut self);
 }
@@ -52,8 +55,15 @@ impl PlatformLockdown for Unsupported {
         let _ = self.0.add_event("lockdown.unsupported", json!({"feature": "clipboard"}));
         Err("clipboard control is not available on this platform yet".into())
     }
+    fn watch_windows_over(&mut self, _exam_title: &str) -> Result<(), String> {
+        let _ = self.0.add_event("lockdown.unsupported", json!({"feature": "window stacking"}));
+        Err("watching the window stacking is not available on this platform yet".into())
+    }
     fn release(&mut self) {}
 }
+
+/// The exam window's title (the X11 stacking watcher finds the window by it).
+pub const EXAM_TITLE: &str = "Vigil exam";
 
 /// Shared between the exam window's handlers and the app.
 #[derive(Default)]
@@ -105,7 +115,7 @@ pub fn exam_window(app: &AppHandle, url: tauri::Url, lockdown: &Lockdown, spool:
     let (load_spool, load_state) = (spool.clone(), state.clone());
     let (new_spool, dl_spool) = (spool.clone(), spool.clone());
     let window = WebviewWindowBuilder::new(app, "exam", WebviewUrl::External(url))
-        .title("Vigil exam")
+        .title(EXAM_TITLE)
         .inner_size(1024.0, 700.0)
         .fullscreen(lockdown.fullscreen)
         .always_on_top(lockdown.fullscreen)

@@ -21,12 +21,12 @@ impl X11Lockdown {
         X11Lockdown { spool, stop: Arc::new(AtomicBool::new(false)), threads: Vec::new() }
     }
 
-    /// Runs `work` on its own connection and thread until released; `work` returns the event
-    /// handler that thread then calls for each X event.
+    /// Runs `work` on its own connection and thread until released; `work` returns the handler
+    /// that thread then calls for each X event, and with `None` every 20 ms when idle.
     fn spawn<F, H>(&mut self, what: &str, work: F) -> Result<(), String>
     where
         F: FnOnce(&xcb::Connection, x::Window) -> Result<H, String> + Send + 'static,
-        H: FnMut(&xcb::Connection, xcb::Event) + 'static,
+        H: FnMut(&xcb::Connection, Option<xcb::Event>) + 'static,
     {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stop = self.stop.clone();
@@ -54,8 +54,11 @@ impl X11Lockdown {
                 let _ = ready_tx.send(Ok(()));
                 while !stop.load(Ordering::Relaxed) {
                     match conn.poll_for_event() {
-                        Ok(Some(event)) => handler(&conn, event),
-                        Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                        Ok(Some(event)) => handler(&conn, Some(event)),
+                        Ok(None) => {
+                            handler(&conn, None);
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
                         Err(_) => break,
                     }
                 }
@@ -130,8 +133,8 @@ impl PlatformLockdown for X11Lockdown {
                 }
             }
             let _ = spool.add_event("lockdown.keyboard", json!({"grabs": grabbed}));
-            Ok(move |_: &xcb::Connection, event: xcb::Event| {
-                if let xcb::Event::X(x::Event::KeyPress(k)) = event {
+            Ok(move |_: &xcb::Connection, event: Option<xcb::Event>| {
+                if let Some(xcb::Event::X(x::Event::KeyPress(k))) = event {
                     let key = names.get(&k.detail()).copied().unwrap_or("key");
                     let state = k.state();
                     let mut shortcut = String::new();
@@ -173,18 +176,46 @@ impl PlatformLockdown for X11Lockdown {
                 conn.send_and_check_request(&x::SetSelectionOwner { owner: window, selection, time: x::CURRENT_TIME }).map_err(|e| e.to_string())?;
             }
             let _ = spool.add_event("clipboard.cleared", json!({}));
-            Ok(move |conn: &xcb::Connection, event: xcb::Event| match event {
+            Ok(move |conn: &xcb::Connection, event: Option<xcb::Event>| match event {
                 // Someone asks for the clipboard's content: there is none.
-                xcb::Event::X(x::Event::SelectionRequest(r)) => {
+                Some(xcb::Event::X(x::Event::SelectionRequest(r))) => {
                     let notify = x::SelectionNotifyEvent::new(r.time(), r.requestor(), r.selection(), r.target(), x::ATOM_NONE);
                     conn.send_request(&x::SendEvent { propagate: false, destination: x::SendEventDest::Window(r.requestor()), event_mask: x::EventMask::empty(), event: &notify });
                     let _ = conn.flush();
                 }
                 // Another application took the clipboard (a copy outside the exam): log it.
-                xcb::Event::X(x::Event::SelectionClear(c)) => {
+                Some(xcb::Event::X(x::Event::SelectionClear(c))) => {
                     let _ = spool.add_event("clipboard.taken", json!({"selection": c.selection().resource_id()}));
                 }
                 _ => {}
+            })
+        })
+    }
+
+    fn watch_windows_over(&mut self, exam_title: &str) -> Result<(), String> {
+        let spool = self.spool.clone();
+        let title = exam_title.to_owned();
+        self.spawn("stacking", move |_, _| {
+            let mut last: Vec<String> = Vec::new();
+            let mut idle = 0u32;
+            Ok(move |conn: &xcb::Connection, event: Option<xcb::Event>| {
+                if event.is_some() {
+                    return;
+                }
+                idle += 1;
+                if idle % 25 != 0 {
+                    return; // every 500 ms
+                }
+                let root = conn.get_setup().roots().next().map(|s| s.root());
+                let over = root.and_then(|r| windows_over(conn, r, &title)).unwrap_or_default();
+                if over != last {
+                    if over.is_empty() {
+                        let _ = spool.add_event("window.over_exam_cleared", json!({}));
+                    } else {
+                        let _ = spool.add_event("window.over_exam", json!({"windows": over}));
+                    }
+                    last = over;
+                }
             })
         })
     }
@@ -196,6 +227,64 @@ impl PlatformLockdown for X11Lockdown {
         }
         self.stop.store(false, Ordering::Relaxed);
     }
+}
+
+/// A window's title (`_NET_WM_NAME`, else `WM_NAME`).
+fn title(conn: &xcb::Connection, window: x::Window) -> Option<String> {
+    let net_wm_name = conn.wait_for_reply(conn.send_request(&x::InternAtom { only_if_exists: true, name: b"_NET_WM_NAME" })).ok()?.atom();
+    for property in [net_wm_name, x::ATOM_WM_NAME] {
+        if property == x::ATOM_NONE {
+            continue;
+        }
+        let reply = conn
+            .wait_for_reply(conn.send_request(&x::GetProperty { delete: false, window, property, r#type: x::ATOM_ANY, long_offset: 0, long_length: 256 }))
+            .ok()?;
+        let value = reply.value::<u8>();
+        if !value.is_empty() {
+            return Some(String::from_utf8_lossy(value).into_owned());
+        }
+    }
+    None
+}
+
+/// The top-level window (a child of the root) that is or holds the window titled `name`.
+fn top_level_titled(conn: &xcb::Connection, top: x::Window, name: &str) -> bool {
+    if title(conn, top).as_deref() == Some(name) {
+        return true;
+    }
+    // Under a window manager the client window sits inside a frame.
+    conn.wait_for_reply(conn.send_request(&x::QueryTree { window: top }))
+        .map(|t| t.children().iter().any(|c| title(conn, *c).as_deref() == Some(name)))
+        .unwrap_or(false)
+}
+
+fn rect(conn: &xcb::Connection, window: x::Window) -> Option<(i32, i32, i32, i32)> {
+    let g = conn.wait_for_reply(conn.send_request(&x::GetGeometry { drawable: x::Drawable::Window(window) })).ok()?;
+    Some((g.x() as i32, g.y() as i32, g.width() as i32, g.height() as i32))
+}
+
+/// Titles of the viewable windows stacked above the exam window and overlapping it.
+fn windows_over(conn: &xcb::Connection, root: x::Window, exam_title: &str) -> Option<Vec<String>> {
+    let tree = conn.wait_for_reply(conn.send_request(&x::QueryTree { window: root })).ok()?;
+    let children = tree.children(); // bottom to top
+    let exam_at = children.iter().position(|c| top_level_titled(conn, *c, exam_title))?;
+    let exam = rect(conn, children[exam_at])?;
+    let mut over = Vec::new();
+    for &w in &children[exam_at + 1..] {
+        let Ok(attrs) = conn.wait_for_reply(conn.send_request(&x::GetWindowAttributes { window: w })) else { continue };
+        if attrs.map_state() != x::MapState::Viewable || attrs.class() != x::WindowClass::InputOutput {
+            continue;
+        }
+        let Some(r) = rect(conn, w) else { continue };
+        let overlaps = r.0 < exam.0 + exam.2 && exam.0 < r.0 + r.2 && r.1 < exam.1 + exam.3 && exam.1 < r.1 + r.3;
+        if overlaps && r.2 > 1 && r.3 > 1 {
+            let name = title(conn, w)
+                .or_else(|| conn.wait_for_reply(conn.send_request(&x::QueryTree { window: w })).ok().and_then(|t| t.children().iter().find_map(|c| title(conn, *c))))
+                .unwrap_or_else(|| format!("window 0x{:x}", w.resource_id()));
+            over.push(name);
+        }
+    }
+    Some(over)
 }
 
 impl Drop for X11Lockdown {
