@@ -85,19 +85,27 @@ fn main() {
     }
 
     // 2. Screens only: changing vs static, and ffmpeg on the same job.
-    let screens_only = |busy: bool| {
+    let screens_only = |busy: bool, secs: &str| {
         let _busy = busy.then(|| busy_screens(&vnc.display));
         let dir = tempfile::tempdir().unwrap();
-        let u = measure(vigil(dir.path(), &vnc.display, &pulse, &["--duration", &secs, "--camera", "none", "--mic", "none"]));
+        let u = measure(vigil(dir.path(), &vnc.display, &pulse, &["--duration", secs, "--camera", "none", "--mic", "none"]));
         let frames = frames_of(dir.path(), "screen-");
         (u, frames)
     };
-    let (changing, changing_frames) = screens_only(true);
-    let (still, still_frames) = screens_only(false);
+    let (changing, changing_frames) = screens_only(true, &secs);
+    let (still, still_frames) = screens_only(false, &secs);
     let per = |u: &Usage, f: u64| 1000.0 * u.cpu / f.max(1) as f64;
     println!("vigil screens only, changing: {:.1} ms CPU per frame ({changing_frames} frames, {:.1}% of a core)", per(&changing, changing_frames), 100.0 * changing.cpu / changing.wall);
     println!("vigil screens only, static:   {:.1} ms CPU per frame ({still_frames} frames, {:.1}% of a core)", per(&still, still_frames), 100.0 * still.cpu / still.wall);
-    println!("static / changing cost: {:.2}", per(&still, still_frames) / per(&changing, changing_frames));
+    println!("static / changing cost, whole process per frame (start-up included): {:.2}", per(&still, still_frames) / per(&changing, changing_frames));
+    // The cost of one more frame: the difference between a 30 s and a 10 s run, so that what
+    // every run pays once (start-up, X connection, encoder set-up) does not count as frame cost.
+    let marginal = |busy: bool, long: &Usage, long_frames: u64| {
+        let (short, short_frames) = screens_only(busy, "10");
+        1000.0 * (long.cpu - short.cpu) / (long_frames.saturating_sub(short_frames)).max(1) as f64
+    };
+    let (m_changing, m_still) = (marginal(true, &changing, changing_frames), marginal(false, &still, still_frames));
+    println!("marginal CPU per frame (30 s run minus 10 s run): changing {m_changing:.1} ms, static {m_still:.1} ms; static / changing: {:.2}", m_still / m_changing);
 
     // ffmpeg: each monitor grabbed at 1 fps, libx264 ultrafast, ~1 Mbit/s (similar to vigil's screens).
     let _busy = busy_screens(&vnc.display);
