@@ -350,6 +350,12 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
     let mut screens: HashMap<MonitorId, usize> = HashMap::new();
     let mut next_screen = 0usize;
     let mut last_poll = None::<Instant>;
+    // On X11 the monitor list is re-read when RandR says the layout changed (and once a minute
+    // in case a notification is missed); elsewhere on every poll.
+    #[cfg(target_os = "linux")]
+    let mut layout = if opts.screens { crate::x11::LayoutChanges::new().ok() } else { None };
+    #[cfg(target_os = "linux")]
+    let mut last_read = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         if let Some(m) = mic.as_ref() {
             if let Ok(err) = m.errors.try_recv() {
@@ -357,7 +363,22 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                 mic = None;
             }
         }
-        if opts.screens && last_poll.is_none_or(|t| t.elapsed() >= opts.monitor_poll) {
+        #[allow(unused_mut)]
+        let mut due = opts.screens && last_poll.is_none_or(|t| t.elapsed() >= opts.monitor_poll);
+        #[cfg(target_os = "linux")]
+        if due && last_poll.is_some() {
+            if let Some(l) = layout.as_mut() {
+                due = l.changed() || last_read.elapsed() >= Duration::from_secs(60);
+                if !due {
+                    last_poll = Some(Instant::now());
+                }
+            }
+        }
+        if due {
+            #[cfg(target_os = "linux")]
+            {
+                last_read = Instant::now();
+            }
             // Monitors present at the start are "recorded"; any later one was "added".
             let initial = last_poll.is_none();
             last_poll = Some(Instant::now());

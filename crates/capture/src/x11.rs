@@ -139,3 +139,32 @@ impl Drop for X11Grabber {
         let _ = self.conn.send_and_check_request(&damage::Destroy { damage: self.damage });
     }
 }
+
+/// Tells when the X server's monitor layout may have changed (RandR notifications), so that the
+/// monitor list is only re-read then instead of on every poll.
+pub struct LayoutChanges {
+    conn: xcb::Connection,
+}
+
+impl LayoutChanges {
+    pub fn new() -> Result<LayoutChanges, X11Error> {
+        let (conn, screen) = xcb::Connection::connect_with_extensions(None, &[xcb::Extension::RandR], &[]).map_err(err)?;
+        let root = conn.get_setup().roots().nth(screen as usize).ok_or_else(|| X11Error("no X screen".into()))?.root();
+        conn.wait_for_reply(conn.send_request(&xcb::randr::QueryVersion { major_version: 1, minor_version: 5 })).map_err(err)?;
+        conn.send_and_check_request(&xcb::randr::SelectInput {
+            window: root,
+            enable: xcb::randr::NotifyMask::SCREEN_CHANGE | xcb::randr::NotifyMask::OUTPUT_CHANGE | xcb::randr::NotifyMask::CRTC_CHANGE,
+        })
+        .map_err(err)?;
+        Ok(LayoutChanges { conn })
+    }
+
+    /// Whether any layout notification arrived since the last call (drains them all).
+    pub fn changed(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(Some(_)) = self.conn.poll_for_event() {
+            any = true;
+        }
+        any
+    }
+}
