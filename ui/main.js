@@ -257,13 +257,14 @@ function warningText(w) {
 // Warnings show here and as a banner over the exam page (which covers the screen).
 function renderWarnings(warnings) {
   const lines = warnings.map(warningText);
-  const key = JSON.stringify(lines);
+  const blocking = warnings.some((w) => w.blocking);
+  const key = JSON.stringify([lines, blocking]);
   if (key === state.warningKey) return;
   state.warningKey = key;
   const list = $("exam-warning-list");
   list.replaceChildren(...lines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
   $("exam-warnings").hidden = !lines.length;
-  invoke("exam_banner", { lines }).catch(() => {});
+  invoke("exam_banner", { lines, blocking }).catch(() => {});
 }
 
 // Re-rendered only when a message arrives, so that screen readers announce it once.

@@ -297,9 +297,11 @@ pub fn exam_status(flow: State<'_, Flow>) -> UiResult<ExamStatus> {
 }
 
 /// Shows the candidate's current warnings (already translated by the UI) as a banner over the
-/// exam page, which covers the screen. The page gets text, not IPC.
+/// exam page, which covers the screen. The page gets text, not IPC. With `blocking` (a rule the
+/// policy says must be resolved first, e.g. `require_close`) the banner covers the whole page,
+/// so the exam cannot go on until the warning is gone.
 #[tauri::command]
-pub fn exam_banner(app: AppHandle, lines: Vec<String>) -> UiResult<()> {
+pub fn exam_banner(app: AppHandle, lines: Vec<String>, blocking: bool) -> UiResult<()> {
     let Some(w) = app.get_webview_window("exam") else { return Ok(()) };
     let text = serde_json::to_string(&lines).unwrap_or_else(|_| "[]".into());
     let script = format!(
@@ -311,9 +313,10 @@ pub fn exam_banner(app: AppHandle, lines: Vec<String>) -> UiResult<()> {
     b = document.createElement("div");
     b.id = "vigil-banner";
     b.setAttribute("role", "alert");
-    b.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:2147483647;background:#7f1d1d;color:#fff;font:600 16px system-ui,sans-serif;padding:10px 16px;box-shadow:0 2px 6px #0006";
     document.documentElement.appendChild(b);
   }}
+  b.dataset.blocking = {blocking};
+  b.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:2147483647;background:#7f1d1d;color:#fff;font:600 18px system-ui,sans-serif;padding:10px 16px;box-shadow:0 2px 6px #0006" + ({blocking} ? ";bottom:0;padding-top:30vh;text-align:center" : "");
   b.replaceChildren(...lines.map((l) => {{ const p = document.createElement("div"); p.textContent = l; return p; }}));
 }})();"#
     );

@@ -26,7 +26,8 @@ fn xdotool(display: &str, args: &[&str]) -> String {
 #[test]
 fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is_shown() {
     let _serial = serial();
-    let s = setup("LD-APP", POLICY);
+    // This exam cannot go on while one runs.
+    let s = setup("LD-APP", &format!("{POLICY}\n[lockdown]\nprohibited_app_action = \"require_close\"\n"));
     let app = &s.app;
     to_exam(app);
 
@@ -46,12 +47,18 @@ fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is
     let exam = handles.iter().find(|h| **h != main).expect("the exam window is a second webview").clone();
     app.switch_to(&exam).unwrap();
     app.wait_script("the banner over the exam page", "const b = document.getElementById('vigil-banner'); return !!b && b.textContent.includes('AnyDesk')", Duration::from_secs(5)).unwrap();
+    // require_close: the banner covers the whole exam page until the application is gone.
+    let covers = app.script("const r = document.getElementById('vigil-banner').getBoundingClientRect(); return r.height >= window.innerHeight - 1 && document.getElementById('vigil-banner').dataset.blocking === 'true'").unwrap();
+    assert_eq!(covers, serde_json::json!(true), "the exam page is not covered");
     app.switch_to(&main).unwrap();
 
     // Closed: the warning goes, the proctor sees that too.
     drop(anydesk);
     wait_event(&s.server, "app.prohibited.exited", Duration::from_secs(10), |d| d["app_id"] == "anydesk");
     app.wait_script("the warning gone", "return document.getElementById('exam-warnings').hidden", Duration::from_secs(5)).unwrap();
+    app.switch_to(&exam).unwrap();
+    app.wait_script("the exam page uncovered", "return !document.getElementById('vigil-banner')", Duration::from_secs(5)).unwrap();
+    app.switch_to(&main).unwrap();
 }
 
 #[test]

@@ -24,27 +24,53 @@ impl Screen {
     }
 }
 
+/// Whether a lock file names a process that is gone (an X server or a test killed earlier).
+fn stale(lock: &Path) -> bool {
+    std::fs::read_to_string(lock)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+}
+
 /// A display number nobody uses (no socket, no lock file), starting at `from`, reserved for this
 /// fixture by a lock file created atomically, so that tests running in parallel (threads or
-/// processes) never pick the same one.
+/// processes) never pick the same one. Locks left by killed X servers or tests are cleared.
 fn reserve_display(from: u32) -> Result<(u32, Reservation)> {
     for n in from..from + 200 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        let x_lock = std::path::PathBuf::from(format!("/tmp/.X{n}-lock"));
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        if stale(&x_lock) {
+            let _ = std::fs::remove_file(&x_lock);
+            let _ = std::fs::remove_file(&socket);
+        }
+        if Path::new(&socket).exists() || x_lock.exists() {
             continue;
         }
         let lock = std::env::temp_dir().join(format!("vigil-testkit-display-{n}.lock"));
-        if std::fs::OpenOptions::new().write(true).create_new(true).open(&lock).is_ok() {
-            return Ok((n, Reservation(lock)));
+        if stale(&lock) {
+            let _ = std::fs::remove_file(&lock);
+        }
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            use std::io::Write;
+            let _ = write!(f, "{}", std::process::id());
+            return Ok((n, Reservation(lock, n)));
         }
     }
     bail!("no free X display number in {from}..{}", from + 200)
 }
 
 /// Removes the display reservation when the fixture goes away.
-struct Reservation(std::path::PathBuf);
+/// Dropped after the X server (field order): removes the reservation, and the lock file and
+/// socket the killed server left behind.
+struct Reservation(std::path::PathBuf, u32);
 
 impl Drop for Reservation {
     fn drop(&mut self) {
+        let x_lock = std::path::PathBuf::from(format!("/tmp/.X{}-lock", self.1));
+        if stale(&x_lock) {
+            let _ = std::fs::remove_file(&x_lock);
+            let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{}", self.1));
+        }
         let _ = std::fs::remove_file(&self.0);
     }
 }
