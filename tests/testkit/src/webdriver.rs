@@ -121,11 +121,21 @@ impl AppDriver {
         self.call(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []})))
     }
 
-    /// Saves a PNG of the window's content.
+    /// Saves a PNG of the window's content, once the page has painted (two animation frames).
+    /// WebKit sometimes hands back the empty first surface of a window that is still painting;
+    /// such a picture (a few KB of flat colour) is taken again.
     pub fn screenshot(&self, path: &Path) -> Result<()> {
         use base64::Engine;
-        let v = self.call(reqwest::Method::GET, "/screenshot", None)?;
-        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default())?;
+        let mut png = Vec::new();
+        for _ in 0..5 {
+            self.script_async("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));")?;
+            let v = self.call(reqwest::Method::GET, "/screenshot", None)?;
+            png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default())?;
+            if png.len() > 8 * 1024 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
