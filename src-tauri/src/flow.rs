@@ -18,7 +18,7 @@ use vigil_session::{Delivered, JoinParams, LiveStatus, Progress, Running, Sessio
 use vigil_watch::CheckOptions;
 
 /// An error for the UI: `code` picks the translated sentence, `detail` says what exactly.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UiError {
     pub code: &'static str,
     pub detail: String,
@@ -52,13 +52,7 @@ pub struct FinishState {
     pub started: bool,
     pub progress: Option<Progress>,
     pub receipt: Option<Delivered>,
-    pub error: Option<UiErrorOwned>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UiErrorOwned {
-    pub code: &'static str,
-    pub detail: String,
+    pub error: Option<UiError>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -368,7 +362,7 @@ pub fn finish_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<()> {
         let mut s = lock(&state);
         match result {
             Ok(d) => s.receipt = Some(d),
-            Err(e) => s.error = Some(UiErrorOwned { code: "finish.not_delivered", detail: vigil_core::error_chain(&e) }),
+            Err(e) => s.error = Some(UiError::new("finish.not_delivered", vigil_core::error_chain(&e))),
         }
     });
     Ok(())

@@ -5,7 +5,6 @@ use base64::Engine;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_capture::camera::{NokhwaCamera, SyntheticCamera};
 use vigil_capture::frame::PixelFormat;
 use vigil_capture::microphone::LevelMeter;
 use vigil_capture::source::VideoSource;
@@ -43,10 +42,10 @@ pub fn data_url(jpeg: &[u8]) -> String {
 }
 
 fn open_camera(mode: CameraMode) -> Result<Box<dyn VideoSource>, String> {
-    match mode {
-        CameraMode::Synthetic => Ok(Box::new(SyntheticCamera::new(640, 480))),
-        CameraMode::Auto => NokhwaCamera::open(0, 640, 480, 15).map(|c| Box::new(c) as Box<dyn VideoSource>).map_err(|e| e.to_string()),
-        CameraMode::None => Err("the camera is switched off for this session".into()),
+    match vigil_capture::camera::open(mode, (640, 480), 15) {
+        Ok(Some((camera, _))) => Ok(camera),
+        Ok(None) => Err("the camera is switched off for this session".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -2,8 +2,23 @@
 //! one for machines without a camera (CI, this project's test machines).
 
 use crate::frame::{CaptureError, PixelFormat, VideoFrame};
+use crate::recorder::CameraMode;
 use crate::source::VideoSource;
 use std::time::Duration;
+
+/// Opens the camera `mode` names, with its description: the synthetic pattern, or the first
+/// real camera at `size` and `fps`. `Ok(None)` when the mode switches the camera off.
+pub fn open(mode: CameraMode, size: (u32, u32), fps: u32) -> Result<Option<(Box<dyn VideoSource>, String)>, CaptureError> {
+    Ok(match mode {
+        CameraMode::None => None,
+        CameraMode::Synthetic => Some((Box::new(SyntheticCamera::new(size.0, size.1)), "synthetic camera".into())),
+        CameraMode::Auto => {
+            let c = NokhwaCamera::open(0, size.0, size.1, fps)?;
+            let name = c.name().to_owned();
+            Some((Box::new(c), name))
+        }
+    })
+}
 
 /// A moving test pattern with a frame counter bar, 640x480 by default. Changes every frame, like
 /// a real camera's noise does, so the encoder does real work.

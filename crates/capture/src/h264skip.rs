@@ -63,8 +63,8 @@ impl BitWriter {
         if self.bits % 8 == 0 {
             self.out.push(0);
         }
-        if b != 0 {
-            *self.out.last_mut().expect("pushed above") |= 0x80 >> (self.bits % 8);
+        if let (true, Some(last)) = (b != 0, self.out.last_mut()) {
+            *last |= 0x80 >> (self.bits % 8);
         }
         self.bits += 1;
     }

@@ -2,7 +2,6 @@
 //! its own thread with a bounded queue, encoded into segments in the spool. Monitors that appear
 //! get a track from then on; monitors that go away end theirs; both are events with a time.
 
-use crate::camera::{NokhwaCamera, SyntheticCamera};
 use crate::encode::{Content, OpenH264Encoder, OpusEncoder, VideoEncoder};
 use crate::frame::VideoFrame;
 use crate::microphone::{self, MicChunk};
@@ -319,19 +318,12 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
 
     let mut finished: Vec<SourceSummary> = Vec::new();
     let mut tracks: Vec<Track> = Vec::new();
-    let camera: Option<(Box<dyn VideoSource>, String)> = match opts.camera {
-        CameraMode::None => None,
-        CameraMode::Synthetic => Some((Box::new(SyntheticCamera::new(opts.camera_size.0, opts.camera_size.1)), "synthetic camera".into())),
-        CameraMode::Auto => match NokhwaCamera::open(0, opts.camera_size.0, opts.camera_size.1, opts.camera_fps as u32) {
-            Ok(c) => {
-                let name = c.name().to_owned();
-                Some((Box::new(c), name))
-            }
-            Err(e) => {
-                shared.event("device.missing", json!({"device": "camera", "error": e.to_string()}), Some(format!("{e}; recording goes on without a camera")));
-                None
-            }
-        },
+    let camera = match crate::camera::open(opts.camera, opts.camera_size, opts.camera_fps as u32) {
+        Ok(c) => c,
+        Err(e) => {
+            shared.event("device.missing", json!({"device": "camera", "error": e.to_string()}), Some(format!("{e}; recording goes on without a camera")));
+            None
+        }
     };
     let mut mic_rx = mic_rx;
     if let Some((source, name)) = camera {
