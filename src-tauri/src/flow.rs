@@ -115,8 +115,12 @@ fn join_error(e: SessionError) -> UiError {
         SessionError::NoConsent => UiError::new("join.no_consent", detail),
         SessionError::Uplink(UplinkError::Transient(_)) => UiError::new("join.unreachable", detail),
         SessionError::Uplink(UplinkError::Policy(_)) => UiError::new("join.bad_signature", detail),
-        SessionError::Uplink(UplinkError::Rejected(m)) if m.contains("unknown exam code") => UiError::new("join.unknown_code", detail),
-        SessionError::Uplink(UplinkError::Rejected(m)) if m.starts_with("server URL") => UiError::new("join.bad_server", detail),
+        SessionError::Uplink(UplinkError::Rejected(m)) if m.contains("unknown exam code") => {
+            UiError::new("join.unknown_code", detail)
+        }
+        SessionError::Uplink(UplinkError::Rejected(m)) if m.starts_with("server URL") => {
+            UiError::new("join.bad_server", detail)
+        }
         SessionError::Spool(_) | SessionError::Io { .. } => UiError::new("join.disk", detail),
         _ => UiError::new("join.failed", detail),
     }
@@ -125,7 +129,14 @@ fn join_error(e: SessionError) -> UiError {
 /// Joins the exam once the candidate accepted the data inventory. Nothing is stored or sent
 /// before this.
 #[tauri::command]
-pub async fn join(flow: State<'_, Flow>, server: String, server_key: String, exam_code: String, name: String, consent: bool) -> UiResult<Joined> {
+pub async fn join(
+    flow: State<'_, Flow>,
+    server: String,
+    server_key: String,
+    exam_code: String,
+    name: String,
+    consent: bool,
+) -> UiResult<Joined> {
     if !consent {
         return Err(UiError::new("join.no_consent", "consent was not given"));
     }
@@ -133,7 +144,10 @@ pub async fn join(flow: State<'_, Flow>, server: String, server_key: String, exa
         return Err(UiError::new("join.missing_fields", "server, exam code and name are required"));
     }
     if server_key.trim().is_empty() {
-        return Err(UiError::new("join.no_key", "no server key: use the join link or provisioning file from the exam organiser"));
+        return Err(UiError::new(
+            "join.no_key",
+            "no server key: use the join link or provisioning file from the exam organiser",
+        ));
     }
     let params = JoinParams {
         server: server.trim().to_owned(),
@@ -201,7 +215,10 @@ pub fn take_photo(flow: State<'_, Flow>, kind: String) -> UiResult<String> {
     if kind != "face" && kind != "id" {
         return Err(UiError::new("photo.failed", format!("unknown photo kind `{kind}`")));
     }
-    let jpeg = lock(&flow.preview).as_ref().and_then(Preview::snapshot).ok_or_else(|| UiError::new("photo.no_camera", "the camera has not delivered a picture"))?;
+    let jpeg = lock(&flow.preview)
+        .as_ref()
+        .and_then(Preview::snapshot)
+        .ok_or_else(|| UiError::new("photo.no_camera", "the camera has not delivered a picture"))?;
     let url = data_url(&jpeg);
     lock(&flow.photos).insert(kind, jpeg);
     Ok(url)
@@ -218,10 +235,12 @@ pub async fn confirm_photos(flow: State<'_, Flow>) -> UiResult<()> {
             return Err(UiError::new("photo.missing", kind));
         }
     }
-    tauri::async_runtime::spawn_blocking(move || photos.iter().try_for_each(|(kind, jpeg)| session.add_photo(kind, jpeg)))
-        .await
-        .map_err(|e| UiError::new("photo.failed", e))?
-        .map_err(|e| UiError::new("photo.failed", vigil_core::error_chain(&e)))
+    tauri::async_runtime::spawn_blocking(move || {
+        photos.iter().try_for_each(|(kind, jpeg)| session.add_photo(kind, jpeg))
+    })
+    .await
+    .map_err(|e| UiError::new("photo.failed", e))?
+    .map_err(|e| UiError::new("photo.failed", vigil_core::error_chain(&e)))
 }
 
 /// Starts recording and opens the exam page in its own window. The exam window gets no IPC:
@@ -260,8 +279,14 @@ pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Optio
     let Some(url) = session.info.exam_url.clone() else { return Ok(None) };
     let parsed: tauri::Url = url.parse().map_err(|e| UiError::new("exam.bad_url", format!("{url}: {e}")))?;
     if app.get_webview_window("exam").is_none() {
-        crate::lockdown::exam_window(&app, parsed, &session.policy.lockdown, session.spool.clone(), flow.exam_window.clone())
-            .map_err(|e| UiError::new("exam.window", e))?;
+        crate::lockdown::exam_window(
+            &app,
+            parsed,
+            &session.policy.lockdown,
+            session.spool.clone(),
+            flow.exam_window.clone(),
+        )
+        .map_err(|e| UiError::new("exam.window", e))?;
         if let Some(p) = lock(&flow.platform).as_mut() {
             if let Err(e) = p.watch_windows_over(crate::lockdown::EXAM_TITLE) {
                 tracing::warn!(error = %e, "windows over the exam are not watched");
@@ -287,7 +312,12 @@ pub fn exam_status(flow: State<'_, Flow>) -> UiResult<ExamStatus> {
     let running = lock(&flow.running);
     let r = running.as_ref().ok_or_else(|| UiError::new("flow.not_recording", "the exam has not started"))?;
     let w = lock(&flow.exam_window);
-    Ok(ExamStatus { live: r.status(), exam_page: w.loaded.clone(), blocked_urls: w.blocked.clone(), recording_ended: r.is_finished() })
+    Ok(ExamStatus {
+        live: r.status(),
+        exam_page: w.loaded.clone(),
+        blocked_urls: w.blocked.clone(),
+        recording_ended: r.is_finished(),
+    })
 }
 
 /// Shows the candidate's current warnings (already translated by the UI) as a banner over the

@@ -48,8 +48,15 @@ pub fn read(args: &[String], provisioning: Option<PathBuf>, locale: Option<Strin
         match parse_link(link) {
             Ok((server, code, key)) => {
                 // On a provisioned machine the link may name the exam, not another server.
-                if l.server.as_ref().is_some_and(|s| server.as_ref().is_some_and(|link_server| link_server.trim_end_matches('/') != s.trim_end_matches('/'))) {
-                    l.problem = Some(format!("the join link names another server than this computer is set up for ({})", l.server.as_deref().unwrap_or_default()));
+                if l.server.as_ref().is_some_and(|s| {
+                    server
+                        .as_ref()
+                        .is_some_and(|link_server| link_server.trim_end_matches('/') != s.trim_end_matches('/'))
+                }) {
+                    l.problem = Some(format!(
+                        "the join link names another server than this computer is set up for ({})",
+                        l.server.as_deref().unwrap_or_default()
+                    ));
                 } else {
                     if l.server.is_none() {
                         l.server = server;
@@ -76,7 +83,9 @@ fn parse_link(link: &str) -> Result<(Option<String>, Option<String>, Option<Stri
     if url.scheme() != "vigil" || url.host_str() != Some("join") {
         return Err("the join link must start with vigil://join?".into());
     }
-    let get = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let get = |name: &str| {
+        url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty())
+    };
     let server = get("server");
     if let Some(s) = &server {
         let parsed = tauri::Url::parse(s).map_err(|_| format!("the join link's server `{s}` is not an address"))?;
@@ -100,7 +109,10 @@ pub fn language(locale: Option<&str>) -> String {
 
 /// The locale from the environment, as POSIX orders it.
 pub fn env_locale() -> Option<String> {
-    ["LC_ALL", "LC_MESSAGES", "LANG"].iter().filter_map(|v| std::env::var(v).ok()).find(|v| !v.is_empty() && v != "C" && v != "POSIX")
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty() && v != "C" && v != "POSIX")
 }
 
 #[cfg(test)]
@@ -113,7 +125,11 @@ mod tests {
 
     #[test]
     fn a_join_link_fills_server_code_and_key() {
-        let l = read(&args(&["vigil-app", "vigil://join?server=http%3A%2F%2F127.0.0.1%3A8470&code=MATH-1&key=abc"]), Some("/nonexistent".into()), Some("kk_KZ.UTF-8".into()));
+        let l = read(
+            &args(&["vigil-app", "vigil://join?server=http%3A%2F%2F127.0.0.1%3A8470&code=MATH-1&key=abc"]),
+            Some("/nonexistent".into()),
+            Some("kk_KZ.UTF-8".into()),
+        );
         assert_eq!(l.server.as_deref(), Some("http://127.0.0.1:8470"));
         assert_eq!(l.exam_code.as_deref(), Some("MATH-1"));
         assert_eq!(l.server_key.as_deref(), Some("abc"));
@@ -135,7 +151,10 @@ mod tests {
         let file = dir.path().join("p.toml");
         std::fs::write(&file, "server = \"https://exam.example\"\nserver_key = \"KEY\"\n").unwrap();
         let l = read(&args(&["vigil://join?code=C1&key=OTHER"]), Some(file.clone()), Some("ru_RU.UTF-8".into()));
-        assert_eq!((l.server.as_deref(), l.server_key.as_deref(), l.exam_code.as_deref()), (Some("https://exam.example"), Some("KEY"), Some("C1")));
+        assert_eq!(
+            (l.server.as_deref(), l.server_key.as_deref(), l.exam_code.as_deref()),
+            (Some("https://exam.example"), Some("KEY"), Some("C1"))
+        );
         assert_eq!(l.language, "ru");
         let l = read(&args(&["vigil://join?server=https://evil.example&code=C1&key=EVIL"]), Some(file.clone()), None);
         assert_eq!(l.server_key.as_deref(), Some("KEY"));

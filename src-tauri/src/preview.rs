@@ -69,7 +69,12 @@ impl Preview {
 
     pub fn frame(&self) -> PreviewFrame {
         let l = lock(&self.latest);
-        PreviewFrame { image: l.jpeg.as_deref().map(data_url), camera_error: l.camera_error.clone(), mic_dbfs: l.mic_dbfs, mic_error: l.mic_error.clone() }
+        PreviewFrame {
+            image: l.jpeg.as_deref().map(data_url),
+            camera_error: l.camera_error.clone(),
+            mic_dbfs: l.mic_dbfs,
+            mic_error: l.mic_error.clone(),
+        }
     }
 
     /// The current camera picture (JPEG), for an identity photo.

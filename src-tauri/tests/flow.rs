@@ -14,7 +14,12 @@ use vigil_testkit::AppDriver;
 
 fn set_language(app: &AppDriver, lang: &str) {
     app.click(&format!("#language option[value={lang}]")).unwrap();
-    app.wait_script(&format!("the page in {lang}"), &format!("return document.documentElement.lang === '{lang}'"), Duration::from_secs(10)).unwrap();
+    app.wait_script(
+        &format!("the page in {lang}"),
+        &format!("return document.documentElement.lang === '{lang}'"),
+        Duration::from_secs(10),
+    )
+    .unwrap();
 }
 
 /// Screenshots of the current screen in every language, ending in English.
@@ -28,7 +33,12 @@ fn shoot_languages(app: &AppDriver, screen: &str) {
 fn join_screen(app: &AppDriver) {
     app.wait_visible("#screen-join h2", Duration::from_secs(60)).unwrap();
     // The join link filled in the server, the code and the key.
-    app.wait_script("the join link's values", "return document.getElementById('code').value !== ''", Duration::from_secs(10)).unwrap();
+    app.wait_script(
+        "the join link's values",
+        "return document.getElementById('code').value !== ''",
+        Duration::from_secs(10),
+    )
+    .unwrap();
     shoot_languages(app, "join");
     app.type_into("#name", "Aigerim Bekova").unwrap();
     app.click("#join-continue").unwrap();
@@ -47,11 +57,26 @@ fn the_whole_flow_against_the_reference_server() {
     app.click("#consent-accept").unwrap();
     app.wait_visible("#screen-check h2", Duration::from_secs(30)).unwrap();
     app.wait_visible("#camera-preview", Duration::from_secs(30)).unwrap();
-    app.wait_script("the check results", "return document.querySelectorAll('#findings li').length >= 8", Duration::from_secs(60)).unwrap();
-    app.wait_script("the microphone level", "return document.getElementById('mic-meter').value > -40", Duration::from_secs(20)).unwrap();
+    app.wait_script(
+        "the check results",
+        "return document.querySelectorAll('#findings li').length >= 8",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    app.wait_script(
+        "the microphone level",
+        "return document.getElementById('mic-meter').value > -40",
+        Duration::from_secs(20),
+    )
+    .unwrap();
     let verdicts = app.text("#findings").unwrap();
     assert!(verdicts.contains("Camera") && verdicts.contains("Connection to the exam server"), "{verdicts}");
-    app.wait_script("Continue enabled by the exam's policy", "return !document.getElementById('check-continue').disabled", Duration::from_secs(10)).unwrap();
+    app.wait_script(
+        "Continue enabled by the exam's policy",
+        "return !document.getElementById('check-continue').disabled",
+        Duration::from_secs(10),
+    )
+    .unwrap();
     app.screenshot(&shots().join("check-en.png")).unwrap();
     app.click("#check-continue").unwrap();
 
@@ -67,8 +92,18 @@ fn the_whole_flow_against_the_reference_server() {
 
     // The exam: the page loads in its own window, every source records.
     app.wait_visible("#screen-exam h2", Duration::from_secs(30)).unwrap();
-    app.wait_script("the exam page loaded", "return document.getElementById('exam-page').textContent.includes('is open')", Duration::from_secs(60)).unwrap();
-    app.wait_script("camera and screen recording", "return document.querySelectorAll('#exam-sources .rec').length >= 2", Duration::from_secs(30)).unwrap();
+    app.wait_script(
+        "the exam page loaded",
+        "return document.getElementById('exam-page').textContent.includes('is open')",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    app.wait_script(
+        "camera and screen recording",
+        "return document.querySelectorAll('#exam-sources .rec').length >= 2",
+        Duration::from_secs(30),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_secs(12)); // at least one whole segment per source
     app.screenshot(&shots().join("exam-en.png")).unwrap();
     assert!(app.text("#exam-connection").unwrap().contains("Online"));
@@ -87,7 +122,8 @@ fn the_whole_flow_against_the_reference_server() {
     assert_eq!(list[0]["id"].as_str().unwrap(), shown_id);
     assert_eq!(list[0]["candidate"], "Aigerim Bekova");
     let detail = s.server.review(&format!("/v1/review/sessions/{shown_id}")).unwrap();
-    let sources: Vec<&str> = detail["segments"].as_array().unwrap().iter().map(|g| g["source"].as_str().unwrap()).collect();
+    let sources: Vec<&str> =
+        detail["segments"].as_array().unwrap().iter().map(|g| g["source"].as_str().unwrap()).collect();
     for want in ["camera", "screen-0", "identity-face", "identity-id"] {
         assert!(sources.contains(&want), "no {want} segment on the server: {sources:?}");
     }
@@ -99,7 +135,8 @@ fn the_whole_flow_against_the_reference_server() {
     }
     assert_eq!(list[0]["finished_at"].is_null(), false);
     // Local media deleted after the receipt.
-    let left: Vec<_> = std::fs::read_dir(s.data.path().join("spool/segments")).unwrap().filter_map(|e| e.ok()).collect();
+    let left: Vec<_> =
+        std::fs::read_dir(s.data.path().join("spool/segments")).unwrap().filter_map(|e| e.ok()).collect();
     assert!(left.is_empty(), "local copies left: {left:?}");
 }
 
@@ -116,7 +153,8 @@ fn declining_consent_records_and_sends_nothing() {
     std::thread::sleep(Duration::from_secs(3));
     let sessions = s.server.review("/v1/review/sessions").unwrap();
     assert_eq!(sessions["sessions"].as_array().unwrap().len(), 0, "a session was created: {sessions}");
-    let written: Vec<_> = std::fs::read_dir(s.data.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let written: Vec<_> =
+        std::fs::read_dir(s.data.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert!(written.is_empty(), "the app wrote {written:?} without consent");
     // Nothing is captured: no camera preview was started.
     assert_eq!(app.script("return document.getElementById('camera-preview').hidden").unwrap(), serde_json::json!(true));

@@ -32,7 +32,11 @@ fn every_language_has_every_key_with_the_same_placeholders() {
         for (k, v) in &other {
             let v = v.as_str().unwrap_or_default();
             assert!(!v.trim().is_empty(), "{lang}.json: `{k}` is empty");
-            assert_eq!(placeholders(v), placeholders(en[k].as_str().unwrap()), "{lang}.json: `{k}` has other placeholders than English");
+            assert_eq!(
+                placeholders(v),
+                placeholders(en[k].as_str().unwrap()),
+                "{lang}.json: `{k}` has other placeholders than English"
+            );
         }
     }
 }
@@ -61,7 +65,8 @@ fn every_key_the_ui_uses_exists() {
     assert!(missing.is_empty(), "keys used by the UI but not translated: {missing:?}");
     // Keys built at run time from a prefix: every error code the app sends has a sentence.
     let flow = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/flow.rs")).unwrap();
-    let codes: BTreeSet<String> = flow.split("UiError::new(\"").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect();
+    let codes: BTreeSet<String> =
+        flow.split("UiError::new(\"").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect();
     assert!(codes.len() > 10);
     for code in codes {
         assert!(en.contains_key(&format!("error.{code}")), "error code `{code}` has no translation");

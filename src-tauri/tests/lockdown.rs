@@ -46,7 +46,12 @@ fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is
     let (handles, main) = app.window_handles().unwrap();
     let exam = handles.iter().find(|h| **h != main).expect("the exam window is a second webview").clone();
     app.switch_to(&exam).unwrap();
-    app.wait_script("the banner over the exam page", "const b = document.getElementById('vigil-banner'); return !!b && b.textContent.includes('AnyDesk')", Duration::from_secs(5)).unwrap();
+    app.wait_script(
+        "the banner over the exam page",
+        "const b = document.getElementById('vigil-banner'); return !!b && b.textContent.includes('AnyDesk')",
+        Duration::from_secs(5),
+    )
+    .unwrap();
     // require_close: the banner covers the whole exam page until the application is gone.
     let covers = app.script("const r = document.getElementById('vigil-banner').getBoundingClientRect(); return r.height >= window.innerHeight - 1 && document.getElementById('vigil-banner').dataset.blocking === 'true'").unwrap();
     assert_eq!(covers, serde_json::json!(true), "the exam page is not covered");
@@ -55,9 +60,19 @@ fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is
     // Closed: the warning goes, the proctor sees that too.
     drop(anydesk);
     wait_event(&s.server, "app.prohibited.exited", Duration::from_secs(10), |d| d["app_id"] == "anydesk");
-    app.wait_script("the warning gone", "return document.getElementById('exam-warnings').hidden", Duration::from_secs(5)).unwrap();
+    app.wait_script(
+        "the warning gone",
+        "return document.getElementById('exam-warnings').hidden",
+        Duration::from_secs(5),
+    )
+    .unwrap();
     app.switch_to(&exam).unwrap();
-    app.wait_script("the exam page uncovered", "return !document.getElementById('vigil-banner')", Duration::from_secs(5)).unwrap();
+    app.wait_script(
+        "the exam page uncovered",
+        "return !document.getElementById('vigil-banner')",
+        Duration::from_secs(5),
+    )
+    .unwrap();
     app.switch_to(&main).unwrap();
 }
 
@@ -94,12 +109,19 @@ fn the_exam_window_is_locked_and_watched() {
 
     // A link outside the rules: blocked, logged, the page stays.
     app.script("location.href = 'https://example.org/answers'; return true").unwrap();
-    wait_event(&s.server, "navigation.blocked", Duration::from_secs(10), |d| d["url"].as_str().unwrap_or("").starts_with("https://example.org/"));
+    wait_event(&s.server, "navigation.blocked", Duration::from_secs(10), |d| {
+        d["url"].as_str().unwrap_or("").starts_with("https://example.org/")
+    });
     std::thread::sleep(Duration::from_millis(500));
     let here = app.script("return location.pathname").unwrap();
     assert_eq!(here, "/demo-exam", "the exam window left the exam");
     app.switch_to(&main).unwrap();
-    app.wait_script("the blocked address shown", "return document.getElementById('exam-blocked').textContent.includes('example.org')", Duration::from_secs(5)).unwrap();
+    app.wait_script(
+        "the blocked address shown",
+        "return document.getElementById('exam-blocked').textContent.includes('example.org')",
+        Duration::from_secs(5),
+    )
+    .unwrap();
 
     // Focus moved to another window for a while, then back: both on the timeline, with how long.
     let main_x = xdotool(&s.display, &["search", "--name", "^Vigil$"]);
@@ -165,5 +187,11 @@ fn a_second_monitor_added_during_the_exam_breaks_the_monitor_rule() {
     s.app.screenshot(&shots().join("monitor-warning-en.png")).unwrap();
     vnc.set_screens(&[FHD]).unwrap();
     wait_event(&s.server, "monitor.rule_ok", Duration::from_secs(10), |d| d["monitors"] == 1);
-    s.app.wait_script("the warning gone", "return document.getElementById('exam-warnings').hidden", Duration::from_secs(5)).unwrap();
+    s.app
+        .wait_script(
+            "the warning gone",
+            "return document.getElementById('exam-warnings').hidden",
+            Duration::from_secs(5),
+        )
+        .unwrap();
 }

@@ -37,14 +37,18 @@ fn window_opens_and_shows_its_first_screen() {
 
     let mut window = String::new();
     wait_until(Duration::from_secs(60), "the Vigil window", || {
-        let out = Command::new("xdotool").args(["search", "--onlyvisible", "--name", "^Vigil$"]).env("DISPLAY", &x.display).output();
+        let out = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", "^Vigil$"])
+            .env("DISPLAY", &x.display)
+            .output();
         window = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
         !window.is_empty()
     })
     .unwrap();
     app.ensure_running().unwrap();
 
-    let geometry = Command::new("xdotool").args(["getwindowgeometry", &window]).env("DISPLAY", &x.display).output().unwrap();
+    let geometry =
+        Command::new("xdotool").args(["getwindowgeometry", &window]).env("DISPLAY", &x.display).output().unwrap();
     let geometry = String::from_utf8_lossy(&geometry.stdout).to_string();
     assert!(geometry.contains("1024x720"), "unexpected window geometry: {geometry}");
 
@@ -55,9 +59,20 @@ fn window_opens_and_shows_its_first_screen() {
     let shot = dir.join("window.png");
     let mut fractions = (0.0, 0.0);
     let rendered = wait_until(Duration::from_secs(60), "the first screen with the provisioning error", || {
-        let ok = Command::new("import").args(["-window", "root"]).arg(&shot).env("DISPLAY", &x.display).status().is_ok_and(|s| s.success());
+        let ok = Command::new("import")
+            .args(["-window", "root"])
+            .arg(&shot)
+            .env("DISPLAY", &x.display)
+            .status()
+            .is_ok_and(|s| s.success());
         fractions = if ok { (color_fraction(&shot, "#1d4ed8"), color_fraction(&shot, "#b91c1c")) } else { (0.0, 0.0) };
         fractions.0 > 0.05 && fractions.1 > 0.0001
     });
-    assert!(rendered.is_ok(), "screen not rendered as expected (blue {}, red {}); see {}", fractions.0, fractions.1, shot.display());
+    assert!(
+        rendered.is_ok(),
+        "screen not rendered as expected (blue {}, red {}); see {}",
+        fractions.0,
+        fractions.1,
+        shot.display()
+    );
 }

@@ -8,7 +8,11 @@ use std::time::Duration;
 
 /// Opens the camera `mode` names, with its description: the synthetic pattern, or the first
 /// real camera at `size` and `fps`. `Ok(None)` when the mode switches the camera off.
-pub fn open(mode: CameraMode, size: (u32, u32), fps: u32) -> Result<Option<(Box<dyn VideoSource>, String)>, CaptureError> {
+pub fn open(
+    mode: CameraMode,
+    size: (u32, u32),
+    fps: u32,
+) -> Result<Option<(Box<dyn VideoSource>, String)>, CaptureError> {
     Ok(match mode {
         CameraMode::None => None,
         CameraMode::Synthetic => Some((Box::new(SyntheticCamera::new(size.0, size.1)), "synthetic camera".into())),
@@ -124,9 +128,10 @@ impl NokhwaCamera {
                 let _ = camera.stop_stream();
             })
             .map_err(|e| CaptureError::Device { device: format!("camera {index}"), message: e.to_string() })?;
-        let (name, size) = ready_rx
-            .recv()
-            .map_err(|_| CaptureError::Device { device: format!("camera {index}"), message: "camera thread ended".into() })??;
+        let (name, size) = ready_rx.recv().map_err(|_| CaptureError::Device {
+            device: format!("camera {index}"),
+            message: "camera thread ended".into(),
+        })??;
         Ok(NokhwaCamera { name, size, requests: req_tx, frames: frame_rx })
     }
 

@@ -77,7 +77,8 @@ impl OpenH264Encoder {
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .skip_frames(false)
             .num_threads(1);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError(e.to_string()))?;
+        let encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError(e.to_string()))?;
         Ok(OpenH264Encoder { encoder, yuv: None, config: None, skip: None, skip_checked: false })
     }
 }
@@ -87,7 +88,12 @@ impl VideoEncoder for OpenH264Encoder {
         let dims = (frame.width as usize, frame.height as usize);
         let have_picture = frame.data.len() == frame.format.frame_len(dims.0, dims.1);
         if !have_picture && (!same_as_last || self.yuv.is_none()) {
-            return Err(EncodeError(format!("frame of {}x{} has {} bytes and no earlier picture to repeat", dims.0, dims.1, frame.data.len())));
+            return Err(EncodeError(format!(
+                "frame of {}x{} has {} bytes and no earlier picture to repeat",
+                dims.0,
+                dims.1,
+                frame.data.len()
+            )));
         }
         if !same_as_last || self.yuv.as_ref().is_none_or(|y| y.dimensions() != dims) {
             self.yuv = Some(match frame.format {
@@ -131,7 +137,9 @@ impl VideoEncoder for OpenH264Encoder {
                 self.skip = SkipFrames::new(&sps, &pps);
                 self.skip_checked = true;
                 if self.skip.is_none() {
-                    tracing::info!("this H.264 stream's shape does not allow skip pictures; unchanged frames are encoded");
+                    tracing::info!(
+                        "this H.264 stream's shape does not allow skip pictures; unchanged frames are encoded"
+                    );
                 }
             }
             self.config = Some(H264Config { sps, pps });
@@ -141,7 +149,9 @@ impl VideoEncoder for OpenH264Encoder {
             match skip.renumber(&picture.iter().map(Vec::as_slice).collect::<Vec<_>>()) {
                 Some(renumbered) => picture = renumbered,
                 None => {
-                    tracing::error!("cannot renumber an encoded picture; skip pictures are off from the next key frame");
+                    tracing::error!(
+                        "cannot renumber an encoded picture; skip pictures are off from the next key frame"
+                    );
                     self.skip = None;
                     self.encoder.force_intra_frame();
                 }

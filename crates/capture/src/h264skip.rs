@@ -268,9 +268,11 @@ mod tests {
         // Annex B -> NAL units.
         let mut out = Vec::new();
         let mut i = 0;
-        let starts: Vec<usize> = (0..bitstream.len().saturating_sub(3)).filter(|&j| bitstream[j..j + 3] == [0, 0, 1]).collect();
+        let starts: Vec<usize> =
+            (0..bitstream.len().saturating_sub(3)).filter(|&j| bitstream[j..j + 3] == [0, 0, 1]).collect();
         for (k, &s) in starts.iter().enumerate() {
-            let end = starts.get(k + 1).map(|&n| if bitstream[n - 1] == 0 { n - 1 } else { n }).unwrap_or(bitstream.len());
+            let end =
+                starts.get(k + 1).map(|&n| if bitstream[n - 1] == 0 { n - 1 } else { n }).unwrap_or(bitstream.len());
             out.push(bitstream[s + 3..end].to_vec());
             i = end;
         }
@@ -303,7 +305,11 @@ mod tests {
     #[test]
     fn skip_pictures_decode_to_exact_copies_and_keep_the_stream_valid() {
         let (w, h) = (320, 240);
-        let config = EncoderConfig::new().usage_type(UsageType::ScreenContentRealTime).max_frame_rate(FrameRate::from_hz(1.0)).skip_frames(false).num_threads(1);
+        let config = EncoderConfig::new()
+            .usage_type(UsageType::ScreenContentRealTime)
+            .max_frame_rate(FrameRate::from_hz(1.0))
+            .skip_frames(false)
+            .num_threads(1);
         let mut enc = Encoder::with_api_config(OpenH264API::from_source(), config).unwrap();
         let mut encoded: Vec<Vec<Vec<u8>>> = Vec::new();
         for seed in [0, 1, 2] {

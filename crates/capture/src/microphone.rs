@@ -195,7 +195,11 @@ pub fn start_stream(
             move |data: &[f32], _| {
                 let start = *position.get_or_insert_with(|| (epoch.elapsed().as_secs_f64() * 48_000.0) as u64);
                 let ch = channels as usize;
-                let mono: Vec<f32> = if ch == 1 { data.to_vec() } else { data.chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect() };
+                let mono: Vec<f32> = if ch == 1 {
+                    data.to_vec()
+                } else {
+                    data.chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect()
+                };
                 position = Some(start + mono.len() as u64);
                 if tx.try_send(MicChunk { at_samples: start, samples: mono }).is_err() {
                     dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

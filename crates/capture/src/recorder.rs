@@ -122,11 +122,20 @@ impl Shared {
     /// A write error: a full disk stops all capture (what is on disk stays); others end the track.
     fn write_failed(&self, source: &str, e: &SegmentError) {
         if e.is_disk_full() {
-            self.event("capture.disk_full", json!({"source": source, "error": e.to_string()}),
-                Some(format!("The disk is full: recording stopped. Everything recorded so far is kept. Free some space ({e}).")));
+            self.event(
+                "capture.disk_full",
+                json!({"source": source, "error": e.to_string()}),
+                Some(format!(
+                    "The disk is full: recording stopped. Everything recorded so far is kept. Free some space ({e})."
+                )),
+            );
             self.stop.store(true, Ordering::Relaxed);
         } else {
-            self.event("capture.write_failed", json!({"source": source, "error": e.to_string()}), Some(format!("{source}: recording stopped: {e}")));
+            self.event(
+                "capture.write_failed",
+                json!({"source": source, "error": e.to_string()}),
+                Some(format!("{source}: recording stopped: {e}")),
+            );
         }
     }
 }
@@ -152,7 +161,8 @@ impl Track {
     ) -> Result<Track, RecordError> {
         let id = source.id().to_owned();
         let (w, h) = source.size();
-        let writer = TrackWriter::new(shared.spool.clone(), shared.seal.clone(), &id, w, h, fps, audio.is_some(), shared.plan)?;
+        let writer =
+            TrackWriter::new(shared.spool.clone(), shared.seal.clone(), &id, w, h, fps, audio.is_some(), shared.plan)?;
         // Screen frames are large and rare: one in the queue is enough. Camera frames: a few.
         let (tx, rx) = bounded::<VideoFrame>(if content == Content::Screen { 1 } else { 3 });
         let stop = Arc::new(AtomicBool::new(false));
@@ -179,10 +189,15 @@ impl Track {
         self.stop.store(true, Ordering::Relaxed);
         let mut error = None;
         if let Ok(PaceEnd::Failed(e)) = self.pacer.join() {
-            shared.event("device.lost", json!({"source": self.source, "error": e.to_string()}), Some(format!("{e}: its recording ended, the others go on")));
+            shared.event(
+                "device.lost",
+                json!({"source": self.source, "error": e.to_string()}),
+                Some(format!("{e}: its recording ended, the others go on")),
+            );
             error = Some(e.to_string());
         }
-        let (segments, audio_frames, enc_error) = self.encoder.join().unwrap_or_else(|_| (Vec::new(), 0, Some("encoder thread panicked".into())));
+        let (segments, audio_frames, enc_error) =
+            self.encoder.join().unwrap_or_else(|_| (Vec::new(), 0, Some("encoder thread panicked".into())));
         let dropped = self.stats.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
             shared.event("capture.dropped_frames", json!({"source": self.source, "frames": dropped}), None);
@@ -294,11 +309,26 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
         None => None,
     };
     let recovered = segment::recover(&spool, seal.as_deref())?;
-    let shared = Arc::new(Shared { spool, epoch: Instant::now(), stop, plan: opts.plan, seal, messages: Mutex::new(Vec::new()) });
+    let shared = Arc::new(Shared {
+        spool,
+        epoch: Instant::now(),
+        stop,
+        plan: opts.plan,
+        seal,
+        messages: Mutex::new(Vec::new()),
+    });
     for r in &recovered {
-        shared.event("segment.recovered", json!({"source": r.source, "sequence": r.sequence, "frames": r.video_frames, "duration_ms": r.duration_ms}), None);
+        shared.event(
+            "segment.recovered",
+            json!({"source": r.source, "sequence": r.sequence, "frames": r.video_frames, "duration_ms": r.duration_ms}),
+            None,
+        );
     }
-    shared.event("capture.started", json!({"camera": format!("{:?}", opts.camera), "microphone": opts.microphone, "screens": opts.screens}), None);
+    shared.event(
+        "capture.started",
+        json!({"camera": format!("{:?}", opts.camera), "microphone": opts.microphone, "screens": opts.screens}),
+        None,
+    );
 
     // Microphone first, so that the camera track can carry it.
     let mic_dropped = Arc::new(AtomicU64::new(0));
@@ -307,7 +337,11 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
         match microphone::start_stream(tx, shared.epoch, mic_dropped.clone()) {
             Ok(stream) => (Some(stream), Some(rx)),
             Err(e) => {
-                shared.event("device.missing", json!({"device": "microphone", "error": e}), Some(format!("microphone: {e}; recording goes on without sound")));
+                shared.event(
+                    "device.missing",
+                    json!({"device": "microphone", "error": e}),
+                    Some(format!("microphone: {e}; recording goes on without sound")),
+                );
                 (None, None)
             }
         }
@@ -321,13 +355,20 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
     let camera = match crate::camera::open(opts.camera, opts.camera_size, opts.camera_fps as u32) {
         Ok(c) => c,
         Err(e) => {
-            shared.event("device.missing", json!({"device": "camera", "error": e.to_string()}), Some(format!("{e}; recording goes on without a camera")));
+            shared.event(
+                "device.missing",
+                json!({"device": "camera", "error": e.to_string()}),
+                Some(format!("{e}; recording goes on without a camera")),
+            );
             None
         }
     };
     let mut mic_rx = mic_rx;
     if let Some((source, name)) = camera {
-        let desc = match &mic_name { Some(m) => format!("{name} + {m}"), None => name };
+        let desc = match &mic_name {
+            Some(m) => format!("{name} + {m}"),
+            None => name,
+        };
         tracks.push(Track::start(&shared, source, desc, Content::Camera, opts.camera_fps, mic_rx.take())?);
     }
     if let Some(rx) = mic_rx.take() {
@@ -335,7 +376,11 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
         // rides with the camera. Say so rather than record silence.
         drop(rx);
         mic = None;
-        shared.event("capture.audio_without_camera", json!({}), Some("microphone: not recorded, since there is no camera track to carry it".into()));
+        shared.event(
+            "capture.audio_without_camera",
+            json!({}),
+            Some("microphone: not recorded, since there is no camera track to carry it".into()),
+        );
     }
 
     // Screens: one track per monitor, following hot-plug.
@@ -351,7 +396,11 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
     while !shared.stop.load(Ordering::Relaxed) {
         if let Some(m) = mic.as_ref() {
             if let Ok(err) = m.errors.try_recv() {
-                shared.event("device.lost", json!({"device": "microphone", "error": err}), Some(format!("microphone lost: {err}; recording goes on without sound")));
+                shared.event(
+                    "device.lost",
+                    json!({"device": "microphone", "error": err}),
+                    Some(format!("microphone lost: {err}; recording goes on without sound")),
+                );
                 mic = None;
             }
         }
@@ -380,7 +429,10 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                     // Gone: end their tracks.
                     let gone: Vec<MonitorId> = screens.keys().filter(|k| !present.contains(k)).cloned().collect();
                     for id in gone {
-                        if let Some(pos) = screens.remove(&id).and_then(|src| tracks.iter().position(|t| t.source == format!("screen-{src}"))) {
+                        if let Some(pos) = screens
+                            .remove(&id)
+                            .and_then(|src| tracks.iter().position(|t| t.source == format!("screen-{src}")))
+                        {
                             let track = tracks.remove(pos);
                             let source = track.source.clone();
                             finished.push(track.finish(&shared));
@@ -401,7 +453,14 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                                 continue;
                             }
                         };
-                        tracks.push(Track::start(&shared, Box::new(src), desc, Content::Screen, opts.screen_fps, None)?);
+                        tracks.push(Track::start(
+                            &shared,
+                            Box::new(src),
+                            desc,
+                            Content::Screen,
+                            opts.screen_fps,
+                            None,
+                        )?);
                         shared.event(if initial { "monitor.recorded" } else { "monitor.added" },
                             json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}), None);
                         screens.insert(id, next_screen);
@@ -409,7 +468,11 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                     }
                 }
                 Err(e) if screens.is_empty() && next_screen == 0 => {
-                    shared.event("device.missing", json!({"device": "monitors", "error": e.to_string()}), Some(format!("{e}; recording goes on without screens")));
+                    shared.event(
+                        "device.missing",
+                        json!({"device": "monitors", "error": e.to_string()}),
+                        Some(format!("{e}; recording goes on without screens")),
+                    );
                     last_poll = Some(Instant::now() + Duration::from_secs(3600));
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot list monitors"),

@@ -99,7 +99,16 @@ pub struct TrackWriter {
 impl TrackWriter {
     /// `seal`: encrypt finished segments to this recipient (the exam's, from its signed policy).
     #[allow(clippy::too_many_arguments)]
-    pub fn new(spool: Arc<Spool>, seal: Option<Arc<age::x25519::Recipient>>, source: &str, width: u32, height: u32, fps: f32, with_audio: bool, plan: SegmentPlan) -> Result<TrackWriter, SegmentError> {
+    pub fn new(
+        spool: Arc<Spool>,
+        seal: Option<Arc<age::x25519::Recipient>>,
+        source: &str,
+        width: u32,
+        height: u32,
+        fps: f32,
+        with_audio: bool,
+        plan: SegmentPlan,
+    ) -> Result<TrackWriter, SegmentError> {
         let next_sequence = spool.next_sequence(source)?;
         Ok(TrackWriter {
             spool,
@@ -130,7 +139,13 @@ impl TrackWriter {
 
     /// Adds an encoded picture taken at `at_ms` on the recording clock. A key frame at a segment
     /// boundary closes the current segment and opens the next.
-    pub fn write_video(&mut self, at_ms: u64, avcc: &[u8], keyframe: bool, config: &H264Config) -> Result<(), SegmentError> {
+    pub fn write_video(
+        &mut self,
+        at_ms: u64,
+        avcc: &[u8],
+        keyframe: bool,
+        config: &H264Config,
+    ) -> Result<(), SegmentError> {
         if keyframe && self.wants_keyframe(at_ms) {
             self.close()?;
             self.open_segment(at_ms, config)?;
@@ -166,7 +181,10 @@ impl TrackWriter {
         video.sps = config.sps.clone();
         video.pps = config.pps.clone();
         let mut muxer = if self.with_audio {
-            FragmentedMuxer::new_with_audio(video, FragmentAudioConfig { codec: AudioCodec::Opus, sample_rate: AUDIO_RATE as u32, channels: 1 })
+            FragmentedMuxer::new_with_audio(
+                video,
+                FragmentAudioConfig { codec: AudioCodec::Opus, sample_rate: AUDIO_RATE as u32, channels: 1 },
+            )
         } else {
             FragmentedMuxer::new(video)
         }
@@ -191,7 +209,16 @@ impl TrackWriter {
             duration_ms: 0,
         };
         self.next_sequence += 1;
-        self.open = Some(OpenSegment { muxer, file, partial, meta, last_flush_ms: at_ms, queued_video: 0, queued_audio: 0, last_video_ms: at_ms });
+        self.open = Some(OpenSegment {
+            muxer,
+            file,
+            partial,
+            meta,
+            last_flush_ms: at_ms,
+            queued_video: 0,
+            queued_audio: 0,
+            last_video_ms: at_ms,
+        });
         Ok(())
     }
 
@@ -245,13 +272,23 @@ fn write_sidecar(path: &Path, meta: &Sidecar) -> Result<(), SegmentError> {
 /// The final file name of a segment: `camera-000003.mp4`, or `camera-000003.mp4.age` when sealed.
 fn final_name(meta: &Sidecar, sealed: bool) -> String {
     let name = segment_file_name(&meta.source, meta.sequence);
-    if sealed { format!("{name}.age") } else { name }
+    if sealed {
+        format!("{name}.age")
+    } else {
+        name
+    }
 }
 
 /// Moves a complete partial file into place (encrypting it first when `seal` is given) and
 /// records it. The sidecar is removed last, so a crash anywhere in here is finished again by
 /// [`recover`].
-fn finish(spool: &Spool, partial: &Path, meta: &Sidecar, recovered: bool, seal: Option<&age::x25519::Recipient>) -> Result<SegmentRecord, SegmentError> {
+fn finish(
+    spool: &Spool,
+    partial: &Path,
+    meta: &Sidecar,
+    recovered: bool,
+    seal: Option<&age::x25519::Recipient>,
+) -> Result<SegmentRecord, SegmentError> {
     let name = final_name(meta, seal.is_some());
     let dir = spool.segments_dir();
     let final_path = dir.join(&name);
@@ -321,8 +358,13 @@ pub fn recover(spool: &Spool, seal: Option<&age::x25519::Recipient>) -> Result<V
         let partial = PathBuf::from(sidecar.to_string_lossy().trim_end_matches(".json").to_owned());
         let final_path = dir.join(final_name(&meta, seal.is_some()));
         if partial.exists() {
-            let f = OpenOptions::new().write(true).open(&partial).map_err(|source| SegmentError::Io { path: partial.clone(), source })?;
-            f.set_len(meta.valid_bytes).and_then(|_| f.sync_all()).map_err(|source| SegmentError::Io { path: partial.clone(), source })?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&partial)
+                .map_err(|source| SegmentError::Io { path: partial.clone(), source })?;
+            f.set_len(meta.valid_bytes)
+                .and_then(|_| f.sync_all())
+                .map_err(|source| SegmentError::Io { path: partial.clone(), source })?;
             if meta.video_frames == 0 {
                 // Only the init segment made it: nothing to keep.
                 let _ = std::fs::remove_file(&partial);

@@ -38,7 +38,12 @@ pub struct X11Grabber {
 impl X11Grabber {
     /// Prepares grabbing the rectangle `x, y, width, height` of the default screen.
     pub fn new(x: i32, y: i32, width: u32, height: u32) -> Result<X11Grabber, X11Error> {
-        let (conn, screen) = xcb::Connection::connect_with_extensions(None, &[xcb::Extension::Damage, xcb::Extension::XFixes], &[xcb::Extension::Shm]).map_err(err)?;
+        let (conn, screen) = xcb::Connection::connect_with_extensions(
+            None,
+            &[xcb::Extension::Damage, xcb::Extension::XFixes],
+            &[xcb::Extension::Shm],
+        )
+        .map_err(err)?;
         let setup = conn.get_setup();
         let root_screen = setup.roots().nth(screen as usize).ok_or_else(|| X11Error("no X screen".into()))?;
         let root = root_screen.root();
@@ -48,11 +53,21 @@ impl X11Grabber {
         if !pixels_ok {
             return Err(X11Error("the X server's pixel format is not 24-bit BGRX".into()));
         }
-        conn.wait_for_reply(conn.send_request(&xfixes::QueryVersion { client_major_version: 5, client_minor_version: 0 })).map_err(err)?;
-        conn.wait_for_reply(conn.send_request(&damage::QueryVersion { client_major_version: 1, client_minor_version: 1 })).map_err(err)?;
+        conn.wait_for_reply(
+            conn.send_request(&xfixes::QueryVersion { client_major_version: 5, client_minor_version: 0 }),
+        )
+        .map_err(err)?;
+        conn.wait_for_reply(
+            conn.send_request(&damage::QueryVersion { client_major_version: 1, client_minor_version: 1 }),
+        )
+        .map_err(err)?;
         let dmg: damage::Damage = conn.generate_id();
-        conn.send_and_check_request(&damage::Create { damage: dmg, drawable: x::Drawable::Window(root), level: damage::ReportLevel::BoundingBox })
-            .map_err(err)?;
+        conn.send_and_check_request(&damage::Create {
+            damage: dmg,
+            drawable: x::Drawable::Window(root),
+            level: damage::ReportLevel::BoundingBox,
+        })
+        .map_err(err)?;
         let rect = (x as i16, y as i16, width as u16, height as u16);
         let mut grabber = X11Grabber { conn, root, damage: dmg, rect, shm: None, dirty: true };
         grabber.shm = grabber.attach_shm((width as usize) * (height as usize) * 4);
@@ -76,7 +91,8 @@ impl X11Grabber {
                 return None;
             }
             let seg: shm::Seg = self.conn.generate_id();
-            let attached = self.conn.send_and_check_request(&shm::Attach { shmseg: seg, shmid: id as u32, read_only: false });
+            let attached =
+                self.conn.send_and_check_request(&shm::Attach { shmseg: seg, shmid: id as u32, read_only: false });
             libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
             if attached.is_err() {
                 libc::shmdt(addr);
@@ -107,14 +123,26 @@ impl X11Grabber {
     pub fn grab_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, X11Error> {
         // Reset the damage first: a change during the grab is reported for the next one.
         self.conn
-            .send_and_check_request(&damage::Subtract { damage: self.damage, repair: xfixes::Region::none(), parts: xfixes::Region::none() })
+            .send_and_check_request(&damage::Subtract {
+                damage: self.damage,
+                repair: xfixes::Region::none(),
+                parts: xfixes::Region::none(),
+            })
             .map_err(err)?;
         self.dirty = false;
         let (x, y, width, height) = self.rect;
         let drawable = x::Drawable::Window(self.root);
         if let Some(shm) = &self.shm {
             let cookie = self.conn.send_request(&shm::GetImage {
-                drawable, x, y, width, height, plane_mask: u32::MAX, format: x::ImageFormat::ZPixmap as u8, shmseg: shm.seg, offset: 0,
+                drawable,
+                x,
+                y,
+                width,
+                height,
+                plane_mask: u32::MAX,
+                format: x::ImageFormat::ZPixmap as u8,
+                shmseg: shm.seg,
+                offset: 0,
             });
             self.conn.wait_for_reply(cookie).map_err(err)?;
             // SAFETY: the server has finished writing (we have its reply); `size` bytes are mapped.
@@ -123,7 +151,15 @@ impl X11Grabber {
         }
         let reply = self
             .conn
-            .wait_for_reply(self.conn.send_request(&x::GetImage { format: x::ImageFormat::ZPixmap, drawable, x, y, width, height, plane_mask: u32::MAX }))
+            .wait_for_reply(self.conn.send_request(&x::GetImage {
+                format: x::ImageFormat::ZPixmap,
+                drawable,
+                x,
+                y,
+                width,
+                height,
+                plane_mask: u32::MAX,
+            }))
             .map_err(err)?;
         Ok(f(reply.data()))
     }
@@ -148,12 +184,16 @@ pub struct LayoutChanges {
 
 impl LayoutChanges {
     pub fn new() -> Result<LayoutChanges, X11Error> {
-        let (conn, screen) = xcb::Connection::connect_with_extensions(None, &[xcb::Extension::RandR], &[]).map_err(err)?;
+        let (conn, screen) =
+            xcb::Connection::connect_with_extensions(None, &[xcb::Extension::RandR], &[]).map_err(err)?;
         let root = conn.get_setup().roots().nth(screen as usize).ok_or_else(|| X11Error("no X screen".into()))?.root();
-        conn.wait_for_reply(conn.send_request(&xcb::randr::QueryVersion { major_version: 1, minor_version: 5 })).map_err(err)?;
+        conn.wait_for_reply(conn.send_request(&xcb::randr::QueryVersion { major_version: 1, minor_version: 5 }))
+            .map_err(err)?;
         conn.send_and_check_request(&xcb::randr::SelectInput {
             window: root,
-            enable: xcb::randr::NotifyMask::SCREEN_CHANGE | xcb::randr::NotifyMask::OUTPUT_CHANGE | xcb::randr::NotifyMask::CRTC_CHANGE,
+            enable: xcb::randr::NotifyMask::SCREEN_CHANGE
+                | xcb::randr::NotifyMask::OUTPUT_CHANGE
+                | xcb::randr::NotifyMask::CRTC_CHANGE,
         })
         .map_err(err)?;
         Ok(LayoutChanges { conn })

@@ -31,7 +31,8 @@ fn grabs_a_monitor_and_notices_only_real_changes() {
     assert!(frames[1].unchanged && frames[1].data.is_empty());
     assert!(frames[2].unchanged);
 
-    let status = Command::new("xsetroot").args(["-solid", "#ff0000"]).env("DISPLAY", &x.display).status().expect("xsetroot");
+    let status =
+        Command::new("xsetroot").args(["-solid", "#ff0000"]).env("DISPLAY", &x.display).status().expect("xsetroot");
     assert!(status.success());
     std::thread::sleep(std::time::Duration::from_millis(200));
     let red = src.grab().unwrap();

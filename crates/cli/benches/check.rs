@@ -49,16 +49,23 @@ fn main() {
             .env("DISPLAY", &x.display)
             .output()
             .unwrap();
-        assert!(out.status.code().is_some_and(|c| c <= 2), "vigil check failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.code().is_some_and(|c| c <= 2),
+            "vigil check failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
     println!("processes running: {}", vigil_watch::processes::snapshot().map(|s| s.len()).unwrap_or(0));
     stats("vigil check (whole command, no mic probe)", cli);
 
     let matcher = AppMatcher::new(ExamPolicy::default().prohibited_apps(Os::current())).unwrap();
-    stats("process scan (snapshot + match)", time(50, || {
-        let snap = vigil_watch::processes::snapshot().unwrap();
-        vigil_watch::processes::scan(&snap, &matcher)
-    }));
+    stats(
+        "process scan (snapshot + match)",
+        time(50, || {
+            let snap = vigil_watch::processes::snapshot().unwrap();
+            vigil_watch::processes::scan(&snap, &matcher)
+        }),
+    );
     let snap = vigil_watch::processes::snapshot().unwrap();
     stats("  match only (list of rules vs snapshot)", time(200, || vigil_watch::processes::scan(&snap, &matcher)));
     stats("monitors (display-info + xcap)", time(20, vigil_watch::displays::monitors));

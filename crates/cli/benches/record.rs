@@ -45,7 +45,8 @@ fn measure(mut child: Child) -> Usage {
 
 fn busy_screens(display: &str) -> Guard {
     let script = "while true; do xsetroot -solid '#204080'; sleep 0.3; xsetroot -solid '#c08020'; sleep 0.3; done";
-    Guard::spawn(Command::new("sh").args(["-c", script]).env("DISPLAY", display).stdout(Stdio::null()), "xsetroot").unwrap()
+    Guard::spawn(Command::new("sh").args(["-c", script]).env("DISPLAY", display).stdout(Stdio::null()), "xsetroot")
+        .unwrap()
 }
 
 fn vigil(dir: &Path, display: &str, pulse: &PulseAudio, args: &[&str]) -> Child {
@@ -71,7 +72,10 @@ fn main() {
     let mut pulse = PulseAudio::start().expect("PulseAudio");
     pulse.play_tone(440, 0.5, 600).unwrap();
     let secs = SECONDS.to_string();
-    println!("machine: {} cores; each run {SECONDS} s", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "machine: {} cores; each run {SECONDS} s",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
 
     // 1. The whole default recording, screens changing.
     {
@@ -88,16 +92,32 @@ fn main() {
     let screens_only = |busy: bool, secs: &str| {
         let _busy = busy.then(|| busy_screens(&vnc.display));
         let dir = tempfile::tempdir().unwrap();
-        let u = measure(vigil(dir.path(), &vnc.display, &pulse, &["--duration", secs, "--camera", "none", "--mic", "none"]));
+        let u = measure(vigil(
+            dir.path(),
+            &vnc.display,
+            &pulse,
+            &["--duration", secs, "--camera", "none", "--mic", "none"],
+        ));
         let frames = frames_of(dir.path(), "screen-");
         (u, frames)
     };
     let (changing, changing_frames) = screens_only(true, &secs);
     let (still, still_frames) = screens_only(false, &secs);
     let per = |u: &Usage, f: u64| 1000.0 * u.cpu / f.max(1) as f64;
-    println!("vigil screens only, changing: {:.1} ms CPU per frame ({changing_frames} frames, {:.1}% of a core)", per(&changing, changing_frames), 100.0 * changing.cpu / changing.wall);
-    println!("vigil screens only, static:   {:.1} ms CPU per frame ({still_frames} frames, {:.1}% of a core)", per(&still, still_frames), 100.0 * still.cpu / still.wall);
-    println!("static / changing cost, whole process per frame (start-up included): {:.2}", per(&still, still_frames) / per(&changing, changing_frames));
+    println!(
+        "vigil screens only, changing: {:.1} ms CPU per frame ({changing_frames} frames, {:.1}% of a core)",
+        per(&changing, changing_frames),
+        100.0 * changing.cpu / changing.wall
+    );
+    println!(
+        "vigil screens only, static:   {:.1} ms CPU per frame ({still_frames} frames, {:.1}% of a core)",
+        per(&still, still_frames),
+        100.0 * still.cpu / still.wall
+    );
+    println!(
+        "static / changing cost, whole process per frame (start-up included): {:.2}",
+        per(&still, still_frames) / per(&changing, changing_frames)
+    );
     // The cost of one more frame: the difference between a 30 s and a 10 s run, so that what
     // every run pays once (start-up, X connection, encoder set-up) does not count as frame cost.
     let marginal = |busy: bool, long: &Usage, long_frames: u64| {
@@ -113,10 +133,20 @@ fn main() {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-v", "error", "-y"]);
     for x in [0, 1920] {
-        cmd.args(["-f", "x11grab", "-framerate", "1", "-video_size", "1920x1080", "-i", &format!("{}+{x},0", vnc.display)]);
+        cmd.args([
+            "-f",
+            "x11grab",
+            "-framerate",
+            "1",
+            "-video_size",
+            "1920x1080",
+            "-i",
+            &format!("{}+{x},0", vnc.display),
+        ]);
     }
     for (i, name) in ["a.mp4", "b.mp4"].iter().enumerate() {
-        cmd.args(["-map", &i.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-t", &secs]).arg(out.path().join(name));
+        cmd.args(["-map", &i.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-t", &secs])
+            .arg(out.path().join(name));
     }
     let ff = measure(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("ffmpeg"));
     let ff_frames = 2 * SECONDS;

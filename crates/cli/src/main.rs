@@ -14,7 +14,9 @@ use vigil_core::verdict::EXIT_USAGE;
 
 #[derive(Parser)]
 #[command(name = "vigil", version, about = "Vigil desktop proctoring client", long_about = None)]
-#[command(after_help = "Exit codes: 0 all ok, 1 warnings only, 2 at least one failure, 3 usage or configuration error.\nLogs go to stderr; set VIGIL_LOG=debug for more.")]
+#[command(
+    after_help = "Exit codes: 0 all ok, 1 warnings only, 2 at least one failure, 3 usage or configuration error.\nLogs go to stderr; set VIGIL_LOG=debug for more."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,9 +60,7 @@ impl std::fmt::Display for Exit {
 fn main() -> ExitCode {
     limit_heap_retention();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
 

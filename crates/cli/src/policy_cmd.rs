@@ -50,5 +50,6 @@ pub fn run(cmd: PolicyCommand) -> Result<i32> {
 /// Reads and validates a policy file; the error names the file and the field.
 pub fn load(path: &Path) -> Result<ExamPolicy> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy file {}", path.display()))?;
-    ExamPolicy::parse(&text, Format::detect(Some(path), &text)).with_context(|| format!("policy file {}", path.display()))
+    ExamPolicy::parse(&text, Format::detect(Some(path), &text))
+        .with_context(|| format!("policy file {}", path.display()))
 }

@@ -44,7 +44,11 @@ pub struct CaptureArgs {
 
 fn parse_fps(s: &str) -> Result<f32, String> {
     let v: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
-    if (0.1..=30.0).contains(&v) { Ok(v) } else { Err("must be between 0.1 and 30".into()) }
+    if (0.1..=30.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 0.1 and 30".into())
+    }
 }
 
 impl CaptureArgs {
@@ -106,24 +110,41 @@ pub fn stop_signal(duration: Option<f64>) -> Result<Arc<AtomicBool>> {
 }
 
 pub fn run(args: RecordArgs) -> Result<i32> {
-    let spool = Arc::new(Spool::open(&args.out).with_context(|| format!("cannot open the spool in {}", args.out.display()))?);
+    let spool =
+        Arc::new(Spool::open(&args.out).with_context(|| format!("cannot open the spool in {}", args.out.display()))?);
     let opts = args.capture.options();
     let stop = stop_signal(args.duration)?;
     if !args.json {
-        eprintln!("Recording into {} ({}); Ctrl-C stops.", args.out.display(), args.duration.map(|d| format!("{d} s")).unwrap_or("until stopped".into()));
+        eprintln!(
+            "Recording into {} ({}); Ctrl-C stops.",
+            args.out.display(),
+            args.duration.map(|d| format!("{d} s")).unwrap_or("until stopped".into())
+        );
     }
     let summary = vigil_capture::record(spool, &opts, stop)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         for r in &summary.recovered {
-            println!("recovered {} ({} frames, {} ms) from an interrupted recording", r.file, r.video_frames, r.duration_ms);
+            println!(
+                "recovered {} ({} frames, {} ms) from an interrupted recording",
+                r.file, r.video_frames, r.duration_ms
+            );
         }
-        println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>12}  {}", "source", "segments", "frames", "audio", "dropped", "bytes", "device");
+        println!(
+            "{:<10} {:>8} {:>8} {:>8} {:>8} {:>12}  {}",
+            "source", "segments", "frames", "audio", "dropped", "bytes", "device"
+        );
         for s in &summary.sources {
             println!(
                 "{:<10} {:>8} {:>8} {:>8} {:>8} {:>12}  {}{}",
-                s.source, s.segments, s.video_frames, s.audio_frames, s.dropped_frames, s.bytes, s.description,
+                s.source,
+                s.segments,
+                s.video_frames,
+                s.audio_frames,
+                s.dropped_frames,
+                s.bytes,
+                s.description,
                 s.error.as_ref().map(|e| format!(" (error: {e})")).unwrap_or_default()
             );
         }

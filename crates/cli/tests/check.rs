@@ -18,11 +18,13 @@ fn check_json(extra: &[&str], env: &[(&str, String)]) -> (Value, i32) {
     let mut args = vec!["check", "--json"];
     args.extend_from_slice(extra);
     let out = vigil(&args, env);
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
     let schema: Value = serde_json::from_str(include_str!("../../../schemas/check-report.v1.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "report does not match the schema: {errors:#?}");
     let code = out.status.code().expect("exit code");
     assert_eq!(report["exit_code"], code, "exit code in the report and of the process differ");
@@ -38,7 +40,14 @@ fn monitors(report: &Value, source: &str) -> Vec<(i64, i64, i64, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["x"].as_i64().unwrap(), m["y"].as_i64().unwrap(), m["width"].as_i64().unwrap(), m["height"].as_i64().unwrap()))
+        .map(|m| {
+            (
+                m["x"].as_i64().unwrap(),
+                m["y"].as_i64().unwrap(),
+                m["width"].as_i64().unwrap(),
+                m["height"].as_i64().unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -111,7 +120,10 @@ fn renamed_remote_access_tools_are_flagged_with_their_path() {
     let (report, code) = check_json(&[], &[]);
     let hits = report["facts"]["processes"]["prohibited"].as_array().unwrap();
     for p in [&anydesk, &helper] {
-        let hit = hits.iter().find(|h| h["pid"] == p.pid()).unwrap_or_else(|| panic!("{} not flagged: {hits:#?}", p.exe.display()));
+        let hit = hits
+            .iter()
+            .find(|h| h["pid"] == p.pid())
+            .unwrap_or_else(|| panic!("{} not flagged: {hits:#?}", p.exe.display()));
         assert_eq!(hit["exe"], p.exe.display().to_string());
         assert_eq!(hit["app_id"], "anydesk");
         assert_eq!(hit["matched_by"], "executable");
@@ -121,7 +133,10 @@ fn renamed_remote_access_tools_are_flagged_with_their_path() {
     assert_eq!(helper_hit["process_name"].as_str().unwrap().len(), 15);
     assert!(!hits.iter().any(|h| h["pid"] == innocent.pid()), "unlisted process flagged");
     assert_eq!(finding(&report, "processes.prohibited")["verdict"], "fail");
-    assert!(finding(&report, "processes.prohibited")["message"].as_str().unwrap().contains(&anydesk.exe.display().to_string()));
+    assert!(finding(&report, "processes.prohibited")["message"]
+        .as_str()
+        .unwrap()
+        .contains(&anydesk.exe.display().to_string()));
     assert_eq!(code, 2);
     // A remote-access tool is also a remote-session signal.
     assert_eq!(report["facts"]["remote_session"]["detected"], true);

@@ -29,7 +29,11 @@ fn vigil_record(dir: &Path, display: &str, pulse: Option<&PulseAudio>, extra: &[
 /// Keeps the screens changing (root window colour flips), so every screen frame is new.
 fn busy_screens(display: &str) -> Guard {
     let script = "while true; do xsetroot -solid '#204080'; sleep 0.3; xsetroot -solid '#c08020'; sleep 0.3; done";
-    Guard::spawn(Command::new("sh").args(["-c", script]).env("DISPLAY", display).stdout(Stdio::null()).stderr(Stdio::null()), "xsetroot").unwrap()
+    Guard::spawn(
+        Command::new("sh").args(["-c", script]).env("DISPLAY", display).stdout(Stdio::null()).stderr(Stdio::null()),
+        "xsetroot",
+    )
+    .unwrap()
 }
 
 struct Probe {
@@ -42,16 +46,35 @@ struct Probe {
 /// ffprobe's view of a segment, and a full decode with ffmpeg that must report no error.
 fn probe(file: &Path) -> Probe {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_entries", "stream=codec_type,codec_name,width,height,nb_read_frames", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_type,codec_name,width,height,nb_read_frames",
+            "-of",
+            "json",
+        ])
         .arg(file)
         .output()
         .expect("ffprobe (Debian package ffmpeg)");
-    assert!(out.status.success() && out.stderr.is_empty(), "ffprobe {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let streams = v["streams"].as_array().unwrap();
     let video = streams.iter().find(|s| s["codec_type"] == "video").expect("a video stream");
-    let decode = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file).args(["-f", "null", "-"]).output().unwrap();
-    assert!(decode.status.success() && decode.stderr.is_empty(), "ffmpeg decode of {}: {}", file.display(), String::from_utf8_lossy(&decode.stderr));
+    let decode =
+        Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file).args(["-f", "null", "-"]).output().unwrap();
+    assert!(
+        decode.status.success() && decode.stderr.is_empty(),
+        "ffmpeg decode of {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&decode.stderr)
+    );
     Probe {
         codecs: streams.iter().map(|s| s["codec_name"].as_str().unwrap_or("").to_owned()).collect(),
         width: video["width"].as_u64().unwrap(),
@@ -62,7 +85,12 @@ fn probe(file: &Path) -> Probe {
 
 /// RMS in dBFS of a segment's audio track, decoded by ffmpeg.
 fn audio_rms_dbfs(file: &Path) -> f64 {
-    let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file).args(["-map", "0:a", "-ac", "1", "-f", "f32le", "-"]).output().unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:a", "-ac", "1", "-f", "f32le", "-"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let samples: Vec<f32> = out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     // Skip the first 100 ms (encoder start-up).
@@ -153,7 +181,8 @@ fn kill_9_loses_at_most_the_fragment_in_flight() {
     child.kill().unwrap(); // SIGKILL
     let killed_at = started.elapsed();
     child.wait().unwrap();
-    let partials = segments_on_disk(dir.path()).into_iter().filter(|p| p.to_string_lossy().ends_with(".partial")).count();
+    let partials =
+        segments_on_disk(dir.path()).into_iter().filter(|p| p.to_string_lossy().ends_with(".partial")).count();
     assert!(partials >= 1, "expected an interrupted segment on disk");
 
     let out = vigil_record(dir.path(), &vnc.display, None, &["--duration", "3"]).output().unwrap();
@@ -167,12 +196,15 @@ fn kill_9_loses_at_most_the_fragment_in_flight() {
     assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "mp4")), "leftovers: {files:?}");
     assert_eq!(files.len(), rows.len());
     for source in ["camera", "screen-0"] {
-        let mut seqs: Vec<u64> = rows.iter().filter(|r| r["source"] == source).map(|r| r["sequence"].as_u64().unwrap()).collect();
+        let mut seqs: Vec<u64> =
+            rows.iter().filter(|r| r["source"] == source).map(|r| r["sequence"].as_u64().unwrap()).collect();
         seqs.sort();
         assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "{source}: sequence has gaps");
         // What the first run kept: segments that started before the kill.
-        let before: Vec<&Value> = rows.iter().filter(|r| r["source"] == source && r["start_ms"].as_u64().unwrap() < 14_000).collect();
-        let end_ms = before.iter().map(|r| r["start_ms"].as_u64().unwrap() + r["duration_ms"].as_u64().unwrap()).max().unwrap();
+        let before: Vec<&Value> =
+            rows.iter().filter(|r| r["source"] == source && r["start_ms"].as_u64().unwrap() < 14_000).collect();
+        let end_ms =
+            before.iter().map(|r| r["start_ms"].as_u64().unwrap() + r["duration_ms"].as_u64().unwrap()).max().unwrap();
         let lost_ms = killed_at.as_millis() as i64 - end_ms as i64;
         // Start-up of the process and the first grab count against us too: allow 2 s of fragment
         // plus 1 s of start-up.
@@ -201,7 +233,10 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
     let events = spool.events().unwrap();
-    let added = events.iter().find(|e| e.kind == "monitor.added").unwrap_or_else(|| panic!("no monitor.added event: {events:#?}"));
+    let added = events
+        .iter()
+        .find(|e| e.kind == "monitor.added")
+        .unwrap_or_else(|| panic!("no monitor.added event: {events:#?}"));
     let at = added.data["at_ms"].as_u64().unwrap();
     assert!((3_500..7_000).contains(&at), "monitor.added at {at} ms");
     let source = added.data["source"].as_str().unwrap().to_owned();
@@ -213,13 +248,23 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
     assert_eq!((p.width, p.height), (1920, 1080));
     assert!(p.video_frames >= 3, "{} frames", p.video_frames);
     // Unplugged again: its track ends, with an event, and the first monitor goes on.
-    let removed = events.iter().find(|e| e.kind == "monitor.removed").unwrap_or_else(|| panic!("no monitor.removed: {events:#?}"));
+    let removed = events
+        .iter()
+        .find(|e| e.kind == "monitor.removed")
+        .unwrap_or_else(|| panic!("no monitor.removed: {events:#?}"));
     assert_eq!(removed.data["source"], source.as_str());
     let gone_at = removed.data["at_ms"].as_u64().unwrap();
     assert!((7_500..11_000).contains(&gone_at), "monitor.removed at {gone_at} ms");
     let end = rows.iter().map(|r| r.start_ms + r.duration_ms).max().unwrap();
     assert!(end <= gone_at + 1_000, "{source} recorded until {end} ms, after removal at {gone_at} ms");
-    let first_end = spool.segments().unwrap().iter().filter(|s| s.source == "screen-0").map(|s| s.start_ms + s.duration_ms).max().unwrap();
+    let first_end = spool
+        .segments()
+        .unwrap()
+        .iter()
+        .filter(|s| s.source == "screen-0")
+        .map(|s| s.start_ms + s.duration_ms)
+        .max()
+        .unwrap();
     assert!(first_end >= 11_000, "screen-0 stopped early, at {first_end} ms");
 }
 
@@ -239,7 +284,10 @@ fn no_camera_and_a_lost_microphone_are_events_and_the_rest_goes_on() {
     assert!(out.status.success());
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let messages: Vec<&str> = summary["messages"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
-    assert!(messages.iter().any(|m| m.contains("camera") && m.contains("not found") && m.contains("goes on")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("camera") && m.contains("not found") && m.contains("goes on")),
+        "{messages:?}"
+    );
     let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
     let events = spool.events().unwrap();
     assert!(events.iter().any(|e| e.kind == "device.missing" && e.data["device"] == "camera"), "{events:#?}");
@@ -260,7 +308,14 @@ fn no_camera_and_a_lost_microphone_are_events_and_the_rest_goes_on() {
     let events = spool.events().unwrap();
     let lost = events.iter().find(|e| e.kind == "device.lost" && e.data["device"] == "microphone");
     assert!(lost.is_some(), "no microphone device.lost event: {events:#?}");
-    let camera_end = spool.segments().unwrap().iter().filter(|s| s.source == "camera").map(|s| s.start_ms + s.duration_ms).max().unwrap();
+    let camera_end = spool
+        .segments()
+        .unwrap()
+        .iter()
+        .filter(|s| s.source == "camera")
+        .map(|s| s.start_ms + s.duration_ms)
+        .max()
+        .unwrap();
     assert!(camera_end >= 9_000, "camera stopped at {camera_end} ms");
 }
 
@@ -270,7 +325,11 @@ struct SmallDisk(PathBuf);
 impl SmallDisk {
     fn mount(size: &str) -> SmallDisk {
         let dir = tempfile::Builder::new().prefix("vigil-small-disk-").tempdir().unwrap().keep();
-        let status = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).status().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .unwrap();
         assert!(status.success(), "mounting a {size} tmpfs needs root (this test plays a full disk on it)");
         SmallDisk(dir)
     }

@@ -11,7 +11,18 @@ use vigil_testkit::{ReferenceServer, XvfbDisplay};
 fn run_cmd(server: &ReferenceServer, display: &str, data: &Path, code: &str, key: &str, secs: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
     cmd.args(["run", "--headless", "--consent", "--name", "Aigerim Test", "--camera", "synthetic", "--mic", "none"])
-        .args(["--server", &server.url, "--server-key", key, "--exam-code", code, "--duration", secs, "--drain-timeout", "120"])
+        .args([
+            "--server",
+            &server.url,
+            "--server-key",
+            key,
+            "--exam-code",
+            code,
+            "--duration",
+            secs,
+            "--drain-timeout",
+            "120",
+        ])
         .arg("--data-dir")
         .arg(data)
         .env("DISPLAY", display)
@@ -20,8 +31,14 @@ fn run_cmd(server: &ReferenceServer, display: &str, data: &Path, code: &str, key
 }
 
 fn finished(out: &Output) -> Value {
-    assert!(out.status.success(), "vigil run failed ({:?}): {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("receipt is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "vigil run failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("receipt is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// The server holds each segment and event exactly once, the receipt agrees with it, and every
@@ -30,7 +47,8 @@ fn assert_server_matches(server: &ReferenceServer, receipt: &Value) {
     let id = receipt["session_id"].as_str().unwrap();
     let detail = server.review(&format!("/v1/review/sessions/{id}")).unwrap();
     let segments = detail["segments"].as_array().unwrap();
-    let keys: HashSet<(String, u64)> = segments.iter().map(|s| (s["source"].as_str().unwrap().to_owned(), s["sequence"].as_u64().unwrap())).collect();
+    let keys: HashSet<(String, u64)> =
+        segments.iter().map(|s| (s["source"].as_str().unwrap().to_owned(), s["sequence"].as_u64().unwrap())).collect();
     assert_eq!(keys.len(), segments.len(), "duplicate segments");
     assert_eq!(segments.len() as u64, receipt["segments"].as_u64().unwrap());
     for source in ["camera", "screen-0"] {
@@ -46,7 +64,10 @@ fn assert_server_matches(server: &ReferenceServer, receipt: &Value) {
     // The server holds the encrypted segments (their hash is the ciphertext's); review decrypts.
     let dir = server.data.path().join("segments").join(id);
     for seg in segments.iter().take(3) {
-        let file = dir.join(vigil_core::spool::segment_file_name(seg["source"].as_str().unwrap(), seg["sequence"].as_u64().unwrap()));
+        let file = dir.join(vigil_core::spool::segment_file_name(
+            seg["source"].as_str().unwrap(),
+            seg["sequence"].as_u64().unwrap(),
+        ));
         let stored = std::fs::read(&file).unwrap();
         assert!(vigil_core::seal::is_sealed(&stored), "{} is not encrypted at rest", file.display());
         assert_eq!(vigil_core::spool::sha256_hex(&stored), seg["sha256"].as_str().unwrap());
@@ -60,8 +81,17 @@ fn assert_server_matches(server: &ReferenceServer, receipt: &Value) {
         assert_eq!(&media[4..8], b"ftyp", "review download is not a decrypted MP4");
         let tmp = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(tmp.path(), &media).unwrap();
-        let probe = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(tmp.path()).args(["-f", "null", "-"]).output().unwrap();
-        assert!(probe.status.success() && probe.stderr.is_empty(), "decrypted segment does not decode: {}", String::from_utf8_lossy(&probe.stderr));
+        let probe = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(tmp.path())
+            .args(["-f", "null", "-"])
+            .output()
+            .unwrap();
+        assert!(
+            probe.status.success() && probe.stderr.is_empty(),
+            "decrypted segment does not decode: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
     }
 }
 
@@ -70,12 +100,17 @@ fn kill_9_then_the_same_command_resumes_and_nothing_is_lost_or_doubled() {
     let x = XvfbDisplay::start(1280, 720).expect("Xvfb");
     let server = ReferenceServer::start("MATH-101").unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut child = run_cmd(&server, &x.display, data.path(), "MATH-101", &server.key, "60").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = run_cmd(&server, &x.display, data.path(), "MATH-101", &server.key, "60")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(13));
     child.kill().unwrap();
     child.wait().unwrap();
     // At rest on the client: finished segments are encrypted to the exam's recipient.
-    let on_disk: Vec<_> = std::fs::read_dir(data.path().join("spool/segments")).unwrap().map(|e| e.unwrap().path()).collect();
+    let on_disk: Vec<_> =
+        std::fs::read_dir(data.path().join("spool/segments")).unwrap().map(|e| e.unwrap().path()).collect();
     let sealed: Vec<_> = on_disk.iter().filter(|p| p.to_string_lossy().ends_with(".mp4.age")).collect();
     assert!(!sealed.is_empty(), "no encrypted segments: {on_disk:?}");
     assert!(!on_disk.iter().any(|p| p.to_string_lossy().ends_with(".mp4")), "plaintext segment at rest: {on_disk:?}");
@@ -87,7 +122,11 @@ fn kill_9_then_the_same_command_resumes_and_nothing_is_lost_or_doubled() {
 
     let receipt = finished(&run_cmd(&server, &x.display, data.path(), "MATH-101", &server.key, "4").output().unwrap());
     let sessions = server.review("/v1/review/sessions").unwrap();
-    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1, "the second run must resume, not start a new session");
+    assert_eq!(
+        sessions["sessions"].as_array().unwrap().len(),
+        1,
+        "the second run must resume, not start a new session"
+    );
     assert_eq!(receipt["session_id"], sessions["sessions"][0]["id"]);
     assert_eq!(receipt["local_copies_deleted"], true);
     assert_server_matches(&server, &receipt);
@@ -104,7 +143,11 @@ fn a_server_outage_of_60_seconds_loses_nothing() {
     let x = XvfbDisplay::start(1280, 720).expect("Xvfb");
     let mut server = ReferenceServer::start("MATH-101").unwrap();
     let data = tempfile::tempdir().unwrap();
-    let child = run_cmd(&server, &x.display, data.path(), "MATH-101", &server.key, "75").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let child = run_cmd(&server, &x.display, data.path(), "MATH-101", &server.key, "75")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(5));
     server.stop();
     std::thread::sleep(Duration::from_secs(60));
@@ -134,7 +177,18 @@ fn wrong_exam_code_and_a_foreign_policy_signature_are_refused() {
 
     // Without consent nothing starts.
     let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["run", "--headless", "--name", "A", "--server", &server.url, "--server-key", &server.key, "--exam-code", "MATH-101"])
+        .args([
+            "run",
+            "--headless",
+            "--name",
+            "A",
+            "--server",
+            &server.url,
+            "--server-key",
+            &server.key,
+            "--exam-code",
+            "MATH-101",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
@@ -225,8 +279,20 @@ fn socket2_linger_zero(stream: &std::net::TcpStream) -> std::io::Result<()> {
     const SOL_SOCKET: i32 = 1;
     const SO_LINGER: i32 = 13;
     // SAFETY: a valid socket fd and a correctly sized `struct linger`.
-    let r = unsafe { setsockopt(stream.as_raw_fd(), SOL_SOCKET, SO_LINGER, &l as *const Linger as *const _, std::mem::size_of::<Linger>() as u32) };
-    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    let r = unsafe {
+        setsockopt(
+            stream.as_raw_fd(),
+            SOL_SOCKET,
+            SO_LINGER,
+            &l as *const Linger as *const _,
+            std::mem::size_of::<Linger>() as u32,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[test]
@@ -237,7 +303,10 @@ fn a_proxy_that_resets_20_percent_and_fails_10_percent_loses_and_doubles_nothing
     let data = tempfile::tempdir().unwrap();
     let cmd = run_cmd(&server, &x.display, data.path(), "MATH-101", &server.key, "25");
     // Everything the client sends goes through the proxy.
-    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().replace(&server.url, &format!("http://127.0.0.1:{}", proxy.port))).collect();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().replace(&server.url, &format!("http://127.0.0.1:{}", proxy.port)))
+        .collect();
     let mut through_proxy = Command::new(cmd.get_program());
     through_proxy.args(&args).envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))));
     let receipt = finished(&through_proxy.output().unwrap());

@@ -79,9 +79,9 @@ pub fn default_list_text(os: Os) -> &'static str {
 /// Vigil's built-in prohibited-application list for `os`.
 pub fn default_list(os: Os) -> Vec<AppRule> {
     // The lists are compiled in and checked by this crate's tests, so a parse failure is a build bug.
-    toml::from_str::<ListFile>(default_list_text(os)).map(|f| f.app).unwrap_or_else(|e| {
-        panic!("built-in prohibited-apps list for {os:?} is invalid: {e}")
-    })
+    toml::from_str::<ListFile>(default_list_text(os))
+        .map(|f| f.app)
+        .unwrap_or_else(|e| panic!("built-in prohibited-apps list for {os:?} is invalid: {e}"))
 }
 
 impl AppRule {
@@ -190,8 +190,14 @@ mod tests {
             for r in &rules {
                 r.validate().unwrap_or_else(|e| panic!("{os:?} {}: {e:?}", r.id));
             }
-            for cat in [AppCategory::RemoteAccess, AppCategory::ScreenSharing, AppCategory::Meeting,
-                        AppCategory::Messenger, AppCategory::AiAssistant, AppCategory::VirtualMachine] {
+            for cat in [
+                AppCategory::RemoteAccess,
+                AppCategory::ScreenSharing,
+                AppCategory::Meeting,
+                AppCategory::Messenger,
+                AppCategory::AiAssistant,
+                AppCategory::VirtualMachine,
+            ] {
                 assert!(rules.iter().any(|r| r.category == cat), "{os:?} has no {cat:?} entry");
             }
             AppMatcher::new(rules).unwrap();

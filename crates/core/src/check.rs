@@ -71,7 +71,11 @@ fn finding(id: &str, title: &str, verdict: Verdict, message: String) -> Finding 
 
 /// `verdict` when `condition` holds, else ok.
 fn when(condition: bool, verdict: Verdict) -> Verdict {
-    if condition { verdict } else { Verdict::Ok }
+    if condition {
+        verdict
+    } else {
+        Verdict::Ok
+    }
 }
 
 /// Applies `policy` to `facts`. The order of findings is stable (it is the report's order).
@@ -111,7 +115,9 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
             v.low_disk,
             format!("{free} MiB free at {}, the exam needs {} MiB: free some space", s.data_dir, req.min_free_disk_mib),
         ),
-        Some(free) => finding("system.disk", "Free disk space", Verdict::Ok, format!("{free} MiB free at {}", s.data_dir)),
+        Some(free) => {
+            finding("system.disk", "Free disk space", Verdict::Ok, format!("{free} MiB free at {}", s.data_dir))
+        }
         None => finding(
             "system.disk",
             "Free disk space",
@@ -121,8 +127,20 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
     });
 
     out.extend(monitor_findings(facts, policy));
-    out.push(device_finding("camera", "Camera", &facts.cameras, v.camera_missing, "connect a camera or close the app that uses it"));
-    out.push(device_finding("microphone", "Microphone", &facts.microphones, v.microphone_missing, "connect a microphone"));
+    out.push(device_finding(
+        "camera",
+        "Camera",
+        &facts.cameras,
+        v.camera_missing,
+        "connect a camera or close the app that uses it",
+    ));
+    out.push(device_finding(
+        "microphone",
+        "Microphone",
+        &facts.microphones,
+        v.microphone_missing,
+        "connect a microphone",
+    ));
     if let Some(level) = &facts.microphone_level {
         out.push(match (level.rms_dbfs, &level.error) {
             (Some(rms), None) => {
@@ -150,9 +168,19 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
 
     let p = &facts.processes;
     out.push(if let Some(err) = &p.error {
-        finding("processes.prohibited", "Prohibited applications", v.prohibited_application, format!("could not list processes: {err}"))
+        finding(
+            "processes.prohibited",
+            "Prohibited applications",
+            v.prohibited_application,
+            format!("could not list processes: {err}"),
+        )
     } else if p.prohibited.is_empty() {
-        finding("processes.prohibited", "Prohibited applications", Verdict::Ok, format!("none among {} processes", p.scanned))
+        finding(
+            "processes.prohibited",
+            "Prohibited applications",
+            Verdict::Ok,
+            format!("none among {} processes", p.scanned),
+        )
     } else {
         let list: Vec<String> = p
             .prohibited
@@ -168,7 +196,9 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
     });
 
     let vm = &facts.virtual_machine;
-    let signals = |e: &[crate::facts::Evidence]| e.iter().map(|e| format!("{}: {}", e.signal, e.detail)).collect::<Vec<_>>().join("; ");
+    let signals = |e: &[crate::facts::Evidence]| {
+        e.iter().map(|e| format!("{}: {}", e.signal, e.detail)).collect::<Vec<_>>().join("; ")
+    };
     out.push(finding(
         "virtual_machine",
         "Virtual machine",
@@ -205,7 +235,11 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
                 "backend.reachable",
                 "Proctoring server",
                 v.backend_unreachable,
-                format!("{} is unreachable: {}; check the network connection", b.url, b.error.as_deref().unwrap_or("no answer")),
+                format!(
+                    "{} is unreachable: {}; check the network connection",
+                    b.url,
+                    b.error.as_deref().unwrap_or("no answer")
+                ),
             )
         });
         out.push(finding(
@@ -223,15 +257,7 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
 }
 
 fn describe(m: &Monitor) -> String {
-    format!(
-        "{} {}x{} at ({},{}){}",
-        m.name,
-        m.width,
-        m.height,
-        m.x,
-        m.y,
-        if m.primary { " primary" } else { "" }
-    )
+    format!("{} {}x{} at ({},{}){}", m.name, m.width, m.height, m.x, m.y, if m.primary { " primary" } else { "" })
 }
 
 fn monitor_findings(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
@@ -385,8 +411,14 @@ mod tests {
     fn silent_microphone() {
         let mut f = healthy();
         f.microphone_level = Some(MicLevel {
-            device: None, seconds: 2.0, sample_rate: 48_000, channels: 1, samples: 96_000,
-            rms_dbfs: Some(-90.0), peak_dbfs: Some(-80.0), error: None,
+            device: None,
+            seconds: 2.0,
+            sample_rate: 48_000,
+            channels: 1,
+            samples: 96_000,
+            rms_dbfs: Some(-90.0),
+            peak_dbfs: Some(-80.0),
+            error: None,
         });
         assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "microphone.level"), Verdict::Warn);
         f.microphone_level.as_mut().unwrap().rms_dbfs = Some(-9.0);

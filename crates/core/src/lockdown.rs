@@ -98,7 +98,11 @@ pub fn match_target(url: &str) -> Option<String> {
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host.starts_with('[') { host.split_inclusive(']').next().unwrap_or(host) } else { host.split(':').next().unwrap_or(host) };
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
     let path_and_more = &rest[end..];
     let path = path_and_more.split(['?', '#']).next().unwrap_or("");
     let path = if path.is_empty() { "/" } else { path };
@@ -148,7 +152,10 @@ mod tests {
     use super::*;
 
     fn rules(allow: &[&str], block: &[&str], exam: Option<&str>) -> UrlRules {
-        let nav = Navigation { allow: allow.iter().map(|s| s.to_string()).collect(), block: block.iter().map(|s| s.to_string()).collect() };
+        let nav = Navigation {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            block: block.iter().map(|s| s.to_string()).collect(),
+        };
         UrlRules::new(&nav, exam).unwrap()
     }
 

@@ -223,19 +223,24 @@ impl ExamPolicy {
         let l = &self.lockdown;
         if let Some(h) = &l.quit_password_sha256 {
             if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(PolicyError::at("lockdown.quit_password_sha256", "must be 64 hex digits (the SHA-256 of the password)"));
+                return Err(PolicyError::at(
+                    "lockdown.quit_password_sha256",
+                    "must be 64 hex digits (the SHA-256 of the password)",
+                ));
             }
         }
         for (list, patterns) in [("allow", &l.navigation.allow), ("block", &l.navigation.block)] {
-            if let Err(e) = crate::lockdown::UrlRules::new(&crate::lockdown::Navigation { allow: patterns.clone(), block: vec![] }, None) {
+            if let Err(e) = crate::lockdown::UrlRules::new(
+                &crate::lockdown::Navigation { allow: patterns.clone(), block: vec![] },
+                None,
+            ) {
                 return Err(PolicyError::at(format!("lockdown.navigation.{list}"), format!("invalid pattern {e}")));
             }
         }
         let mut ids = HashSet::new();
         for (i, rule) in self.applications.prohibited.iter().enumerate() {
-            rule.validate().map_err(|(field, msg)| {
-                PolicyError::at(format!("applications.prohibited[{i}]{field}"), msg)
-            })?;
+            rule.validate()
+                .map_err(|(field, msg)| PolicyError::at(format!("applications.prohibited[{i}]{field}"), msg))?;
             if !ids.insert(rule.id.to_ascii_lowercase()) {
                 return Err(PolicyError::at(
                     format!("applications.prohibited[{i}].id"),

@@ -76,10 +76,13 @@ impl SignedPolicy {
 
     /// Verifies the signature against `public_key` (base64 of 32 bytes).
     pub fn verify(&self, public_key: &str) -> Result<(), SignatureError> {
-        let key_bytes: [u8; 32] = b64().decode(public_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadKey)?;
+        let key_bytes: [u8; 32] =
+            b64().decode(public_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadKey)?;
         let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| SignatureError::BadKey)?;
-        let sig_bytes: [u8; 64] = b64().decode(&self.signature).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::Malformed)?;
-        key.verify(self.policy_json.as_bytes(), &Signature::from_bytes(&sig_bytes)).map_err(|_| SignatureError::Mismatch)
+        let sig_bytes: [u8; 64] =
+            b64().decode(&self.signature).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::Malformed)?;
+        key.verify(self.policy_json.as_bytes(), &Signature::from_bytes(&sig_bytes))
+            .map_err(|_| SignatureError::Mismatch)
     }
 }
 

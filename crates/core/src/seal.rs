@@ -58,7 +58,9 @@ pub fn seal_bytes(plain: &[u8], recipient: &age::x25519::Recipient) -> Result<Ve
 pub fn open_bytes(sealed: &[u8], identity: &str) -> Result<Vec<u8>, SealError> {
     let identity: age::x25519::Identity = identity.trim().parse().map_err(|_| SealError::BadIdentity)?;
     let decryptor = age::Decryptor::new(sealed).map_err(|e| SealError::Decrypt(e.to_string()))?;
-    let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| SealError::Decrypt(e.to_string()))?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| SealError::Decrypt(e.to_string()))?;
     let mut out = Vec::new();
     reader.read_to_end(&mut out)?;
     Ok(out)

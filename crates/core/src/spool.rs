@@ -104,8 +104,19 @@ impl Spool {
             db.execute(
                 "INSERT OR IGNORE INTO segments VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
                 params![
-                    s.source, s.sequence, s.file, s.started_at, s.start_ms, s.duration_ms, s.video_frames,
-                    s.audio_frames, s.width, s.height, s.bytes, s.sha256, s.recovered
+                    s.source,
+                    s.sequence,
+                    s.file,
+                    s.started_at,
+                    s.start_ms,
+                    s.duration_ms,
+                    s.video_frames,
+                    s.audio_frames,
+                    s.width,
+                    s.height,
+                    s.bytes,
+                    s.sha256,
+                    s.recovered
                 ],
             )
             .map(|_| ())
@@ -148,7 +159,9 @@ impl Spool {
     /// The next free sequence number of `source` (after every recorded one).
     pub fn next_sequence(&self, source: &str) -> Result<u64, SpoolError> {
         self.with_db(|db| {
-            db.query_row("SELECT COALESCE(MAX(sequence) + 1, 0) FROM segments WHERE source = ?1", [source], |r| r.get(0))
+            db.query_row("SELECT COALESCE(MAX(sequence) + 1, 0) FROM segments WHERE source = ?1", [source], |r| {
+                r.get(0)
+            })
         })
     }
 
@@ -156,7 +169,10 @@ impl Spool {
     pub fn add_event(&self, kind: &str, data: serde_json::Value) -> Result<u64, SpoolError> {
         let time = crate::time::now_rfc3339();
         self.with_db(|db| {
-            db.execute("INSERT INTO events (time, kind, data) VALUES (?1, ?2, ?3)", params![time, kind, data.to_string()])?;
+            db.execute(
+                "INSERT INTO events (time, kind, data) VALUES (?1, ?2, ?3)",
+                params![time, kind, data.to_string()],
+            )?;
             Ok(db.last_insert_rowid() as u64)
         })
     }
@@ -177,7 +193,8 @@ pub fn segment_file_name(source: &str, sequence: u64) -> String {
 
 /// A valid source id: 1-32 characters of `a-z`, `0-9` and `-` (it becomes part of file names).
 pub fn is_valid_source(source: &str) -> bool {
-    (1..=32).contains(&source.len()) && source.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    (1..=32).contains(&source.len())
+        && source.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl Spool {
@@ -194,7 +211,9 @@ impl Spool {
     pub fn pending_uploads(&self) -> Result<Vec<(SegmentRecord, Option<String>)>, SpoolError> {
         let done: std::collections::HashMap<String, (Option<String>, bool)> = self.with_db(|db| {
             let mut stmt = db.prepare("SELECT file, location, done FROM uploads")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?))))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, (r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?)))
+            })?;
             rows.collect()
         })?;
         let mut segs: Vec<(SegmentRecord, Option<String>)> = self
@@ -212,17 +231,30 @@ impl Spool {
 
     /// Remembers where a segment's upload lives (to resume it after a restart).
     pub fn set_upload_location(&self, file: &str, location: Option<&str>) -> Result<(), SpoolError> {
-        self.with_db(|db| db.execute("INSERT INTO uploads (file, location) VALUES (?1, ?2) ON CONFLICT(file) DO UPDATE SET location = ?2", params![file, location]).map(|_| ()))
+        self.with_db(|db| {
+            db.execute(
+                "INSERT INTO uploads (file, location) VALUES (?1, ?2) ON CONFLICT(file) DO UPDATE SET location = ?2",
+                params![file, location],
+            )
+            .map(|_| ())
+        })
     }
 
     pub fn mark_uploaded(&self, file: &str) -> Result<(), SpoolError> {
-        self.with_db(|db| db.execute("INSERT INTO uploads (file, done) VALUES (?1, 1) ON CONFLICT(file) DO UPDATE SET done = 1", [file]).map(|_| ()))
+        self.with_db(|db| {
+            db.execute(
+                "INSERT INTO uploads (file, done) VALUES (?1, 1) ON CONFLICT(file) DO UPDATE SET done = 1",
+                [file],
+            )
+            .map(|_| ())
+        })
     }
 
     /// Events after `after`, at most `limit`.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, SpoolError> {
         self.with_db(|db| {
-            let mut stmt = db.prepare_cached("SELECT seq, time, kind, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            let mut stmt =
+                db.prepare_cached("SELECT seq, time, kind, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
             let rows = stmt.query_map(params![after, limit as u64], event_row)?;
             rows.collect()
         })
@@ -251,7 +283,9 @@ pub fn random_key() -> String {
     for i in 0..2u64 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(i);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+        h.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
+        );
         out.push_str(&format!("{:016x}", h.finish()));
     }
     out

@@ -33,8 +33,16 @@ impl Drop for Server {
 fn start_server() -> Server {
     let bin = env!("CARGO_BIN_EXE_vigil-server");
     // On disk (not tmpfs), like a real deployment.
-    let dir = tempfile::Builder::new().prefix("vigil-load-").tempdir_in(std::env::var("VIGIL_LOAD_DIR").unwrap_or_else(|_| "/var/tmp".into())).unwrap();
-    let ok = Command::new(bin).args(["exam", "create", "--code", "LOAD", "--data"]).arg(dir.path()).stdout(Stdio::null()).status().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("vigil-load-")
+        .tempdir_in(std::env::var("VIGIL_LOAD_DIR").unwrap_or_else(|_| "/var/tmp".into()))
+        .unwrap();
+    let ok = Command::new(bin)
+        .args(["exam", "create", "--code", "LOAD", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(ok.success(), "exam create failed");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(bin)
@@ -57,7 +65,8 @@ fn start_server() -> Server {
 fn cpu_and_rss(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit_once(')').map(|s| s.1).unwrap_or_default().split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let rss_pages: f64 = fields.get(21).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     (ticks / 100.0, rss_pages * 4096.0 / 1048576.0)
 }
@@ -77,10 +86,21 @@ struct Payload {
 }
 
 fn meta(pairs: &[(&str, &str)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v))).collect::<Vec<_>>().join(",")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
-async fn candidate(n: usize, total: usize, url: String, seconds: u64, payloads: Arc<Vec<Payload>>, start: tokio::time::Instant) -> Tally {
+async fn candidate(
+    n: usize,
+    total: usize,
+    url: String,
+    seconds: u64,
+    payloads: Arc<Vec<Payload>>,
+    start: tokio::time::Instant,
+) -> Tally {
     let mut t = Tally::default();
     let client = reqwest::Client::builder().pool_max_idle_per_host(1).timeout(Duration::from_secs(30)).build().unwrap();
     let join = serde_json::json!({
@@ -107,20 +127,21 @@ async fn candidate(n: usize, total: usize, url: String, seconds: u64, payloads: 
     let mut segment = 0u64;
     for sec in 0..seconds {
         tokio::time::sleep_until(start + phase + Duration::from_secs(sec)).await;
-        let mut timed = |kind: usize, began: Instant, result: Result<reqwest::Response, reqwest::Error>, ok: u16| match result {
-            Ok(r) if r.status().as_u16() == ok => {
-                t.lat[kind].push(began.elapsed().as_micros() as u32);
-                true
-            }
-            Ok(r) => {
-                t.errors.push(format!("{}: {}", KINDS[kind], r.status()));
-                false
-            }
-            Err(e) => {
-                t.errors.push(format!("{}: {e}", KINDS[kind]));
-                false
-            }
-        };
+        let mut timed =
+            |kind: usize, began: Instant, result: Result<reqwest::Response, reqwest::Error>, ok: u16| match result {
+                Ok(r) if r.status().as_u16() == ok => {
+                    t.lat[kind].push(began.elapsed().as_micros() as u32);
+                    true
+                }
+                Ok(r) => {
+                    t.errors.push(format!("{}: {}", KINDS[kind], r.status()));
+                    false
+                }
+                Err(e) => {
+                    t.errors.push(format!("{}: {e}", KINDS[kind]));
+                    false
+                }
+            };
         let events: Vec<_> = (0..EVENTS_PER_BATCH)
             .map(|_| {
                 seq += 1;
@@ -128,11 +149,21 @@ async fn candidate(n: usize, total: usize, url: String, seconds: u64, payloads: 
             })
             .collect();
         let began = Instant::now();
-        let r = client.post(format!("{url}/v1/sessions/{id}/events")).header("Authorization", &auth).json(&serde_json::json!({"events": events})).send().await;
+        let r = client
+            .post(format!("{url}/v1/sessions/{id}/events"))
+            .header("Authorization", &auth)
+            .json(&serde_json::json!({"events": events}))
+            .send()
+            .await;
         timed(0, began, r, 200);
         if (sec + n as u64) % 5 == 0 {
             let began = Instant::now();
-            let r = client.post(format!("{url}/v1/sessions/{id}/heartbeat")).header("Authorization", &auth).json(&serde_json::json!({"backlog_segments": 0, "backlog_events": 0})).send().await;
+            let r = client
+                .post(format!("{url}/v1/sessions/{id}/heartbeat"))
+                .header("Authorization", &auth)
+                .json(&serde_json::json!({"backlog_segments": 0, "backlog_events": 0}))
+                .send()
+                .await;
             timed(1, began, r, 200);
         }
         if (sec + n as u64) % 10 == 0 {
@@ -144,7 +175,15 @@ async fn candidate(n: usize, total: usize, url: String, seconds: u64, payloads: 
                     .header("Authorization", &auth)
                     .header("Tus-Resumable", "1.0.0")
                     .header("Upload-Length", p.body.len())
-                    .header("Upload-Metadata", meta(&[("session", &id), ("source", source), ("sequence", &segment.to_string()), ("sha256", &p.sha256)]))
+                    .header(
+                        "Upload-Metadata",
+                        meta(&[
+                            ("session", &id),
+                            ("source", source),
+                            ("sequence", &segment.to_string()),
+                            ("sha256", &p.sha256),
+                        ]),
+                    )
                     .send()
                     .await;
                 let location = match &r {
@@ -206,7 +245,10 @@ fn step(rt: &tokio::runtime::Runtime, candidates: usize, seconds: u64, payloads:
     let (cpu1, rss) = cpu_and_rss(server.child.id());
     let mut all: Vec<u32> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
-    println!("\n{candidates} candidates, {seconds} s ({wall:.1} s wall); server CPU {:.0}% of one core, RSS {rss:.0} MiB", (cpu1 - cpu0) / wall * 100.0);
+    println!(
+        "\n{candidates} candidates, {seconds} s ({wall:.1} s wall); server CPU {:.0}% of one core, RSS {rss:.0} MiB",
+        (cpu1 - cpu0) / wall * 100.0
+    );
     let mut done = 0usize;
     for (k, name) in KINDS.iter().enumerate() {
         let mut lat: Vec<u32> = tallies.iter().flat_map(|t| t.lat[k].iter().copied()).collect();
@@ -250,7 +292,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--candidates" => steps = args.next().expect("--candidates N,N").split(',').map(|v| v.parse().expect("a number")).collect(),
+            "--candidates" => {
+                steps =
+                    args.next().expect("--candidates N,N").split(',').map(|v| v.parse().expect("a number")).collect()
+            }
             "--seconds" => seconds = args.next().expect("--seconds N").parse().expect("a number"),
             _ => {} // cargo bench passes --bench
         }
@@ -266,9 +311,13 @@ fn main() {
             .collect(),
     );
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    println!("vigil-server load: 5 events/s, a heartbeat every 5 s and 3 x {} KB segments every 10 s per candidate", SEGMENT_BYTES / 1024);
+    println!(
+        "vigil-server load: 5 events/s, a heartbeat every 5 s and 3 x {} KB segments every 10 s per candidate",
+        SEGMENT_BYTES / 1024
+    );
     let results: Vec<StepResult> = steps.iter().map(|&n| step(&rt, n, seconds, &payloads)).collect();
-    let sustained = results.iter().filter(|r| r.p99_ms < 200.0 && r.errors == 0 && r.rate_ratio > 0.99).map(|r| r.candidates).max();
+    let sustained =
+        results.iter().filter(|r| r.p99_ms < 200.0 && r.errors == 0 && r.rate_ratio > 0.99).map(|r| r.candidates).max();
     match sustained {
         Some(n) => println!("\nlargest step sustained (p99 < 200 ms, no errors, full rate): {n} candidates"),
         None => println!("\nno step sustained (p99 < 200 ms, no errors, full rate)"),

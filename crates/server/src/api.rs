@@ -72,7 +72,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 pub fn router(state: AppState) -> Router {
     let uploads = Router::new()
         .route("/v1/uploads", post(tus::create).options(tus::options))
-        .route("/v1/uploads/{id}", axum::routing::head(tus::head).patch(tus::patch).delete(tus::delete).options(tus::options))
+        .route(
+            "/v1/uploads/{id}",
+            axum::routing::head(tus::head).patch(tus::patch).delete(tus::delete).options(tus::options),
+        )
         .layer(DefaultBodyLimit::max(state.max_upload_bytes.min(usize::MAX as u64) as usize));
     Router::new()
         .route("/v1/health", get(|| async { Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }))
@@ -96,7 +99,10 @@ async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"public_key": state.public_key()}))
 }
 
-async fn join(State(state): State<AppState>, JsonBody(req): JsonBody<JoinRequest>) -> ApiResult<(StatusCode, Json<JoinResponse>)> {
+async fn join(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<JoinRequest>,
+) -> ApiResult<(StatusCode, Json<JoinResponse>)> {
     if !req.consent.accepted {
         return Err(bad_request("consent was not given: nothing may be recorded"));
     }
@@ -104,8 +110,9 @@ async fn join(State(state): State<AppState>, JsonBody(req): JsonBody<JoinRequest
     if name.is_empty() || name.len() > 200 {
         return Err(bad_request("candidate.name must be 1-200 characters"));
     }
-    let exam = db::exam(&state.db(), &req.exam_code)?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown exam code `{}`: check the code you were given", req.exam_code)))?;
+    let exam = db::exam(&state.db(), &req.exam_code)?.ok_or_else(|| {
+        ApiError(StatusCode::NOT_FOUND, format!("unknown exam code `{}`: check the code you were given", req.exam_code))
+    })?;
     let token = random_hex();
     if req.client_key.as_ref().is_some_and(|k| k.len() < 16 || k.len() > 128) {
         return Err(bad_request("client_key must be 16-128 characters"));
@@ -113,14 +120,21 @@ async fn join(State(state): State<AppState>, JsonBody(req): JsonBody<JoinRequest
     let existing: Option<String> = match &req.client_key {
         Some(key) => state
             .db()
-            .query_row("SELECT id FROM sessions WHERE client_key = ?1 AND exam_code = ?2 AND finished_at IS NULL", rusqlite::params![key, req.exam_code], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM sessions WHERE client_key = ?1 AND exam_code = ?2 AND finished_at IS NULL",
+                rusqlite::params![key, req.exam_code],
+                |r| r.get(0),
+            )
             .ok(),
         None => None,
     };
     let id = match existing {
         Some(id) => {
             // The same client joining again (its answer was lost): same session, new token.
-            state.db().execute("UPDATE sessions SET token_hash = ?2 WHERE id = ?1", rusqlite::params![id, db::hash_token(&token)])?;
+            state.db().execute(
+                "UPDATE sessions SET token_hash = ?2 WHERE id = ?1",
+                rusqlite::params![id, db::hash_token(&token)],
+            )?;
             tracing::info!(session = %id, "session joined again by the same client");
             id
         }
@@ -150,7 +164,12 @@ async fn join(State(state): State<AppState>, JsonBody(req): JsonBody<JoinRequest
     ))
 }
 
-async fn events(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(batch): JsonBody<EventBatch>) -> ApiResult<Json<EventAck>> {
+async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(batch): JsonBody<EventBatch>,
+) -> ApiResult<Json<EventAck>> {
     authorize(&state, &headers, &id)?;
     if batch.events.len() > 10_000 {
         return Err(bad_request("at most 10000 events per batch"));
@@ -162,16 +181,29 @@ async fn events(State(state): State<AppState>, Path(id): Path<String>, headers: 
     Ok(Json(EventAck { acked }))
 }
 
-async fn heartbeat(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(_hb): JsonBody<Heartbeat>) -> ApiResult<Json<HeartbeatResponse>> {
+async fn heartbeat(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(_hb): JsonBody<Heartbeat>,
+) -> ApiResult<Json<HeartbeatResponse>> {
     authorize(&state, &headers, &id)?;
     Ok(Json(HeartbeatResponse { instructions: db::take_instructions(&state.db(), &id)? }))
 }
 
 /// A segment the client stored on the external tus server (only with `--upload-endpoint`).
-async fn register_segment(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(reg): JsonBody<SegmentRegistration>) -> ApiResult<StatusCode> {
+async fn register_segment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(reg): JsonBody<SegmentRegistration>,
+) -> ApiResult<StatusCode> {
     authorize(&state, &headers, &id)?;
     let Some(endpoint) = &state.upload_endpoint else {
-        return Err(ApiError(StatusCode::CONFLICT, "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into()));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into(),
+        ));
     };
     if !reg.location.starts_with(endpoint.as_str()) || reg.location.len() > 2048 {
         return Err(bad_request(format!("location must be an upload on {endpoint}")));
@@ -186,11 +218,26 @@ async fn register_segment(State(state): State<AppState>, Path(id): Path<String>,
     let db = state.db();
     db.execute(
         "INSERT OR IGNORE INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![id, reg.source, reg.sequence, sha256, reg.bytes, reg.location, vigil_core::time::now_rfc3339()],
+        rusqlite::params![
+            id,
+            reg.source,
+            reg.sequence,
+            sha256,
+            reg.bytes,
+            reg.location,
+            vigil_core::time::now_rfc3339()
+        ],
     )?;
-    let held: String = db.query_row("SELECT sha256 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3", rusqlite::params![id, reg.source, reg.sequence], |r| r.get(0))?;
+    let held: String = db.query_row(
+        "SELECT sha256 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
+        rusqlite::params![id, reg.source, reg.sequence],
+        |r| r.get(0),
+    )?;
     if held != sha256 {
-        return Err(ApiError(StatusCode::CONFLICT, format!("segment {} {} is already held with another hash", reg.source, reg.sequence)));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("segment {} {} is already held with another hash", reg.source, reg.sequence),
+        ));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -198,7 +245,10 @@ async fn register_segment(State(state): State<AppState>, Path(id): Path<String>,
 async fn finish(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Receipt>> {
     authorize(&state, &headers, &id)?;
     let db = state.db();
-    db.execute("UPDATE sessions SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1", rusqlite::params![id, vigil_core::time::now_rfc3339()])?;
+    db.execute(
+        "UPDATE sessions SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1",
+        rusqlite::params![id, vigil_core::time::now_rfc3339()],
+    )?;
     let finished_at: String = db.query_row("SELECT finished_at FROM sessions WHERE id = ?1", [&id], |r| r.get(0))?;
     let events: u64 = db.query_row("SELECT COUNT(*) FROM events WHERE session_id = ?1", [&id], |r| r.get(0))?;
     Ok(Json(Receipt {
@@ -229,7 +279,11 @@ async fn review_sessions(State(state): State<AppState>, headers: HeaderMap) -> A
     Ok(Json(json!({"sessions": rows})))
 }
 
-async fn review_session(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+async fn review_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
     admin(&state, &headers)?;
     let db = state.db();
     let session = db
@@ -255,7 +309,12 @@ async fn review_session(State(state): State<AppState>, Path(id): Path<String>, h
     Ok(Json(json!({"session": session, "segments": segments, "events": db::events(&db, &id)?})))
 }
 
-async fn review_instruct(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(ins): JsonBody<Instruction>) -> ApiResult<StatusCode> {
+async fn review_instruct(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(ins): JsonBody<Instruction>,
+) -> ApiResult<StatusCode> {
     admin(&state, &headers)?;
     let n = state.db().execute(
         "INSERT INTO instructions (session_id, body) SELECT id, ?2 FROM sessions WHERE id = ?1",
@@ -267,14 +326,22 @@ async fn review_instruct(State(state): State<AppState>, Path(id): Path<String>, 
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn review_segment(State(state): State<AppState>, Path((id, source, sequence)): Path<(String, String, u64)>, headers: HeaderMap) -> ApiResult<Response> {
+async fn review_segment(
+    State(state): State<AppState>,
+    Path((id, source, sequence)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     admin(&state, &headers)?;
     if !vigil_core::spool::is_valid_source(&source) {
         return Err(bad_request("invalid source name"));
     }
     let known: bool = state
         .db()
-        .query_row("SELECT 1 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3", rusqlite::params![id, source, sequence], |_| Ok(true))
+        .query_row(
+            "SELECT 1 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
+            rusqlite::params![id, source, sequence],
+            |_| Ok(true),
+        )
         .unwrap_or(false);
     if !known {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such segment".into()));
@@ -282,9 +349,14 @@ async fn review_segment(State(state): State<AppState>, Path((id, source, sequenc
     let path = state.segment_path(&id, &source, sequence);
     if !path.exists() {
         let location = db::segment_location(&state.db(), &id, &source, sequence).unwrap_or_default();
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("this segment is stored on the external upload server: {location}")));
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("this segment is stored on the external upload server: {location}"),
+        ));
     }
-    let mut bytes = tokio::fs::read(path).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("segment file unreadable: {e}")))?;
+    let mut bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("segment file unreadable: {e}")))?;
     if vigil_core::seal::is_sealed(&bytes) {
         // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
         let identity: String = state.db().query_row(

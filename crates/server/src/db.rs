@@ -29,7 +29,8 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
            body TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);",
     )?;
     // Databases made before `events_acked` existed (0.1 pre-releases) get the column.
-    let has_acked: bool = db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'events_acked'")?.exists([])?;
+    let has_acked: bool =
+        db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'events_acked'")?.exists([])?;
     if !has_acked {
         db.execute_batch(
             "ALTER TABLE sessions ADD COLUMN events_acked INTEGER NOT NULL DEFAULT 0;
@@ -94,33 +95,50 @@ pub fn add_events(db: &mut Connection, session_id: &str, events: &[WireEvent]) -
 
 /// Highest `n` such that events 1..=n are all held.
 pub fn contiguous_events(db: &Connection, session_id: &str) -> rusqlite::Result<u64> {
-    db.query_row("SELECT events_acked FROM sessions WHERE id = ?1", [session_id], |r| r.get(0)).optional().map(|n| n.unwrap_or(0))
+    db.query_row("SELECT events_acked FROM sessions WHERE id = ?1", [session_id], |r| r.get(0))
+        .optional()
+        .map(|n| n.unwrap_or(0))
 }
 
 pub fn events(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<WireEvent>> {
     let mut stmt = db.prepare_cached("SELECT seq, time, kind, data FROM events WHERE session_id = ?1 ORDER BY seq")?;
     let rows = stmt.query_map([session_id], |r| {
         let data: String = r.get(3)?;
-        Ok(WireEvent { seq: r.get(0)?, time: r.get(1)?, kind: r.get(2)?, data: serde_json::from_str(&data).unwrap_or_default() })
+        Ok(WireEvent {
+            seq: r.get(0)?,
+            time: r.get(1)?,
+            kind: r.get(2)?,
+            data: serde_json::from_str(&data).unwrap_or_default(),
+        })
     })?;
     rows.collect()
 }
 
 pub fn segments(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<ReceiptSegment>> {
-    let mut stmt = db.prepare_cached("SELECT source, sequence, sha256, bytes FROM segments WHERE session_id = ?1 ORDER BY source, sequence")?;
-    let rows = stmt.query_map([session_id], |r| Ok(ReceiptSegment { source: r.get(0)?, sequence: r.get(1)?, sha256: r.get(2)?, bytes: r.get(3)? }))?;
+    let mut stmt = db.prepare_cached(
+        "SELECT source, sequence, sha256, bytes FROM segments WHERE session_id = ?1 ORDER BY source, sequence",
+    )?;
+    let rows = stmt.query_map([session_id], |r| {
+        Ok(ReceiptSegment { source: r.get(0)?, sequence: r.get(1)?, sha256: r.get(2)?, bytes: r.get(3)? })
+    })?;
     rows.collect()
 }
 
 /// Where a segment was stored: this server's upload id, or the URL on the external tus server.
 pub fn segment_location(db: &Connection, session_id: &str, source: &str, sequence: u64) -> rusqlite::Result<String> {
-    db.query_row("SELECT upload_id FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3", params![session_id, source, sequence], |r| r.get(0))
+    db.query_row(
+        "SELECT upload_id FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
+        params![session_id, source, sequence],
+        |r| r.get(0),
+    )
 }
 
 /// Pending instructions for a session, marked delivered.
 pub fn take_instructions(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<Instruction>> {
-    let mut stmt = db.prepare_cached("SELECT id, body FROM instructions WHERE session_id = ?1 AND delivered = 0 ORDER BY id")?;
-    let rows: Vec<(i64, String)> = stmt.query_map([session_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        db.prepare_cached("SELECT id, body FROM instructions WHERE session_id = ?1 AND delivered = 0 ORDER BY id")?;
+    let rows: Vec<(i64, String)> =
+        stmt.query_map([session_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     for (id, _) in &rows {
         db.execute("UPDATE instructions SET delivered = 1 WHERE id = ?1", [id])?;
     }

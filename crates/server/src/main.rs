@@ -94,7 +94,9 @@ fn run(cli: Cli) -> Result<()> {
             let state = state::AppState::open(&data, upload_endpoint, max_upload_bytes)?;
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
                 tracing::info!(%listen, data = %data.display(), "vigil-server listening");
                 axum::serve(listener, api::router(state))
                     .with_graceful_shutdown(async {
@@ -108,7 +110,8 @@ fn run(cli: Cli) -> Result<()> {
             let state = state::AppState::open(&data, None, 0)?;
             let policy = match policy {
                 Some(path) => {
-                    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let text =
+                        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
                     vigil_core::ExamPolicy::parse(&text, vigil_core::policy::Format::detect(Some(&path), &text))
                         .with_context(|| format!("policy file {}", path.display()))?
                 }

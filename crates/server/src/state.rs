@@ -56,7 +56,9 @@ impl AppState {
             getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
             create_secret(&key_path, &seed).context("writing the signing key")?;
         }
-        let seed: [u8; 32] = std::fs::read(&key_path)?.try_into().map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", key_path.display()))?;
+        let seed: [u8; 32] = std::fs::read(&key_path)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", key_path.display()))?;
         let token_path = dir.join("admin.token");
         if !token_path.exists() {
             create_secret(&token_path, random_hex().as_bytes()).context("writing the admin token")?;
@@ -94,7 +96,10 @@ impl AppState {
     }
 
     pub fn create_exam(&self, code: &str, policy: &ExamPolicy, exam_url: Option<&str>) -> Result<()> {
-        if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if code.is_empty()
+            || code.len() > 64
+            || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             bail!("exam code must be 1-64 letters, digits, '-' or '_'");
         }
         // Each exam gets its own age identity; clients encrypt segments to its recipient.
@@ -104,7 +109,14 @@ impl AppState {
         let signed = SignedPolicy::sign(serde_json::to_string(&policy)?, &self.key);
         self.db().execute(
             "INSERT OR REPLACE INTO exams VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![code, signed.policy_json, signed.signature, exam_url, vigil_core::time::now_rfc3339(), identity],
+            rusqlite::params![
+                code,
+                signed.policy_json,
+                signed.signature,
+                exam_url,
+                vigil_core::time::now_rfc3339(),
+                identity
+            ],
         )?;
         Ok(())
     }

@@ -40,13 +40,18 @@ fn header_u64(headers: &HeaderMap, name: &str) -> ApiResult<u64> {
 
 /// `Upload-Metadata: key base64,key base64`
 fn metadata(headers: &HeaderMap) -> ApiResult<HashMap<String, String>> {
-    let raw = headers.get("Upload-Metadata").and_then(|v| v.to_str().ok()).ok_or_else(|| bad_request("missing Upload-Metadata"))?;
+    let raw = headers
+        .get("Upload-Metadata")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| bad_request("missing Upload-Metadata"))?;
     raw.split(',')
         .map(|pair| {
             let mut it = pair.trim().splitn(2, ' ');
             let key = it.next().unwrap_or_default().to_owned();
             let value = it.next().unwrap_or_default();
-            let decoded = base64::engine::general_purpose::STANDARD.decode(value).map_err(|_| bad_request(format!("Upload-Metadata `{key}` is not base64")))?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .map_err(|_| bad_request(format!("Upload-Metadata `{key}` is not base64")))?;
             Ok((key, String::from_utf8(decoded).map_err(|_| bad_request("Upload-Metadata is not UTF-8"))?))
         })
         .collect()
@@ -71,9 +76,20 @@ fn load(state: &AppState, id: &str) -> ApiResult<Upload> {
     }
     state
         .db()
-        .query_row("SELECT session_id, length, offset, source, sequence, sha256 FROM uploads WHERE id = ?1", [id], |r| {
-            Ok(Upload { session_id: r.get(0)?, length: r.get(1)?, offset: r.get(2)?, source: r.get(3)?, sequence: r.get(4)?, sha256: r.get(5)? })
-        })
+        .query_row(
+            "SELECT session_id, length, offset, source, sequence, sha256 FROM uploads WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Upload {
+                    session_id: r.get(0)?,
+                    length: r.get(1)?,
+                    offset: r.get(2)?,
+                    source: r.get(3)?,
+                    sequence: r.get(4)?,
+                    sha256: r.get(5)?,
+                })
+            },
+        )
         .map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such upload".into()))
 }
 
@@ -81,7 +97,10 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     require_tus(&headers)?;
     let length = header_u64(&headers, "Upload-Length")?;
     if length > state.max_upload_bytes {
-        return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("Upload-Length {length} is over the limit of {} bytes", state.max_upload_bytes)));
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Upload-Length {length} is over the limit of {} bytes", state.max_upload_bytes),
+        ));
     }
     let meta = metadata(&headers)?;
     let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad_request(format!("Upload-Metadata needs `{k}`")));
@@ -97,13 +116,15 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
         return Err(bad_request("sha256 must be 64 hex digits"));
     }
     let id = random_hex();
-    std::fs::File::create(state.upload_path(&id)).map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the upload: {e}")))?;
+    std::fs::File::create(state.upload_path(&id))
+        .map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the upload: {e}")))?;
     state.db().execute(
         "INSERT INTO uploads VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
         rusqlite::params![id, session, length, source, sequence, sha256, vigil_core::time::now_rfc3339()],
     )?;
     let mut resp = (StatusCode::CREATED, tus_headers(&state)).into_response();
-    resp.headers_mut().insert("Location", HeaderValue::from_str(&format!("/v1/uploads/{id}")).expect("hex is a valid header"));
+    resp.headers_mut()
+        .insert("Location", HeaderValue::from_str(&format!("/v1/uploads/{id}")).expect("hex is a valid header"));
     if length == 0 {
         complete(&state, &id, &load(&state, &id)?)?;
     }
@@ -122,16 +143,27 @@ pub async fn head(State(state): State<AppState>, Path(id): Path<String>, headers
     Ok(resp)
 }
 
-pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     require_tus(&headers)?;
     if headers.get("Content-Type").and_then(|v| v.to_str().ok()) != Some("application/offset+octet-stream") {
-        return Err(ApiError(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/offset+octet-stream".into()));
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/offset+octet-stream".into(),
+        ));
     }
     let up = load(&state, &id)?;
     authorize(&state, &headers, &up.session_id)?;
     let offset = header_u64(&headers, "Upload-Offset")?;
     if offset != up.offset {
-        return Err(ApiError(StatusCode::CONFLICT, format!("Upload-Offset {offset} does not match the server's {}", up.offset)));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("Upload-Offset {offset} does not match the server's {}", up.offset),
+        ));
     }
     let new_offset = offset + body.len() as u64;
     if new_offset > up.length {
@@ -149,9 +181,15 @@ pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, header
         };
         write().map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, format!("cannot store the upload: {e}")))?;
         // Conditional, so that a retried PATCH racing the original cannot move the offset twice.
-        let moved = st.db().execute("UPDATE uploads SET offset = ?2 WHERE id = ?1 AND offset = ?3", rusqlite::params![upload_id, new_offset, offset])?;
+        let moved = st.db().execute(
+            "UPDATE uploads SET offset = ?2 WHERE id = ?1 AND offset = ?3",
+            rusqlite::params![upload_id, new_offset, offset],
+        )?;
         if moved == 0 {
-            return Err(ApiError(StatusCode::CONFLICT, "another request moved this upload's offset; ask for it with HEAD".into()));
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "another request moved this upload's offset; ask for it with HEAD".into(),
+            ));
         }
         if new_offset == up.length {
             complete(&st, &upload_id, &up)?;
@@ -168,11 +206,15 @@ pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, header
 /// The last byte is in: check the hash and file the segment (idempotently).
 fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
     let path = state.upload_path(id);
-    let actual = vigil_core::spool::sha256_file(&path).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let actual = vigil_core::spool::sha256_file(&path)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     if actual != up.sha256 {
         let _ = std::fs::remove_file(&path);
         let _ = state.db().execute("DELETE FROM uploads WHERE id = ?1", [id]);
-        return Err(ApiError(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST), format!("checksum mismatch: got {actual}, expected {}", up.sha256)));
+        return Err(ApiError(
+            StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            format!("checksum mismatch: got {actual}, expected {}", up.sha256),
+        ));
     }
     let dest = state.segment_path(&up.session_id, &up.source, up.sequence);
     if let Some(dir) = dest.parent() {
@@ -182,7 +224,15 @@ fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
     let db = state.db();
     db.execute(
         "INSERT OR IGNORE INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![up.session_id, up.source, up.sequence, up.sha256, up.length, id, vigil_core::time::now_rfc3339()],
+        rusqlite::params![
+            up.session_id,
+            up.source,
+            up.sequence,
+            up.sha256,
+            up.length,
+            id,
+            vigil_core::time::now_rfc3339()
+        ],
     )?;
     db.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
     Ok(())

@@ -23,14 +23,31 @@ fn b64(s: &str) -> String {
 }
 
 /// Creates a tus upload; returns the response.
-fn create_upload(s: &Server, token: &str, session: &str, source: &str, seq: u64, body: &[u8], sha: Option<&str>) -> reqwest::blocking::Response {
+fn create_upload(
+    s: &Server,
+    token: &str,
+    session: &str,
+    source: &str,
+    seq: u64,
+    body: &[u8],
+    sha: Option<&str>,
+) -> reqwest::blocking::Response {
     let sha = sha.map(str::to_owned).unwrap_or_else(|| hex::encode(Sha256::digest(body)));
     Client::new()
         .post(format!("{}/v1/uploads", s.url))
         .bearer_auth(token)
         .header("Tus-Resumable", "1.0.0")
         .header("Upload-Length", body.len().to_string())
-        .header("Upload-Metadata", format!("session {},source {},sequence {},sha256 {}", b64(session), b64(source), b64(&seq.to_string()), b64(&sha)))
+        .header(
+            "Upload-Metadata",
+            format!(
+                "session {},source {},sequence {},sha256 {}",
+                b64(session),
+                b64(source),
+                b64(&seq.to_string()),
+                b64(&sha)
+            ),
+        )
         .send()
         .unwrap()
 }
@@ -62,8 +79,18 @@ fn a_whole_session_with_resumed_upload_and_receipt() {
 
     // Events: out of order and repeated; the ack is the highest contiguous seq.
     let post_events = |seqs: &[u64]| -> Value {
-        let events: Vec<Value> = seqs.iter().map(|n| json!({"seq": n, "time": "2026-11-25T10:00:00Z", "kind": "focus.lost", "data": {"n": n}})).collect();
-        Client::new().post(format!("{}/v1/sessions/{id}/events", s.url)).bearer_auth(&token).json(&json!({"events": events})).send().unwrap().json().unwrap()
+        let events: Vec<Value> = seqs
+            .iter()
+            .map(|n| json!({"seq": n, "time": "2026-11-25T10:00:00Z", "kind": "focus.lost", "data": {"n": n}}))
+            .collect();
+        Client::new()
+            .post(format!("{}/v1/sessions/{id}/events", s.url))
+            .bearer_auth(&token)
+            .json(&json!({"events": events}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
     };
     assert_eq!(post_events(&[1, 2, 4])["acked"], 2);
     assert_eq!(post_events(&[3, 4, 1])["acked"], 4);
@@ -74,7 +101,12 @@ fn a_whole_session_with_resumed_upload_and_receipt() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let location = created.headers()["Location"].to_str().unwrap().to_owned();
     assert_eq!(patch(&s, &token, &location, 0, &body[..100_000]).status(), StatusCode::NO_CONTENT);
-    let head = Client::new().head(format!("{}{location}", s.url)).bearer_auth(&token).header("Tus-Resumable", "1.0.0").send().unwrap();
+    let head = Client::new()
+        .head(format!("{}{location}", s.url))
+        .bearer_auth(&token)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .unwrap();
     assert_eq!(head.headers()["Upload-Offset"], "100000");
     assert_eq!(patch(&s, &token, &location, 50_000, &body[50_000..]).status(), StatusCode::CONFLICT);
     let done = patch(&s, &token, &location, 100_000, &body[100_000..]);
@@ -83,25 +115,53 @@ fn a_whole_session_with_resumed_upload_and_receipt() {
 
     // Proctor instruction through the review API, delivered by the next heartbeat.
     let admin = server_cmd(s.dir.path(), &["token"]);
-    let r = Client::new().post(format!("{}/v1/review/sessions/{id}/instructions", s.url)).bearer_auth(&admin).json(&json!({"kind": "message", "text": "Please face the camera"})).send().unwrap();
+    let r = Client::new()
+        .post(format!("{}/v1/review/sessions/{id}/instructions", s.url))
+        .bearer_auth(&admin)
+        .json(&json!({"kind": "message", "text": "Please face the camera"}))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let hb: Value = Client::new().post(format!("{}/v1/sessions/{id}/heartbeat", s.url)).bearer_auth(&token).json(&json!({"backlog_segments": 0, "backlog_events": 0})).send().unwrap().json().unwrap();
+    let hb: Value = Client::new()
+        .post(format!("{}/v1/sessions/{id}/heartbeat", s.url))
+        .bearer_auth(&token)
+        .json(&json!({"backlog_segments": 0, "backlog_events": 0}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(hb["instructions"][0]["text"], "Please face the camera");
 
-    let receipt: Value = Client::new().post(format!("{}/v1/sessions/{id}/finish", s.url)).bearer_auth(&token).send().unwrap().json().unwrap();
+    let receipt: Value = Client::new()
+        .post(format!("{}/v1/sessions/{id}/finish", s.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(receipt["events"], 4);
     assert_eq!(receipt["segments"][0]["sha256"], hex::encode(Sha256::digest(&body)));
     assert_eq!(receipt["segments"][0]["bytes"], 300_000);
 
     // Review: the session, its segment (byte for byte) and its events.
-    let detail: Value = Client::new().get(format!("{}/v1/review/sessions/{id}", s.url)).bearer_auth(&admin).send().unwrap().json().unwrap();
+    let detail: Value = Client::new()
+        .get(format!("{}/v1/review/sessions/{id}", s.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(detail["events"].as_array().unwrap().len(), 4);
     let download = detail["segments"][0]["download"].as_str().unwrap();
     let media = Client::new().get(format!("{}{download}", s.url)).bearer_auth(&admin).send().unwrap().bytes().unwrap();
     assert_eq!(media.as_ref(), body.as_slice());
-    let list: Value = Client::new().get(format!("{}/v1/review/sessions", s.url)).bearer_auth(&admin).send().unwrap().json().unwrap();
+    let list: Value =
+        Client::new().get(format!("{}/v1/review/sessions", s.url)).bearer_auth(&admin).send().unwrap().json().unwrap();
     assert_eq!(list["sessions"][0]["candidate"], "Aigerim");
-    assert_eq!(Client::new().get(format!("{}/v1/review/sessions", s.url)).bearer_auth(&token).send().unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        Client::new().get(format!("{}/v1/review/sessions", s.url)).bearer_auth(&token).send().unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[test]
@@ -111,27 +171,47 @@ fn bad_input_gets_clear_errors_and_the_server_stays_up() {
     assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
     assert!(wrong.json::<Value>().unwrap()["error"].as_str().unwrap().contains("unknown exam code"));
 
-    let malformed = Client::new().post(format!("{}/v1/sessions", s.url)).header("Content-Type", "application/json").body("{\"exam_code\": ").send().unwrap();
+    let malformed = Client::new()
+        .post(format!("{}/v1/sessions", s.url))
+        .header("Content-Type", "application/json")
+        .body("{\"exam_code\": ")
+        .send()
+        .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     assert!(malformed.json::<Value>().unwrap()["error"].as_str().unwrap().contains("malformed"));
 
     let joined: Value = join(&s, "MATH-101").json().unwrap();
     let (id, token) = (joined["session_id"].as_str().unwrap(), joined["token"].as_str().unwrap());
-    let bad_token = Client::new().post(format!("{}/v1/sessions/{id}/events", s.url)).bearer_auth("not-the-token").json(&json!({"events": []})).send().unwrap();
+    let bad_token = Client::new()
+        .post(format!("{}/v1/sessions/{id}/events", s.url))
+        .bearer_auth("not-the-token")
+        .json(&json!({"events": []}))
+        .send()
+        .unwrap();
     assert_eq!(bad_token.status(), StatusCode::UNAUTHORIZED);
 
     let too_big = create_upload(&s, token, id, "camera", 0, &[0u8; 2000], None);
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let traversal = create_upload(&s, token, id, "../../etc", 0, b"abc", None);
     assert_eq!(traversal.status(), StatusCode::BAD_REQUEST);
-    let traversal = Client::new().get(format!("{}/v1/uploads/..%2F..%2Fserver.db", s.url)).header("Tus-Resumable", "1.0.0").send().unwrap();
+    let traversal = Client::new()
+        .get(format!("{}/v1/uploads/..%2F..%2Fserver.db", s.url))
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .unwrap();
     assert!(traversal.status().is_client_error());
 
     // A segment whose bytes do not match its announced hash is refused and not filed.
     let created = create_upload(&s, token, id, "camera", 0, b"hello", Some(&"0".repeat(64)));
     let location = created.headers()["Location"].to_str().unwrap().to_owned();
     assert_eq!(patch(&s, token, &location, 0, b"hello").status().as_u16(), 460);
-    let receipt: Value = Client::new().post(format!("{}/v1/sessions/{id}/finish", s.url)).bearer_auth(token).send().unwrap().json().unwrap();
+    let receipt: Value = Client::new()
+        .post(format!("{}/v1/sessions/{id}/finish", s.url))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(receipt["segments"].as_array().unwrap().len(), 0);
 
     assert_eq!(Client::new().get(format!("{}/v1/health", s.url)).send().unwrap().status(), StatusCode::OK);

@@ -41,15 +41,16 @@ fn every_documented_operation_answers_a_documented_status() {
     let client = Client::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
         let id = if path.starts_with("/v1/uploads") { "a".repeat(64) } else { "0123456789abcdef01234567".into() };
-        let concrete = path
-            .replace("{id}", &id)
-            .replace("{source}", "camera")
-            .replace("{sequence}", "0");
+        let concrete = path.replace("{id}", &id).replace("{source}", "camera").replace("{sequence}", "0");
         for (method, op) in ops.as_object().unwrap() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let resp = client.request(m, format!("{}{concrete}", s.url)).header("Tus-Resumable", "1.0.0").send().unwrap();
+            let resp =
+                client.request(m, format!("{}{concrete}", s.url)).header("Tus-Resumable", "1.0.0").send().unwrap();
             let status = resp.status().as_u16().to_string();
-            assert!(op["responses"].get(&status).is_some(), "{method} {path} answered {status}, which openapi.json does not document");
+            assert!(
+                op["responses"].get(&status).is_some(),
+                "{method} {path} answered {status}, which openapi.json does not document"
+            );
         }
     }
 }
@@ -68,19 +69,39 @@ fn real_answers_match_the_schemas() {
         .unwrap();
     validate(&spec, "JoinResponse", &joined);
     let (id, token) = (joined["session_id"].as_str().unwrap(), joined["token"].as_str().unwrap());
-    let ack: Value = c.post(format!("{}/v1/sessions/{id}/events", s.url)).bearer_auth(token)
-        .json(&json!({"events": [{"seq": 1, "time": "t", "kind": "k", "data": {}}]})).send().unwrap().json().unwrap();
+    let ack: Value = c
+        .post(format!("{}/v1/sessions/{id}/events", s.url))
+        .bearer_auth(token)
+        .json(&json!({"events": [{"seq": 1, "time": "t", "kind": "k", "data": {}}]}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     validate(&spec, "EventAck", &ack);
     let admin = admin(s.dir.path(), &["token"]);
-    c.post(format!("{}/v1/review/sessions/{id}/instructions", s.url)).bearer_auth(admin.trim()).json(&json!({"kind": "terminate", "reason": "end"})).send().unwrap();
-    let hb: Value = c.post(format!("{}/v1/sessions/{id}/heartbeat", s.url)).bearer_auth(token).json(&json!({})).send().unwrap().json().unwrap();
+    c.post(format!("{}/v1/review/sessions/{id}/instructions", s.url))
+        .bearer_auth(admin.trim())
+        .json(&json!({"kind": "terminate", "reason": "end"}))
+        .send()
+        .unwrap();
+    let hb: Value = c
+        .post(format!("{}/v1/sessions/{id}/heartbeat", s.url))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(hb["instructions"][0]["kind"], "terminate");
     validate(&spec, "HeartbeatResponse", &hb);
-    let receipt: Value = c.post(format!("{}/v1/sessions/{id}/finish", s.url)).bearer_auth(token).send().unwrap().json().unwrap();
+    let receipt: Value =
+        c.post(format!("{}/v1/sessions/{id}/finish", s.url)).bearer_auth(token).send().unwrap().json().unwrap();
     validate(&spec, "Receipt", &receipt);
-    let list: Value = c.get(format!("{}/v1/review/sessions", s.url)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
+    let list: Value =
+        c.get(format!("{}/v1/review/sessions", s.url)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
     validate(&spec, "SessionList", &list);
-    let detail: Value = c.get(format!("{}/v1/review/sessions/{id}", s.url)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
+    let detail: Value =
+        c.get(format!("{}/v1/review/sessions/{id}", s.url)).bearer_auth(admin.trim()).send().unwrap().json().unwrap();
     validate(&spec, "SessionDetail", &detail);
     let err: Value = c.post(format!("{}/v1/sessions", s.url)).json(&json!({"exam_code": "nope", "candidate": {"name": "A"}, "consent": {"accepted": true, "at": "t", "inventory_version": 1}})).send().unwrap().json().unwrap();
     validate(&spec, "Error", &err);

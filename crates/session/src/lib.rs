@@ -117,13 +117,18 @@ impl Session {
         let mut spool = Spool::open(&dir)?;
         if spool.get(RECEIPT_KEY)?.is_some() {
             drop(spool);
-            std::fs::remove_dir_all(&dir).map_err(|source| SessionError::Io { what: "clearing the last finished session", path: dir.clone(), source })?;
+            std::fs::remove_dir_all(&dir).map_err(|source| SessionError::Io {
+                what: "clearing the last finished session",
+                path: dir.clone(),
+                source,
+            })?;
             spool = Spool::open(&dir)?;
         }
         let up = Uplink::new(&params.server)?;
         let (info, resumed) = match spool.get(SESSION_KEY)? {
             Some(saved) => {
-                let info: SessionInfo = serde_json::from_str(&saved).map_err(|e| SessionError::Policy(format!("the saved session is unreadable: {e}")))?;
+                let info: SessionInfo = serde_json::from_str(&saved)
+                    .map_err(|e| SessionError::Policy(format!("the saved session is unreadable: {e}")))?;
                 spool.add_event("session.resumed", json!({}))?;
                 (info, true)
             }
@@ -150,7 +155,8 @@ impl Session {
                 (info, false)
             }
         };
-        let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json).map_err(|e| SessionError::Policy(vigil_core::error_chain(&e)))?;
+        let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json)
+            .map_err(|e| SessionError::Policy(vigil_core::error_chain(&e)))?;
         Ok(Session { info, policy, spool: Arc::new(spool), resumed, up })
     }
 
@@ -161,13 +167,23 @@ impl Session {
         if !vigil_core::spool::is_valid_source(&source) || !jpeg.starts_with(&[0xFF, 0xD8]) {
             return Err(SessionError::Photo(format!("not a JPEG photo of kind `{kind}`")));
         }
-        let recipient = self.policy.encrypt_to.as_deref().ok_or_else(|| SessionError::Policy("the exam policy names no encryption recipient".into()))?;
-        let recipient = vigil_core::seal::parse_recipient(recipient).map_err(|e| SessionError::Policy(e.to_string()))?;
-        let sealed = vigil_core::seal::seal_bytes(jpeg, &recipient).map_err(|e| SessionError::Photo(format!("cannot encrypt the photo: {e}")))?;
+        let recipient = self
+            .policy
+            .encrypt_to
+            .as_deref()
+            .ok_or_else(|| SessionError::Policy("the exam policy names no encryption recipient".into()))?;
+        let recipient =
+            vigil_core::seal::parse_recipient(recipient).map_err(|e| SessionError::Policy(e.to_string()))?;
+        let sealed = vigil_core::seal::seal_bytes(jpeg, &recipient)
+            .map_err(|e| SessionError::Photo(format!("cannot encrypt the photo: {e}")))?;
         let sequence = self.spool.next_sequence(&source)?;
         let file = format!("{source}-{sequence:06}.jpg.age");
         let path = self.spool.segments_dir().join(&file);
-        write_durably(&path, &sealed).map_err(|source| SessionError::Io { what: "saving the photo", path: path.clone(), source })?;
+        write_durably(&path, &sealed).map_err(|source| SessionError::Io {
+            what: "saving the photo",
+            path: path.clone(),
+            source,
+        })?;
         self.spool.add_segment(&SegmentRecord {
             source: source.clone(),
             sequence,
@@ -188,7 +204,11 @@ impl Session {
     }
 
     /// Starts recording with `options` (encrypted to the exam's recipient) and uploading.
-    pub fn start(&self, mut options: vigil_capture::RecordOptions, stop: Arc<std::sync::atomic::AtomicBool>) -> Running {
+    pub fn start(
+        &self,
+        mut options: vigil_capture::RecordOptions,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Running {
         options.encrypt_to = self.policy.encrypt_to.clone();
         Running::start(self.spool.clone(), self.info.clone(), &self.policy, options, stop)
     }
@@ -202,12 +222,16 @@ impl Session {
             let r = drain(&self.up, &self.spool, &self.info)?;
             progress(Progress { segments_total: total, segments_left: r.segments_left, events_left: r.events_left });
             if r.segments_left > 0 || r.events_left > 0 {
-                return Err(UplinkError::Transient(format!("{} segments and {} events left", r.segments_left, r.events_left)));
+                return Err(UplinkError::Transient(format!(
+                    "{} segments and {} events left",
+                    r.segments_left, r.events_left
+                )));
             }
             Ok(())
         })
         .map_err(|e| SessionError::NotDelivered(e.to_string()))?;
-        let receipt: Receipt = retry("finishing the session", timeout, || self.up.finish(&self.info)).map_err(|e| SessionError::NotDelivered(e.to_string()))?;
+        let receipt: Receipt = retry("finishing the session", timeout, || self.up.finish(&self.info))
+            .map_err(|e| SessionError::NotDelivered(e.to_string()))?;
         let missing = verify_receipt(&self.spool, &receipt)?;
         if !missing.is_empty() {
             return Err(SessionError::NotDelivered(format!("the server's receipt is missing {}", missing.join(", "))));
@@ -223,7 +247,11 @@ impl Session {
             bytes: receipt.segments.iter().map(|s| s.bytes).sum(),
             events: receipt.events,
             last_event_seq: receipt.last_event_seq,
-            hashes: receipt.segments.iter().map(|s| json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256})).collect(),
+            hashes: receipt
+                .segments
+                .iter()
+                .map(|s| json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256}))
+                .collect(),
             local_copies_deleted: true,
         })
     }

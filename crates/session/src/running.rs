@@ -73,10 +73,18 @@ pub struct Running {
 }
 
 impl Running {
-    pub(crate) fn start(spool: Arc<Spool>, info: SessionInfo, policy: &vigil_core::ExamPolicy, options: RecordOptions, stop: Arc<AtomicBool>) -> Running {
+    pub(crate) fn start(
+        spool: Arc<Spool>,
+        info: SessionInfo,
+        policy: &vigil_core::ExamPolicy,
+        options: RecordOptions,
+        stop: Arc<AtomicBool>,
+    ) -> Running {
         let status = Arc::new(Mutex::new(LiveStatus::default()));
         let watchers = match WatchRules::from_policy(policy) {
-            Ok(rules) => Some(LiveWatchers::start(rules, Arc::new(SessionSink { spool: spool.clone(), status: status.clone() }))),
+            Ok(rules) => {
+                Some(LiveWatchers::start(rules, Arc::new(SessionSink { spool: spool.clone(), status: status.clone() })))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "the exam's application rules do not compile; watchers are off");
                 None
@@ -97,7 +105,16 @@ impl Running {
             let (spool, stop, done, status) = (spool.clone(), stop.clone(), uploads_done.clone(), status.clone());
             std::thread::spawn(move || upload_loop(&spool, &info, &stop, &done, &status))
         };
-        Running { stop, uploads_done, status, recorder: Some(recorder), uploader: Some(uploader), spool, started: Instant::now(), _watchers: watchers }
+        Running {
+            stop,
+            uploads_done,
+            status,
+            recorder: Some(recorder),
+            uploader: Some(uploader),
+            spool,
+            started: Instant::now(),
+            _watchers: watchers,
+        }
     }
 
     /// The live status, with the open segments read from the spool right now.

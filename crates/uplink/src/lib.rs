@@ -57,7 +57,6 @@ fn transport(e: reqwest::Error) -> UplinkError {
     UplinkError::Transient(vigil_core::error_chain(&e))
 }
 
-
 /// Turns a non-success answer into an error, reading the server's `{"error": ...}`.
 fn check(resp: Response) -> Result<Response, UplinkError> {
     let status = resp.status();
@@ -93,7 +92,8 @@ impl Uplink {
     /// Joins the exam and verifies the policy signature against `server_key` (base64 Ed25519).
     pub fn join(&self, req: &JoinRequest, server_key: &str) -> Result<SessionInfo, UplinkError> {
         let resp = check(self.http.post(self.url("/v1/sessions")?).json(req).send().map_err(transport)?)?;
-        let joined: JoinResponse = resp.json().map_err(|e| UplinkError::Rejected(format!("unexpected answer to join: {e}")))?;
+        let joined: JoinResponse =
+            resp.json().map_err(|e| UplinkError::Rejected(format!("unexpected answer to join: {e}")))?;
         joined.policy.verify(server_key)?;
         Ok(SessionInfo {
             server: self.base.to_string(),
@@ -117,12 +117,23 @@ impl Uplink {
     }
 
     pub fn heartbeat(&self, s: &SessionInfo, hb: &Heartbeat) -> Result<Vec<Instruction>, UplinkError> {
-        let resp = self.http.post(self.url(&format!("/v1/sessions/{}/heartbeat", s.session_id))?).bearer_auth(&s.token).json(hb).send().map_err(transport)?;
+        let resp = self
+            .http
+            .post(self.url(&format!("/v1/sessions/{}/heartbeat", s.session_id))?)
+            .bearer_auth(&s.token)
+            .json(hb)
+            .send()
+            .map_err(transport)?;
         Ok(check(resp)?.json::<HeartbeatResponse>().map_err(|e| UplinkError::Transient(e.to_string()))?.instructions)
     }
 
     pub fn finish(&self, s: &SessionInfo) -> Result<Receipt, UplinkError> {
-        let resp = self.http.post(self.url(&format!("/v1/sessions/{}/finish", s.session_id))?).bearer_auth(&s.token).send().map_err(transport)?;
+        let resp = self
+            .http
+            .post(self.url(&format!("/v1/sessions/{}/finish", s.session_id))?)
+            .bearer_auth(&s.token)
+            .send()
+            .map_err(transport)?;
         check(resp)?.json().map_err(|e| UplinkError::Transient(e.to_string()))
     }
 
@@ -145,15 +156,34 @@ impl Uplink {
     /// Reports a segment stored on an external tus server to the backend, which lists it in the
     /// receipt from then on.
     pub fn register_segment(&self, s: &SessionInfo, seg: &SegmentRecord, location: &Url) -> Result<(), UplinkError> {
-        let body = SegmentRegistration { source: seg.source.clone(), sequence: seg.sequence, sha256: seg.sha256.clone(), bytes: seg.bytes, location: location.to_string() };
-        let resp = self.http.post(self.url(&format!("/v1/sessions/{}/segments", s.session_id))?).bearer_auth(&s.token).json(&body).send().map_err(transport)?;
+        let body = SegmentRegistration {
+            source: seg.source.clone(),
+            sequence: seg.sequence,
+            sha256: seg.sha256.clone(),
+            bytes: seg.bytes,
+            location: location.to_string(),
+        };
+        let resp = self
+            .http
+            .post(self.url(&format!("/v1/sessions/{}/segments", s.session_id))?)
+            .bearer_auth(&s.token)
+            .json(&body)
+            .send()
+            .map_err(transport)?;
         check(resp).map(|_| ())
     }
 
     /// Uploads one segment file by tus, resuming at the server's offset when `location` names an
     /// earlier upload. `remember` is given the location of a new upload before any byte is sent.
     /// Returns the upload's URL.
-    pub fn upload(&self, s: &SessionInfo, dir: &std::path::Path, seg: &SegmentRecord, location: Option<String>, remember: &dyn Fn(&str) -> Result<(), UplinkError>) -> Result<Url, UplinkError> {
+    pub fn upload(
+        &self,
+        s: &SessionInfo,
+        dir: &std::path::Path,
+        seg: &SegmentRecord,
+        location: Option<String>,
+        remember: &dyn Fn(&str) -> Result<(), UplinkError>,
+    ) -> Result<Url, UplinkError> {
         let path = dir.join(&seg.file);
         let io = |source| UplinkError::Io { path: path.display().to_string(), source };
         let mut data = Vec::with_capacity(seg.bytes as usize);
@@ -168,7 +198,11 @@ impl Uplink {
             let resp = self.tus(self.http.head(url.clone()), s).send().map_err(transport)?;
             match resp.status() {
                 StatusCode::OK | StatusCode::NO_CONTENT => {
-                    let offset = resp.headers().get("Upload-Offset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+                    let offset = resp
+                        .headers()
+                        .get("Upload-Offset")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok());
                     resume = offset.map(|o| (url, o));
                 }
                 StatusCode::NOT_FOUND | StatusCode::GONE => {} // expired or already filed: start again
@@ -182,7 +216,11 @@ impl Uplink {
             None => {
                 let meta = format!(
                     "session {},source {},sequence {},sha256 {},filename {}",
-                    b64(&s.session_id), b64(&seg.source), b64(&seg.sequence.to_string()), b64(&seg.sha256), b64(&seg.file)
+                    b64(&s.session_id),
+                    b64(&seg.source),
+                    b64(&seg.sequence.to_string()),
+                    b64(&seg.sha256),
+                    b64(&seg.file)
                 );
                 let resp = self
                     .tus(self.http.post(upload_base.clone()), s)
@@ -191,7 +229,12 @@ impl Uplink {
                     .send()
                     .map_err(transport)?;
                 let resp = check(resp)?;
-                let loc = resp.headers().get("Location").and_then(|v| v.to_str().ok()).ok_or_else(|| UplinkError::Rejected("tus server sent no Location".into()))?.to_owned();
+                let loc = resp
+                    .headers()
+                    .get("Location")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| UplinkError::Rejected("tus server sent no Location".into()))?
+                    .to_owned();
                 remember(&loc)?;
                 (upload_base.join(&loc).map_err(|e| UplinkError::Rejected(e.to_string()))?, 0)
             }
@@ -212,7 +255,12 @@ impl Uplink {
                 return Err(UplinkError::Transient("upload offset conflict; resuming".into()));
             }
             let resp = check(resp)?;
-            offset = resp.headers().get("Upload-Offset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(end as u64);
+            offset = resp
+                .headers()
+                .get("Upload-Offset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(end as u64);
         }
         Ok(url)
     }
@@ -226,7 +274,8 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 fn jitter_fraction() -> f64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     // A cheap hash of the clock's nanoseconds: enough to spread clients apart.
     (nanos.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0
 }
@@ -250,7 +299,8 @@ pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport,
         if batch.is_empty() {
             break;
         }
-        let wire = batch.into_iter().map(|e| WireEvent { seq: e.seq, time: e.time, kind: e.kind, data: e.data }).collect();
+        let wire =
+            batch.into_iter().map(|e| WireEvent { seq: e.seq, time: e.time, kind: e.kind, data: e.data }).collect();
         let new_ack = up.send_events(s, wire)?;
         if new_ack <= acked {
             break; // the server is missing an earlier one; the next pass re-sends from `acked`
@@ -281,7 +331,10 @@ pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport,
 pub fn verify_receipt(spool: &Spool, receipt: &Receipt) -> Result<Vec<String>, SpoolError> {
     let mut missing = Vec::new();
     for seg in spool.segments()? {
-        let held = receipt.segments.iter().any(|r| r.source == seg.source && r.sequence == seg.sequence && r.sha256 == seg.sha256);
+        let held = receipt
+            .segments
+            .iter()
+            .any(|r| r.source == seg.source && r.sequence == seg.sequence && r.sha256 == seg.sha256);
         if !held {
             missing.push(format!("segment {} ({})", seg.file, seg.sha256));
         }

@@ -152,7 +152,8 @@ fn a_whole_session_through_an_external_upload_endpoint() {
     assert_eq!(stored(store.path(), &stored_at), data);
     // @tus/file-store keeps the request's metadata: no token in it, and none was sent as a header
     // (the server in tests/tus-node rejects requests that carry an Authorization header).
-    let info = std::fs::read_to_string(store.path().join(format!("{}.json", stored_at.rsplit('/').next().unwrap()))).unwrap();
+    let info =
+        std::fs::read_to_string(store.path().join(format!("{}.json", stored_at.rsplit('/').next().unwrap()))).unwrap();
     assert!(!info.contains(&session.token));
 
     // Registration is refused by a server that takes uploads itself.

@@ -64,7 +64,14 @@ fn main() {
     let poll = rules.poll;
     let _watchers = LiveWatchers::start(rules, rec.clone());
     std::thread::sleep(Duration::from_secs(1));
-    println!("watchers poll every {} ms; {} processes running", poll.as_millis(), std::fs::read_dir("/proc").unwrap().filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())).count());
+    println!(
+        "watchers poll every {} ms; {} processes running",
+        poll.as_millis(),
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok()))
+            .count()
+    );
 
     let mut starts = Vec::new();
     for i in 0..40 {
@@ -84,7 +91,8 @@ fn main() {
     let mut changes = Vec::new();
     for i in 0..20 {
         let after = rec.seen.lock().unwrap().len();
-        let (screens, kind): (&[Screen], &str) = if i % 2 == 0 { (&[ONE, TWO], "monitor.rule_broken") } else { (&[ONE], "monitor.rule_ok") };
+        let (screens, kind): (&[Screen], &str) =
+            if i % 2 == 0 { (&[ONE, TWO], "monitor.rule_broken") } else { (&[ONE], "monitor.rule_ok") };
         let t0 = Instant::now();
         vnc.set_screens(screens).unwrap();
         match wait_for(&rec, after, |a| a.kind == kind) {
@@ -96,12 +104,18 @@ fn main() {
     report("monitor change -> event in the spool", changes);
 
     // Cost: 200 more processes, nothing else running in this process but the watchers.
-    let mut extra: Vec<_> = (0..200).map(|_| Command::new("sleep").arg("60").stdout(Stdio::null()).spawn().unwrap()).collect();
+    let mut extra: Vec<_> =
+        (0..200).map(|_| Command::new("sleep").arg("60").stdout(Stdio::null()).spawn().unwrap()).collect();
     std::thread::sleep(Duration::from_secs(1));
     let (cpu0, t0) = (process_cpu_seconds(), Instant::now());
     std::thread::sleep(Duration::from_secs(30));
     let (cpu, wall) = (process_cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
-    println!("watchers' CPU over {wall:.0} s with {} more processes: {:.2}% of one core ({:.3} CPU s)", extra.len(), cpu / wall * 100.0, cpu);
+    println!(
+        "watchers' CPU over {wall:.0} s with {} more processes: {:.2}% of one core ({:.3} CPU s)",
+        extra.len(),
+        cpu / wall * 100.0,
+        cpu
+    );
     for c in &mut extra {
         let _ = c.kill();
         let _ = c.wait();

@@ -108,19 +108,34 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
             let Some((rule, matched_by)) = rules.apps.find(exe.as_deref(), &name) else { continue };
             let data = json!({"pid": pid, "process_name": name, "exe": exe, "app_id": rule.id, "app_name": rule.name, "matched_by": matched_by, "action": rules.app_action});
             let kind = if first { "app.prohibited.running" } else { "app.prohibited.started" };
-            sink.alert(Alert { kind: kind.into(), active: true, blocking: rules.app_action == AppAction::RequireClose, data: data.clone() });
+            sink.alert(Alert {
+                kind: kind.into(),
+                active: true,
+                blocking: rules.app_action == AppAction::RequireClose,
+                data: data.clone(),
+            });
             flagged.insert(pid, Flagged { app_id: rule.id.clone(), app_name: rule.name.clone(), exe: exe.clone() });
             if rules.app_action == AppAction::Close {
                 // SAFETY: kill(2) with a pid we just read and a plain signal; no memory involved.
                 let ok = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) } == 0;
-                sink.alert(Alert { kind: "app.prohibited.closed".into(), active: false, blocking: false, data: json!({"pid": pid, "app_id": rule.id, "app_name": rule.name, "signal_sent": ok}) });
+                sink.alert(Alert {
+                    kind: "app.prohibited.closed".into(),
+                    active: false,
+                    blocking: false,
+                    data: json!({"pid": pid, "app_id": rule.id, "app_name": rule.name, "signal_sent": ok}),
+                });
             }
         }
         // Prohibited processes that are gone (a zombie waiting for its parent is gone too).
         let gone: Vec<u32> = flagged.keys().copied().filter(|p| !pids.contains(p) || is_zombie(*p)).collect();
         for pid in gone {
             if let Some(f) = flagged.remove(&pid) {
-                sink.alert(Alert { kind: "app.prohibited.exited".into(), active: false, blocking: false, data: json!({"pid": pid, "app_id": f.app_id, "app_name": f.app_name, "exe": f.exe}) });
+                sink.alert(Alert {
+                    kind: "app.prohibited.exited".into(),
+                    active: false,
+                    blocking: false,
+                    data: json!({"pid": pid, "app_id": f.app_id, "app_name": f.app_name, "exe": f.exe}),
+                });
             }
         }
         known = pids;
@@ -134,7 +149,12 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
                 if monitors_ok != Some(ok) {
                     if !ok || monitors_ok.is_some() {
                         let kind = if ok { "monitor.rule_ok" } else { "monitor.rule_broken" };
-                        sink.alert(Alert { kind: kind.into(), active: !ok, blocking: false, data: json!({"monitors": count, "min": rules.min_monitors, "max": rules.max_monitors}) });
+                        sink.alert(Alert {
+                            kind: kind.into(),
+                            active: !ok,
+                            blocking: false,
+                            data: json!({"monitors": count, "min": rules.min_monitors, "max": rules.max_monitors}),
+                        });
                     }
                     monitors_ok = Some(ok);
                 }
@@ -168,7 +188,9 @@ fn is_zombie(pid: u32) -> bool {
 /// Kernel name and executable path of a process (None if it is gone or a kernel thread).
 fn describe(pid: u32) -> Option<(String, Option<String>)> {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.display().to_string().trim_end_matches(" (deleted)").to_owned());
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|p| p.display().to_string().trim_end_matches(" (deleted)").to_owned());
     if exe.is_none() && std::fs::read_to_string(format!("/proc/{pid}/cmdline")).map(|c| c.is_empty()).unwrap_or(true) {
         return None; // kernel thread
     }

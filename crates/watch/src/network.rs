@@ -48,7 +48,6 @@ pub fn probe_backend(url: &str) -> BackendFacts {
     facts
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

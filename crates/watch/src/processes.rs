@@ -19,9 +19,7 @@ pub struct ProcessInfo {
 /// All processes right now.
 pub fn snapshot() -> Result<Vec<ProcessInfo>, String> {
     let mut sys = System::new().map_err(|e| e.to_string())?;
-    let kind = ProcessRefreshKind::nothing()
-        .with_exe(UpdateKind::Always)
-        .with_cmd(UpdateKind::Always);
+    let kind = ProcessRefreshKind::nothing().with_exe(UpdateKind::Always).with_cmd(UpdateKind::Always);
     sys.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
     let mut list: Vec<ProcessInfo> = sys
         .processes()

@@ -39,7 +39,9 @@ pub fn detect_with(
     if let Some(x) = &x_server {
         match x.as_str() {
             "Xvfb" => add("display", "virtual framebuffer X server (Xvfb): no physical screen".into()),
-            "Xvnc" | "Xtigervnc" | "Xtightvnc" => add("display", format!("VNC X server ({x}): the screen is served over the network")),
+            "Xvnc" | "Xtigervnc" | "Xtightvnc" => {
+                add("display", format!("VNC X server ({x}): the screen is served over the network"))
+            }
             "Xephyr" | "Xnest" => add("display", format!("nested X server ({x})")),
             _ => {}
         }
@@ -47,12 +49,7 @@ pub fn detect_with(
     for m in prohibited.iter().filter(|m| m.category == AppCategory::RemoteAccess) {
         add("process", format!("remote-access software running: {} (pid {})", m.app_name, m.pid));
     }
-    RemoteFacts {
-        display_server: display_server.into(),
-        x_server,
-        detected: !evidence.is_empty(),
-        evidence,
-    }
+    RemoteFacts { display_server: display_server.into(), x_server, detected: !evidence.is_empty(), evidence }
 }
 
 /// The program of the X server that serves `display` (`:99`, `localhost:10.0`), found by its
@@ -67,8 +64,10 @@ fn x_server_for(display: &str, snapshot: &[ProcessInfo]) -> Option<String> {
     snapshot.iter().find_map(|p| {
         let program = p.exe.as_deref().or(p.cmd.first().map(String::as_str))?;
         let file = program.rsplit('/').next()?;
-        let is_x = matches!(file, "Xorg" | "X" | "Xvfb" | "Xvnc" | "Xtigervnc" | "Xtightvnc" | "Xwayland" | "Xephyr" | "Xnest")
-            || file.starts_with("Xorg");
+        let is_x = matches!(
+            file,
+            "Xorg" | "X" | "Xvfb" | "Xvnc" | "Xtigervnc" | "Xtightvnc" | "Xwayland" | "Xephyr" | "Xnest"
+        ) || file.starts_with("Xorg");
         (is_x && p.cmd.iter().skip(1).any(|a| a == &wanted)).then(|| file.to_owned())
     })
 }

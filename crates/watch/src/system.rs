@@ -7,9 +7,8 @@ use vigil_core::facts::SystemFacts;
 const MIB: u64 = 1024 * 1024;
 
 pub fn facts(data_dir: &Path) -> SystemFacts {
-    let kind = RefreshKind::nothing()
-        .with_memory(MemoryRefreshKind::nothing().with_ram())
-        .with_cpu(CpuRefreshKind::nothing());
+    let kind =
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()).with_cpu(CpuRefreshKind::nothing());
     let sys = System::new_with_specifics(kind).ok();
     let cpus = sys.as_ref().map(|s| s.cpus()).unwrap_or_default();
     SystemFacts {

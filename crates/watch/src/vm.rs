@@ -28,7 +28,9 @@ pub fn detect_in(root: &Path, cpuid: Option<String>) -> VmFacts {
         let kind = hypervisor_kind(&vendor);
         add("cpuid", format!("hypervisor bit set, vendor \"{vendor}\""), kind);
     }
-    if read(root, "proc/cpuinfo").is_some_and(|c| c.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"))) {
+    if read(root, "proc/cpuinfo")
+        .is_some_and(|c| c.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor")))
+    {
         add("cpuinfo", "CPU flag `hypervisor`".to_owned(), None);
     }
     for file in ["sys_vendor", "product_name", "bios_vendor", "board_vendor", "chassis_vendor"] {
@@ -39,9 +41,10 @@ pub fn detect_in(root: &Path, cpuid: Option<String>) -> VmFacts {
             }
         }
     }
-    for (iface, mac) in list_dir(root, "sys/class/net").into_iter().filter_map(|i| {
-        read(root, &format!("sys/class/net/{i}/address")).map(|m| (i, m.trim().to_ascii_lowercase()))
-    }) {
+    for (iface, mac) in list_dir(root, "sys/class/net")
+        .into_iter()
+        .filter_map(|i| read(root, &format!("sys/class/net/{i}/address")).map(|m| (i, m.trim().to_ascii_lowercase())))
+    {
         if let Some(kind) = mac_kind(&mac) {
             add("mac", format!("{iface} {mac} ({kind} prefix)"), Some(kind));
         }

@@ -60,7 +60,10 @@ fn a_running_one_is_reported_and_a_started_one_is_closed_per_policy() {
     sink.wait("exited", |a| a.kind == "app.prohibited.exited" && a.data["pid"] == pid);
     let unlisted = RenamedProcess::start("harmless-tool", 60).unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    assert!(!sink.0.lock().unwrap().iter().any(|a| a.data["pid"] == unlisted.pid()), "an unlisted program was reported");
+    assert!(
+        !sink.0.lock().unwrap().iter().any(|a| a.data["pid"] == unlisted.pid()),
+        "an unlisted program was reported"
+    );
 }
 
 #[test]
@@ -73,7 +76,10 @@ fn require_close_blocks_until_the_application_is_gone() {
     let pid = app.pid();
     let started = sink.wait("started", |a| a.kind == "app.prohibited.started" && a.data["pid"] == pid);
     assert!(started.blocking && started.active);
-    assert!(!sink.0.lock().unwrap().iter().any(|a| a.kind == "app.prohibited.closed"), "require_close must not kill it");
+    assert!(
+        !sink.0.lock().unwrap().iter().any(|a| a.kind == "app.prohibited.closed"),
+        "require_close must not kill it"
+    );
     drop(app);
     let gone = sink.wait("exited", |a| a.kind == "app.prohibited.exited" && a.data["pid"] == pid);
     assert!(!gone.active);

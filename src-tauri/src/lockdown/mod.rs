@@ -108,7 +108,13 @@ fn page_script(clipboard: ClipboardRule, release: bool) -> String {
 }
 
 /// Opens the exam page in the locked exam window.
-pub fn exam_window(app: &AppHandle, url: tauri::Url, lockdown: &Lockdown, spool: Arc<Spool>, state: Arc<Mutex<ExamWindowState>>) -> Result<WebviewWindow, String> {
+pub fn exam_window(
+    app: &AppHandle,
+    url: tauri::Url,
+    lockdown: &Lockdown,
+    spool: Arc<Spool>,
+    state: Arc<Mutex<ExamWindowState>>,
+) -> Result<WebviewWindow, String> {
     let rules = UrlRules::new(&lockdown.navigation, Some(url.as_str()))?;
     let release = !cfg!(debug_assertions);
     let (nav_spool, nav_state) = (spool.clone(), state.clone());
@@ -127,7 +133,10 @@ pub fn exam_window(app: &AppHandle, url: tauri::Url, lockdown: &Lockdown, spool:
             if url.scheme() == "vigil-event" {
                 // Only the page script's own reports are recorded; anything else is dropped.
                 let kind = url.path();
-                if kind.starts_with("clipboard.") && kind.len() < 40 && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'.') {
+                if kind.starts_with("clipboard.")
+                    && kind.len() < 40
+                    && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'.')
+                {
                     let _ = nav_spool.add_event(kind, json!({}));
                 }
                 return false;
@@ -195,7 +204,8 @@ pub fn exam_window(app: &AppHandle, url: tauri::Url, lockdown: &Lockdown, spool:
             let mut s = lock(&ev_state);
             if let Some(since) = s.unfocused_since.take() {
                 if std::mem::take(&mut s.focus_lost_recorded) {
-                    let _ = ev_spool.add_event("focus.regained", json!({"away_ms": since.elapsed().as_millis() as u64}));
+                    let _ =
+                        ev_spool.add_event("focus.regained", json!({"away_ms": since.elapsed().as_millis() as u64}));
                 }
             }
         }

@@ -88,7 +88,13 @@ fn keycodes(conn: &xcb::Connection, keysym: u32) -> Result<Vec<x::Keycode>, Stri
         .wait_for_reply(conn.send_request(&x::GetKeyboardMapping { first_keycode: min, count: max - min + 1 }))
         .map_err(|e| e.to_string())?;
     let per = reply.keysyms_per_keycode() as usize;
-    Ok(reply.keysyms().chunks(per.max(1)).enumerate().filter(|(_, syms)| syms.contains(&keysym)).map(|(i, _)| min + i as u8).collect())
+    Ok(reply
+        .keysyms()
+        .chunks(per.max(1))
+        .enumerate()
+        .filter(|(_, syms)| syms.contains(&keysym))
+        .map(|(i, _)| min + i as u8)
+        .collect())
 }
 
 impl PlatformLockdown for X11Lockdown {
@@ -114,7 +120,11 @@ impl PlatformLockdown for X11Lockdown {
             for (keysym, mods, name) in combos {
                 for key in keycodes(conn, keysym)? {
                     // The same combination with Caps Lock and Num Lock on.
-                    let variants: &[x::ModMask] = if mods == x::ModMask::ANY { &[x::ModMask::empty()] } else { &[x::ModMask::empty(), x::ModMask::LOCK, x::ModMask::N2, x::ModMask::LOCK | x::ModMask::N2] };
+                    let variants: &[x::ModMask] = if mods == x::ModMask::ANY {
+                        &[x::ModMask::empty()]
+                    } else {
+                        &[x::ModMask::empty(), x::ModMask::LOCK, x::ModMask::N2, x::ModMask::LOCK | x::ModMask::N2]
+                    };
                     for extra in variants {
                         let cookie = conn.send_request_checked(&x::GrabKey {
                             owner_events: false,
@@ -138,7 +148,11 @@ impl PlatformLockdown for X11Lockdown {
                     let key = names.get(&k.detail()).copied().unwrap_or("key");
                     let state = k.state();
                     let mut shortcut = String::new();
-                    for (bit, name) in [(x::KeyButMask::CONTROL, "Ctrl+"), (x::KeyButMask::MOD1, "Alt+"), (x::KeyButMask::SHIFT, "Shift+")] {
+                    for (bit, name) in [
+                        (x::KeyButMask::CONTROL, "Ctrl+"),
+                        (x::KeyButMask::MOD1, "Alt+"),
+                        (x::KeyButMask::SHIFT, "Shift+"),
+                    ] {
                         if state.contains(bit) && key != "Super" {
                             shortcut.push_str(name);
                         }
@@ -173,14 +187,21 @@ impl PlatformLockdown for X11Lockdown {
                 .map_err(|e| e.to_string())?
                 .atom();
             for selection in [clipboard, x::ATOM_PRIMARY] {
-                conn.send_and_check_request(&x::SetSelectionOwner { owner: window, selection, time: x::CURRENT_TIME }).map_err(|e| e.to_string())?;
+                conn.send_and_check_request(&x::SetSelectionOwner { owner: window, selection, time: x::CURRENT_TIME })
+                    .map_err(|e| e.to_string())?;
             }
             let _ = spool.add_event("clipboard.cleared", json!({}));
             Ok(move |conn: &xcb::Connection, event: Option<xcb::Event>| match event {
                 // Someone asks for the clipboard's content: there is none.
                 Some(xcb::Event::X(x::Event::SelectionRequest(r))) => {
-                    let notify = x::SelectionNotifyEvent::new(r.time(), r.requestor(), r.selection(), r.target(), x::ATOM_NONE);
-                    conn.send_request(&x::SendEvent { propagate: false, destination: x::SendEventDest::Window(r.requestor()), event_mask: x::EventMask::empty(), event: &notify });
+                    let notify =
+                        x::SelectionNotifyEvent::new(r.time(), r.requestor(), r.selection(), r.target(), x::ATOM_NONE);
+                    conn.send_request(&x::SendEvent {
+                        propagate: false,
+                        destination: x::SendEventDest::Window(r.requestor()),
+                        event_mask: x::EventMask::empty(),
+                        event: &notify,
+                    });
                     let _ = conn.flush();
                 }
                 // Another application took the clipboard (a copy outside the exam): log it.
@@ -231,13 +252,23 @@ impl PlatformLockdown for X11Lockdown {
 
 /// A window's title (`_NET_WM_NAME`, else `WM_NAME`).
 fn title(conn: &xcb::Connection, window: x::Window) -> Option<String> {
-    let net_wm_name = conn.wait_for_reply(conn.send_request(&x::InternAtom { only_if_exists: true, name: b"_NET_WM_NAME" })).ok()?.atom();
+    let net_wm_name = conn
+        .wait_for_reply(conn.send_request(&x::InternAtom { only_if_exists: true, name: b"_NET_WM_NAME" }))
+        .ok()?
+        .atom();
     for property in [net_wm_name, x::ATOM_WM_NAME] {
         if property == x::ATOM_NONE {
             continue;
         }
         let reply = conn
-            .wait_for_reply(conn.send_request(&x::GetProperty { delete: false, window, property, r#type: x::ATOM_ANY, long_offset: 0, long_length: 256 }))
+            .wait_for_reply(conn.send_request(&x::GetProperty {
+                delete: false,
+                window,
+                property,
+                r#type: x::ATOM_ANY,
+                long_offset: 0,
+                long_length: 256,
+            }))
             .ok()?;
         let value = reply.value::<u8>();
         if !value.is_empty() {
@@ -279,7 +310,11 @@ fn windows_over(conn: &xcb::Connection, root: x::Window, exam_title: &str) -> Op
         let overlaps = r.0 < exam.0 + exam.2 && exam.0 < r.0 + r.2 && r.1 < exam.1 + exam.3 && exam.1 < r.1 + r.3;
         if overlaps && r.2 > 1 && r.3 > 1 {
             let name = title(conn, w)
-                .or_else(|| conn.wait_for_reply(conn.send_request(&x::QueryTree { window: w })).ok().and_then(|t| t.children().iter().find_map(|c| title(conn, *c))))
+                .or_else(|| {
+                    conn.wait_for_reply(conn.send_request(&x::QueryTree { window: w }))
+                        .ok()
+                        .and_then(|t| t.children().iter().find_map(|c| title(conn, *c)))
+                })
                 .unwrap_or_else(|| format!("window 0x{:x}", w.resource_id()));
             over.push(name);
         }

@@ -24,7 +24,13 @@ pub fn shots() -> PathBuf {
 
 pub fn url_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -63,7 +69,8 @@ pub fn setup_on(x: Box<dyn std::any::Any>, display: String, code: &str, policy: 
         ("WAYLAND_DISPLAY".into(), "".into()),
     ];
     env.extend(pulse.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
-    let app = AppDriver::start(Path::new(env!("CARGO_BIN_EXE_vigil-app")), &[link], &env).expect("the app under tauri-driver");
+    let app = AppDriver::start(Path::new(env!("CARGO_BIN_EXE_vigil-app")), &[link], &env)
+        .expect("the app under tauri-driver");
     Setup { x, display, pulse, server, data, app }
 }
 
@@ -75,36 +82,61 @@ pub fn server_events(server: &ReferenceServer) -> Vec<serde_json::Value> {
     detail["events"].as_array().cloned().unwrap_or_default()
 }
 
-
 /// Goes through join, consent, check and photos to the exam screen.
 pub fn to_exam(app: &AppDriver) {
     use std::time::Duration;
     app.wait_visible("#screen-join h2", Duration::from_secs(60)).unwrap();
-    app.wait_script("the join link's values", "return document.getElementById('code').value !== ''", Duration::from_secs(10)).unwrap();
+    app.wait_script(
+        "the join link's values",
+        "return document.getElementById('code').value !== ''",
+        Duration::from_secs(10),
+    )
+    .unwrap();
     app.type_into("#name", "Test Candidate").unwrap();
     app.click("#join-continue").unwrap();
     app.click("#consent-accept").unwrap();
     app.wait_visible("#screen-check h2", Duration::from_secs(30)).unwrap();
-    if let Err(e) = app.wait_script("Continue enabled", "return !document.getElementById('check-continue').disabled", Duration::from_secs(60)) {
+    if let Err(e) = app.wait_script(
+        "Continue enabled",
+        "return !document.getElementById('check-continue').disabled",
+        Duration::from_secs(60),
+    ) {
         panic!("{e}; findings: {}", app.text("#findings").unwrap_or_default());
     }
     app.click("#check-continue").unwrap();
     app.wait_visible("#camera-preview", Duration::from_secs(5)).ok();
-    app.wait_script("a camera picture", "return document.getElementById('identity-preview').src.startsWith('data:')", Duration::from_secs(30)).unwrap();
+    app.wait_script(
+        "a camera picture",
+        "return document.getElementById('identity-preview').src.startsWith('data:')",
+        Duration::from_secs(30),
+    )
+    .unwrap();
     app.click("#take-face").unwrap();
     app.click("#take-id").unwrap();
     app.click("#identity-continue").unwrap();
     app.wait_visible("#screen-exam h2", Duration::from_secs(30)).unwrap();
-    app.wait_script("the exam page loaded", "return document.getElementById('exam-page').textContent.includes('is open')", Duration::from_secs(60)).unwrap();
+    app.wait_script(
+        "the exam page loaded",
+        "return document.getElementById('exam-page').textContent.includes('is open')",
+        Duration::from_secs(60),
+    )
+    .unwrap();
 }
 
 /// Waits until the server holds an event of `kind` for which `pred` holds; returns it.
-pub fn wait_event(server: &ReferenceServer, kind: &str, timeout: std::time::Duration, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+pub fn wait_event(
+    server: &ReferenceServer,
+    kind: &str,
+    timeout: std::time::Duration,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let mut found = None;
     vigil_testkit::wait_until(timeout, &format!("a {kind} event on the server"), || {
         found = server_events(server).into_iter().find(|e| e["kind"] == kind && pred(&e["data"]));
         found.is_some()
     })
-    .unwrap_or_else(|e| panic!("{e}; events: {:?}", server_events(server).iter().map(|e| e["kind"].clone()).collect::<Vec<_>>()));
+    .unwrap_or_else(|e| {
+        panic!("{e}; events: {:?}", server_events(server).iter().map(|e| e["kind"].clone()).collect::<Vec<_>>())
+    });
     found.unwrap()
 }

@@ -153,7 +153,11 @@ impl VncDisplay {
         let text = String::from_utf8_lossy(&out.stdout);
         let first = text.lines().next().unwrap_or_default();
         // "Monitors: 2"
-        first.rsplit(' ').next().and_then(|n| n.trim().parse().ok()).with_context(|| format!("unexpected xrandr output: {text}"))
+        first
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .with_context(|| format!("unexpected xrandr output: {text}"))
     }
 }
 

@@ -18,7 +18,12 @@ pub struct ReferenceServer {
 }
 
 fn admin(data: &std::path::Path, args: &[&str]) -> Result<String> {
-    let out = Command::new(workspace_bin("vigil-server")).args(args).arg("--data").arg(data).output().context("vigil-server")?;
+    let out = Command::new(workspace_bin("vigil-server"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .context("vigil-server")?;
     if !out.status.success() {
         bail!("vigil-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -38,7 +43,15 @@ impl ReferenceServer {
         let key = admin(data.path(), &["key"])?;
         let admin_token = admin(data.path(), &["token"])?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut s = ReferenceServer { url: format!("http://127.0.0.1:{port}"), port, key, admin_token, data, serve_args: serve_args.iter().map(|a| a.to_string()).collect(), process: None };
+        let mut s = ReferenceServer {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            key,
+            admin_token,
+            data,
+            serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
+            process: None,
+        };
         s.resume()?;
         Ok(s)
     }
@@ -81,7 +94,10 @@ impl ReferenceServer {
 
     /// `GET` on the review API with the admin token, as JSON.
     pub fn review(&self, path: &str) -> Result<serde_json::Value> {
-        let resp = reqwest::blocking::Client::new().get(format!("{}{path}", self.url)).bearer_auth(&self.admin_token).send()?;
+        let resp = reqwest::blocking::Client::new()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token)
+            .send()?;
         if !resp.status().is_success() {
             bail!("GET {path}: {}", resp.status());
         }

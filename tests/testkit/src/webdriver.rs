@@ -35,11 +35,14 @@ impl AppDriver {
             "tauri-driver",
         )?;
         let base = format!("http://127.0.0.1:{port}");
-        wait_until(Duration::from_secs(20), "tauri-driver to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())?;
+        wait_until(Duration::from_secs(20), "tauri-driver to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })?;
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build()?;
         let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app, "args": args}}}});
         let resp: Value = http.post(format!("{base}/session")).json(&caps).send()?.json()?;
-        let session = resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
+        let session =
+            resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
         Ok(AppDriver { http, base, session, _driver: driver })
     }
 
@@ -66,7 +69,10 @@ impl AppDriver {
     pub fn wait_visible(&self, css: &str, timeout: Duration) -> Result<String> {
         let mut found = None;
         wait_until(timeout, &format!("{css} to be shown"), || {
-            found = self.find(css).ok().filter(|e| self.call(reqwest::Method::GET, &format!("/element/{e}/displayed"), None).is_ok_and(|v| v == json!(true)));
+            found = self.find(css).ok().filter(|e| {
+                self.call(reqwest::Method::GET, &format!("/element/{e}/displayed"), None)
+                    .is_ok_and(|v| v == json!(true))
+            });
             found.is_some()
         })?;
         Ok(found.unwrap_or_default())
@@ -89,7 +95,11 @@ impl AppDriver {
     /// Visible text of the element.
     pub fn text(&self, css: &str) -> Result<String> {
         let e = self.find(css)?;
-        Ok(self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)?.as_str().unwrap_or_default().to_owned())
+        Ok(self
+            .call(reqwest::Method::GET, &format!("/element/{e}/text"), None)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// Runs a script in the page (`return ...` gives its value).
@@ -106,7 +116,10 @@ impl AppDriver {
     pub fn window_handles(&self) -> Result<(Vec<String>, String)> {
         let all = self.call(reqwest::Method::GET, "/window/handles", None)?;
         let current = self.call(reqwest::Method::GET, "/window", None)?;
-        let all = all.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+        let all = all
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
         Ok((all, current.as_str().unwrap_or_default().to_owned()))
     }
 
@@ -128,7 +141,9 @@ impl AppDriver {
         use base64::Engine;
         let mut png = Vec::new();
         for _ in 0..5 {
-            self.script_async("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));")?;
+            self.script_async(
+                "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            )?;
             let v = self.call(reqwest::Method::GET, "/screenshot", None)?;
             png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default())?;
             if png.len() > 8 * 1024 {
@@ -145,7 +160,8 @@ impl AppDriver {
 
 impl Drop for AppDriver {
     fn drop(&mut self) {
-        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).timeout(Duration::from_secs(10)).send();
+        let _ =
+            self.http.delete(format!("{}/session/{}", self.base, self.session)).timeout(Duration::from_secs(10)).send();
     }
 }
 

@@ -28,7 +28,14 @@ pub fn start(max_upload: u64) -> Server {
     admin(dir.path(), &["exam", "create", "--code", "MATH-101", "--exam-url", "https://exam.example/start"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--max-upload-bytes", &max_upload.to_string(), "--data"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--max-upload-bytes",
+            &max_upload.to_string(),
+            "--data",
+        ])
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
