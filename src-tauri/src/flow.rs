@@ -3,17 +3,20 @@
 //! step calls the same crates as `vigil run --headless`; this module only keeps the state between
 //! screens. Errors reach the UI as a stable `code` (translated there) and a technical `detail`.
 
-use crate::lockdown::{ExamWindowState, PlatformLockdown};
-use crate::preview::{data_url, Preview, PreviewFrame};
+use crate::exam_window::ExamWindowState;
+use base64::Engine;
 use serde::Serialize;
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tauri::{AppHandle, Manager, State};
+use vigil_capture::preview::Preview;
 use vigil_capture::{CameraMode, RecordOptions};
-use vigil_core::Report;
+use vigil_core::event::{Event, EventKind};
+use vigil_core::{Report, StopToken};
+use vigil_lockdown::LockdownGuard;
 use vigil_session::{Delivered, JoinParams, LiveStatus, Progress, Running, Session, SessionError};
 use vigil_watch::CheckOptions;
 
@@ -42,7 +45,8 @@ pub struct Flow {
     photos: Mutex<BTreeMap<String, Vec<u8>>>,
     running: Mutex<Option<Running>>,
     exam_window: Arc<Mutex<ExamWindowState>>,
-    platform: Mutex<Option<Box<dyn PlatformLockdown>>>,
+    /// The operating system's part of the lockdown while the exam runs; dropping it undoes it.
+    lockdown: Mutex<Option<LockdownGuard>>,
     finish: Arc<Mutex<FinishState>>,
 }
 
@@ -70,7 +74,7 @@ impl Flow {
             photos: Mutex::new(BTreeMap::new()),
             running: Mutex::new(None),
             exam_window: Arc::new(Mutex::new(ExamWindowState::default())),
-            platform: Mutex::new(None),
+            lockdown: Mutex::new(None),
             finish: Arc::new(Mutex::new(FinishState::default())),
         }
     }
@@ -108,22 +112,19 @@ pub struct Joined {
     resumed: bool,
 }
 
+/// The UI's error for a failed join, chosen by the error's code (never by its text).
 fn join_error(e: SessionError) -> UiError {
-    use vigil_session::UplinkError;
-    let detail = vigil_core::error_chain(&e);
-    match &e {
-        SessionError::NoConsent => UiError::new("join.no_consent", detail),
-        SessionError::Uplink(UplinkError::Transient(_)) => UiError::new("join.unreachable", detail),
-        SessionError::Uplink(UplinkError::Policy(_)) => UiError::new("join.bad_signature", detail),
-        SessionError::Uplink(UplinkError::Rejected(m)) if m.contains("unknown exam code") => {
-            UiError::new("join.unknown_code", detail)
-        }
-        SessionError::Uplink(UplinkError::Rejected(m)) if m.starts_with("server URL") => {
-            UiError::new("join.bad_server", detail)
-        }
-        SessionError::Spool(_) | SessionError::Io { .. } => UiError::new("join.disk", detail),
-        _ => UiError::new("join.failed", detail),
-    }
+    let code = match e.code() {
+        "session.no_consent" => "join.no_consent",
+        "uplink.unreachable" => "join.unreachable",
+        "policy.signature" => "join.bad_signature",
+        "exam.unknown_code" => "join.unknown_code",
+        "uplink.bad_server_url" => "join.bad_server",
+        "policy.invalid" => "join.bad_policy",
+        c if c.starts_with("spool.") || c == "session.io" => "join.disk",
+        _ => "join.failed",
+    };
+    UiError::new(code, format!("[{}] {}", e.code(), vigil_core::error_chain(&e)))
 }
 
 /// Joins the exam once the candidate accepted the data inventory. Nothing is stored or sent
@@ -164,7 +165,7 @@ pub async fn join(
         .map_err(join_error)?;
     let joined = Joined {
         session_id: session.info.session_id.clone(),
-        policy_name: session.policy.name.clone(),
+        policy_name: session.policy.policy.name.clone(),
         exam_url: session.info.exam_url.clone(),
         resumed: session.resumed,
     };
@@ -177,7 +178,7 @@ pub async fn join(
 #[tauri::command]
 pub async fn system_check(flow: State<'_, Flow>) -> UiResult<Report> {
     let (policy, server) = match lock(&flow.session).as_ref() {
-        Some(s) => (s.policy.clone(), Some(s.info.server.clone())),
+        Some(s) => (s.policy.policy.clone(), Some(s.info.server.clone())),
         None => (vigil_core::ExamPolicy::default(), None),
     };
     let data_dir = flow.data_dir.clone();
@@ -203,9 +204,28 @@ pub fn preview_start(flow: State<'_, Flow>) -> UiResult<()> {
     Ok(())
 }
 
+/// What the check screen shows: the camera picture as a data URL, the microphone level.
+#[derive(Serialize)]
+pub struct PreviewFrame {
+    /// `data:image/jpeg;base64,...`, when the camera delivered a picture.
+    image: Option<String>,
+    camera_error: Option<String>,
+    mic_dbfs: Option<f64>,
+    mic_error: Option<String>,
+}
+
+fn data_url(jpeg: &[u8]) -> String {
+    format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg))
+}
+
 #[tauri::command]
 pub fn preview_frame(flow: State<'_, Flow>) -> Option<PreviewFrame> {
-    lock(&flow.preview).as_ref().map(Preview::frame)
+    lock(&flow.preview).as_ref().map(Preview::frame).map(|f| PreviewFrame {
+        image: f.jpeg.as_deref().map(data_url),
+        camera_error: f.camera_error,
+        mic_dbfs: f.mic_dbfs,
+        mic_error: f.mic_error,
+    })
 }
 
 /// Takes an identity photo (`face` or `id`) from the preview; returns it for the candidate to
@@ -254,43 +274,38 @@ pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Optio
     {
         let mut running = lock(&flow.running);
         if running.is_none() {
-            *running = Some(session.start(flow.capture.clone(), Arc::new(AtomicBool::new(false))));
+            *running = Some(session.start(flow.capture.clone(), StopToken::new()));
         }
     }
-    // The platform's part of the lockdown: shortcuts and clipboard, per policy.
+    // The operating system's part of the lockdown: shortcuts and clipboard, per policy. A step
+    // this desktop cannot do is an event on the timeline; the exam goes on.
     {
-        let mut platform = lock(&flow.platform);
-        if platform.is_none() {
-            let mut p = crate::lockdown::platform(session.spool.clone());
-            let l = &session.policy.lockdown;
+        let mut guard = lock(&flow.lockdown);
+        if guard.is_none() {
+            let mut g = LockdownGuard::new(vigil_lockdown::platform(), session.timeline.clone());
+            let l = &session.policy.policy.lockdown;
             if l.grab_keyboard {
-                if let Err(e) = p.grab_shortcuts() {
-                    tracing::warn!(error = %e, "system shortcuts stay available");
-                }
+                let _ = g.grab_shortcuts();
             }
             if l.clipboard != vigil_core::lockdown::ClipboardRule::Allow {
-                if let Err(e) = p.clear_clipboard() {
-                    tracing::warn!(error = %e, "the clipboard is not cleared");
-                }
+                let _ = g.clear_clipboard();
             }
-            *platform = Some(p);
+            *guard = Some(g);
         }
     }
     let Some(url) = session.info.exam_url.clone() else { return Ok(None) };
     let parsed: tauri::Url = url.parse().map_err(|e| UiError::new("exam.bad_url", format!("{url}: {e}")))?;
     if app.get_webview_window("exam").is_none() {
-        crate::lockdown::exam_window(
+        crate::exam_window::exam_window(
             &app,
             parsed,
-            &session.policy.lockdown,
-            session.spool.clone(),
+            session.policy.clone(),
+            session.timeline.clone(),
             flow.exam_window.clone(),
         )
         .map_err(|e| UiError::new("exam.window", e))?;
-        if let Some(p) = lock(&flow.platform).as_mut() {
-            if let Err(e) = p.watch_windows_over(crate::lockdown::EXAM_TITLE) {
-                tracing::warn!(error = %e, "windows over the exam are not watched");
-            }
+        if let Some(g) = lock(&flow.lockdown).as_mut() {
+            let _ = g.watch_windows_over(crate::exam_window::EXAM_TITLE);
         }
     }
     Ok(Some(url))
@@ -352,11 +367,11 @@ pub fn exam_banner(app: AppHandle, lines: Vec<String>, blocking: bool) -> UiResu
 #[tauri::command]
 pub fn quit_exam(app: AppHandle, flow: State<'_, Flow>, password: String) -> UiResult<()> {
     let session = flow.session()?;
-    if !vigil_core::lockdown::quit_password_matches(&session.policy.lockdown, &password) {
-        let _ = session.spool.add_event("exam.quit_password_wrong", serde_json::json!({}));
+    if !vigil_core::lockdown::quit_password_matches(&session.policy.policy.lockdown, &password) {
+        session.timeline.record(Event::new(EventKind::ExamQuitPasswordWrong, json!({})));
         return Err(UiError::new("exam.wrong_password", "the quit password is not right"));
     }
-    let _ = session.spool.add_event("exam.quit_with_password", serde_json::json!({}));
+    session.timeline.record(Event::new(EventKind::ExamQuitWithPassword, json!({})));
     finish_exam(app, flow)
 }
 
@@ -369,9 +384,8 @@ pub fn finish_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<()> {
     if let Some(w) = app.get_webview_window("exam") {
         let _ = w.destroy();
     }
-    if let Some(mut p) = lock(&flow.platform).take() {
-        p.release();
-    }
+    // Undone in reverse order of applying.
+    drop(lock(&flow.lockdown).take());
     let running = lock(&flow.running).take();
     let state = flow.finish.clone();
     {

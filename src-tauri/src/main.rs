@@ -6,10 +6,9 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod exam_window;
 mod flow;
 mod launch;
-mod lockdown;
-mod preview;
 
 fn main() {
     tracing_subscriber::fmt()

@@ -65,8 +65,15 @@ fn every_key_the_ui_uses_exists() {
     assert!(missing.is_empty(), "keys used by the UI but not translated: {missing:?}");
     // Keys built at run time from a prefix: every error code the app sends has a sentence.
     let flow = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/flow.rs")).unwrap();
-    let codes: BTreeSet<String> =
-        flow.split("UiError::new(\"").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect();
+    // The codes passed to UiError::new, and those join_error chooses from the session's code.
+    let join_error = flow.split("fn join_error").nth(1).and_then(|f| f.split("\n}\n").next()).unwrap_or_default();
+    let codes: BTreeSet<String> = flow
+        .split("UiError::new(\"")
+        .skip(1)
+        .chain(join_error.split("=> \"").skip(1))
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    assert!(codes.contains("join.bad_policy") && codes.contains("photo.failed"), "the scan is broken: {codes:?}");
     assert!(codes.len() > 10);
     for code in codes {
         assert!(en.contains_key(&format!("error.{code}")), "error code `{code}` has no translation");

@@ -53,3 +53,14 @@ pub enum CaptureError {
     #[error("{device} is gone: {message}")]
     Lost { device: String, message: String },
 }
+
+impl CaptureError {
+    /// A stable machine code: `capture.not_found`, `capture.device`, `capture.lost`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaptureError::NotFound { .. } => "capture.not_found",
+            CaptureError::Device { .. } => "capture.device",
+            CaptureError::Lost { .. } => "capture.lost",
+        }
+    }
+}

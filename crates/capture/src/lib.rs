@@ -1,6 +1,6 @@
 //! Vigil's capture: sources (camera through nokhwa or a synthetic pattern, microphone through
-//! cpal, every monitor through xcap), encoders (H.264 through openh264, Opus), and crash-safe
-//! fragmented-MP4 segments in the spool. Each source runs on its own thread with a bounded queue.
+//! cpal, every monitor through xcap), encoders (H.264 through openh264, Opus), crash-safe
+//! fragmented-MP4 segments in the spool, and the app's live preview ([`preview`]). Each source runs on its own thread with a bounded queue.
 //! Knows nothing of the network: the spool is the hand-off to the uplink.
 
 pub mod camera;
@@ -8,6 +8,7 @@ pub mod encode;
 pub mod frame;
 pub mod h264skip;
 pub mod microphone;
+pub mod preview;
 pub mod recorder;
 pub mod screen;
 pub mod segment;
@@ -15,4 +16,4 @@ pub mod source;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
-pub use recorder::{record, CameraMode, RecordOptions, RecordSummary};
+pub use recorder::{record, CameraMode, RecordError, RecordOptions, RecordSummary, RecorderStatus};

@@ -1,6 +1,7 @@
 //! Microphone capture through cpal (ALSA on Linux, where PulseAudio or PipeWire sit behind the
 //! `default` device), and a level probe: RMS and peak in dBFS over a few seconds.
 
+use crate::frame::CaptureError;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::SampleFormat;
 use std::sync::mpsc;
@@ -58,16 +59,16 @@ pub fn probe_level(duration: Duration) -> MicLevel {
         error: None,
     };
     if let Err(e) = probe_into(duration, &mut level) {
-        level.error = Some(e);
+        level.error = Some(e.to_string());
     }
     level
 }
 
-fn probe_into(duration: Duration, level: &mut MicLevel) -> Result<(), String> {
+fn probe_into(duration: Duration, level: &mut MicLevel) -> Result<(), CaptureError> {
     let host = cpal::default_host();
-    let device = host.default_input_device().ok_or("no default input device (is a microphone connected?)")?;
+    let device = host.default_input_device().ok_or_else(not_found)?;
     level.device = Some(device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| device.to_string()));
-    let supported = device.default_input_config().map_err(|e| format!("cannot read the input format: {e}"))?;
+    let supported = device.default_input_config().map_err(|e| device_err(format!("cannot read the input format: {e}")))?;
     let config = supported.config();
     level.sample_rate = config.sample_rate;
     level.channels = config.channels;
@@ -84,17 +85,17 @@ fn probe_into(duration: Duration, level: &mut MicLevel) -> Result<(), String> {
         SampleFormat::U16 => build::<u16>(&device, &config, tx, on_error),
         SampleFormat::U8 => build::<u8>(&device, &config, tx, on_error),
         SampleFormat::I8 => build::<i8>(&device, &config, tx, on_error),
-        other => return Err(format!("unsupported sample format {other}")),
+        other => return Err(device_err(format!("unsupported sample format {other}"))),
     }
-    .map_err(|e| format!("cannot open the microphone: {e}"))?;
-    stream.play().map_err(|e| format!("cannot start the microphone: {e}"))?;
+    .map_err(|e| device_err(format!("cannot open the microphone: {e}")))?;
+    stream.play().map_err(|e| device_err(format!("cannot start the microphone: {e}")))?;
 
     let mut meter = LevelMeter::default();
     let wanted = (duration.as_secs_f64() * f64::from(config.sample_rate) * f64::from(config.channels)) as u64;
     let deadline = Instant::now() + duration + Duration::from_secs(3);
     while meter.samples() < wanted {
         if let Ok(e) = err_rx.try_recv() {
-            return Err(format!("microphone stream failed: {e}"));
+            return Err(CaptureError::Lost { device: "microphone".into(), message: e });
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -112,7 +113,7 @@ fn probe_into(duration: Duration, level: &mut MicLevel) -> Result<(), String> {
     level.rms_dbfs = meter.rms_dbfs();
     level.peak_dbfs = meter.peak_dbfs();
     if meter.samples() == 0 {
-        return Err("the microphone delivered no samples".into());
+        return Err(CaptureError::Device { device: "microphone".into(), message: "the microphone delivered no samples".into() });
     }
     Ok(())
 }
@@ -177,11 +178,11 @@ pub fn start_stream(
     tx: crossbeam_channel::Sender<MicChunk>,
     epoch: Instant,
     dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
-) -> Result<MicrophoneStream, String> {
+) -> Result<MicrophoneStream, CaptureError> {
     let host = cpal::default_host();
-    let device = host.default_input_device().ok_or("no default input device (is a microphone connected?)")?;
+    let device = host.default_input_device().ok_or_else(not_found)?;
     let name = device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| device.to_string());
-    let default = device.default_input_config().map_err(|e| format!("cannot read the input format: {e}"))?;
+    let default = device.default_input_config().map_err(|e| device_err(format!("cannot read the input format: {e}")))?;
     let (err_tx, err_rx) = mpsc::channel::<String>();
     let mut last_error = String::new();
     for channels in [1u16, default.channels()] {
@@ -212,11 +213,19 @@ pub fn start_stream(
         );
         match result {
             Ok(stream) => {
-                stream.play().map_err(|e| format!("cannot start the microphone: {e}"))?;
+                stream.play().map_err(|e| device_err(format!("cannot start the microphone: {e}")))?;
                 return Ok(MicrophoneStream { _stream: stream, device: name, errors: err_rx });
             }
             Err(e) => last_error = e.to_string(),
         }
     }
-    Err(format!("cannot open {name} at 48 kHz: {last_error}"))
+    Err(device_err(format!("cannot open {name} at 48 kHz: {last_error}")))
+}
+
+fn not_found() -> CaptureError {
+    CaptureError::NotFound { device: "microphone".into(), hint: Some("no default input device: is a microphone connected?".into()) }
+}
+
+fn device_err(message: String) -> CaptureError {
+    CaptureError::Device { device: "microphone".into(), message }
 }

@@ -11,12 +11,15 @@ use crate::source::{pace, PaceEnd, SourceStats, VideoSource};
 use crossbeam_channel::{bounded, select, Receiver};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use vigil_core::spool::{SegmentRecord, Spool};
+use vigil_core::compiled::Recipient;
+use vigil_core::event::{Event, EventKind};
+use vigil_core::StopToken;
+use vigil_spool::{SegmentRecord, Spool, Timeline};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CameraMode {
@@ -37,8 +40,8 @@ pub struct RecordOptions {
     pub plan: SegmentPlan,
     /// How often the set of monitors is checked.
     pub monitor_poll: Duration,
-    /// Encrypt finished segments to this age recipient (`age1...`, the exam's).
-    pub encrypt_to: Option<String>,
+    /// Encrypt finished segments to this age recipient (the exam's, from its compiled policy).
+    pub encrypt_to: Option<Arc<Recipient>>,
 }
 
 impl Default for RecordOptions {
@@ -78,6 +81,10 @@ pub struct RecordSummary {
     pub recovered: Vec<SegmentRecord>,
     /// Things the candidate or operator should know (device missing, disk full, ...).
     pub messages: Vec<String>,
+    /// The disk filled up and capture stopped early (what was recorded is kept).
+    pub disk_full: bool,
+    /// Capture or encoder threads that died (panicked); their tracks ended early.
+    pub failed_threads: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,21 +92,72 @@ pub enum RecordError {
     #[error(transparent)]
     Segment(#[from] SegmentError),
     #[error(transparent)]
-    Spool(#[from] vigil_core::spool::SpoolError),
-    #[error(transparent)]
-    Seal(#[from] vigil_core::seal::SealError),
+    Spool(#[from] vigil_spool::SpoolError),
     #[error("cannot start a capture thread: {0}")]
     Thread(std::io::Error),
+    #[error("the recorder thread died: {0}")]
+    Panicked(String),
 }
 
-/// Shared by every track: the spool, the clock, the global stop, and a place for messages.
+impl RecordError {
+    /// A stable machine code: `record.disk_full`, `record.write`, `record.spool.*`, `record.thread`, `record.panicked`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RecordError::Segment(e) if e.is_disk_full() => "record.disk_full",
+            RecordError::Segment(_) => "record.write",
+            RecordError::Spool(e) => match e.code() {
+                "spool.full" => "record.disk_full",
+                "spool.read_only" => "record.spool_read_only",
+                _ => "record.spool",
+            },
+            RecordError::Thread(_) => "record.thread",
+            RecordError::Panicked(_) => "record.panicked",
+        }
+    }
+}
+
+/// What the recorder is doing right now, for a status bar: each recording source and the
+/// segment it has open. Cheap to clone; shared with the recorder's threads.
+#[derive(Debug, Clone, Default)]
+pub struct RecorderStatus(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl RecorderStatus {
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sources with a segment open now (`camera`, `screen-0`, ...), sorted.
+    pub fn recording(&self) -> Vec<String> {
+        self.map().keys().cloned().collect()
+    }
+
+    /// Per source, the file name of its open segment.
+    pub fn open_segments(&self) -> BTreeMap<String, String> {
+        self.map().clone()
+    }
+
+    pub(crate) fn opened(&self, source: &str, file: &str) {
+        self.map().insert(source.to_owned(), file.to_owned());
+    }
+
+    pub(crate) fn closed(&self, source: &str) {
+        self.map().remove(source);
+    }
+}
+
+/// Shared by every track: the spool and timeline, the clock, the global stop, and a place for
+/// messages.
 struct Shared {
     spool: Arc<Spool>,
+    timeline: Arc<Timeline>,
     epoch: Instant,
-    stop: Arc<AtomicBool>,
+    stop: StopToken,
     plan: SegmentPlan,
-    seal: Option<Arc<age::x25519::Recipient>>,
+    seal: Option<Arc<Recipient>>,
+    status: RecorderStatus,
     messages: Mutex<Vec<String>>,
+    failed_threads: Mutex<Vec<String>>,
+    disk_full: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -107,32 +165,49 @@ impl Shared {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// Records an event in the spool and, when it matters to a person, a message.
-    fn event(&self, kind: &str, mut data: serde_json::Value, message: Option<String>) {
+    /// Records an event on the timeline and, when it matters to a person, a message.
+    fn event(&self, kind: EventKind, mut data: serde_json::Value, message: Option<String>) {
         data["at_ms"] = json!(self.now_ms());
-        if let Err(e) = self.spool.add_event(kind, data) {
-            tracing::error!(error = %e, kind, "cannot record event");
-        }
+        self.timeline.record(Event::new(kind, data));
         if let Some(m) = message {
             tracing::warn!("{m}");
             self.messages.lock().unwrap_or_else(|p| p.into_inner()).push(m);
         }
     }
 
+    /// A thread of `source` that panicked: a `critical` event, a message, and the error text.
+    fn thread_died(&self, source: &str, thread: &str, panic: &Box<dyn std::any::Any + Send>) -> String {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let error = format!("{thread} thread died: {what}");
+        self.status.closed(source);
+        self.failed_threads.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{source}: {error}"));
+        self.event(
+            EventKind::CaptureThreadFailed,
+            json!({"source": source, "error": error}),
+            Some(format!("{source}: recording ended: {error}")),
+        );
+        error
+    }
+
     /// A write error: a full disk stops all capture (what is on disk stays); others end the track.
     fn write_failed(&self, source: &str, e: &SegmentError) {
         if e.is_disk_full() {
             self.event(
-                "capture.disk_full",
+                EventKind::CaptureDiskFull,
                 json!({"source": source, "error": e.to_string()}),
                 Some(format!(
                     "The disk is full: recording stopped. Everything recorded so far is kept. Free some space ({e})."
                 )),
             );
-            self.stop.store(true, Ordering::Relaxed);
+            self.disk_full.store(true, Ordering::Relaxed);
+            self.stop.stop();
         } else {
             self.event(
-                "capture.write_failed",
+                EventKind::CaptureWriteFailed,
                 json!({"source": source, "error": e.to_string()}),
                 Some(format!("{source}: recording stopped: {e}")),
             );
@@ -144,7 +219,7 @@ impl Shared {
 struct Track {
     source: String,
     description: String,
-    stop: Arc<AtomicBool>,
+    stop: StopToken,
     stats: Arc<SourceStats>,
     pacer: JoinHandle<PaceEnd>,
     encoder: JoinHandle<(Vec<SegmentRecord>, u64, Option<String>)>,
@@ -162,10 +237,11 @@ impl Track {
         let id = source.id().to_owned();
         let (w, h) = source.size();
         let writer =
-            TrackWriter::new(shared.spool.clone(), shared.seal.clone(), &id, w, h, fps, audio.is_some(), shared.plan)?;
+            TrackWriter::new(shared.spool.clone(), shared.seal.clone(), &id, w, h, fps, audio.is_some(), shared.plan)?
+                .with_status(shared.status.clone());
         // Screen frames are large and rare: one in the queue is enough. Camera frames: a few.
         let (tx, rx) = bounded::<VideoFrame>(if content == Content::Screen { 1 } else { 3 });
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = shared.stop.child();
         let stats = Arc::new(SourceStats::default());
         let period = Duration::from_secs_f32(1.0 / fps);
         let pacer = {
@@ -186,21 +262,31 @@ impl Track {
     }
 
     fn finish(self, shared: &Shared) -> SourceSummary {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.stop();
         let mut error = None;
-        if let Ok(PaceEnd::Failed(e)) = self.pacer.join() {
-            shared.event(
-                "device.lost",
-                json!({"source": self.source, "error": e.to_string()}),
-                Some(format!("{e}: its recording ended, the others go on")),
-            );
-            error = Some(e.to_string());
+        match self.pacer.join() {
+            Ok(PaceEnd::Failed(e)) => {
+                shared.event(
+                    EventKind::DeviceLost,
+                    json!({"source": self.source, "error": e.to_string()}),
+                    Some(format!("{e}: its recording ended, the others go on")),
+                );
+                error = Some(e.to_string());
+            }
+            Ok(PaceEnd::Stopped) => {}
+            Err(panic) => error = Some(shared.thread_died(&self.source, "capture", &panic)),
         }
-        let (segments, audio_frames, enc_error) =
-            self.encoder.join().unwrap_or_else(|_| (Vec::new(), 0, Some("encoder thread panicked".into())));
+        let (segments, audio_frames, enc_error) = match self.encoder.join() {
+            Ok(done) => done,
+            Err(panic) => {
+                // What the encoder had finished is in the spool; the open segment is recovered
+                // at the next start.
+                (Vec::new(), 0, Some(shared.thread_died(&self.source, "encoder", &panic)))
+            }
+        };
         let dropped = self.stats.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
-            shared.event("capture.dropped_frames", json!({"source": self.source, "frames": dropped}), None);
+            shared.event(EventKind::CaptureDroppedFrames, json!({"source": self.source, "frames": dropped}), None);
         }
         SourceSummary {
             source: self.source,
@@ -301,31 +387,39 @@ fn encode_track(
     (std::mem::take(&mut writer.finished), audio_frames, failed)
 }
 
-/// Records until `stop` is set (by the caller: a timer, Ctrl-C, the end of the exam) or the disk
-/// is full. Recovers what an earlier crash left in the spool first.
-pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) -> Result<RecordSummary, RecordError> {
-    let seal = match &opts.encrypt_to {
-        Some(r) => Some(Arc::new(vigil_core::seal::parse_recipient(r)?)),
-        None => None,
-    };
+/// Records until `stop` is stopped (by the caller: a timer, Ctrl-C, the end of the exam) or the
+/// disk is full. Recovers what an earlier crash left in the spool first. Events go to `timeline`,
+/// segments to its spool; `status` tells which sources record now.
+pub fn record(
+    timeline: Arc<Timeline>,
+    opts: &RecordOptions,
+    stop: StopToken,
+    status: &RecorderStatus,
+) -> Result<RecordSummary, RecordError> {
+    let spool = timeline.spool().clone();
+    let seal = opts.encrypt_to.clone();
     let recovered = segment::recover(&spool, seal.as_deref())?;
     let shared = Arc::new(Shared {
         spool,
+        timeline,
         epoch: Instant::now(),
         stop,
         plan: opts.plan,
         seal,
+        status: status.clone(),
         messages: Mutex::new(Vec::new()),
+        failed_threads: Mutex::new(Vec::new()),
+        disk_full: std::sync::atomic::AtomicBool::new(false),
     });
     for r in &recovered {
         shared.event(
-            "segment.recovered",
+            EventKind::SegmentRecovered,
             json!({"source": r.source, "sequence": r.sequence, "frames": r.video_frames, "duration_ms": r.duration_ms}),
             None,
         );
     }
     shared.event(
-        "capture.started",
+        EventKind::CaptureStarted,
         json!({"camera": format!("{:?}", opts.camera), "microphone": opts.microphone, "screens": opts.screens}),
         None,
     );
@@ -338,8 +432,8 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
             Ok(stream) => (Some(stream), Some(rx)),
             Err(e) => {
                 shared.event(
-                    "device.missing",
-                    json!({"device": "microphone", "error": e}),
+                    EventKind::DeviceMissing,
+                    json!({"device": "microphone", "error": e.to_string()}),
                     Some(format!("microphone: {e}; recording goes on without sound")),
                 );
                 (None, None)
@@ -356,7 +450,7 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
         Ok(c) => c,
         Err(e) => {
             shared.event(
-                "device.missing",
+                EventKind::DeviceMissing,
                 json!({"device": "camera", "error": e.to_string()}),
                 Some(format!("{e}; recording goes on without a camera")),
             );
@@ -377,7 +471,7 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
         drop(rx);
         mic = None;
         shared.event(
-            "capture.audio_without_camera",
+            EventKind::CaptureAudioWithoutCamera,
             json!({}),
             Some("microphone: not recorded, since there is no camera track to carry it".into()),
         );
@@ -393,11 +487,11 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
     let mut layout = if opts.screens { crate::x11::LayoutChanges::new().ok() } else { None };
     #[cfg(target_os = "linux")]
     let mut last_read = Instant::now();
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !shared.stop.is_stopped() {
         if let Some(m) = mic.as_ref() {
             if let Ok(err) = m.errors.try_recv() {
                 shared.event(
-                    "device.lost",
+                    EventKind::DeviceLost,
                     json!({"device": "microphone", "error": err}),
                     Some(format!("microphone lost: {err}; recording goes on without sound")),
                 );
@@ -436,7 +530,7 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                             let track = tracks.remove(pos);
                             let source = track.source.clone();
                             finished.push(track.finish(&shared));
-                            shared.event("monitor.removed", json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}),
+                            shared.event(EventKind::MonitorRemoved, json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}),
                                 Some(format!("monitor {} removed", id.name)));
                         }
                     }
@@ -461,7 +555,7 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                             opts.screen_fps,
                             None,
                         )?);
-                        shared.event(if initial { "monitor.recorded" } else { "monitor.added" },
+                        shared.event(if initial { EventKind::MonitorRecorded } else { EventKind::MonitorAdded },
                             json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}), None);
                         screens.insert(id, next_screen);
                         next_screen += 1;
@@ -469,7 +563,7 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                 }
                 Err(e) if screens.is_empty() && next_screen == 0 => {
                     shared.event(
-                        "device.missing",
+                        EventKind::DeviceMissing,
                         json!({"device": "monitors", "error": e.to_string()}),
                         Some(format!("{e}; recording goes on without screens")),
                     );
@@ -478,13 +572,15 @@ pub fn record(spool: Arc<Spool>, opts: &RecordOptions, stop: Arc<AtomicBool>) ->
                 Err(e) => tracing::warn!(error = %e, "cannot list monitors"),
             }
         }
-        std::thread::sleep(Duration::from_millis(50));
+        shared.stop.wait(Duration::from_millis(50));
     }
 
     drop(mic); // ends the audio queue, so the camera track drains and closes
     let seconds = shared.epoch.elapsed().as_secs_f64();
     finished.extend(tracks.into_iter().map(|t| t.finish(&shared)));
-    shared.event("capture.stopped", json!({"seconds": seconds}), None);
+    shared.event(EventKind::CaptureStopped, json!({"seconds": seconds}), None);
     let messages = std::mem::take(&mut *shared.messages.lock().unwrap_or_else(|p| p.into_inner()));
-    Ok(RecordSummary { seconds, sources: finished, recovered, messages })
+    let failed_threads = std::mem::take(&mut *shared.failed_threads.lock().unwrap_or_else(|p| p.into_inner()));
+    let disk_full = shared.disk_full.load(Ordering::Relaxed);
+    Ok(RecordSummary { seconds, sources: finished, recovered, messages, disk_full, failed_threads })
 }

@@ -15,13 +15,7 @@ pub struct MonitorId {
     pub height: u32,
 }
 
-/// xcap's X11 calls are not safe to run concurrently from several threads (connections fail
-/// with "Connection error"), so every call into xcap in this process takes this lock.
-static XCAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn xcap_lock() -> std::sync::MutexGuard<'static, ()> {
-    XCAP.lock().unwrap_or_else(|p| p.into_inner())
-}
+use vigil_core::xcap_lock::xcap_lock;
 
 /// The monitors xcap sees now.
 pub fn monitors() -> Result<Vec<MonitorId>, CaptureError> {

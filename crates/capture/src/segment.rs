@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vigil_core::spool::{segment_file_name, sha256_file, SegmentRecord, Spool, SpoolError};
+use vigil_spool::{segment_file_name, sha256_file, SegmentRecord, Spool, SpoolError};
 
 /// Video timescale (90 kHz, as usual for MP4 video).
 pub const VIDEO_TIMESCALE: u64 = 90_000;
@@ -34,6 +34,16 @@ pub enum SegmentError {
 }
 
 impl SegmentError {
+    /// A stable machine code: `segment.disk_full`, `segment.io`, `segment.mux`, or the spool's.
+    pub fn code(&self) -> &'static str {
+        match self {
+            e if e.is_disk_full() => "segment.disk_full",
+            SegmentError::Io { .. } => "segment.io",
+            SegmentError::Mux { .. } => "segment.mux",
+            SegmentError::Spool(e) => e.code(),
+        }
+    }
+
     /// The disk is full (or the quota is exhausted): capture should stop cleanly.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, SegmentError::Io { source, .. } if source.raw_os_error() == Some(28) || source.raw_os_error() == Some(122))
@@ -92,6 +102,8 @@ pub struct TrackWriter {
     plan: SegmentPlan,
     next_sequence: u64,
     open: Option<OpenSegment>,
+    /// Where the open segment is announced (the recorder's status).
+    status: Option<crate::recorder::RecorderStatus>,
     /// Finished segments, for the summary.
     pub finished: Vec<SegmentRecord>,
 }
@@ -121,8 +133,15 @@ impl TrackWriter {
             plan,
             next_sequence,
             open: None,
+            status: None,
             finished: Vec::new(),
         })
+    }
+
+    /// Announces each open segment in `status` while it is open.
+    pub fn with_status(mut self, status: crate::recorder::RecorderStatus) -> TrackWriter {
+        self.status = Some(status);
+        self
     }
 
     pub fn source(&self) -> &str {
@@ -209,6 +228,9 @@ impl TrackWriter {
             duration_ms: 0,
         };
         self.next_sequence += 1;
+        if let Some(status) = &self.status {
+            status.opened(&self.source, &name);
+        }
         self.open = Some(OpenSegment {
             muxer,
             file,
@@ -242,6 +264,9 @@ impl TrackWriter {
     /// Finishes the open segment, if any: last fragment, fsync, hash, rename, manifest.
     pub fn close(&mut self) -> Result<Option<SegmentRecord>, SegmentError> {
         let Some(mut seg) = self.open.take() else { return Ok(None) };
+        if let Some(status) = &self.status {
+            status.closed(&self.source);
+        }
         Self::flush_fragment(&mut seg, self.frame_ms)?;
         drop(seg.file);
         let record = finish(&self.spool, &seg.partial, &seg.meta, false, self.seal.as_deref())?;
@@ -300,10 +325,10 @@ fn finish(
         match seal {
             Some(recipient) => {
                 let tmp = dir.join(format!("{name}.tmp"));
-                vigil_core::seal::seal_file(partial, &tmp, recipient).map_err(|e| SegmentError::Io {
+                vigil_spool::seal::seal_file(partial, &tmp, recipient).map_err(|e| SegmentError::Io {
                     path: tmp.clone(),
                     source: match e {
-                        vigil_core::seal::SealError::Io(io) => io,
+                        vigil_spool::seal::SealError::Io(io) => io,
                         other => std::io::Error::other(other.to_string()),
                     },
                 })?;

@@ -4,9 +4,10 @@
 
 use crate::frame::{CaptureError, VideoFrame};
 use crossbeam_channel::{Sender, TrySendError};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vigil_core::StopToken;
 
 /// Something that produces pictures on demand: a camera, a monitor, a synthetic pattern.
 pub trait VideoSource: Send {
@@ -31,21 +32,21 @@ pub enum PaceEnd {
     Failed(CaptureError),
 }
 
-/// Grabs from `source` every `period` until `stop` is set, the receiver is gone, or the source
+/// Grabs from `source` every `period` until `stop` is stopped, the receiver is gone, or the source
 /// fails. Frames are stamped with the time since `epoch`.
 pub fn pace(
     mut source: Box<dyn VideoSource>,
     period: Duration,
     epoch: Instant,
     tx: Sender<VideoFrame>,
-    stop: Arc<AtomicBool>,
+    stop: StopToken,
     stats: Arc<SourceStats>,
 ) -> PaceEnd {
     let mut next = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_stopped() {
         let now = Instant::now();
         if now < next {
-            std::thread::sleep((next - now).min(Duration::from_millis(100)));
+            stop.wait_until(next);
             continue;
         }
         // Stay on the grid; if we fell behind by more than a period, skip ahead (and count it).

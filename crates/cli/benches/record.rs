@@ -63,7 +63,7 @@ fn vigil(dir: &Path, display: &str, pulse: &PulseAudio, args: &[&str]) -> Child 
 }
 
 fn frames_of(dir: &Path, source_prefix: &str) -> u64 {
-    let spool = vigil_core::spool::Spool::open(dir).unwrap();
+    let spool = vigil_spool::Spool::open(dir).unwrap();
     spool.segments().unwrap().iter().filter(|s| s.source.starts_with(source_prefix)).map(|s| s.video_frames).sum()
 }
 

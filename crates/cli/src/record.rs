@@ -3,12 +3,12 @@
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vigil_capture::segment::SegmentPlan;
-use vigil_capture::{CameraMode, RecordOptions};
-use vigil_core::spool::Spool;
+use vigil_capture::{CameraMode, RecordOptions, RecorderStatus};
+use vigil_core::StopToken;
+use vigil_spool::{Spool, Timeline};
 
 #[derive(Args)]
 pub struct RecordArgs {
@@ -89,21 +89,20 @@ enum Screens {
     None,
 }
 
-/// A flag set by Ctrl-C or SIGTERM, or after `duration` seconds.
-pub fn stop_signal(duration: Option<f64>) -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
+/// A stop token stopped by Ctrl-C or SIGTERM, or after `duration` seconds.
+pub fn stop_signal(duration: Option<f64>) -> Result<StopToken> {
+    let stop = StopToken::new();
     {
         let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed)).context("cannot install the Ctrl-C handler")?;
+        ctrlc::set_handler(move || stop.stop()).context("cannot install the Ctrl-C handler")?;
     }
     if let Some(secs) = duration {
         let stop = stop.clone();
-        let until = Instant::now() + Duration::from_secs_f64(secs.max(0.0));
+        let limit = Duration::from_secs_f64(secs.max(0.0));
         std::thread::spawn(move || {
-            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
+            if !stop.wait(limit) {
+                stop.stop();
             }
-            stop.store(true, Ordering::Relaxed);
         });
     }
     Ok(stop)
@@ -112,6 +111,7 @@ pub fn stop_signal(duration: Option<f64>) -> Result<Arc<AtomicBool>> {
 pub fn run(args: RecordArgs) -> Result<i32> {
     let spool =
         Arc::new(Spool::open(&args.out).with_context(|| format!("cannot open the spool in {}", args.out.display()))?);
+    let timeline = Arc::new(Timeline::new(spool));
     let opts = args.capture.options();
     let stop = stop_signal(args.duration)?;
     if !args.json {
@@ -121,7 +121,8 @@ pub fn run(args: RecordArgs) -> Result<i32> {
             args.duration.map(|d| format!("{d} s")).unwrap_or("until stopped".into())
         );
     }
-    let summary = vigil_capture::record(spool, &opts, stop)?;
+    let summary = vigil_capture::record(timeline.clone(), &opts, stop, &RecorderStatus::default())?;
+    let failures = timeline.failures();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -153,6 +154,14 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         }
         println!("recorded {:.1} s", summary.seconds);
     }
-    // A disk that filled up is worth a non-zero exit: the recording is shorter than asked.
-    Ok(if summary.messages.iter().any(|m| m.starts_with("The disk is full")) { 2 } else { 0 })
+    if failures.count > 0 {
+        eprintln!(
+            "{} events could not be written to the spool ({}): the timeline is incomplete",
+            failures.count,
+            failures.last_error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    // A disk that filled up, a capture thread that died or events that could not be written are
+    // worth a non-zero exit: the recording is not what was asked.
+    Ok(if summary.disk_full || !summary.failed_threads.is_empty() || failures.count > 0 { 2 } else { 0 })
 }

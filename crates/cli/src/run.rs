@@ -43,6 +43,10 @@ pub struct RunArgs {
     drain_timeout: u64,
 }
 
+/// Delivered, but the record is incomplete: events could not be written locally, or a capture
+/// thread died.
+pub const EXIT_INCOMPLETE: i32 = 4;
+
 pub fn run(args: RunArgs) -> Result<i32> {
     if !args.consent {
         bail!("nothing is recorded without the candidate's consent: read what Vigil collects (README, \"What Vigil collects\") and pass --consent");
@@ -80,15 +84,38 @@ pub fn run(args: RunArgs) -> Result<i32> {
         seen = status.messages.len();
         std::thread::sleep(Duration::from_millis(200));
     }
-    let summary = running.stop()?;
-    for m in &summary.messages {
-        eprintln!("note: {m}");
+    let mut incomplete = Vec::new();
+    match running.stop() {
+        Ok(summary) => {
+            for m in &summary.messages {
+                eprintln!("note: {m}");
+            }
+            incomplete.extend(summary.failed_threads);
+        }
+        // What was recorded is in the spool and is delivered all the same.
+        Err(e) => incomplete.push(format!("[{}] {e}", e.code())),
+    }
+    let failures = session.timeline.failures();
+    if failures.count > 0 {
+        incomplete.push(format!(
+            "{} events could not be written to the spool [{}]: {}",
+            failures.count,
+            failures.last_code.as_deref().unwrap_or("spool.db"),
+            failures.last_error.as_deref().unwrap_or("unknown error")
+        ));
     }
 
     match session.deliver(Duration::from_secs(args.drain_timeout), &|_| {}) {
         Ok(delivered) => {
             println!("{}", serde_json::to_string_pretty(&delivered)?);
-            Ok(0)
+            if incomplete.is_empty() {
+                return Ok(0);
+            }
+            for i in &incomplete {
+                eprintln!("incomplete: {i}");
+            }
+            eprintln!("Everything recorded was delivered, but the record is incomplete (see above).");
+            Ok(EXIT_INCOMPLETE)
         }
         Err(e @ SessionError::NotDelivered(_)) => {
             eprintln!("{e}. Local copies are kept: run the same command again to resume.");

@@ -101,7 +101,7 @@ fn audio_rms_dbfs(file: &Path) -> f64 {
 
 /// The spool's manifest rows, as JSON.
 fn manifest(dir: &Path) -> Vec<Value> {
-    let spool = vigil_core::spool::Spool::open(dir).unwrap();
+    let spool = vigil_spool::Spool::open(dir).unwrap();
     spool.segments().unwrap().into_iter().map(|s| serde_json::to_value(s).unwrap()).collect()
 }
 
@@ -133,7 +133,7 @@ fn thirty_seconds_of_two_monitors_camera_and_tone() {
     assert_eq!(files.len(), rows.len(), "files on disk and manifest rows differ: {files:?}");
     for row in &rows {
         let file = dir.path().join("segments").join(row["file"].as_str().unwrap());
-        assert_eq!(vigil_core::spool::sha256_file(&file).unwrap(), row["sha256"], "{}", file.display());
+        assert_eq!(vigil_spool::sha256_file(&file).unwrap(), row["sha256"], "{}", file.display());
         let p = probe(&file);
         let source = row["source"].as_str().unwrap();
         let frames = row["video_frames"].as_u64().unwrap();
@@ -231,7 +231,7 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
     vnc.set_screens(&[FHD]).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
+    let spool = vigil_spool::Spool::open(dir.path()).unwrap();
     let events = spool.events().unwrap();
     let added = events
         .iter()
@@ -288,7 +288,7 @@ fn no_camera_and_a_lost_microphone_are_events_and_the_rest_goes_on() {
         messages.iter().any(|m| m.contains("camera") && m.contains("not found") && m.contains("goes on")),
         "{messages:?}"
     );
-    let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
+    let spool = vigil_spool::Spool::open(dir.path()).unwrap();
     let events = spool.events().unwrap();
     assert!(events.iter().any(|e| e.kind == "device.missing" && e.data["device"] == "camera"), "{events:#?}");
     assert!(spool.segments().unwrap().iter().any(|s| s.source == "screen-0"), "the screen was not recorded");
@@ -304,7 +304,7 @@ fn no_camera_and_a_lost_microphone_are_events_and_the_rest_goes_on() {
     pulse.command("pulseaudio").arg("--kill").status().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let spool = vigil_core::spool::Spool::open(dir.path()).unwrap();
+    let spool = vigil_spool::Spool::open(dir.path()).unwrap();
     let events = spool.events().unwrap();
     let lost = events.iter().find(|e| e.kind == "device.lost" && e.data["device"] == "microphone");
     assert!(lost.is_some(), "no microphone device.lost event: {events:#?}");
@@ -359,7 +359,7 @@ fn a_full_disk_stops_capture_cleanly_and_keeps_what_was_recorded() {
     assert!(!rows.is_empty());
     for row in &rows {
         let file = spool_dir.join("segments").join(row["file"].as_str().unwrap());
-        assert_eq!(vigil_core::spool::sha256_file(&file).unwrap(), row["sha256"]);
+        assert_eq!(vigil_spool::sha256_file(&file).unwrap(), row["sha256"]);
         probe(&file);
     }
 }

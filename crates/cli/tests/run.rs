@@ -64,13 +64,13 @@ fn assert_server_matches(server: &ReferenceServer, receipt: &Value) {
     // The server holds the encrypted segments (their hash is the ciphertext's); review decrypts.
     let dir = server.data.path().join("segments").join(id);
     for seg in segments.iter().take(3) {
-        let file = dir.join(vigil_core::spool::segment_file_name(
+        let file = dir.join(vigil_spool::segment_file_name(
             seg["source"].as_str().unwrap(),
             seg["sequence"].as_u64().unwrap(),
         ));
         let stored = std::fs::read(&file).unwrap();
-        assert!(vigil_core::seal::is_sealed(&stored), "{} is not encrypted at rest", file.display());
-        assert_eq!(vigil_core::spool::sha256_hex(&stored), seg["sha256"].as_str().unwrap());
+        assert!(vigil_spool::seal::is_sealed(&stored), "{} is not encrypted at rest", file.display());
+        assert_eq!(vigil_spool::sha256_hex(&stored), seg["sha256"].as_str().unwrap());
         let media = reqwest::blocking::Client::new()
             .get(format!("{}{}", server.url, seg["download"].as_str().unwrap()))
             .bearer_auth(&server.admin_token)
@@ -115,7 +115,7 @@ fn kill_9_then_the_same_command_resumes_and_nothing_is_lost_or_doubled() {
     assert!(!sealed.is_empty(), "no encrypted segments: {on_disk:?}");
     assert!(!on_disk.iter().any(|p| p.to_string_lossy().ends_with(".mp4")), "plaintext segment at rest: {on_disk:?}");
     for p in sealed {
-        assert!(vigil_core::seal::is_sealed(&std::fs::read(p).unwrap()));
+        assert!(vigil_spool::seal::is_sealed(&std::fs::read(p).unwrap()));
     }
     let sessions = server.review("/v1/review/sessions").unwrap();
     assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);

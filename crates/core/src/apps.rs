@@ -122,6 +122,16 @@ pub enum MatchedBy {
     ProcessName,
 }
 
+/// A prohibited-application rule that does not compile.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("application rule `{rule_id}`{field}: {message}")]
+pub struct AppRuleError {
+    pub rule_id: String,
+    /// Within the rule: `.executables[0]`, `.paths[1]`.
+    pub field: String,
+    pub message: String,
+}
+
 /// Compiled rules, ready to test many processes quickly.
 pub struct AppMatcher {
     rules: Vec<AppRule>,
@@ -132,25 +142,27 @@ pub struct AppMatcher {
 }
 
 impl AppMatcher {
-    /// Compiles `rules`. Invalid patterns are an error naming the rule and pattern.
-    pub fn new(rules: Vec<AppRule>) -> Result<AppMatcher, String> {
+    /// Compiles `rules`. An invalid pattern is an error naming the rule and the pattern.
+    pub fn new(rules: Vec<AppRule>) -> Result<AppMatcher, AppRuleError> {
         let (mut exe, mut exe_owner) = (GlobSetBuilder::new(), Vec::new());
         let (mut path, mut path_owner) = (GlobSetBuilder::new(), Vec::new());
+        let err = |rule: &AppRule, field: String, message: String| AppRuleError { rule_id: rule.id.clone(), field, message };
         for (i, rule) in rules.iter().enumerate() {
-            for p in &rule.executables {
-                exe.add(glob(p).map_err(|e| format!("{}: {e}", rule.id))?);
+            for (j, p) in rule.executables.iter().enumerate() {
+                exe.add(glob(p).map_err(|m| err(rule, format!(".executables[{j}]"), m))?);
                 exe_owner.push(i);
             }
-            for p in &rule.paths {
-                path.add(glob(p).map_err(|e| format!("{}: {e}", rule.id))?);
+            for (j, p) in rule.paths.iter().enumerate() {
+                path.add(glob(p).map_err(|m| err(rule, format!(".paths[{j}]"), m))?);
                 path_owner.push(i);
             }
         }
+        let whole = |e: globset::Error| AppRuleError { rule_id: String::new(), field: String::new(), message: e.to_string() };
         Ok(AppMatcher {
             rules,
-            executables: exe.build().map_err(|e| e.to_string())?,
+            executables: exe.build().map_err(whole)?,
             exe_owner,
-            paths: path.build().map_err(|e| e.to_string())?,
+            paths: path.build().map_err(whole)?,
             path_owner,
         })
     }

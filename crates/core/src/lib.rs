@@ -1,17 +1,20 @@
-//! Vigil's domain: the exam policy, the facts a system check gathers, the findings and verdicts it
-//! derives from them, and the versioned check report. Pure logic, no I/O beyond parsing given text,
-//! so that every rule can be tested with fabricated facts.
+//! Vigil's domain: the exam policy, the typed timeline of events, the protocol's types, the facts a
+//! system check gathers, the findings and verdicts it derives from them, and the versioned check
+//! report. Pure logic, no I/O beyond parsing given text (and reading the clock), so that every rule
+//! can be tested with fabricated facts. The spool, sealing and hashing live in `vigil-spool`.
 
 pub mod apps;
 pub mod check;
+pub mod compiled;
+pub mod event;
 pub mod facts;
 pub mod lockdown;
 pub mod policy;
 pub mod protocol;
-pub mod seal;
-pub mod spool;
+pub mod stop;
 pub mod time;
 pub mod verdict;
+pub mod xcap_lock;
 
 pub use check::{evaluate, Finding, Report, REPORT_SCHEMA};
 
@@ -26,5 +29,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+pub use compiled::CompiledPolicy;
 pub use policy::{ExamPolicy, PolicyError};
+pub use stop::StopToken;
 pub use verdict::Verdict;

@@ -78,16 +78,27 @@ pub struct UrlRules {
     block: Vec<(String, globset::GlobMatcher)>,
 }
 
-fn compile(patterns: &[String]) -> Result<Vec<(String, globset::GlobMatcher)>, String> {
+/// A navigation rule that does not compile: `lockdown.navigation.{list}[{index}]`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("lockdown.navigation.{list}[{index}]: invalid pattern `{pattern}`: {message}")]
+pub struct UrlRuleError {
+    pub list: &'static str,
+    pub index: usize,
+    pub pattern: String,
+    pub message: String,
+}
+
+fn compile(list: &'static str, patterns: &[String]) -> Result<Vec<(String, globset::GlobMatcher)>, UrlRuleError> {
     patterns
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(index, p)| {
             globset::GlobBuilder::new(p)
                 .case_insensitive(true)
                 .literal_separator(false)
                 .build()
                 .map(|g| (p.clone(), g.compile_matcher()))
-                .map_err(|e| format!("`{p}`: {e}"))
+                .map_err(|e| UrlRuleError { list, index, pattern: p.clone(), message: e.kind().to_string() })
         })
         .collect()
 }
@@ -111,7 +122,7 @@ pub fn match_target(url: &str) -> Option<String> {
 
 impl UrlRules {
     /// Compiles `nav`; with no allow rule, `exam_url`'s origin (`scheme://host/*`) is allowed.
-    pub fn new(nav: &Navigation, exam_url: Option<&str>) -> Result<UrlRules, String> {
+    pub fn new(nav: &Navigation, exam_url: Option<&str>) -> Result<UrlRules, UrlRuleError> {
         let mut allow = nav.allow.clone();
         if allow.is_empty() {
             if let Some(target) = exam_url.and_then(match_target) {
@@ -119,7 +130,7 @@ impl UrlRules {
                 allow.push(format!("{origin}/*"));
             }
         }
-        Ok(UrlRules { allow: compile(&allow)?, block: compile(&nav.block)? })
+        Ok(UrlRules { allow: compile("allow", &allow)?, block: compile("block", &nav.block)? })
     }
 
     /// Whether the exam window may open `url`. Internal pages (`about:blank`) are allowed.

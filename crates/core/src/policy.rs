@@ -218,7 +218,7 @@ impl ExamPolicy {
             ));
         }
         if let Some(r) = &self.encrypt_to {
-            crate::seal::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e.to_string()))?;
+            crate::compiled::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e))?;
         }
         let l = &self.lockdown;
         if let Some(h) = &l.quit_password_sha256 {
@@ -229,13 +229,11 @@ impl ExamPolicy {
                 ));
             }
         }
-        for (list, patterns) in [("allow", &l.navigation.allow), ("block", &l.navigation.block)] {
-            if let Err(e) = crate::lockdown::UrlRules::new(
-                &crate::lockdown::Navigation { allow: patterns.clone(), block: vec![] },
-                None,
-            ) {
-                return Err(PolicyError::at(format!("lockdown.navigation.{list}"), format!("invalid pattern {e}")));
-            }
+        if let Err(e) = crate::lockdown::UrlRules::new(&l.navigation, None) {
+            return Err(PolicyError::at(
+                format!("lockdown.navigation.{}[{}]", e.list, e.index),
+                format!("invalid pattern `{}`: {}", e.pattern, e.message),
+            ));
         }
         let mut ids = HashSet::new();
         for (i, rule) in self.applications.prohibited.iter().enumerate() {

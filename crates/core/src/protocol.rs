@@ -91,13 +91,78 @@ pub fn public_key_base64(key: &SigningKey) -> String {
     b64().encode(key.verifying_key().to_bytes())
 }
 
-/// One telemetry event on the wire.
+/// One timeline event on the wire (`schemas/event.v1.schema.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WireEvent {
     pub seq: u64,
     pub time: String,
+    /// A documented kind (`crate::event::EventKind`) or an `x.` extension.
     pub kind: String,
+    #[serde(default)]
+    pub severity: crate::event::Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<crate::event::Interval>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     pub data: serde_json::Value,
+}
+
+/// A state that lasted, from the event that opened it to the one that closed it ("AnyDesk
+/// running 14.8 s to 24.8 s"). `end` is `None` while it is still open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalSpan {
+    pub id: String,
+    /// The kind of the opening event (`app.prohibited.started`).
+    pub kind: String,
+    /// The highest severity of its events.
+    pub severity: crate::event::Severity,
+    pub start: String,
+    pub start_seq: u64,
+    pub end: Option<String>,
+    pub end_seq: Option<u64>,
+    /// The kind of the closing event (`app.prohibited.exited`).
+    pub end_kind: Option<String>,
+    /// The opening event's data.
+    pub data: serde_json::Value,
+}
+
+/// The intervals the events open and close, in the order they started. An interval opened again
+/// before it closed (the windows over the exam changed) keeps its start.
+pub fn intervals(events: &[WireEvent]) -> Vec<IntervalSpan> {
+    use crate::event::Phase;
+    let mut spans: Vec<IntervalSpan> = Vec::new();
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in events {
+        let Some(mark) = &e.interval else { continue };
+        match (at.get(mark.id.as_str()), mark.phase) {
+            (None, _) => {
+                at.insert(&mark.id, spans.len());
+                let closed = mark.phase == Phase::Close;
+                spans.push(IntervalSpan {
+                    id: mark.id.clone(),
+                    kind: e.kind.clone(),
+                    severity: e.severity,
+                    start: e.time.clone(),
+                    start_seq: e.seq,
+                    end: closed.then(|| e.time.clone()),
+                    end_seq: closed.then_some(e.seq),
+                    end_kind: closed.then(|| e.kind.clone()),
+                    data: e.data.clone(),
+                });
+            }
+            (Some(&i), phase) => {
+                let span = &mut spans[i];
+                span.severity = span.severity.max(e.severity);
+                if phase == Phase::Close && span.end.is_none() {
+                    span.end = Some(e.time.clone());
+                    span.end_seq = Some(e.seq);
+                    span.end_kind = Some(e.kind.clone());
+                }
+            }
+        }
+    }
+    spans
 }
 
 /// `POST /v1/sessions/{id}/events`
@@ -166,15 +231,49 @@ pub struct Receipt {
     pub last_event_seq: u64,
 }
 
-/// Every error body: `{"error": "..."}`.
+/// Every error body: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub error: String,
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable machine `code` (`exam.unknown_code`, `auth.wrong_token`, ...) and a
+/// message for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_pair_open_and_close_by_id() {
+        use crate::event::{Interval, Phase, Severity};
+        let ev = |seq: u64, kind: &str, id: Option<(&str, Phase)>| WireEvent {
+            seq,
+            time: format!("2026-01-01T00:00:{seq:02}.000Z"),
+            kind: kind.into(),
+            severity: if kind.ends_with("started") { Severity::Warning } else { Severity::Info },
+            interval: id.map(|(id, phase)| Interval { id: id.into(), phase }),
+            truncated: false,
+            data: serde_json::json!({"seq": seq}),
+        };
+        let events = vec![
+            ev(1, "app.prohibited.started", Some(("a", Phase::Open))),
+            ev(2, "navigation", None),
+            ev(3, "focus.lost", Some(("f", Phase::Open))),
+            ev(4, "app.prohibited.exited", Some(("a", Phase::Close))),
+        ];
+        let spans = intervals(&events);
+        assert_eq!(spans.len(), 2);
+        assert_eq!((spans[0].start_seq, spans[0].end_seq), (1, Some(4)));
+        assert_eq!(spans[0].end_kind.as_deref(), Some("app.prohibited.exited"));
+        assert_eq!(spans[0].severity, Severity::Warning);
+        assert_eq!(spans[1].end, None, "focus is still lost");
+    }
 
     #[test]
     fn signed_policy_verifies_and_tampering_is_caught() {

@@ -10,26 +10,28 @@ use axum::{Json, Router};
 use serde_json::json;
 use vigil_core::protocol::*;
 
-/// An error answer: status and `{"error": "..."}`.
-pub struct ApiError(pub StatusCode, pub String);
+/// An error answer: status and `{"error": {"code": "...", "message": "..."}}`. The code is
+/// stable (clients decide on it); the message is for people.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub &'static str, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+        (self.0, Json(ErrorBody { error: ErrorDetail { code: self.1.to_owned(), message: self.2 } })).into_response()
     }
 }
 
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
         tracing::error!(error = %e, "database error");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal database error".into())
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "server.database", "internal database error".into())
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-pub fn bad_request(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
+pub fn bad_request(code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, code, msg.into())
 }
 
 /// The bearer token of a request.
@@ -38,21 +40,21 @@ pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "missing bearer token".into()))
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "auth.missing_token", "missing bearer token".into()))
 }
 
 /// Checks that the request carries `session`'s token; returns whether the session is finished.
 pub fn authorize(state: &AppState, headers: &HeaderMap, session: &str) -> ApiResult<bool> {
     let token = bearer(headers)?;
     db::session_for_token(&state.db(), session, token)?
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "wrong or expired token for this session".into()))
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "auth.wrong_token", "wrong or expired token for this session".into()))
 }
 
 fn admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     if state.is_admin(bearer(headers)?) {
         Ok(())
     } else {
-        Err(ApiError(StatusCode::UNAUTHORIZED, "admin token required".into()))
+        Err(ApiError(StatusCode::UNAUTHORIZED, "auth.admin_required", "admin token required".into()))
     }
 }
 
@@ -64,7 +66,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(bad_request(format!("malformed request body: {}", e.body_text()))),
+            Err(e) => Err(bad_request("request.malformed", format!("malformed request body: {}", e.body_text()))),
         }
     }
 }
@@ -104,18 +106,18 @@ async fn join(
     JsonBody(req): JsonBody<JoinRequest>,
 ) -> ApiResult<(StatusCode, Json<JoinResponse>)> {
     if !req.consent.accepted {
-        return Err(bad_request("consent was not given: nothing may be recorded"));
+        return Err(bad_request("session.no_consent", "consent was not given: nothing may be recorded"));
     }
     let name = req.candidate.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(bad_request("candidate.name must be 1-200 characters"));
+        return Err(bad_request("request.invalid_name", "candidate.name must be 1-200 characters"));
     }
     let exam = db::exam(&state.db(), &req.exam_code)?.ok_or_else(|| {
-        ApiError(StatusCode::NOT_FOUND, format!("unknown exam code `{}`: check the code you were given", req.exam_code))
+        ApiError(StatusCode::NOT_FOUND, "exam.unknown_code", format!("unknown exam code `{}`: check the code you were given", req.exam_code))
     })?;
     let token = random_hex();
     if req.client_key.as_ref().is_some_and(|k| k.len() < 16 || k.len() > 128) {
-        return Err(bad_request("client_key must be 16-128 characters"));
+        return Err(bad_request("request.invalid_client_key", "client_key must be 16-128 characters"));
     }
     let existing: Option<String> = match &req.client_key {
         Some(key) => state
@@ -144,7 +146,7 @@ async fn join(
                 "INSERT INTO sessions (id, exam_code, candidate, token_hash, consent, device, created_at, client_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 rusqlite::params![id, req.exam_code, name, db::hash_token(&token), serde_json::to_string(&req.consent).unwrap_or_default(), req.device.to_string(), vigil_core::time::now_rfc3339(), req.client_key],
             ).map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => ApiError(StatusCode::CONFLICT, "this client_key belongs to another exam's session".into()),
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => ApiError(StatusCode::CONFLICT, "session.client_key_conflict", "this client_key belongs to another exam's session".into()),
                 e => e.into(),
             })?;
             tracing::info!(session = %id, exam = %req.exam_code, "session started");
@@ -172,12 +174,31 @@ async fn events(
 ) -> ApiResult<Json<EventAck>> {
     authorize(&state, &headers, &id)?;
     if batch.events.len() > 10_000 {
-        return Err(bad_request("at most 10000 events per batch"));
+        return Err(bad_request("events.batch_too_large", "at most 10000 events per batch"));
     }
     if batch.events.iter().any(|e| e.seq == 0) {
-        return Err(bad_request("event seq starts at 1"));
+        return Err(bad_request("events.invalid_seq", "event seq starts at 1"));
     }
-    let acked = db::add_events(&mut state.db(), &id, &batch.events)?;
+    let mut events = batch.events;
+    for e in &mut events {
+        if !vigil_core::event::is_accepted_kind(&e.kind) {
+            return Err(bad_request(
+                "events.unknown_kind",
+                format!(
+                    "event {} has kind `{:.64}`, which is not in schemas/event.v1.schema.json; extensions must start with `x.`",
+                    e.seq, e.kind
+                ),
+            ));
+        }
+        // The limits hold here too, whoever the client is.
+        e.truncated |= vigil_core::event::bound(&mut e.data, 0);
+        if let Some(i) = &mut e.interval {
+            if i.id.is_empty() || i.id.chars().count() > vigil_core::event::MAX_INTERVAL_ID {
+                return Err(bad_request("events.invalid_interval", format!("event {}: interval id must be 1-64 characters", e.seq)));
+            }
+        }
+    }
+    let acked = db::add_events(&mut state.db(), &id, &events)?;
     Ok(Json(EventAck { acked }))
 }
 
@@ -202,18 +223,18 @@ async fn register_segment(
     let Some(endpoint) = &state.upload_endpoint else {
         return Err(ApiError(
             StatusCode::CONFLICT,
-            "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into(),
+            "segments.registration_disabled", "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into(),
         ));
     };
     if !reg.location.starts_with(endpoint.as_str()) || reg.location.len() > 2048 {
-        return Err(bad_request(format!("location must be an upload on {endpoint}")));
+        return Err(bad_request("segments.invalid_location", format!("location must be an upload on {endpoint}")));
     }
-    if !vigil_core::spool::is_valid_source(&reg.source) {
-        return Err(bad_request("source must be 1-32 characters of a-z, 0-9 and '-'"));
+    if !vigil_spool::is_valid_source(&reg.source) {
+        return Err(bad_request("request.invalid_source", "source must be 1-32 characters of a-z, 0-9 and '-'"));
     }
     let sha256 = reg.sha256.to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad_request("sha256 must be 64 hex digits"));
+        return Err(bad_request("request.invalid_sha256", "sha256 must be 64 hex digits"));
     }
     let db = state.db();
     db.execute(
@@ -236,7 +257,7 @@ async fn register_segment(
     if held != sha256 {
         return Err(ApiError(
             StatusCode::CONFLICT,
-            format!("segment {} {} is already held with another hash", reg.source, reg.sequence),
+            "segments.hash_conflict", format!("segment {} {} is already held with another hash", reg.source, reg.sequence),
         ));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -293,7 +314,7 @@ async fn review_session(
                 "consent": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(4)?).unwrap_or_default(),
                 "device": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default()}))
         })
-        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such session".into()))?;
+        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()))?;
     let external = state.upload_endpoint.is_some();
     let segments: Vec<_> = db::segments(&db, &id)?
         .into_iter()
@@ -306,7 +327,9 @@ async fn review_session(
             v
         })
         .collect();
-    Ok(Json(json!({"session": session, "segments": segments, "events": db::events(&db, &id)?})))
+    let events = db::events(&db, &id)?;
+    let intervals = vigil_core::protocol::intervals(&events);
+    Ok(Json(json!({"session": session, "segments": segments, "events": events, "intervals": intervals})))
 }
 
 async fn review_instruct(
@@ -321,7 +344,7 @@ async fn review_instruct(
         rusqlite::params![id, serde_json::to_string(&ins).unwrap_or_default()],
     )?;
     if n == 0 {
-        return Err(ApiError(StatusCode::NOT_FOUND, "no such session".into()));
+        return Err(ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()));
     }
     Ok(StatusCode::ACCEPTED)
 }
@@ -332,8 +355,8 @@ async fn review_segment(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     admin(&state, &headers)?;
-    if !vigil_core::spool::is_valid_source(&source) {
-        return Err(bad_request("invalid source name"));
+    if !vigil_spool::is_valid_source(&source) {
+        return Err(bad_request("request.invalid_source", "invalid source name"));
     }
     let known: bool = state
         .db()
@@ -344,28 +367,28 @@ async fn review_segment(
         )
         .unwrap_or(false);
     if !known {
-        return Err(ApiError(StatusCode::NOT_FOUND, "no such segment".into()));
+        return Err(ApiError(StatusCode::NOT_FOUND, "segment.not_found", "no such segment".into()));
     }
     let path = state.segment_path(&id, &source, sequence);
     if !path.exists() {
         let location = db::segment_location(&state.db(), &id, &source, sequence).unwrap_or_default();
         return Err(ApiError(
             StatusCode::NOT_FOUND,
-            format!("this segment is stored on the external upload server: {location}"),
+            "segment.external", format!("this segment is stored on the external upload server: {location}"),
         ));
     }
     let mut bytes = tokio::fs::read(path)
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("segment file unreadable: {e}")))?;
-    if vigil_core::seal::is_sealed(&bytes) {
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.unreadable", format!("segment file unreadable: {e}")))?;
+    if vigil_spool::seal::is_sealed(&bytes) {
         // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
         let identity: String = state.db().query_row(
             "SELECT e.age_identity FROM exams e JOIN sessions s ON s.exam_code = e.code WHERE s.id = ?1",
             [&id],
             |r| r.get(0),
         )?;
-        bytes = vigil_core::seal::open_bytes(&bytes, &identity)
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot decrypt the segment: {e}")))?;
+        bytes = vigil_spool::seal::open_bytes(&bytes, &identity)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.undecryptable", format!("cannot decrypt the segment: {e}")))?;
     }
     Ok(([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response())
 }

@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use vigil_core::event::{Interval, Phase};
 use vigil_core::protocol::{Instruction, ReceiptSegment, WireEvent};
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -28,6 +29,17 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
          CREATE TABLE IF NOT EXISTS instructions (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
            body TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);",
     )?;
+    // Databases made before events had a severity and an interval get those columns.
+    let has_severity: bool =
+        db.prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'severity'")?.exists([])?;
+    if !has_severity {
+        db.execute_batch(
+            "ALTER TABLE events ADD COLUMN severity TEXT NOT NULL DEFAULT 'info';
+             ALTER TABLE events ADD COLUMN interval_id TEXT;
+             ALTER TABLE events ADD COLUMN interval_phase TEXT;
+             ALTER TABLE events ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;",
+        )?;
+    }
     // Databases made before `events_acked` existed (0.1 pre-releases) get the column.
     let has_acked: bool =
         db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'events_acked'")?.exists([])?;
@@ -71,9 +83,26 @@ pub fn session_for_token(db: &Connection, session_id: &str, token: &str) -> rusq
 pub fn add_events(db: &mut Connection, session_id: &str, events: &[WireEvent]) -> rusqlite::Result<u64> {
     let tx = db.transaction()?;
     {
-        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO events (session_id, seq, time, kind, data, severity, interval_id, interval_phase, truncated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
         for e in events {
-            insert.execute(params![session_id, e.seq, e.time, e.kind, e.data.to_string()])?;
+            let (id, phase) = match &e.interval {
+                Some(i) => (Some(i.id.as_str()), Some(if i.phase == Phase::Open { "open" } else { "close" })),
+                None => (None, None),
+            };
+            insert.execute(params![
+                session_id,
+                e.seq,
+                e.time,
+                e.kind,
+                e.data.to_string(),
+                e.severity.as_str(),
+                id,
+                phase,
+                e.truncated
+            ])?;
         }
     }
     // Advance the acknowledged run from where it stood: only the new events are read.
@@ -101,13 +130,25 @@ pub fn contiguous_events(db: &Connection, session_id: &str) -> rusqlite::Result<
 }
 
 pub fn events(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<WireEvent>> {
-    let mut stmt = db.prepare_cached("SELECT seq, time, kind, data FROM events WHERE session_id = ?1 ORDER BY seq")?;
+    let mut stmt = db.prepare_cached(
+        "SELECT seq, time, kind, data, severity, interval_id, interval_phase, truncated
+         FROM events WHERE session_id = ?1 ORDER BY seq",
+    )?;
     let rows = stmt.query_map([session_id], |r| {
         let data: String = r.get(3)?;
+        let severity: String = r.get(4)?;
+        let interval_id: Option<String> = r.get(5)?;
+        let phase: Option<String> = r.get(6)?;
         Ok(WireEvent {
             seq: r.get(0)?,
             time: r.get(1)?,
             kind: r.get(2)?,
+            severity: serde_json::from_value(serde_json::Value::String(severity)).unwrap_or_default(),
+            interval: interval_id.map(|id| Interval {
+                id,
+                phase: if phase.as_deref() == Some("close") { Phase::Close } else { Phase::Open },
+            }),
+            truncated: r.get(7)?,
             data: serde_json::from_str(&data).unwrap_or_default(),
         })
     })?;

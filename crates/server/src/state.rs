@@ -103,7 +103,7 @@ impl AppState {
             bail!("exam code must be 1-64 letters, digits, '-' or '_'");
         }
         // Each exam gets its own age identity; clients encrypt segments to its recipient.
-        let (identity, recipient) = vigil_core::seal::generate();
+        let (identity, recipient) = vigil_spool::seal::generate();
         let mut policy = policy.clone();
         policy.encrypt_to = Some(recipient);
         let signed = SignedPolicy::sign(serde_json::to_string(&policy)?, &self.key);
@@ -122,7 +122,7 @@ impl AppState {
     }
 
     pub fn segment_path(&self, session: &str, source: &str, sequence: u64) -> PathBuf {
-        self.dir.join("segments").join(session).join(vigil_core::spool::segment_file_name(source, sequence))
+        self.dir.join("segments").join(session).join(vigil_spool::segment_file_name(source, sequence))
     }
 
     pub fn upload_path(&self, id: &str) -> PathBuf {

@@ -169,7 +169,9 @@ fn bad_input_gets_clear_errors_and_the_server_stays_up() {
     let s = start(1000);
     let wrong = join(&s, "NO-SUCH-EXAM");
     assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
-    assert!(wrong.json::<Value>().unwrap()["error"].as_str().unwrap().contains("unknown exam code"));
+    let wrong: Value = wrong.json().unwrap();
+    assert_eq!(wrong["error"]["code"], "exam.unknown_code", "{wrong}");
+    assert!(wrong["error"]["message"].as_str().unwrap().contains("NO-SUCH-EXAM"), "{wrong}");
 
     let malformed = Client::new()
         .post(format!("{}/v1/sessions", s.url))
@@ -178,7 +180,7 @@ fn bad_input_gets_clear_errors_and_the_server_stays_up() {
         .send()
         .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
-    assert!(malformed.json::<Value>().unwrap()["error"].as_str().unwrap().contains("malformed"));
+    assert_eq!(malformed.json::<Value>().unwrap()["error"]["code"], "request.malformed");
 
     let joined: Value = join(&s, "MATH-101").json().unwrap();
     let (id, token) = (joined["session_id"].as_str().unwrap(), joined["token"].as_str().unwrap());
@@ -189,6 +191,7 @@ fn bad_input_gets_clear_errors_and_the_server_stays_up() {
         .send()
         .unwrap();
     assert_eq!(bad_token.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(bad_token.json::<Value>().unwrap()["error"]["code"], "auth.wrong_token");
 
     let too_big = create_upload(&s, token, id, "camera", 0, &[0u8; 2000], None);
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);

@@ -72,7 +72,7 @@ fn real_answers_match_the_schemas() {
     let ack: Value = c
         .post(format!("{}/v1/sessions/{id}/events", s.url))
         .bearer_auth(token)
-        .json(&json!({"events": [{"seq": 1, "time": "t", "kind": "k", "data": {}}]}))
+        .json(&json!({"events": [{"seq": 1, "time": "t", "kind": "x.test", "data": {}}]}))
         .send()
         .unwrap()
         .json()

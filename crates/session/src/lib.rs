@@ -23,9 +23,11 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use vigil_core::apps::Os;
+use vigil_core::event::{Event, EventKind};
 use vigil_core::protocol::{Candidate, Consent, JoinRequest, Receipt};
-use vigil_core::spool::{SegmentRecord, Spool, SpoolError};
-use vigil_core::ExamPolicy;
+use vigil_core::{CompiledPolicy, ExamPolicy, PolicyError, StopToken};
+use vigil_spool::{SegmentRecord, Spool, SpoolError, Timeline};
 use vigil_uplink::{drain, verify_receipt, SessionInfo, Uplink};
 
 const SESSION_KEY: &str = "session";
@@ -40,15 +42,43 @@ pub enum SessionError {
     #[error(transparent)]
     Spool(#[from] SpoolError),
     #[error("the exam policy from the server is invalid: {0}")]
-    Policy(String),
-    #[error("{0}")]
+    Policy(#[from] PolicyError),
+    #[error("the saved session in the spool is unreadable: {0}")]
+    SavedSession(String),
+    #[error("not a JPEG photo of kind `{0}`")]
     Photo(String),
+    #[error("the exam policy names no encryption recipient")]
+    NoRecipient,
+    #[error("cannot encrypt: {0}")]
+    Seal(#[from] vigil_spool::seal::SealError),
     #[error("cannot record: {0}")]
-    Record(#[from] vigil_capture::recorder::RecordError),
+    Record(#[from] vigil_capture::RecordError),
     #[error("not everything reached the server yet ({0}); nothing is lost: the next attempt resumes")]
     NotDelivered(String),
     #[error("{what} in {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+impl SessionError {
+    /// A stable machine code. From the server or the uplink: theirs (`exam.unknown_code`,
+    /// `uplink.unreachable`, `policy.signature`, ...); from the spool: `spool.*`; and
+    /// `session.no_consent`, `policy.invalid`, `session.saved_unreadable`, `photo.invalid`,
+    /// `policy.no_recipient`, `seal.*`, `record.*`, `session.not_delivered`, `session.io`.
+    pub fn code(&self) -> &str {
+        match self {
+            SessionError::NoConsent => "session.no_consent",
+            SessionError::Uplink(e) => e.code(),
+            SessionError::Spool(e) => e.code(),
+            SessionError::Policy(_) => "policy.invalid",
+            SessionError::SavedSession(_) => "session.saved_unreadable",
+            SessionError::Photo(_) => "photo.invalid",
+            SessionError::NoRecipient => "policy.no_recipient",
+            SessionError::Seal(e) => e.code(),
+            SessionError::Record(e) => e.code(),
+            SessionError::NotDelivered(_) => "session.not_delivered",
+            SessionError::Io { .. } => "session.io",
+        }
+    }
 }
 
 /// Where Vigil keeps its data: the flag, else `VIGIL_DATA_DIR`, else the platform's data directory.
@@ -75,11 +105,14 @@ pub struct JoinParams {
     pub join_timeout: Duration,
 }
 
-/// A joined (or resumed) session with its spool.
+/// A joined (or resumed) session with its spool and timeline.
 pub struct Session {
     pub info: SessionInfo,
-    pub policy: ExamPolicy,
+    /// The exam's policy, compiled once: application matcher, URL rules, recipient.
+    pub policy: Arc<CompiledPolicy>,
     pub spool: Arc<Spool>,
+    /// Every event of this session goes through here.
+    pub timeline: Arc<Timeline>,
     /// True when an unfinished session was found in the spool and resumed.
     pub resumed: bool,
     up: Uplink,
@@ -125,11 +158,13 @@ impl Session {
             spool = Spool::open(&dir)?;
         }
         let up = Uplink::new(&params.server)?;
+        let spool = Arc::new(spool);
+        let timeline = Arc::new(Timeline::new(spool.clone()));
         let (info, resumed) = match spool.get(SESSION_KEY)? {
             Some(saved) => {
-                let info: SessionInfo = serde_json::from_str(&saved)
-                    .map_err(|e| SessionError::Policy(format!("the saved session is unreadable: {e}")))?;
-                spool.add_event("session.resumed", json!({}))?;
+                let info: SessionInfo =
+                    serde_json::from_str(&saved).map_err(|e| SessionError::SavedSession(e.to_string()))?;
+                timeline.try_record(&Event::new(EventKind::SessionResumed, json!({})))?;
                 (info, true)
             }
             None => {
@@ -137,7 +172,7 @@ impl Session {
                 let client_key = match spool.get("client_key")? {
                     Some(k) => k,
                     None => {
-                        let k = vigil_core::spool::random_key();
+                        let k = vigil_spool::random_key();
                         spool.set("client_key", &k)?;
                         k
                     }
@@ -151,35 +186,29 @@ impl Session {
                 };
                 let info = retry("joining the exam", params.join_timeout, || up.join(&req, &params.server_key))?;
                 spool.set(SESSION_KEY, &serde_json::to_string(&info).unwrap_or_default())?;
-                spool.add_event("session.joined", json!({"exam_code": req.exam_code}))?;
+                timeline.try_record(&Event::new(EventKind::SessionJoined, json!({"exam_code": req.exam_code})))?;
                 (info, false)
             }
         };
-        let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json)
-            .map_err(|e| SessionError::Policy(vigil_core::error_chain(&e)))?;
-        Ok(Session { info, policy, spool: Arc::new(spool), resumed, up })
+        // Compiled once, before anything is captured: a policy that does not compile stops here.
+        let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json)?;
+        let policy = Arc::new(CompiledPolicy::compile(policy, Os::current(), info.exam_url.as_deref())?);
+        Ok(Session { info, policy, spool, timeline, resumed, up })
     }
 
     /// Files an identity photo (`kind`: `face` or `id`) as a one-picture segment, encrypted to
     /// the exam's recipient like every segment. A retake files a newer one.
     pub fn add_photo(&self, kind: &str, jpeg: &[u8]) -> Result<(), SessionError> {
         let source = format!("identity-{kind}");
-        if !vigil_core::spool::is_valid_source(&source) || !jpeg.starts_with(&[0xFF, 0xD8]) {
-            return Err(SessionError::Photo(format!("not a JPEG photo of kind `{kind}`")));
+        if !vigil_spool::is_valid_source(&source) || !jpeg.starts_with(&[0xFF, 0xD8]) {
+            return Err(SessionError::Photo(kind.to_owned()));
         }
-        let recipient = self
-            .policy
-            .encrypt_to
-            .as_deref()
-            .ok_or_else(|| SessionError::Policy("the exam policy names no encryption recipient".into()))?;
-        let recipient =
-            vigil_core::seal::parse_recipient(recipient).map_err(|e| SessionError::Policy(e.to_string()))?;
-        let sealed = vigil_core::seal::seal_bytes(jpeg, &recipient)
-            .map_err(|e| SessionError::Photo(format!("cannot encrypt the photo: {e}")))?;
+        let recipient = self.policy.recipient.as_deref().ok_or(SessionError::NoRecipient)?;
+        let sealed = vigil_spool::seal::seal_bytes(jpeg, recipient)?;
         let sequence = self.spool.next_sequence(&source)?;
         let file = format!("{source}-{sequence:06}.jpg.age");
         let path = self.spool.segments_dir().join(&file);
-        write_durably(&path, &sealed).map_err(|source| SessionError::Io {
+        vigil_spool::write_atomically(&path, &sealed).map_err(|source| SessionError::Io {
             what: "saving the photo",
             path: path.clone(),
             source,
@@ -196,21 +225,19 @@ impl Session {
             width: 0,
             height: 0,
             bytes: sealed.len() as u64,
-            sha256: vigil_core::spool::sha256_hex(&sealed),
+            sha256: vigil_spool::sha256_hex(&sealed),
             recovered: false,
         })?;
-        self.spool.add_event("identity.photo", json!({"kind": kind, "sequence": sequence}))?;
+        self.timeline.try_record(&Event::new(EventKind::IdentityPhoto, json!({"kind": kind, "sequence": sequence})))?;
         Ok(())
     }
 
     /// Starts recording with `options` (encrypted to the exam's recipient) and uploading.
-    pub fn start(
-        &self,
-        mut options: vigil_capture::RecordOptions,
-        stop: Arc<std::sync::atomic::AtomicBool>,
-    ) -> Running {
-        options.encrypt_to = self.policy.encrypt_to.clone();
-        Running::start(self.spool.clone(), self.info.clone(), &self.policy, options, stop)
+    /// `stop` ends recording (a timer, Ctrl-C, the end of the exam); the proctor's `terminate`
+    /// stops it too.
+    pub fn start(&self, mut options: vigil_capture::RecordOptions, stop: StopToken) -> Running {
+        options.encrypt_to = self.policy.recipient.clone();
+        Running::start(self.timeline.clone(), self.info.clone(), &self.policy, options, stop)
     }
 
     /// Sends what is left (reporting progress), finishes the session, checks the receipt against
@@ -255,20 +282,6 @@ impl Session {
             local_copies_deleted: true,
         })
     }
-}
-
-/// Writes a file atomically: temporary file, fsync, rename, directory fsync.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// Device facts for the join request (from the data inventory).

@@ -3,13 +3,15 @@
 
 use serde::Serialize;
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use vigil_capture::{RecordOptions, RecordSummary};
+use vigil_capture::{RecordError, RecordOptions, RecordSummary, RecorderStatus};
+use vigil_core::event::{interval_id, Event, EventKind};
 use vigil_core::protocol::{Heartbeat, Instruction};
-use vigil_core::spool::Spool;
+use vigil_core::{CompiledPolicy, StopToken};
+use vigil_spool::timeline::TimelineFailures;
+use vigil_spool::{Spool, Timeline};
 use vigil_uplink::{backoff, drain, SessionInfo, Uplink};
 use vigil_watch::live::{Alert, AlertSink, LiveWatchers, WatchRules};
 
@@ -33,19 +35,19 @@ pub struct LiveStatus {
     pub warnings: Vec<Alert>,
     /// A warning that must be resolved before the exam goes on (`require_close`).
     pub blocked: bool,
+    /// Events that could not be written to the spool (the record is incomplete).
+    pub timeline_failures: TimelineFailures,
 }
 
-/// Alerts from the watchers: an event in the spool, a warning on screen while it lasts.
+/// Alerts from the watchers: an event on the timeline, a warning on screen while it lasts.
 struct SessionSink {
-    spool: Arc<Spool>,
+    timeline: Arc<Timeline>,
     status: Arc<Mutex<LiveStatus>>,
 }
 
 impl AlertSink for SessionSink {
     fn alert(&self, alert: Alert) {
-        if let Err(e) = self.spool.add_event(&alert.kind, alert.data.clone()) {
-            tracing::error!(error = %e, kind = %alert.kind, "cannot record an alert");
-        }
+        self.timeline.record(alert.event());
         tracing::warn!(kind = %alert.kind, data = %alert.data, "exam rule");
         let mut s = lock(&self.status);
         let pid = alert.data.get("pid").cloned();
@@ -62,39 +64,35 @@ impl AlertSink for SessionSink {
 
 /// A recording session; [`stop`](Running::stop) ends recording and uploading (not delivery).
 pub struct Running {
-    stop: Arc<AtomicBool>,
-    uploads_done: Arc<AtomicBool>,
+    stop: StopToken,
+    uploads_done: StopToken,
     status: Arc<Mutex<LiveStatus>>,
-    recorder: Option<JoinHandle<Result<RecordSummary, vigil_capture::recorder::RecordError>>>,
+    recorder: Option<JoinHandle<Result<RecordSummary, RecordError>>>,
+    recorder_status: RecorderStatus,
     uploader: Option<JoinHandle<()>>,
-    spool: Arc<Spool>,
+    timeline: Arc<Timeline>,
     started: Instant,
-    _watchers: Option<LiveWatchers>,
+    _watchers: LiveWatchers,
 }
 
 impl Running {
     pub(crate) fn start(
-        spool: Arc<Spool>,
+        timeline: Arc<Timeline>,
         info: SessionInfo,
-        policy: &vigil_core::ExamPolicy,
+        policy: &Arc<CompiledPolicy>,
         options: RecordOptions,
-        stop: Arc<AtomicBool>,
+        stop: StopToken,
     ) -> Running {
         let status = Arc::new(Mutex::new(LiveStatus::default()));
-        let watchers = match WatchRules::from_policy(policy) {
-            Ok(rules) => {
-                Some(LiveWatchers::start(rules, Arc::new(SessionSink { spool: spool.clone(), status: status.clone() })))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the exam's application rules do not compile; watchers are off");
-                None
-            }
-        };
-        let uploads_done = Arc::new(AtomicBool::new(false));
+        let sink = Arc::new(SessionSink { timeline: timeline.clone(), status: status.clone() });
+        let watchers = LiveWatchers::start(WatchRules::from_policy(policy), sink);
+        let uploads_done = StopToken::new();
+        let recorder_status = RecorderStatus::default();
         let recorder = {
-            let (spool, stop, status) = (spool.clone(), stop.clone(), status.clone());
+            let (timeline, stop, status, recorder_status) =
+                (timeline.clone(), stop.clone(), status.clone(), recorder_status.clone());
             std::thread::spawn(move || {
-                let result = vigil_capture::record(spool, &options, stop);
+                let result = vigil_capture::record(timeline, &options, stop, &recorder_status);
                 if let Err(e) = &result {
                     lock(&status).recording_error = Some(e.to_string());
                 }
@@ -102,26 +100,30 @@ impl Running {
             })
         };
         let uploader = {
-            let (spool, stop, done, status) = (spool.clone(), stop.clone(), uploads_done.clone(), status.clone());
-            std::thread::spawn(move || upload_loop(&spool, &info, &stop, &done, &status))
+            let (spool, stop, done, status) = (timeline.spool().clone(), stop.clone(), uploads_done.clone(), status.clone());
+            let timeline = timeline.clone();
+            std::thread::spawn(move || upload_loop(&spool, &timeline, &info, &stop, &done, &status))
         };
         Running {
             stop,
             uploads_done,
             status,
             recorder: Some(recorder),
+            recorder_status,
             uploader: Some(uploader),
-            spool,
+            timeline,
             started: Instant::now(),
             _watchers: watchers,
         }
     }
 
-    /// The live status, with the open segments read from the spool right now.
+    /// The live status: what records now (from the recorder), time, connection, warnings, and
+    /// the events that could not be written.
     pub fn status(&self) -> LiveStatus {
         let mut s = lock(&self.status).clone();
-        s.recording = open_sources(&self.spool);
+        s.recording = self.recorder_status.recording();
         s.elapsed_secs = self.started.elapsed().as_secs();
+        s.timeline_failures = self.timeline.failures();
         s
     }
 
@@ -130,14 +132,27 @@ impl Running {
         self.recorder.as_ref().is_none_or(|r| r.is_finished())
     }
 
-    /// Stops recording and the upload thread; returns what was recorded.
-    pub fn stop(mut self) -> Result<RecordSummary, vigil_capture::recorder::RecordError> {
-        self.stop.store(true, Ordering::Relaxed);
+    /// Stops recording and the upload thread; returns what was recorded. A recorder thread that
+    /// panicked is an error (and a `critical` event), never an empty success.
+    pub fn stop(mut self) -> Result<RecordSummary, RecordError> {
+        self.stop.stop();
         let summary = match self.recorder.take().map(|r| r.join()) {
             Some(Ok(result)) => result,
-            _ => Ok(RecordSummary::default()),
+            Some(Err(panic)) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                self.timeline.record(Event::new(
+                    EventKind::CaptureThreadFailed,
+                    json!({"source": "recorder", "error": what}),
+                ));
+                Err(RecordError::Panicked(what))
+            }
+            None => Ok(RecordSummary::default()),
         };
-        self.uploads_done.store(true, Ordering::Relaxed);
+        self.uploads_done.stop();
         if let Some(u) = self.uploader.take() {
             let _ = u.join();
         }
@@ -147,8 +162,8 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.uploads_done.store(true, Ordering::Relaxed);
+        self.stop.stop();
+        self.uploads_done.stop();
     }
 }
 
@@ -156,31 +171,20 @@ fn lock(m: &Mutex<LiveStatus>) -> std::sync::MutexGuard<'_, LiveStatus> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Sources whose segment is being written (`NAME-000003.mp4.partial`).
-fn open_sources(spool: &Spool) -> Vec<String> {
-    let mut sources: Vec<String> = std::fs::read_dir(spool.segments_dir())
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let stem = name.strip_suffix(".partial")?.strip_suffix(".mp4")?;
-                    Some(stem.rsplit_once('-')?.0.to_owned())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    sources.sort();
-    sources.dedup();
-    sources
-}
-
 /// Keeps the backend current while recording: backlog, heartbeat, proctor instructions.
-fn upload_loop(spool: &Spool, session: &SessionInfo, stop: &AtomicBool, done: &AtomicBool, status: &Mutex<LiveStatus>) {
+fn upload_loop(
+    spool: &Spool,
+    timeline: &Timeline,
+    session: &SessionInfo,
+    stop: &StopToken,
+    done: &StopToken,
+    status: &Mutex<LiveStatus>,
+) {
     let Ok(up) = Uplink::new(&session.server) else { return };
     let mut attempt = 0;
     let mut next_heartbeat = Instant::now();
-    let mut was_online = true;
-    while !done.load(Ordering::Relaxed) {
+    let mut offline: Option<String> = None;
+    while !done.is_stopped() {
         let backlog_segments = spool.pending_uploads().map(|p| p.len() as u64).unwrap_or(0);
         let mut result = drain(&up, spool, session).map(|r| {
             let mut s = lock(status);
@@ -192,14 +196,22 @@ fn upload_loop(spool: &Spool, session: &SessionInfo, stop: &AtomicBool, done: &A
             let hb = Heartbeat { backlog_segments, backlog_events: 0 };
             result = up.heartbeat(session, &hb).map(|instructions| {
                 for ins in instructions {
-                    obey(spool, stop, status, ins);
+                    obey(timeline, stop, status, ins);
                 }
             });
         }
-        let online = result.is_ok();
-        if online != was_online {
-            let _ = spool.add_event(if online { "network.online" } else { "network.offline" }, json!({}));
-            was_online = online;
+        // Offline is an interval, from the first failure to the next success.
+        match (&offline, result.is_ok()) {
+            (None, false) => {
+                let id = interval_id("network");
+                timeline.record(Event::new(EventKind::NetworkOffline, json!({})).opens(&id));
+                offline = Some(id);
+            }
+            (Some(id), true) => {
+                timeline.record(Event::new(EventKind::NetworkOnline, json!({})).closes(id));
+                offline = None;
+            }
+            _ => {}
         }
         let wait = match result {
             Ok(()) => {
@@ -216,15 +228,12 @@ fn upload_loop(spool: &Spool, session: &SessionInfo, stop: &AtomicBool, done: &A
                 backoff(attempt)
             }
         };
-        let until = Instant::now() + wait;
-        while Instant::now() < until && !done.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        done.wait(wait);
     }
 }
 
-fn obey(spool: &Spool, stop: &AtomicBool, status: &Mutex<LiveStatus>, ins: Instruction) {
-    let _ = spool.add_event("proctor.instruction", serde_json::to_value(&ins).unwrap_or_else(|_| json!({})));
+fn obey(timeline: &Timeline, stop: &StopToken, status: &Mutex<LiveStatus>, ins: Instruction) {
+    timeline.record(Event::new(EventKind::ProctorInstruction, serde_json::to_value(&ins).unwrap_or_else(|_| json!({}))));
     match &ins {
         Instruction::Message { text } => tracing::info!("message from the proctor: {text}"),
         Instruction::Warning { text } => tracing::warn!("warning from the proctor: {text}"),
@@ -232,7 +241,7 @@ fn obey(spool: &Spool, stop: &AtomicBool, status: &Mutex<LiveStatus>, ins: Instr
         Instruction::Terminate { reason } => {
             tracing::warn!("the proctor ended the exam: {reason}");
             lock(status).terminated = Some(reason.clone());
-            stop.store(true, Ordering::Relaxed);
+            stop.stop();
         }
     }
     lock(status).messages.push(ins);

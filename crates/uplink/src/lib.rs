@@ -11,16 +11,17 @@ use reqwest::{StatusCode, Url};
 use std::io::Read;
 use std::time::Duration;
 use vigil_core::protocol::*;
-use vigil_core::spool::{SegmentRecord, Spool, SpoolError};
+use vigil_spool::{SegmentRecord, Spool, SpoolError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UplinkError {
     /// Worth retrying: connection refused or reset, timeout, 5xx, 429.
     #[error("the server is unreachable or busy: {0}")]
     Transient(String),
-    /// Not worth retrying as is: the request or the setup is wrong.
-    #[error("{0}")]
-    Rejected(String),
+    /// Not worth retrying as is: the request or the setup is wrong. `code` is the server's
+    /// (`exam.unknown_code`, `auth.wrong_token`, ...) or, for a local problem, `uplink.*`.
+    #[error("{message}")]
+    Rejected { code: String, message: String },
     #[error("{0}")]
     Policy(#[from] SignatureError),
     #[error(transparent)]
@@ -32,6 +33,22 @@ pub enum UplinkError {
 impl UplinkError {
     pub fn is_transient(&self) -> bool {
         matches!(self, UplinkError::Transient(_))
+    }
+
+    /// A stable machine code: the server's for a rejected request, else `uplink.unreachable`,
+    /// `policy.signature`, `uplink.io` or the spool's.
+    pub fn code(&self) -> &str {
+        match self {
+            UplinkError::Transient(_) => "uplink.unreachable",
+            UplinkError::Rejected { code, .. } => code,
+            UplinkError::Policy(_) => "policy.signature",
+            UplinkError::Spool(e) => e.code(),
+            UplinkError::Io { .. } => "uplink.io",
+        }
+    }
+
+    fn local(code: &str, message: impl Into<String>) -> UplinkError {
+        UplinkError::Rejected { code: code.to_owned(), message: message.into() }
     }
 }
 
@@ -64,18 +81,22 @@ fn check(resp: Response) -> Result<Response, UplinkError> {
         return Ok(resp);
     }
     let body = resp.text().unwrap_or_default();
-    let msg = serde_json::from_str::<ErrorBody>(&body).map(|b| b.error).unwrap_or(body);
-    let msg = format!("{status}: {msg}");
+    let (code, msg) = match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(b) => (b.error.code, b.error.message),
+        // Not our server's shape (a proxy, a foreign tus server): the status is all we know.
+        Err(_) => (format!("http.{}", status.as_u16()), body.chars().take(500).collect()),
+    };
+    let message = format!("{status}: {msg}");
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT {
-        Err(UplinkError::Transient(msg))
+        Err(UplinkError::Transient(message))
     } else {
-        Err(UplinkError::Rejected(msg))
+        Err(UplinkError::Rejected { code, message })
     }
 }
 
 impl Uplink {
     pub fn new(server: &str) -> Result<Uplink, UplinkError> {
-        let base = Url::parse(server).map_err(|e| UplinkError::Rejected(format!("server URL `{server}`: {e}")))?;
+        let base = Url::parse(server).map_err(|e| UplinkError::local("uplink.bad_server_url", format!("server URL `{server}`: {e}")))?;
         let http = Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
@@ -86,14 +107,14 @@ impl Uplink {
     }
 
     fn url(&self, path: &str) -> Result<Url, UplinkError> {
-        self.base.join(path).map_err(|e| UplinkError::Rejected(format!("bad URL {path}: {e}")))
+        self.base.join(path).map_err(|e| UplinkError::local("uplink.bad_url", format!("bad URL {path}: {e}")))
     }
 
     /// Joins the exam and verifies the policy signature against `server_key` (base64 Ed25519).
     pub fn join(&self, req: &JoinRequest, server_key: &str) -> Result<SessionInfo, UplinkError> {
         let resp = check(self.http.post(self.url("/v1/sessions")?).json(req).send().map_err(transport)?)?;
         let joined: JoinResponse =
-            resp.json().map_err(|e| UplinkError::Rejected(format!("unexpected answer to join: {e}")))?;
+            resp.json().map_err(|e| UplinkError::local("uplink.bad_answer", format!("unexpected answer to join: {e}")))?;
         joined.policy.verify(server_key)?;
         Ok(SessionInfo {
             server: self.base.to_string(),
@@ -189,12 +210,12 @@ impl Uplink {
         let mut data = Vec::with_capacity(seg.bytes as usize);
         std::fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut data)).map_err(io)?;
         let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
-        let upload_base = Url::parse(&s.upload_url).map_err(|e| UplinkError::Rejected(e.to_string()))?;
+        let upload_base = Url::parse(&s.upload_url).map_err(|e| UplinkError::local("uplink.bad_url", e.to_string()))?;
 
         // Where to resume: the server's offset of a known upload, else a new upload.
         let mut resume = None;
         if let Some(loc) = location {
-            let url = upload_base.join(&loc).map_err(|e| UplinkError::Rejected(e.to_string()))?;
+            let url = upload_base.join(&loc).map_err(|e| UplinkError::local("uplink.bad_url", e.to_string()))?;
             let resp = self.tus(self.http.head(url.clone()), s).send().map_err(transport)?;
             match resp.status() {
                 StatusCode::OK | StatusCode::NO_CONTENT => {
@@ -233,10 +254,10 @@ impl Uplink {
                     .headers()
                     .get("Location")
                     .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| UplinkError::Rejected("tus server sent no Location".into()))?
+                    .ok_or_else(|| UplinkError::local("tus.no_location", "tus server sent no Location"))?
                     .to_owned();
                 remember(&loc)?;
-                (upload_base.join(&loc).map_err(|e| UplinkError::Rejected(e.to_string()))?, 0)
+                (upload_base.join(&loc).map_err(|e| UplinkError::local("uplink.bad_url", e.to_string()))?, 0)
             }
         };
         // Send in chunks so that an interruption costs at most one chunk.
@@ -300,7 +321,15 @@ pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport,
             break;
         }
         let wire =
-            batch.into_iter().map(|e| WireEvent { seq: e.seq, time: e.time, kind: e.kind, data: e.data }).collect();
+            batch.into_iter().map(|e| WireEvent {
+                seq: e.seq,
+                time: e.time,
+                kind: e.kind,
+                severity: e.severity,
+                interval: e.interval,
+                truncated: e.truncated,
+                data: e.data,
+            }).collect();
         let new_ack = up.send_events(s, wire)?;
         if new_ack <= acked {
             break; // the server is missing an earlier one; the next pass re-sends from `acked`

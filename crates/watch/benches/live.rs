@@ -10,7 +10,7 @@
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_core::spool::Spool;
+use vigil_spool::Spool;
 use vigil_core::ExamPolicy;
 use vigil_testkit::{RenamedProcess, Screen, VncDisplay};
 use vigil_watch::live::{Alert, AlertSink, LiveWatchers, WatchRules};
@@ -23,7 +23,7 @@ struct Recorder {
 
 impl AlertSink for Recorder {
     fn alert(&self, alert: Alert) {
-        self.spool.add_event(&alert.kind, alert.data.clone()).unwrap();
+        self.spool.add_event(&alert.event()).unwrap();
         self.seen.lock().unwrap().push((Instant::now(), alert));
     }
 }
@@ -60,7 +60,8 @@ fn main() {
     let rec = Arc::new(Recorder { spool: Spool::open(dir.path()).unwrap(), seen: Mutex::new(Vec::new()) });
     let mut policy = ExamPolicy::default();
     policy.applications.allowed.push("vnc-server".into()); // the bench's own display
-    let rules = WatchRules::from_policy(&policy).unwrap();
+    let compiled = vigil_core::CompiledPolicy::compile(policy, vigil_core::apps::Os::current(), None).unwrap();
+    let rules = WatchRules::from_policy(&Arc::new(compiled));
     let poll = rules.poll;
     let _watchers = LiveWatchers::start(rules, rec.clone());
     std::thread::sleep(Duration::from_secs(1));

@@ -40,6 +40,7 @@ pub fn from_xcap() -> MonitorList {
             primary: m.is_primary()?,
         })
     };
+    let _xcap = vigil_core::xcap_lock::xcap_lock();
     match xcap::Monitor::all().and_then(|all| all.iter().map(read).collect::<Result<Vec<_>, _>>()) {
         Ok(monitors) => MonitorList { monitors, error: None },
         Err(e) => MonitorList { monitors: Vec::new(), error: Some(no_display_hint(e.to_string())) },

@@ -40,14 +40,15 @@ pub fn gather(opts: &CheckOptions) -> Facts {
             monitors.join().unwrap_or_default(),
             cameras.join().unwrap_or_default(),
             microphones.join().unwrap_or_default(),
-            snapshot.join().unwrap_or_else(|_| Err("process sensor panicked".into())),
+            snapshot.join().unwrap_or_else(|_| Err(processes::ProcessListError("the process sensor panicked".into()))),
             backend.map(|b| b.join().unwrap_or_default()),
         )
     });
 
     let (processes, snapshot) = match (snapshot, AppMatcher::new(opts.policy.prohibited_apps(Os::current()))) {
         (Ok(snap), Ok(matcher)) => (processes::scan(&snap, &matcher), snap),
-        (Err(e), _) | (_, Err(e)) => (ProcessScan { error: Some(e), ..Default::default() }, Vec::new()),
+        (Err(e), _) => (ProcessScan { error: Some(e.to_string()), ..Default::default() }, Vec::new()),
+        (_, Err(e)) => (ProcessScan { error: Some(e.to_string()), ..Default::default() }, Vec::new()),
     };
     let remote_session = remote::detect(&snapshot, &processes.prohibited);
     Facts {

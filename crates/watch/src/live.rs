@@ -9,24 +9,43 @@
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vigil_core::apps::{AppMatcher, Os};
+use vigil_core::apps::AppMatcher;
+use vigil_core::event::{interval_id, Event, EventKind};
 use vigil_core::lockdown::AppAction;
-use vigil_core::ExamPolicy;
+use vigil_core::{CompiledPolicy, StopToken};
 
 /// Something the candidate should see and the proctor will find on the timeline.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Alert {
-    /// Event kind: `app.prohibited.started`, `app.prohibited.running`, `app.prohibited.closed`,
-    /// `app.prohibited.exited`, `monitor.rule_broken`, `monitor.rule_ok`.
-    pub kind: String,
+    /// `app.prohibited.started`, `.running`, `.closed`, `.exited`, `monitor.rule_broken`,
+    /// `monitor.rule_ok`; a broken rule opens an interval, its end closes it.
+    #[serde(serialize_with = "kind_name")]
+    pub kind: EventKind,
+    /// The interval this alert opens or closes (the rule broken, until it is not).
+    pub interval: Option<String>,
     /// The rule is being broken right now (false for "it stopped").
     pub active: bool,
     /// The exam must not go on until this is resolved (`require_close`).
     pub blocking: bool,
     pub data: serde_json::Value,
+}
+
+fn kind_name<S: serde::Serializer>(kind: &EventKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.as_str())
+}
+
+impl Alert {
+    /// The timeline event this alert is.
+    pub fn event(&self) -> Event {
+        let event = Event::new(self.kind, self.data.clone());
+        match (&self.interval, self.active) {
+            (Some(id), true) => event.opens(id),
+            (Some(id), false) => event.closes(id),
+            (None, _) => event,
+        }
+    }
 }
 
 /// Where alerts go: the session's spool (as events) and the candidate's screen.
@@ -36,7 +55,7 @@ pub trait AlertSink: Send + Sync {
 
 /// What the watchers enforce, from the exam policy.
 pub struct WatchRules {
-    pub apps: AppMatcher,
+    pub apps: Apps,
     pub app_action: AppAction,
     pub min_monitors: u32,
     pub max_monitors: u32,
@@ -45,26 +64,42 @@ pub struct WatchRules {
 }
 
 impl WatchRules {
-    pub fn from_policy(policy: &ExamPolicy) -> Result<WatchRules, String> {
-        Ok(WatchRules {
-            apps: AppMatcher::new(policy.prohibited_apps(Os::current()))?,
-            app_action: policy.lockdown.prohibited_app_action,
-            min_monitors: policy.requirements.min_monitors,
-            max_monitors: policy.requirements.max_monitors,
+    /// The rules of a compiled policy (its application matcher is shared, not compiled again).
+    pub fn from_policy(policy: &Arc<CompiledPolicy>) -> WatchRules {
+        WatchRules {
+            apps: Apps::Compiled(policy.clone()),
+            app_action: policy.policy.lockdown.prohibited_app_action,
+            min_monitors: policy.policy.requirements.min_monitors,
+            max_monitors: policy.policy.requirements.max_monitors,
             poll: Duration::from_millis(250),
-        })
+        }
+    }
+}
+
+/// The application matcher: a compiled policy's, or one of its own (tests, benchmarks).
+pub enum Apps {
+    Compiled(Arc<CompiledPolicy>),
+    Own(AppMatcher),
+}
+
+impl Apps {
+    fn matcher(&self) -> &AppMatcher {
+        match self {
+            Apps::Compiled(p) => &p.apps,
+            Apps::Own(m) => m,
+        }
     }
 }
 
 /// The running watchers; dropping them stops them.
 pub struct LiveWatchers {
-    stop: Arc<AtomicBool>,
+    stop: StopToken,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LiveWatchers {
     pub fn start(rules: WatchRules, sink: Arc<dyn AlertSink>) -> LiveWatchers {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = StopToken::new();
         let thread = {
             let stop = stop.clone();
             std::thread::Builder::new().name("watchers".into()).spawn(move || run(rules, sink, &stop)).ok()
@@ -75,7 +110,7 @@ impl LiveWatchers {
 
 impl Drop for LiveWatchers {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -87,16 +122,19 @@ struct Flagged {
     app_id: String,
     app_name: String,
     exe: Option<String>,
+    /// The interval its alerts share.
+    interval: String,
 }
 
-fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
+fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &StopToken) {
     let own = std::process::id();
     let mut known: HashSet<u32> = HashSet::new();
     let mut flagged: HashMap<u32, Flagged> = HashMap::new();
     let mut first = true;
     let mut monitors_ok: Option<bool> = None;
+    let mut monitor_interval = String::new();
     let mut tick = 0u64;
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_stopped() {
         let began = Instant::now();
         let pids = list_pids();
         // Processes that appeared since the last poll (all of them on the first).
@@ -105,33 +143,37 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
                 continue;
             }
             let Some((name, exe)) = describe(pid) else { continue };
-            let Some((rule, matched_by)) = rules.apps.find(exe.as_deref(), &name) else { continue };
+            let Some((rule, matched_by)) = rules.apps.matcher().find(exe.as_deref(), &name) else { continue };
             let data = json!({"pid": pid, "process_name": name, "exe": exe, "app_id": rule.id, "app_name": rule.name, "matched_by": matched_by, "action": rules.app_action});
-            let kind = if first { "app.prohibited.running" } else { "app.prohibited.started" };
+            let kind = if first { EventKind::AppProhibitedRunning } else { EventKind::AppProhibitedStarted };
+            let interval = interval_id(&format!("app-{pid}"));
             sink.alert(Alert {
-                kind: kind.into(),
+                kind,
+                interval: Some(interval.clone()),
                 active: true,
                 blocking: rules.app_action == AppAction::RequireClose,
-                data: data.clone(),
+                data,
             });
-            flagged.insert(pid, Flagged { app_id: rule.id.clone(), app_name: rule.name.clone(), exe: exe.clone() });
             if rules.app_action == AppAction::Close {
                 // SAFETY: kill(2) with a pid we just read and a plain signal; no memory involved.
                 let ok = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) } == 0;
                 sink.alert(Alert {
-                    kind: "app.prohibited.closed".into(),
+                    kind: EventKind::AppProhibitedClosed,
+                    interval: None,
                     active: false,
                     blocking: false,
                     data: json!({"pid": pid, "app_id": rule.id, "app_name": rule.name, "signal_sent": ok}),
                 });
             }
+            flagged.insert(pid, Flagged { app_id: rule.id.clone(), app_name: rule.name.clone(), exe, interval });
         }
         // Prohibited processes that are gone (a zombie waiting for its parent is gone too).
         let gone: Vec<u32> = flagged.keys().copied().filter(|p| !pids.contains(p) || is_zombie(*p)).collect();
         for pid in gone {
             if let Some(f) = flagged.remove(&pid) {
                 sink.alert(Alert {
-                    kind: "app.prohibited.exited".into(),
+                    kind: EventKind::AppProhibitedExited,
+                    interval: Some(f.interval),
                     active: false,
                     blocking: false,
                     data: json!({"pid": pid, "app_id": f.app_id, "app_name": f.app_name, "exe": f.exe}),
@@ -148,9 +190,13 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
                 let ok = (rules.min_monitors..=rules.max_monitors).contains(&(count as u32));
                 if monitors_ok != Some(ok) {
                     if !ok || monitors_ok.is_some() {
-                        let kind = if ok { "monitor.rule_ok" } else { "monitor.rule_broken" };
+                        let kind = if ok { EventKind::MonitorRuleOk } else { EventKind::MonitorRuleBroken };
+                        if !ok {
+                            monitor_interval = interval_id("monitor-rule");
+                        }
                         sink.alert(Alert {
-                            kind: kind.into(),
+                            kind,
+                            interval: Some(monitor_interval.clone()),
                             active: !ok,
                             blocking: false,
                             data: json!({"monitors": count, "min": rules.min_monitors, "max": rules.max_monitors}),
@@ -161,11 +207,7 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &AtomicBool) {
             }
         }
         tick += 1;
-        let wait = rules.poll.saturating_sub(began.elapsed());
-        let until = Instant::now() + wait;
-        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(25).min(until - Instant::now()));
-        }
+        stop.wait(rules.poll.saturating_sub(began.elapsed()));
     }
 }
 

@@ -16,9 +16,21 @@ pub struct ProcessInfo {
     pub cmd: Vec<String>,
 }
 
+/// The process list could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list processes: {0}")]
+pub struct ProcessListError(pub String);
+
+impl ProcessListError {
+    /// The stable machine code: `watch.processes`.
+    pub fn code(&self) -> &'static str {
+        "watch.processes"
+    }
+}
+
 /// All processes right now.
-pub fn snapshot() -> Result<Vec<ProcessInfo>, String> {
-    let mut sys = System::new().map_err(|e| e.to_string())?;
+pub fn snapshot() -> Result<Vec<ProcessInfo>, ProcessListError> {
+    let mut sys = System::new().map_err(|e| ProcessListError(e.to_string()))?;
     let kind = ProcessRefreshKind::nothing().with_exe(UpdateKind::Always).with_cmd(UpdateKind::Always);
     sys.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
     let mut list: Vec<ProcessInfo> = sys

@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil_core::lockdown::AppAction;
-use vigil_core::ExamPolicy;
+use vigil_core::apps::Os;
+use vigil_core::{CompiledPolicy, ExamPolicy};
 use vigil_testkit::RenamedProcess;
 use vigil_watch::live::{Alert, AlertSink, LiveWatchers, WatchRules};
 
@@ -39,7 +40,8 @@ fn rules(action: AppAction) -> WatchRules {
     policy.lockdown.prohibited_app_action = action;
     policy.requirements.max_monitors = 16; // monitors are not what this test is about
     policy.requirements.min_monitors = 0;
-    WatchRules::from_policy(&policy).unwrap()
+    let compiled = CompiledPolicy::compile(policy, Os::current(), None).unwrap();
+    WatchRules::from_policy(&Arc::new(compiled))
 }
 
 #[test]

@@ -19,6 +19,19 @@ pub enum SealError {
     Io(#[from] std::io::Error),
 }
 
+impl SealError {
+    /// A stable machine code: `seal.bad_recipient`, `seal.bad_identity`, `seal.encrypt`, `seal.decrypt`, `seal.io`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SealError::BadRecipient(_) => "seal.bad_recipient",
+            SealError::BadIdentity => "seal.bad_identity",
+            SealError::Encrypt(_) => "seal.encrypt",
+            SealError::Decrypt(_) => "seal.decrypt",
+            SealError::Io(_) => "seal.io",
+        }
+    }
+}
+
 /// A new identity (secret) and its recipient (public), as strings.
 pub fn generate() -> (String, String) {
     use age::secrecy::ExposeSecret;
@@ -27,7 +40,7 @@ pub fn generate() -> (String, String) {
 }
 
 pub fn parse_recipient(recipient: &str) -> Result<age::x25519::Recipient, SealError> {
-    recipient.trim().parse().map_err(|_| SealError::BadRecipient(recipient.to_owned()))
+    vigil_core::compiled::parse_recipient(recipient).map_err(|_| SealError::BadRecipient(recipient.to_owned()))
 }
 
 /// Encrypts `plain` to `recipient` into `sealed` (fsync'd).

@@ -1,14 +1,14 @@
-//! The check screen's live camera preview and microphone level, and the identity photos taken
-//! from the same preview. Started only after consent; stopped before recording takes the devices.
+//! A live camera preview (JPEG pictures, about 8 a second) and microphone level, as the app's
+//! check screen shows them, and the identity photos taken from the same preview. The app starts
+//! it only after consent, and drops it (which releases the devices) before recording starts.
 
-use base64::Engine;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::frame::PixelFormat;
+use crate::microphone::LevelMeter;
+use crate::source::VideoSource;
+use crate::CameraMode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_capture::frame::PixelFormat;
-use vigil_capture::microphone::LevelMeter;
-use vigil_capture::source::VideoSource;
-use vigil_capture::CameraMode;
+use vigil_core::StopToken;
 
 #[derive(Default)]
 struct Latest {
@@ -22,27 +22,24 @@ struct Latest {
 
 /// Camera and microphone threads feeding the preview until dropped.
 pub struct Preview {
-    stop: Arc<AtomicBool>,
+    stop: StopToken,
     latest: Arc<Mutex<Latest>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// What the check screen shows.
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PreviewFrame {
-    /// `data:image/jpeg;base64,...`, when the camera delivered a picture.
-    pub image: Option<String>,
+    /// The last camera picture (JPEG), when the camera delivered one.
+    #[serde(skip)]
+    pub jpeg: Option<Vec<u8>>,
     pub camera_error: Option<String>,
     pub mic_dbfs: Option<f64>,
     pub mic_error: Option<String>,
 }
 
-pub fn data_url(jpeg: &[u8]) -> String {
-    format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg))
-}
-
 fn open_camera(mode: CameraMode) -> Result<Box<dyn VideoSource>, String> {
-    match vigil_capture::camera::open(mode, (640, 480), 15) {
+    match crate::camera::open(mode, (640, 480), 15) {
         Ok(Some((camera, _))) => Ok(camera),
         Ok(None) => Err("the camera is switched off for this session".into()),
         Err(e) => Err(e.to_string()),
@@ -51,7 +48,7 @@ fn open_camera(mode: CameraMode) -> Result<Box<dyn VideoSource>, String> {
 
 impl Preview {
     pub fn start(camera: CameraMode, microphone: bool) -> Preview {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = StopToken::new();
         let latest = Arc::new(Mutex::new(Latest::default()));
         let mut threads = Vec::new();
         {
@@ -70,7 +67,7 @@ impl Preview {
     pub fn frame(&self) -> PreviewFrame {
         let l = lock(&self.latest);
         PreviewFrame {
-            image: l.jpeg.as_deref().map(data_url),
+            jpeg: l.jpeg.clone(),
             camera_error: l.camera_error.clone(),
             mic_dbfs: l.mic_dbfs,
             mic_error: l.mic_error.clone(),
@@ -86,7 +83,7 @@ impl Preview {
 impl Drop for Preview {
     /// Releases the devices before returning, so that recording can open them.
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.stop();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -97,7 +94,7 @@ fn lock(m: &Mutex<Latest>) -> std::sync::MutexGuard<'_, Latest> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn camera_loop(mode: CameraMode, stop: &AtomicBool, latest: &Mutex<Latest>) {
+fn camera_loop(mode: CameraMode, stop: &StopToken, latest: &Mutex<Latest>) {
     let mut camera = match open_camera(mode) {
         Ok(c) => c,
         Err(e) => {
@@ -105,7 +102,7 @@ fn camera_loop(mode: CameraMode, stop: &AtomicBool, latest: &Mutex<Latest>) {
             return;
         }
     };
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_stopped() {
         let began = Instant::now();
         match camera.grab().map_err(|e| e.to_string()).and_then(|f| {
             if f.format != PixelFormat::Rgb8 {
@@ -128,21 +125,21 @@ fn camera_loop(mode: CameraMode, stop: &AtomicBool, latest: &Mutex<Latest>) {
             }
         }
         // About 8 pictures a second is smooth enough for a preview and cheap.
-        std::thread::sleep(Duration::from_millis(125).saturating_sub(began.elapsed()));
+        stop.wait(Duration::from_millis(125).saturating_sub(began.elapsed()));
     }
 }
 
-fn mic_loop(stop: &AtomicBool, latest: &Mutex<Latest>) {
+fn mic_loop(stop: &StopToken, latest: &Mutex<Latest>) {
     let (tx, rx) = crossbeam_channel::bounded(64);
-    let stream = match vigil_capture::microphone::start_stream(tx, Instant::now(), Arc::default()) {
+    let stream = match crate::microphone::start_stream(tx, Instant::now(), Arc::default()) {
         Ok(s) => s,
         Err(e) => {
-            lock(latest).mic_error = Some(e);
+            lock(latest).mic_error = Some(e.to_string());
             return;
         }
     };
     let mut meter = LevelMeter::default();
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_stopped() {
         if let Ok(e) = stream.errors.try_recv() {
             lock(latest).mic_error = Some(e);
         }

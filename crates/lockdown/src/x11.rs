@@ -2,71 +2,82 @@
 //! the clipboard selections (so that they are empty while the exam runs). The keyboard is not
 //! grabbed as a whole, so screen readers and magnifiers keep their keys.
 
-use super::PlatformLockdown;
+use crate::{LockdownError, PlatformLockdown, Step};
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use vigil_core::spool::Spool;
+use vigil_core::event::{interval_id, Event, EventKind};
+use vigil_core::StopToken;
+use vigil_spool::Timeline;
 use xcb::{x, Xid};
 
-pub struct X11Lockdown {
-    spool: Arc<Spool>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+/// Each step runs on its own X connection and thread; undoing it closes that connection, which
+/// ends its grabs and its selection ownership.
+pub struct X11Lockdown;
+
+fn x11(what: &'static str) -> impl Fn(String) -> LockdownError {
+    move |message| LockdownError::X11 { what, message }
 }
 
-impl X11Lockdown {
-    pub fn new(spool: Arc<Spool>) -> X11Lockdown {
-        X11Lockdown { spool, stop: Arc::new(AtomicBool::new(false)), threads: Vec::new() }
-    }
-
-    /// Runs `work` on its own connection and thread until released; `work` returns the handler
-    /// that thread then calls for each X event, and with `None` every 20 ms when idle.
-    fn spawn<F, H>(&mut self, what: &str, work: F) -> Result<(), String>
-    where
-        F: FnOnce(&xcb::Connection, x::Window) -> Result<H, String> + Send + 'static,
-        H: FnMut(&xcb::Connection, Option<xcb::Event>) + 'static,
-    {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let stop = self.stop.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("x11-{what}"))
-            .spawn(move || {
-                let (conn, screen) = match xcb::Connection::connect(None) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                let Some(root) = conn.get_setup().roots().nth(screen as usize).map(|s| s.root()) else {
-                    let _ = ready_tx.send(Err("no X screen".into()));
+/// Runs `work` on its own connection and thread until the returned step is undone; `work`
+/// returns the handler that thread then calls for each X event, and with `None` every 20 ms
+/// when idle.
+fn spawn<F, H>(what: &'static str, work: F) -> Result<Step, LockdownError>
+where
+    F: FnOnce(&xcb::Connection, x::Window) -> Result<H, String> + Send + 'static,
+    H: FnMut(&xcb::Connection, Option<xcb::Event>) + 'static,
+{
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stop = StopToken::new();
+    let thread_stop = stop.clone();
+    let handle = std::thread::Builder::new()
+        .name(format!("x11-{what}"))
+        .spawn(move || {
+            let (conn, screen) = match xcb::Connection::connect(None) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
                     return;
-                };
-                let mut handler = match work(&conn, root) {
-                    Ok(h) => h,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                while !stop.load(Ordering::Relaxed) {
-                    match conn.poll_for_event() {
-                        Ok(Some(event)) => handler(&conn, Some(event)),
-                        Ok(None) => {
-                            handler(&conn, None);
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                        Err(_) => break,
-                    }
                 }
-                // Closing the connection ends the grabs and the selection ownership.
-            })
-            .map_err(|e| e.to_string())?;
-        self.threads.push(handle);
-        ready_rx.recv().map_err(|_| format!("the X11 {what} thread ended"))?
+            };
+            let Some(root) = conn.get_setup().roots().nth(screen as usize).map(|s| s.root()) else {
+                let _ = ready_tx.send(Err("no X screen".into()));
+                return;
+            };
+            let mut handler = match work(&conn, root) {
+                Ok(h) => h,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            loop {
+                match conn.poll_for_event() {
+                    Ok(Some(event)) => handler(&conn, Some(event)),
+                    Ok(None) => {
+                        handler(&conn, None);
+                        if thread_stop.wait(Duration::from_millis(20)) {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Dropping the connection ends the grabs and the selection ownership.
+        })
+        .map_err(|source| LockdownError::Thread { what, source })?;
+    let ready = ready_rx.recv().map_err(|_| format!("the {what} thread ended")).and_then(|r| r);
+    let step = Step::new(what, move || {
+        stop.stop();
+        let _ = handle.join();
+    });
+    match ready {
+        Ok(()) => Ok(step),
+        Err(message) => {
+            drop(step);
+            Err(x11(what)(message))
+        }
     }
 }
 
@@ -98,9 +109,13 @@ fn keycodes(conn: &xcb::Connection, keysym: u32) -> Result<Vec<x::Keycode>, Stri
 }
 
 impl PlatformLockdown for X11Lockdown {
-    fn grab_shortcuts(&mut self) -> Result<(), String> {
-        let spool = self.spool.clone();
-        self.spawn("keyboard", move |conn, root| {
+    fn name(&self) -> &'static str {
+        "x11"
+    }
+
+    fn grab_shortcuts(&mut self, timeline: &Arc<Timeline>) -> Result<Step, LockdownError> {
+        let timeline = timeline.clone();
+        spawn("keyboard", move |conn, root| {
             let alt = x::ModMask::N1;
             let ctrl_alt = x::ModMask::CONTROL | x::ModMask::N1;
             let combos: Vec<(u32, x::ModMask, &str)> = vec![
@@ -142,7 +157,7 @@ impl PlatformLockdown for X11Lockdown {
                     names.insert(key, name);
                 }
             }
-            let _ = spool.add_event("lockdown.keyboard", json!({"grabs": grabbed}));
+            timeline.record(Event::new(EventKind::LockdownKeyboard, json!({"grabs": grabbed})));
             Ok(move |_: &xcb::Connection, event: Option<xcb::Event>| {
                 if let Some(xcb::Event::X(x::Event::KeyPress(k))) = event {
                     let key = names.get(&k.detail()).copied().unwrap_or("key");
@@ -158,15 +173,15 @@ impl PlatformLockdown for X11Lockdown {
                         }
                     }
                     shortcut.push_str(key);
-                    let _ = spool.add_event("keyboard.shortcut_blocked", json!({"shortcut": shortcut}));
+                    timeline.record(Event::new(EventKind::KeyboardShortcutBlocked, json!({"shortcut": shortcut})));
                 }
             })
         })
     }
 
-    fn clear_clipboard(&mut self) -> Result<(), String> {
-        let spool = self.spool.clone();
-        self.spawn("clipboard", move |conn, root| {
+    fn clear_clipboard(&mut self, timeline: &Arc<Timeline>) -> Result<Step, LockdownError> {
+        let timeline = timeline.clone();
+        spawn("clipboard", move |conn, root| {
             let window: x::Window = conn.generate_id();
             conn.send_and_check_request(&x::CreateWindow {
                 depth: x::COPY_FROM_PARENT as u8,
@@ -190,7 +205,7 @@ impl PlatformLockdown for X11Lockdown {
                 conn.send_and_check_request(&x::SetSelectionOwner { owner: window, selection, time: x::CURRENT_TIME })
                     .map_err(|e| e.to_string())?;
             }
-            let _ = spool.add_event("clipboard.cleared", json!({}));
+            timeline.record(Event::new(EventKind::ClipboardCleared, json!({})));
             Ok(move |conn: &xcb::Connection, event: Option<xcb::Event>| match event {
                 // Someone asks for the clipboard's content: there is none.
                 Some(xcb::Event::X(x::Event::SelectionRequest(r))) => {
@@ -206,18 +221,20 @@ impl PlatformLockdown for X11Lockdown {
                 }
                 // Another application took the clipboard (a copy outside the exam): log it.
                 Some(xcb::Event::X(x::Event::SelectionClear(c))) => {
-                    let _ = spool.add_event("clipboard.taken", json!({"selection": c.selection().resource_id()}));
+                    let selection = c.selection().resource_id();
+                    timeline.record(Event::new(EventKind::ClipboardTaken, json!({ "selection": selection })));
                 }
                 _ => {}
             })
         })
     }
 
-    fn watch_windows_over(&mut self, exam_title: &str) -> Result<(), String> {
-        let spool = self.spool.clone();
+    fn watch_windows_over(&mut self, timeline: &Arc<Timeline>, exam_title: &str) -> Result<Step, LockdownError> {
+        let timeline = timeline.clone();
         let title = exam_title.to_owned();
-        self.spawn("stacking", move |_, _| {
+        spawn("window stacking", move |_, _| {
             let mut last: Vec<String> = Vec::new();
+            let mut open: Option<String> = None;
             let mut idle = 0u32;
             Ok(move |conn: &xcb::Connection, event: Option<xcb::Event>| {
                 if event.is_some() {
@@ -230,26 +247,22 @@ impl PlatformLockdown for X11Lockdown {
                 let root = conn.get_setup().roots().next().map(|s| s.root());
                 let over = root.and_then(|r| windows_over(conn, r, &title)).unwrap_or_default();
                 if over != last {
+                    // One interval while any window is over the exam; a change of which
+                    // windows is a new event in the same interval.
                     if over.is_empty() {
-                        let _ = spool.add_event("window.over_exam_cleared", json!({}));
+                        if let Some(id) = open.take() {
+                            timeline.record(Event::new(EventKind::WindowOverExamCleared, json!({})).closes(&id));
+                        }
                     } else {
-                        let _ = spool.add_event("window.over_exam", json!({"windows": over}));
+                        let id = open.get_or_insert_with(|| interval_id("over")).clone();
+                        timeline.record(Event::new(EventKind::WindowOverExam, json!({ "windows": over })).opens(&id));
                     }
                     last = over;
                 }
             })
         })
     }
-
-    fn release(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-        self.stop.store(false, Ordering::Relaxed);
-    }
 }
-
 /// A window's title (`_NET_WM_NAME`, else `WM_NAME`).
 fn title(conn: &xcb::Connection, window: x::Window) -> Option<String> {
     let net_wm_name = conn
@@ -320,10 +333,4 @@ fn windows_over(conn: &xcb::Connection, root: x::Window, exam_title: &str) -> Op
         }
     }
     Some(over)
-}
-
-impl Drop for X11Lockdown {
-    fn drop(&mut self) {
-        self.release();
-    }
 }

@@ -1,7 +1,15 @@
 //! The durable spool: the only hand-off between capture and upload. Segment files live in
 //! `DIR/segments/`, their manifest and the event log in `DIR/spool.db` (SQLite, WAL, synchronous
-//! FULL). Nothing is deleted here; the uplink removes a segment only after the backend confirmed
-//! its hash.
+//! FULL, schema versioned and migrated on open: [`SCHEMA_VERSION`]). Nothing is deleted here; the
+//! uplink removes a segment only after the backend confirmed its hash.
+//!
+//! Also here, since they are the spool's I/O: the [`Timeline`] every writer of events uses,
+//! [`write_atomically`], sealing ([`seal`]) and hashing ([`sha256_file`]).
+
+pub mod seal;
+pub mod timeline;
+
+pub use timeline::{Timeline, TimelineFailures};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -9,6 +17,11 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use vigil_core::event::{Event, Interval, Phase, Severity};
+
+/// The spool schema this code writes. 1: segments, events, uploads, kv (0.1); 2: events carry
+/// severity, interval and `truncated`; a `schema_version` table.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -16,6 +29,25 @@ pub enum SpoolError {
     Db { path: PathBuf, source: rusqlite::Error },
     #[error("spool directory {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("spool database {path} has schema version {found}, newer than this Vigil ({SCHEMA_VERSION}): update Vigil")]
+    TooNew { path: PathBuf, found: u32 },
+}
+
+impl SpoolError {
+    /// A stable machine code: `spool.full`, `spool.read_only`, `spool.too_new`, `spool.db`, `spool.io`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SpoolError::Db { source: rusqlite::Error::SqliteFailure(f, _), .. } => match f.code {
+                rusqlite::ErrorCode::DiskFull => "spool.full",
+                rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::PermissionDenied => "spool.read_only",
+                _ => "spool.db",
+            },
+            SpoolError::Db { .. } => "spool.db",
+            SpoolError::Io { source, .. } if source.raw_os_error() == Some(28) => "spool.full",
+            SpoolError::Io { .. } => "spool.io",
+            SpoolError::TooNew { .. } => "spool.too_new",
+        }
+    }
 }
 
 /// One finished segment: an independently playable fragmented MP4 file.
@@ -42,12 +74,15 @@ pub struct SegmentRecord {
     pub recovered: bool,
 }
 
-/// One event on the session's timeline.
+/// One event on the session's timeline, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
     pub seq: u64,
     pub time: String,
     pub kind: String,
+    pub severity: Severity,
+    pub interval: Option<Interval>,
+    pub truncated: bool,
     pub data: serde_json::Value,
 }
 
@@ -63,25 +98,13 @@ impl Spool {
         std::fs::create_dir_all(dir.join("segments")).map_err(io)?;
         let path = dir.join("spool.db");
         let db_err = |source| SpoolError::Db { path: path.clone(), source };
-        let db = Connection::open(&path).map_err(db_err)?;
-        db.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=FULL;
-             PRAGMA busy_timeout=5000;
-             CREATE TABLE IF NOT EXISTS segments (
-               source TEXT NOT NULL, sequence INTEGER NOT NULL, file TEXT NOT NULL UNIQUE,
-               started_at TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
-               video_frames INTEGER NOT NULL, audio_frames INTEGER NOT NULL,
-               width INTEGER NOT NULL, height INTEGER NOT NULL,
-               bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, recovered INTEGER NOT NULL,
-               PRIMARY KEY (source, sequence));
-             CREATE TABLE IF NOT EXISTS events (
-               seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS uploads (
-               file TEXT PRIMARY KEY, location TEXT, done INTEGER NOT NULL DEFAULT 0);
-             CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-        )
-        .map_err(db_err)?;
+        let mut db = Connection::open(&path).map_err(db_err)?;
+        db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+            .map_err(db_err)?;
+        migrate(&mut db).map_err(|e| match e {
+            Migration::Db(source) => SpoolError::Db { path: path.clone(), source },
+            Migration::TooNew(found) => SpoolError::TooNew { path: path.clone(), found },
+        })?;
         Ok(Spool { dir: dir.to_path_buf(), db: Mutex::new(db) })
     }
 
@@ -165,21 +188,35 @@ impl Spool {
         })
     }
 
-    /// Appends an event; returns its sequence number.
-    pub fn add_event(&self, kind: &str, data: serde_json::Value) -> Result<u64, SpoolError> {
-        let time = crate::time::now_rfc3339();
+    /// Appends an event, stamped now; returns its sequence number. Writers go through
+    /// [`Timeline`], which counts the writes that fail.
+    pub fn add_event(&self, event: &Event) -> Result<u64, SpoolError> {
+        let time = vigil_core::time::now_rfc3339();
+        let (interval_id, phase) = match &event.interval {
+            Some(i) => (Some(i.id.as_str()), Some(if i.phase == Phase::Open { "open" } else { "close" })),
+            None => (None, None),
+        };
         self.with_db(|db| {
-            db.execute(
-                "INSERT INTO events (time, kind, data) VALUES (?1, ?2, ?3)",
-                params![time, kind, data.to_string()],
-            )?;
+            db.prepare_cached(
+                "INSERT INTO events (time, kind, data, severity, interval_id, interval_phase, truncated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                time,
+                event.kind.as_str(),
+                event.data.to_string(),
+                event.severity.as_str(),
+                interval_id,
+                phase,
+                event.truncated
+            ])?;
             Ok(db.last_insert_rowid() as u64)
         })
     }
 
     pub fn events(&self) -> Result<Vec<EventRecord>, SpoolError> {
         self.with_db(|db| {
-            let mut stmt = db.prepare("SELECT seq, time, kind, data FROM events ORDER BY seq")?;
+            let mut stmt = db.prepare("SELECT seq, time, kind, data, severity, interval_id, interval_phase, truncated FROM events ORDER BY seq")?;
             let rows = stmt.query_map([], event_row)?;
             rows.collect()
         })
@@ -254,7 +291,8 @@ impl Spool {
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, SpoolError> {
         self.with_db(|db| {
             let mut stmt =
-                db.prepare_cached("SELECT seq, time, kind, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+                db.prepare_cached("SELECT seq, time, kind, data, severity, interval_id, interval_phase, truncated FROM events
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
             let rows = stmt.query_map(params![after, limit as u64], event_row)?;
             rows.collect()
         })
@@ -267,28 +305,111 @@ impl Spool {
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     let data: String = r.get(3)?;
+    let severity: String = r.get(4)?;
+    let interval_id: Option<String> = r.get(5)?;
+    let phase: Option<String> = r.get(6)?;
     Ok(EventRecord {
         seq: r.get(0)?,
         time: r.get(1)?,
         kind: r.get(2)?,
+        severity: serde_json::from_value(serde_json::Value::String(severity)).unwrap_or_default(),
+        interval: interval_id.map(|id| Interval {
+            id,
+            phase: if phase.as_deref() == Some("close") { Phase::Close } else { Phase::Open },
+        }),
+        truncated: r.get(7)?,
         data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
     })
 }
 
-/// A random 32-hex-digit key (from the OS random source through the hash of fresh state).
-pub fn random_key() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS's random source on every platform std supports.
-    let mut out = String::new();
-    for i in 0..2u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        h.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
-        );
-        out.push_str(&format!("{:016x}", h.finish()));
+enum Migration {
+    Db(rusqlite::Error),
+    TooNew(u32),
+}
+
+impl From<rusqlite::Error> for Migration {
+    fn from(e: rusqlite::Error) -> Self {
+        Migration::Db(e)
     }
-    out
+}
+
+/// The schema version of an open spool: from `schema_version`, else 1 if the 0.1 tables are
+/// there (that release had no version table), else 0 (new).
+fn schema_version(db: &Connection) -> rusqlite::Result<u32> {
+    let has = |table: &str| db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1")?.exists([table]);
+    if has("schema_version")? {
+        db.query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+    } else if has("events")? {
+        Ok(1)
+    } else {
+        Ok(0)
+    }
+}
+
+/// Brings the spool to [`SCHEMA_VERSION`], one step at a time, in one transaction.
+fn migrate(db: &mut Connection) -> Result<(), Migration> {
+    let found = schema_version(db)?;
+    if found > SCHEMA_VERSION {
+        return Err(Migration::TooNew(found));
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = db.transaction()?;
+    if found < 1 {
+        tx.execute_batch(
+            "CREATE TABLE segments (
+               source TEXT NOT NULL, sequence INTEGER NOT NULL, file TEXT NOT NULL UNIQUE,
+               started_at TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
+               video_frames INTEGER NOT NULL, audio_frames INTEGER NOT NULL,
+               width INTEGER NOT NULL, height INTEGER NOT NULL,
+               bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, recovered INTEGER NOT NULL,
+               PRIMARY KEY (source, sequence));
+             CREATE TABLE events (
+               seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+             CREATE TABLE uploads (file TEXT PRIMARY KEY, location TEXT, done INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )?;
+    }
+    if found < 2 {
+        // Events written by 0.1 keep the severity their kind has now.
+        tx.execute_batch(
+            "ALTER TABLE events ADD COLUMN severity TEXT NOT NULL DEFAULT 'info';
+             ALTER TABLE events ADD COLUMN interval_id TEXT;
+             ALTER TABLE events ADD COLUMN interval_phase TEXT;
+             ALTER TABLE events ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;
+             CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (0);",
+        )?;
+        let kinds: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT DISTINCT kind FROM events")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for kind in kinds {
+            if let Some(k) = vigil_core::event::EventKind::parse(&kind) {
+                tx.execute("UPDATE events SET severity = ?1 WHERE kind = ?2", params![k.severity().as_str(), kind])?;
+            }
+        }
+    }
+    tx.execute("UPDATE schema_version SET version = ?1", [SCHEMA_VERSION])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A random 32-hex-digit key from the OS random source.
+pub fn random_key() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No OS random source: fall back to std's randomly seeded hasher state.
+        use std::hash::{BuildHasher, Hasher};
+        for (i, chunk) in b.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    hex::encode(b)
 }
 
 /// SHA-256 of bytes, as lowercase hex.
@@ -309,6 +430,23 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Writes a file atomically: a temporary file beside it, fsync, rename, directory fsync. After a
+/// crash the file is either absent or whole.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -342,7 +480,7 @@ mod tests {
             spool.add_segment(&record("camera", 0)).unwrap();
             spool.add_segment(&record("camera", 0)).unwrap(); // idempotent
             spool.add_segment(&record("camera", 1)).unwrap();
-            spool.add_event("monitor.added", serde_json::json!({"name": "VNC-1"})).unwrap();
+            spool.add_event(&Event::new(vigil_core::event::EventKind::MonitorAdded, serde_json::json!({"name": "VNC-1"}))).unwrap();
         }
         let spool = Spool::open(dir.path()).unwrap();
         assert_eq!(spool.segments().unwrap(), vec![record("camera", 0), record("camera", 1)]);

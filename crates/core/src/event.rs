@@ -1,0 +1,406 @@
+//! The typed timeline: every observation during a session is an [`Event`] of a known
+//! [`EventKind`], with a [`Severity`], bounded data, and optionally an [`Interval`] mark shared by
+//! the event that opens a state ("AnyDesk running") and the one that closes it.
+//!
+//! The kinds, their severity and their data are listed once, in [`EVENT_KINDS`]; the JSON Schema
+//! `schemas/event.v1.schema.json` and the README's table are generated from that list (a test
+//! keeps them equal). Kinds outside the list travel only under the `x.` prefix ([`is_extension`]).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How much a reviewer should care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Routine facts (capture started, a page loaded).
+    #[default]
+    Info,
+    /// Worth a look in context (a monitor added, a shortcut blocked).
+    Notice,
+    /// A rule broken or evidence missing (a prohibited application, focus lost).
+    Warning,
+    /// The record itself is damaged (disk full, a capture thread died).
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Notice => "notice",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Whether an event opens or closes an interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Open,
+    Close,
+}
+
+/// The interval an event opens or closes; both events carry the same `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interval {
+    pub id: String,
+    pub phase: Phase,
+}
+
+macro_rules! event_kinds {
+    ($( $variant:ident = $name:literal, $severity:ident, $interval:literal, $doc:literal, $data:literal; )*) => {
+        /// Every kind of event Vigil itself writes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $( #[doc = $doc] $variant, )*
+        }
+
+        /// One row of the documented list of kinds.
+        #[derive(Debug, Clone, Copy)]
+        pub struct KindInfo {
+            pub kind: EventKind,
+            /// The stable dotted name on the wire.
+            pub name: &'static str,
+            pub severity: Severity,
+            /// `open`, `close` or empty: the interval role events of this kind take.
+            pub interval: &'static str,
+            pub description: &'static str,
+            /// The fields of `data`.
+            pub data: &'static str,
+        }
+
+        /// The documented kinds, in the order of the schema and the README.
+        pub const EVENT_KINDS: &[KindInfo] = &[
+            $( KindInfo { kind: EventKind::$variant, name: $name, severity: Severity::$severity, interval: $interval, description: $doc, data: $data }, )*
+        ];
+
+        impl EventKind {
+            /// The stable dotted name (`app.prohibited.started`).
+            pub fn as_str(self) -> &'static str {
+                match self { $( EventKind::$variant => $name, )* }
+            }
+
+            /// The severity events of this kind get unless the writer says otherwise.
+            pub fn severity(self) -> Severity {
+                match self { $( EventKind::$variant => Severity::$severity, )* }
+            }
+
+            /// The kind with this dotted name, if Vigil knows it.
+            pub fn parse(name: &str) -> Option<EventKind> {
+                match name { $( $name => Some(EventKind::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    SessionJoined = "session.joined", Info, "", "The candidate joined the exam (after consent).", "exam_code";
+    SessionResumed = "session.resumed", Notice, "", "An unfinished session was resumed after the app or the machine stopped.", "";
+    IdentityPhoto = "identity.photo", Info, "", "An identity photo was filed (encrypted, uploaded like a segment).", "kind (face | id), sequence";
+    CaptureStarted = "capture.started", Info, "", "Recording started.", "camera, microphone, screens, at_ms";
+    CaptureStopped = "capture.stopped", Info, "", "Recording stopped.", "seconds, at_ms";
+    CaptureDiskFull = "capture.disk_full", Critical, "", "The disk filled up: all capture stopped; what was recorded is kept.", "source, error, at_ms";
+    CaptureWriteFailed = "capture.write_failed", Critical, "", "A track could not be written and ended.", "source, error, at_ms";
+    CaptureThreadFailed = "capture.thread_failed", Critical, "", "A capture or encoder thread died (panicked); its track ended.", "source, error, at_ms";
+    CaptureDroppedFrames = "capture.dropped_frames", Notice, "", "A source's queue was full and frames were dropped.", "source, frames, at_ms";
+    CaptureAudioWithoutCamera = "capture.audio_without_camera", Warning, "", "The microphone was not recorded since there is no camera track to carry it.", "at_ms";
+    SegmentRecovered = "segment.recovered", Notice, "", "A segment cut short by a crash was recovered up to its last complete fragment.", "source, sequence, frames, duration_ms, at_ms";
+    DeviceMissing = "device.missing", Warning, "", "A device was not there at the start; recording goes on without it.", "device, error, at_ms";
+    DeviceLost = "device.lost", Warning, "", "A device stopped working during the recording.", "device or source, error, at_ms";
+    MonitorRecorded = "monitor.recorded", Info, "", "A monitor present at the start is recorded.", "source, name, x, y, width, height, at_ms";
+    MonitorAdded = "monitor.added", Notice, "", "A monitor was connected while recording; it gets its own track.", "source, name, x, y, width, height, at_ms";
+    MonitorRemoved = "monitor.removed", Notice, "", "A monitor was disconnected; its track ended.", "source, name, x, y, width, height, at_ms";
+    MonitorRuleBroken = "monitor.rule_broken", Warning, "open", "The number of monitors is outside the policy's range.", "monitors, min, max";
+    MonitorRuleOk = "monitor.rule_ok", Info, "close", "The number of monitors is within the policy's range again.", "monitors, min, max";
+    AppProhibitedRunning = "app.prohibited.running", Warning, "open", "A prohibited application was already running when the exam started.", "pid, process_name, exe, app_id, app_name, matched_by, action";
+    AppProhibitedStarted = "app.prohibited.started", Warning, "open", "A prohibited application started during the exam.", "pid, process_name, exe, app_id, app_name, matched_by, action";
+    AppProhibitedClosed = "app.prohibited.closed", Notice, "", "Vigil asked a prohibited application to end (policy action `close`).", "pid, app_id, app_name, signal_sent";
+    AppProhibitedExited = "app.prohibited.exited", Info, "close", "A prohibited application is gone.", "pid, app_id, app_name, exe";
+    FocusLost = "focus.lost", Warning, "open", "The exam window lost the focus (for longer than the grace time).", "since_ms_ago";
+    FocusRegained = "focus.regained", Info, "close", "The exam window has the focus again.", "away_ms";
+    WindowOverExam = "window.over_exam", Warning, "open", "Another window is stacked over the exam window (X11).", "windows";
+    WindowOverExamCleared = "window.over_exam_cleared", Info, "close", "No window is over the exam window any more.", "";
+    Navigation = "navigation", Info, "", "The exam window went to an address the rules allow.", "url";
+    NavigationBlocked = "navigation.blocked", Warning, "", "The rules stopped the exam window from going to an address.", "url, rule";
+    NavigationNewWindowBlocked = "navigation.new_window_blocked", Notice, "", "The exam page tried to open a new window.", "url";
+    NavigationDownloadBlocked = "navigation.download_blocked", Notice, "", "The exam page tried to download a file.", "url";
+    ClipboardCleared = "clipboard.cleared", Info, "", "The clipboard was emptied at the start of the exam.", "";
+    ClipboardCopy = "clipboard.copy", Notice, "", "Copy in the exam page (policy `log`).", "";
+    ClipboardCut = "clipboard.cut", Notice, "", "Cut in the exam page (policy `log`).", "";
+    ClipboardPaste = "clipboard.paste", Notice, "", "Paste in the exam page (policy `log`).", "";
+    ClipboardCopyBlocked = "clipboard.copy.blocked", Warning, "", "Copy in the exam page was blocked.", "";
+    ClipboardCutBlocked = "clipboard.cut.blocked", Warning, "", "Cut in the exam page was blocked.", "";
+    ClipboardPasteBlocked = "clipboard.paste.blocked", Warning, "", "Paste into the exam page was blocked.", "";
+    ClipboardTaken = "clipboard.taken", Notice, "", "Another program took the clipboard during the exam (a copy outside it).", "selection";
+    KeyboardShortcutBlocked = "keyboard.shortcut_blocked", Notice, "", "A system shortcut taken by the lockdown was pressed.", "shortcut";
+    LockdownKeyboard = "lockdown.keyboard", Info, "", "How many shortcut grabs the lockdown holds.", "grabs";
+    LockdownUnsupported = "lockdown.unsupported", Warning, "", "A lockdown step this platform or desktop cannot do.", "feature, error";
+    LockdownReleased = "lockdown.released", Info, "", "The lockdown's steps were undone, in reverse order.", "steps";
+    NetworkOffline = "network.offline", Notice, "open", "The backend could not be reached; everything is kept and sent later.", "";
+    NetworkOnline = "network.online", Info, "close", "The backend is reachable again.", "";
+    ExamPageLoaded = "exam.page_loaded", Info, "", "The exam page loaded in the exam window.", "url";
+    ExamCloseBlocked = "exam.close_blocked", Notice, "", "Closing the exam window was refused.", "";
+    ExamQuitWithPassword = "exam.quit_with_password", Notice, "", "The exam window was closed with the proctor's quit password.", "";
+    ExamQuitPasswordWrong = "exam.quit_password_wrong", Warning, "", "A wrong quit password was given.", "";
+    ProctorInstruction = "proctor.instruction", Info, "", "An instruction from the proctor reached the candidate.", "kind (message | warning | pause | terminate), text or reason";
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Whether `name` is an extension kind (`x.something`): accepted on the wire, not documented here.
+pub fn is_extension(name: &str) -> bool {
+    name.strip_prefix("x.").is_some_and(|rest| {
+        (1..=60).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+    })
+}
+
+/// Whether the server accepts events of this kind: a documented one, or an `x.` extension.
+pub fn is_accepted_kind(name: &str) -> bool {
+    EventKind::parse(name).is_some() || is_extension(name)
+}
+
+/// The longest string (in characters) an event's data may hold; longer ones are cut.
+pub const MAX_STRING_CHARS: usize = 1024;
+/// The most items an array in an event's data may hold; further ones are dropped.
+pub const MAX_ARRAY_ITEMS: usize = 64;
+/// The most keys an object in an event's data may hold; further ones are dropped.
+pub const MAX_OBJECT_KEYS: usize = 64;
+/// How deep objects and arrays may nest; deeper values become `null`.
+pub const MAX_DEPTH: usize = 8;
+/// The longest interval id.
+pub const MAX_INTERVAL_ID: usize = 64;
+
+/// One observation, before the spool gives it a sequence number and a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub severity: Severity,
+    pub interval: Option<Interval>,
+    pub data: Value,
+    /// Some value in `data` was over a limit and was cut.
+    pub truncated: bool,
+}
+
+impl Event {
+    /// An event of `kind` with its default severity; `data` is cut to the limits.
+    pub fn new(kind: EventKind, data: Value) -> Event {
+        let mut data = data;
+        let truncated = bound(&mut data, 0);
+        Event { kind, severity: kind.severity(), interval: None, data, truncated }
+    }
+
+    /// The same event with another severity.
+    pub fn with_severity(mut self, severity: Severity) -> Event {
+        self.severity = severity;
+        self
+    }
+
+    /// This event opens the interval `id`.
+    pub fn opens(self, id: &str) -> Event {
+        self.mark(id, Phase::Open)
+    }
+
+    /// This event closes the interval `id`.
+    pub fn closes(self, id: &str) -> Event {
+        self.mark(id, Phase::Close)
+    }
+
+    fn mark(mut self, id: &str, phase: Phase) -> Event {
+        let id: String = id.chars().take(MAX_INTERVAL_ID).collect();
+        self.interval = Some(Interval { id, phase });
+        self
+    }
+}
+
+/// A new interval id, unique within a session: `PREFIX-UNIXMS-N`.
+pub fn interval_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    format!("{prefix}-{ms}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Cuts `value` to the documented limits; true if anything was cut.
+pub fn bound(value: &mut Value, depth: usize) -> bool {
+    if depth >= MAX_DEPTH && (value.is_object() || value.is_array()) {
+        *value = Value::Null;
+        return true;
+    }
+    match value {
+        Value::String(s) => cut(s, MAX_STRING_CHARS),
+        Value::Array(items) => {
+            let mut cut_any = items.len() > MAX_ARRAY_ITEMS;
+            items.truncate(MAX_ARRAY_ITEMS);
+            for item in items.iter_mut() {
+                cut_any |= bound(item, depth + 1);
+            }
+            cut_any
+        }
+        Value::Object(map) => {
+            let mut cut_any = false;
+            if map.len() > MAX_OBJECT_KEYS {
+                let extra: Vec<String> = map.keys().skip(MAX_OBJECT_KEYS).cloned().collect();
+                for k in extra {
+                    map.remove(&k);
+                }
+                cut_any = true;
+            }
+            let long_keys: Vec<String> = map.keys().filter(|k| k.chars().count() > 64).cloned().collect();
+            for k in long_keys {
+                if let Some(v) = map.remove(&k) {
+                    map.insert(k.chars().take(64).collect(), v);
+                }
+                cut_any = true;
+            }
+            for v in map.values_mut() {
+                cut_any |= bound(v, depth + 1);
+            }
+            cut_any
+        }
+        _ => false,
+    }
+}
+
+/// Cuts a string to `max` characters; true if it was longer.
+fn cut(s: &mut String, max: usize) -> bool {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => {
+            s.truncate(at);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The JSON Schema of one event on the wire (`schemas/event.v1.schema.json`).
+pub fn schema() -> Value {
+    let kinds: Vec<Value> = EVENT_KINDS
+        .iter()
+        .map(|k| {
+            let mut d = format!("{} Severity: {}.", k.description, k.severity.as_str());
+            if !k.interval.is_empty() {
+                d.push_str(&format!(" Interval: {}.", k.interval));
+            }
+            if !k.data.is_empty() {
+                d.push_str(&format!(" Data: {}.", k.data));
+            }
+            serde_json::json!({"const": k.name, "description": d})
+        })
+        .chain(std::iter::once(serde_json::json!({
+            "type": "string",
+            "pattern": "^x\\.[a-z0-9._-]{1,60}$",
+            "description": "An extension kind, not documented by Vigil."
+        })))
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://example.invalid/vigil/schemas/event.v1.schema.json",
+        "title": "Vigil timeline event (v1)",
+        "description": format!(
+            "One event on a session's timeline, as the client sends it (POST /v1/sessions/{{id}}/events) and the review API returns it. Every string in `data` is at most {MAX_STRING_CHARS} characters, arrays at most {MAX_ARRAY_ITEMS} items, objects at most {MAX_OBJECT_KEYS} keys, nesting at most {MAX_DEPTH} levels; a longer value is cut and the event says `truncated`. Generated from crates/core/src/event.rs."
+        ),
+        "type": "object",
+        "required": ["seq", "time", "kind", "data"],
+        "properties": {
+            "seq": {"type": "integer", "minimum": 1, "description": "Per session, from 1, without gaps."},
+            "time": {"type": "string", "description": "When it was observed (RFC 3339, UTC)."},
+            "kind": {"anyOf": kinds},
+            "severity": {"enum": ["info", "notice", "warning", "critical"], "default": "info"},
+            "interval": {
+                "type": "object",
+                "required": ["id", "phase"],
+                "additionalProperties": false,
+                "description": "The interval this event opens or closes; the other end carries the same id.",
+                "properties": {
+                    "id": {"type": "string", "minLength": 1, "maxLength": MAX_INTERVAL_ID},
+                    "phase": {"enum": ["open", "close"]}
+                }
+            },
+            "truncated": {"type": "boolean", "default": false, "description": "A value in `data` was over a limit and was cut."},
+            "data": {"type": "object"}
+        },
+        "additionalProperties": false
+    })
+}
+
+/// The README's table of kinds (Markdown), generated from [`EVENT_KINDS`].
+pub fn markdown_table() -> String {
+    let mut out = String::from("| kind | severity | interval | when | data |\n|---|---|---|---|---|\n");
+    for k in EVENT_KINDS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            k.name,
+            k.severity.as_str(),
+            k.interval,
+            k.description,
+            k.data
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for k in EVENT_KINDS {
+            assert_eq!(EventKind::parse(k.name), Some(k.kind));
+            assert_eq!(k.kind.as_str(), k.name);
+            assert!(seen.insert(k.name), "{} twice", k.name);
+            assert!(!is_extension(k.name));
+        }
+        assert_eq!(EventKind::parse("app.prohibited.nope"), None);
+        assert!(is_accepted_kind("x.lms.quiz_submitted"));
+        assert!(!is_accepted_kind("x."));
+        assert!(!is_accepted_kind("made.up"));
+        assert!(!is_accepted_kind("x.UPPER"));
+    }
+
+    #[test]
+    fn long_values_are_cut_and_marked() {
+        let long = "é".repeat(MAX_STRING_CHARS + 10);
+        let e = Event::new(EventKind::NavigationBlocked, json!({"url": long, "rule": "x"}));
+        assert!(e.truncated);
+        assert_eq!(e.data["url"].as_str().unwrap().chars().count(), MAX_STRING_CHARS);
+        assert_eq!(e.data["rule"], "x");
+        let e = Event::new(EventKind::WindowOverExam, json!({"windows": (0..200).collect::<Vec<_>>()}));
+        assert!(e.truncated);
+        assert_eq!(e.data["windows"].as_array().unwrap().len(), MAX_ARRAY_ITEMS);
+        let e = Event::new(EventKind::Navigation, json!({"url": "https://a.example/"}));
+        assert!(!e.truncated);
+        let mut deep = json!(1);
+        for _ in 0..20 {
+            deep = json!([deep]);
+        }
+        assert!(Event::new(EventKind::Navigation, json!({ "d": deep })).truncated);
+    }
+
+    #[test]
+    fn intervals_and_severity() {
+        let id = interval_id("app");
+        let open = Event::new(EventKind::AppProhibitedStarted, json!({})).opens(&id);
+        let close = Event::new(EventKind::AppProhibitedExited, json!({})).closes(&id);
+        assert_eq!(open.interval.as_ref().unwrap().id, close.interval.as_ref().unwrap().id);
+        assert_eq!(open.severity, Severity::Warning);
+        assert_ne!(interval_id("app"), interval_id("app"));
+        assert_eq!(Event::new(EventKind::Navigation, json!({})).with_severity(Severity::Critical).severity, Severity::Critical);
+    }
+}
