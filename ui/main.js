@@ -245,6 +245,8 @@ function renderExam(s) {
   renderWarnings(s.warnings);
   $("exam-blocked").textContent = s.blocked_urls.length ? t("exam.blocked_url", { url: s.blocked_urls[s.blocked_urls.length - 1] }) : "";
   if (s.recording_error) showError({ code: "unknown", detail: t("exam.recording_error", { detail: s.recording_error }) });
+  const lost = s.timeline_failures || {};
+  if (lost.count) showError({ code: "unknown", detail: t("exam.timeline_failures", { count: lost.count, detail: lost.last_error || "" }) });
 }
 
 function warningText(w) {

@@ -147,7 +147,8 @@ pub fn exam_window(
                 if s.unfocused_since == Some(since) && s.focus_interval.is_none() {
                     let id = interval_id("focus");
                     let since_ms_ago = since.elapsed().as_millis() as u64;
-                    timeline.record(Event::new(EventKind::FocusLost, json!({ "since_ms_ago": since_ms_ago })).opens(&id));
+                    timeline
+                        .record(Event::new(EventKind::FocusLost, json!({ "since_ms_ago": since_ms_ago })).opens(&id));
                     s.focus_interval = Some(id);
                 }
             });
@@ -161,12 +162,10 @@ pub fn exam_window(
                 }
             }
         }
-        WindowEvent::CloseRequested { api, .. } => {
-            if !lock(&ev_state).may_close {
-                api.prevent_close();
-                ev_timeline.record(Event::new(EventKind::ExamCloseBlocked, json!({})));
-                let _ = ev_window.set_focus();
-            }
+        WindowEvent::CloseRequested { api, .. } if !lock(&ev_state).may_close => {
+            api.prevent_close();
+            ev_timeline.record(Event::new(EventKind::ExamCloseBlocked, json!({})));
+            let _ = ev_window.set_focus();
         }
         _ => {}
     });

@@ -88,15 +88,16 @@ impl Flow {
 /// `VIGIL_MIC=auto|none`, `VIGIL_SCREENS=all|none`.
 pub fn capture_from_env() -> RecordOptions {
     let var = |name: &str| std::env::var(name).unwrap_or_default().to_ascii_lowercase();
-    let mut o = RecordOptions::default();
-    o.camera = match var("VIGIL_CAMERA").as_str() {
-        "synthetic" => CameraMode::Synthetic,
-        "none" => CameraMode::None,
-        _ => CameraMode::Auto,
-    };
-    o.microphone = var("VIGIL_MIC") != "none";
-    o.screens = var("VIGIL_SCREENS") != "none";
-    o
+    RecordOptions {
+        camera: match var("VIGIL_CAMERA").as_str() {
+            "synthetic" => CameraMode::Synthetic,
+            "none" => CameraMode::None,
+            _ => CameraMode::Auto,
+        },
+        microphone: var("VIGIL_MIC") != "none",
+        screens: var("VIGIL_SCREENS") != "none",
+        ..RecordOptions::default()
+    }
 }
 
 #[tauri::command]

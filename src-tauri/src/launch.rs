@@ -77,8 +77,11 @@ fn read_provisioning(path: &Path) -> Result<Provisioning, String> {
     toml::from_str(&text).map_err(|e| format!("{} is not a valid provisioning file: {}", path.display(), e.message()))
 }
 
+/// What a join link names: (server, code, key).
+type LinkParts = (Option<String>, Option<String>, Option<String>);
+
 /// `vigil://join?server=URL&code=CODE[&key=BASE64]` -> (server, code, key).
-fn parse_link(link: &str) -> Result<(Option<String>, Option<String>, Option<String>), String> {
+fn parse_link(link: &str) -> Result<LinkParts, String> {
     let url = tauri::Url::parse(link).map_err(|e| format!("the join link is not a valid address: {e}"))?;
     if url.scheme() != "vigil" || url.host_str() != Some("join") {
         return Err("the join link must start with vigil://join?".into());

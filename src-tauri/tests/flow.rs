@@ -133,7 +133,7 @@ fn the_whole_flow_against_the_reference_server() {
     for want in ["session.joined", "identity.photo", "exam.page_loaded", "monitor.recorded"] {
         assert!(kinds.contains(&want), "no {want} event on the server: {kinds:?}");
     }
-    assert_eq!(list[0]["finished_at"].is_null(), false);
+    assert!(!list[0]["finished_at"].is_null());
     // Local media deleted after the receipt.
     let left: Vec<_> =
         std::fs::read_dir(s.data.path().join("spool/segments")).unwrap().filter_map(|e| e.ok()).collect();

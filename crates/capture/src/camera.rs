@@ -6,13 +6,12 @@ use crate::recorder::CameraMode;
 use crate::source::VideoSource;
 use std::time::Duration;
 
+/// An opened camera and its description for people.
+pub type OpenedCamera = (Box<dyn VideoSource>, String);
+
 /// Opens the camera `mode` names, with its description: the synthetic pattern, or the first
 /// real camera at `size` and `fps`. `Ok(None)` when the mode switches the camera off.
-pub fn open(
-    mode: CameraMode,
-    size: (u32, u32),
-    fps: u32,
-) -> Result<Option<(Box<dyn VideoSource>, String)>, CaptureError> {
+pub fn open(mode: CameraMode, size: (u32, u32), fps: u32) -> Result<Option<OpenedCamera>, CaptureError> {
     Ok(match mode {
         CameraMode::None => None,
         CameraMode::Synthetic => Some((Box::new(SyntheticCamera::new(size.0, size.1)), "synthetic camera".into())),

@@ -60,7 +60,7 @@ struct BitWriter {
 
 impl BitWriter {
     fn bit(&mut self, b: u32) {
-        if self.bits % 8 == 0 {
+        if self.bits.is_multiple_of(8) {
             self.out.push(0);
         }
         if let (true, Some(last)) = (b != 0, self.out.last_mut()) {

@@ -68,7 +68,8 @@ fn probe_into(duration: Duration, level: &mut MicLevel) -> Result<(), CaptureErr
     let host = cpal::default_host();
     let device = host.default_input_device().ok_or_else(not_found)?;
     level.device = Some(device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| device.to_string()));
-    let supported = device.default_input_config().map_err(|e| device_err(format!("cannot read the input format: {e}")))?;
+    let supported =
+        device.default_input_config().map_err(|e| device_err(format!("cannot read the input format: {e}")))?;
     let config = supported.config();
     level.sample_rate = config.sample_rate;
     level.channels = config.channels;
@@ -113,7 +114,10 @@ fn probe_into(duration: Duration, level: &mut MicLevel) -> Result<(), CaptureErr
     level.rms_dbfs = meter.rms_dbfs();
     level.peak_dbfs = meter.peak_dbfs();
     if meter.samples() == 0 {
-        return Err(CaptureError::Device { device: "microphone".into(), message: "the microphone delivered no samples".into() });
+        return Err(CaptureError::Device {
+            device: "microphone".into(),
+            message: "the microphone delivered no samples".into(),
+        });
     }
     Ok(())
 }
@@ -129,7 +133,7 @@ where
     f32: cpal::FromSample<T>,
 {
     device.build_input_stream::<T, _, _>(
-        config.clone(),
+        *config,
         move |data: &[T], _| {
             // A full queue drops the chunk rather than blocking the audio thread.
             let _ = tx.try_send(data.iter().map(|s| s.to_sample::<f32>()).collect());
@@ -182,7 +186,8 @@ pub fn start_stream(
     let host = cpal::default_host();
     let device = host.default_input_device().ok_or_else(not_found)?;
     let name = device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| device.to_string());
-    let default = device.default_input_config().map_err(|e| device_err(format!("cannot read the input format: {e}")))?;
+    let default =
+        device.default_input_config().map_err(|e| device_err(format!("cannot read the input format: {e}")))?;
     let (err_tx, err_rx) = mpsc::channel::<String>();
     let mut last_error = String::new();
     for channels in [1u16, default.channels()] {
@@ -223,7 +228,10 @@ pub fn start_stream(
 }
 
 fn not_found() -> CaptureError {
-    CaptureError::NotFound { device: "microphone".into(), hint: Some("no default input device: is a microphone connected?".into()) }
+    CaptureError::NotFound {
+        device: "microphone".into(),
+        hint: Some("no default input device: is a microphone connected?".into()),
+    }
 }
 
 fn device_err(message: String) -> CaptureError {

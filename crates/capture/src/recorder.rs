@@ -176,13 +176,8 @@ impl Shared {
     }
 
     /// A thread of `source` that panicked: a `critical` event, a message, and the error text.
-    fn thread_died(&self, source: &str, thread: &str, panic: &Box<dyn std::any::Any + Send>) -> String {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        let error = format!("{thread} thread died: {what}");
+    fn thread_died(&self, source: &str, thread: &str, panic: &(dyn std::any::Any + Send)) -> String {
+        let error = format!("{thread} thread died: {}", vigil_core::panic_message(panic));
         self.status.closed(source);
         self.failed_threads.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{source}: {error}"));
         self.event(
@@ -274,14 +269,14 @@ impl Track {
                 error = Some(e.to_string());
             }
             Ok(PaceEnd::Stopped) => {}
-            Err(panic) => error = Some(shared.thread_died(&self.source, "capture", &panic)),
+            Err(panic) => error = Some(shared.thread_died(&self.source, "capture", &*panic)),
         }
         let (segments, audio_frames, enc_error) = match self.encoder.join() {
             Ok(done) => done,
             Err(panic) => {
                 // What the encoder had finished is in the spool; the open segment is recovered
                 // at the next start.
-                (Vec::new(), 0, Some(shared.thread_died(&self.source, "encoder", &panic)))
+                (Vec::new(), 0, Some(shared.thread_died(&self.source, "encoder", &*panic)))
             }
         };
         let dropped = self.stats.dropped.load(Ordering::Relaxed);

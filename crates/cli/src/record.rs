@@ -133,8 +133,8 @@ pub fn run(args: RecordArgs) -> Result<i32> {
             );
         }
         println!(
-            "{:<10} {:>8} {:>8} {:>8} {:>8} {:>12}  {}",
-            "source", "segments", "frames", "audio", "dropped", "bytes", "device"
+            "{:<10} {:>8} {:>8} {:>8} {:>8} {:>12}  device",
+            "source", "segments", "frames", "audio", "dropped", "bytes"
         );
         for s in &summary.sources {
             println!(

@@ -146,7 +146,8 @@ impl AppMatcher {
     pub fn new(rules: Vec<AppRule>) -> Result<AppMatcher, AppRuleError> {
         let (mut exe, mut exe_owner) = (GlobSetBuilder::new(), Vec::new());
         let (mut path, mut path_owner) = (GlobSetBuilder::new(), Vec::new());
-        let err = |rule: &AppRule, field: String, message: String| AppRuleError { rule_id: rule.id.clone(), field, message };
+        let err =
+            |rule: &AppRule, field: String, message: String| AppRuleError { rule_id: rule.id.clone(), field, message };
         for (i, rule) in rules.iter().enumerate() {
             for (j, p) in rule.executables.iter().enumerate() {
                 exe.add(glob(p).map_err(|m| err(rule, format!(".executables[{j}]"), m))?);
@@ -157,7 +158,8 @@ impl AppMatcher {
                 path_owner.push(i);
             }
         }
-        let whole = |e: globset::Error| AppRuleError { rule_id: String::new(), field: String::new(), message: e.to_string() };
+        let whole =
+            |e: globset::Error| AppRuleError { rule_id: String::new(), field: String::new(), message: e.to_string() };
         Ok(AppMatcher {
             rules,
             executables: exe.build().map_err(whole)?,

@@ -12,9 +12,14 @@ use std::sync::Arc;
 /// An age X25519 recipient (`age1...`), the public half of the exam's key.
 pub type Recipient = age::x25519::Recipient;
 
+/// A string that is not an age X25519 recipient.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{0}` is not an age X25519 recipient (age1...)")]
+pub struct BadRecipient(pub String);
+
 /// Parses an age X25519 recipient.
-pub fn parse_recipient(recipient: &str) -> Result<Recipient, String> {
-    recipient.trim().parse().map_err(|_| format!("`{recipient}` is not an age X25519 recipient (age1...)"))
+pub fn parse_recipient(recipient: &str) -> Result<Recipient, BadRecipient> {
+    recipient.trim().parse().map_err(|_| BadRecipient(recipient.to_owned()))
 }
 
 /// The exam's policy with everything derived from it built.
@@ -51,7 +56,8 @@ impl CompiledPolicy {
         })?;
         let recipient = match &policy.encrypt_to {
             Some(r) => Some(Arc::new(
-                parse_recipient(r).map_err(|message| PolicyError { field: Some("encrypt_to".into()), message })?,
+                parse_recipient(r)
+                    .map_err(|e| PolicyError { field: Some("encrypt_to".into()), message: e.to_string() })?,
             )),
             None => None,
         };

@@ -33,6 +33,11 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
+
+    /// The severity named `s` (`info`, `notice`, `warning`, `critical`).
+    pub fn parse(s: &str) -> Option<Severity> {
+        [Severity::Info, Severity::Notice, Severity::Warning, Severity::Critical].into_iter().find(|v| v.as_str() == s)
+    }
 }
 
 /// Whether an event opens or closes an interval.
@@ -43,11 +48,35 @@ pub enum Phase {
     Close,
 }
 
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Open => "open",
+            Phase::Close => "close",
+        }
+    }
+}
+
 /// The interval an event opens or closes; both events carry the same `id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interval {
     pub id: String,
     pub phase: Phase,
+}
+
+impl Interval {
+    /// From the two columns it is stored in (`interval_id`, `interval_phase`).
+    pub fn from_columns(id: Option<String>, phase: Option<String>) -> Option<Interval> {
+        Some(Interval { id: id?, phase: if phase.as_deref() == Some("close") { Phase::Close } else { Phase::Open } })
+    }
+
+    /// The two columns it is stored in.
+    pub fn columns(interval: Option<&Interval>) -> (Option<&str>, Option<&'static str>) {
+        match interval {
+            Some(i) => (Some(i.id.as_str()), Some(i.phase.as_str())),
+            None => (None, None),
+        }
+    }
 }
 
 macro_rules! event_kinds {
@@ -401,6 +430,9 @@ mod tests {
         assert_eq!(open.interval.as_ref().unwrap().id, close.interval.as_ref().unwrap().id);
         assert_eq!(open.severity, Severity::Warning);
         assert_ne!(interval_id("app"), interval_id("app"));
-        assert_eq!(Event::new(EventKind::Navigation, json!({})).with_severity(Severity::Critical).severity, Severity::Critical);
+        assert_eq!(
+            Event::new(EventKind::Navigation, json!({})).with_severity(Severity::Critical).severity,
+            Severity::Critical
+        );
     }
 }

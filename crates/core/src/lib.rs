@@ -29,6 +29,15 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+/// What a thread that panicked said (its `&str` or `String` payload).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 pub use compiled::CompiledPolicy;
 pub use policy::{ExamPolicy, PolicyError};
 pub use stop::StopToken;

@@ -218,7 +218,7 @@ impl ExamPolicy {
             ));
         }
         if let Some(r) = &self.encrypt_to {
-            crate::compiled::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e))?;
+            crate::compiled::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e.to_string()))?;
         }
         let l = &self.lockdown;
         if let Some(h) = &l.quit_password_sha256 {

@@ -52,7 +52,11 @@ fn the_readme_table_is_generated_from_the_kinds() {
     if bless() {
         std::fs::write(&path, format!("{before}{BEGIN}{table}{END}{after}")).unwrap();
     } else {
-        assert_eq!(rest.split_once(END).unwrap().0, table, "the README's event table is stale: rerun with VIGIL_BLESS=1");
+        assert_eq!(
+            rest.split_once(END).unwrap().0,
+            table,
+            "the README's event table is stale: rerun with VIGIL_BLESS=1"
+        );
     }
 }
 

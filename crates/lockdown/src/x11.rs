@@ -241,7 +241,7 @@ impl PlatformLockdown for X11Lockdown {
                     return;
                 }
                 idle += 1;
-                if idle % 25 != 0 {
+                if !idle.is_multiple_of(25) {
                     return; // every 500 ms
                 }
                 let root = conn.get_setup().roots().next().map(|s| s.root());

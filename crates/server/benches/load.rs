@@ -156,7 +156,7 @@ async fn candidate(
             .send()
             .await;
         timed(0, began, r, 200);
-        if (sec + n as u64) % 5 == 0 {
+        if (sec + n as u64).is_multiple_of(5) {
             let began = Instant::now();
             let r = client
                 .post(format!("{url}/v1/sessions/{id}/heartbeat"))
@@ -166,7 +166,7 @@ async fn candidate(
                 .await;
             timed(1, began, r, 200);
         }
-        if (sec + n as u64) % 10 == 0 {
+        if (sec + n as u64).is_multiple_of(10) {
             for source in ["camera", "screen-0", "screen-1"] {
                 let p = &payloads[(segment as usize + n) % payloads.len()];
                 let began = Instant::now();

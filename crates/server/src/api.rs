@@ -46,8 +46,9 @@ pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
 /// Checks that the request carries `session`'s token; returns whether the session is finished.
 pub fn authorize(state: &AppState, headers: &HeaderMap, session: &str) -> ApiResult<bool> {
     let token = bearer(headers)?;
-    db::session_for_token(&state.db(), session, token)?
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "auth.wrong_token", "wrong or expired token for this session".into()))
+    db::session_for_token(&state.db(), session, token)?.ok_or_else(|| {
+        ApiError(StatusCode::UNAUTHORIZED, "auth.wrong_token", "wrong or expired token for this session".into())
+    })
 }
 
 fn admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
@@ -113,7 +114,11 @@ async fn join(
         return Err(bad_request("request.invalid_name", "candidate.name must be 1-200 characters"));
     }
     let exam = db::exam(&state.db(), &req.exam_code)?.ok_or_else(|| {
-        ApiError(StatusCode::NOT_FOUND, "exam.unknown_code", format!("unknown exam code `{}`: check the code you were given", req.exam_code))
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "exam.unknown_code",
+            format!("unknown exam code `{}`: check the code you were given", req.exam_code),
+        )
     })?;
     let token = random_hex();
     if req.client_key.as_ref().is_some_and(|k| k.len() < 16 || k.len() > 128) {
@@ -194,7 +199,10 @@ async fn events(
         e.truncated |= vigil_core::event::bound(&mut e.data, 0);
         if let Some(i) = &mut e.interval {
             if i.id.is_empty() || i.id.chars().count() > vigil_core::event::MAX_INTERVAL_ID {
-                return Err(bad_request("events.invalid_interval", format!("event {}: interval id must be 1-64 characters", e.seq)));
+                return Err(bad_request(
+                    "events.invalid_interval",
+                    format!("event {}: interval id must be 1-64 characters", e.seq),
+                ));
             }
         }
     }
@@ -223,7 +231,8 @@ async fn register_segment(
     let Some(endpoint) = &state.upload_endpoint else {
         return Err(ApiError(
             StatusCode::CONFLICT,
-            "segments.registration_disabled", "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into(),
+            "segments.registration_disabled",
+            "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into(),
         ));
     };
     if !reg.location.starts_with(endpoint.as_str()) || reg.location.len() > 2048 {
@@ -257,7 +266,8 @@ async fn register_segment(
     if held != sha256 {
         return Err(ApiError(
             StatusCode::CONFLICT,
-            "segments.hash_conflict", format!("segment {} {} is already held with another hash", reg.source, reg.sequence),
+            "segments.hash_conflict",
+            format!("segment {} {} is already held with another hash", reg.source, reg.sequence),
         ));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -374,12 +384,13 @@ async fn review_segment(
         let location = db::segment_location(&state.db(), &id, &source, sequence).unwrap_or_default();
         return Err(ApiError(
             StatusCode::NOT_FOUND,
-            "segment.external", format!("this segment is stored on the external upload server: {location}"),
+            "segment.external",
+            format!("this segment is stored on the external upload server: {location}"),
         ));
     }
-    let mut bytes = tokio::fs::read(path)
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.unreadable", format!("segment file unreadable: {e}")))?;
+    let mut bytes = tokio::fs::read(path).await.map_err(|e| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.unreadable", format!("segment file unreadable: {e}"))
+    })?;
     if vigil_spool::seal::is_sealed(&bytes) {
         // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
         let identity: String = state.db().query_row(
@@ -387,8 +398,13 @@ async fn review_segment(
             [&id],
             |r| r.get(0),
         )?;
-        bytes = vigil_spool::seal::open_bytes(&bytes, &identity)
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.undecryptable", format!("cannot decrypt the segment: {e}")))?;
+        bytes = vigil_spool::seal::open_bytes(&bytes, &identity).map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "segment.undecryptable",
+                format!("cannot decrypt the segment: {e}"),
+            )
+        })?;
     }
     Ok(([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response())
 }

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use vigil_core::event::{Interval, Phase};
+use vigil_core::event::{Interval, Severity};
 use vigil_core::protocol::{Instruction, ReceiptSegment, WireEvent};
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -88,10 +88,7 @@ pub fn add_events(db: &mut Connection, session_id: &str, events: &[WireEvent]) -
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for e in events {
-            let (id, phase) = match &e.interval {
-                Some(i) => (Some(i.id.as_str()), Some(if i.phase == Phase::Open { "open" } else { "close" })),
-                None => (None, None),
-            };
+            let (id, phase) = Interval::columns(e.interval.as_ref());
             insert.execute(params![
                 session_id,
                 e.seq,
@@ -137,17 +134,12 @@ pub fn events(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<WireEve
     let rows = stmt.query_map([session_id], |r| {
         let data: String = r.get(3)?;
         let severity: String = r.get(4)?;
-        let interval_id: Option<String> = r.get(5)?;
-        let phase: Option<String> = r.get(6)?;
         Ok(WireEvent {
             seq: r.get(0)?,
             time: r.get(1)?,
             kind: r.get(2)?,
-            severity: serde_json::from_value(serde_json::Value::String(severity)).unwrap_or_default(),
-            interval: interval_id.map(|id| Interval {
-                id,
-                phase: if phase.as_deref() == Some("close") { Phase::Close } else { Phase::Open },
-            }),
+            severity: Severity::parse(&severity).unwrap_or_default(),
+            interval: Interval::from_columns(r.get(5)?, r.get(6)?),
             truncated: r.get(7)?,
             data: serde_json::from_str(&data).unwrap_or_default(),
         })

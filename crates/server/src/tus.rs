@@ -52,7 +52,10 @@ fn metadata(headers: &HeaderMap) -> ApiResult<HashMap<String, String>> {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(value)
                 .map_err(|_| bad_request("tus.metadata", format!("Upload-Metadata `{key}` is not base64")))?;
-            Ok((key, String::from_utf8(decoded).map_err(|_| bad_request("tus.metadata", "Upload-Metadata is not UTF-8"))?))
+            Ok((
+                key,
+                String::from_utf8(decoded).map_err(|_| bad_request("tus.metadata", "Upload-Metadata is not UTF-8"))?,
+            ))
         })
         .collect()
 }
@@ -99,25 +102,30 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     if length > state.max_upload_bytes {
         return Err(ApiError(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "upload.too_large", format!("Upload-Length {length} is over the limit of {} bytes", state.max_upload_bytes),
+            "upload.too_large",
+            format!("Upload-Length {length} is over the limit of {} bytes", state.max_upload_bytes),
         ));
     }
     let meta = metadata(&headers)?;
-    let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad_request("tus.metadata", format!("Upload-Metadata needs `{k}`")));
+    let get = |k: &str| {
+        meta.get(k).cloned().ok_or_else(|| bad_request("tus.metadata", format!("Upload-Metadata needs `{k}`")))
+    };
     let session = get("session")?;
     authorize(&state, &headers, &session)?;
     let source = get("source")?;
     if !vigil_spool::is_valid_source(&source) {
         return Err(bad_request("request.invalid_source", "source must be 1-32 characters of a-z, 0-9 and '-'"));
     }
-    let sequence: u64 = get("sequence")?.parse().map_err(|_| bad_request("tus.metadata", "sequence must be a number"))?;
+    let sequence: u64 =
+        get("sequence")?.parse().map_err(|_| bad_request("tus.metadata", "sequence must be a number"))?;
     let sha256 = get("sha256")?.to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad_request("request.invalid_sha256", "sha256 must be 64 hex digits"));
     }
     let id = random_hex();
-    std::fs::File::create(state.upload_path(&id))
-        .map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", format!("cannot store the upload: {e}")))?;
+    std::fs::File::create(state.upload_path(&id)).map_err(|e| {
+        ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", format!("cannot store the upload: {e}"))
+    })?;
     state.db().execute(
         "INSERT INTO uploads VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
         rusqlite::params![id, session, length, source, sequence, sha256, vigil_core::time::now_rfc3339()],
@@ -153,7 +161,8 @@ pub async fn patch(
     if headers.get("Content-Type").and_then(|v| v.to_str().ok()) != Some("application/offset+octet-stream") {
         return Err(ApiError(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "tus.content_type", "Content-Type must be application/offset+octet-stream".into(),
+            "tus.content_type",
+            "Content-Type must be application/offset+octet-stream".into(),
         ));
     }
     let up = load(&state, &id)?;
@@ -162,7 +171,8 @@ pub async fn patch(
     if offset != up.offset {
         return Err(ApiError(
             StatusCode::CONFLICT,
-            "upload.offset_mismatch", format!("Upload-Offset {offset} does not match the server's {}", up.offset),
+            "upload.offset_mismatch",
+            format!("Upload-Offset {offset} does not match the server's {}", up.offset),
         ));
     }
     let new_offset = offset + body.len() as u64;
@@ -179,7 +189,9 @@ pub async fn patch(
             f.write_all(&body)?;
             f.sync_data()
         };
-        write().map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", format!("cannot store the upload: {e}")))?;
+        write().map_err(|e| {
+            ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", format!("cannot store the upload: {e}"))
+        })?;
         // Conditional, so that a retried PATCH racing the original cannot move the offset twice.
         let moved = st.db().execute(
             "UPDATE uploads SET offset = ?2 WHERE id = ?1 AND offset = ?3",
@@ -188,7 +200,8 @@ pub async fn patch(
         if moved == 0 {
             return Err(ApiError(
                 StatusCode::CONFLICT,
-                "upload.offset_mismatch", "another request moved this upload's offset; ask for it with HEAD".into(),
+                "upload.offset_mismatch",
+                "another request moved this upload's offset; ask for it with HEAD".into(),
             ));
         }
         if new_offset == up.length {
@@ -197,7 +210,9 @@ pub async fn patch(
         Ok(())
     })
     .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "server.internal", format!("upload worker failed: {e}")))??;
+    .map_err(|e| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "server.internal", format!("upload worker failed: {e}"))
+    })??;
     let mut resp = (StatusCode::NO_CONTENT, tus_headers(&state)).into_response();
     resp.headers_mut().insert("Upload-Offset", HeaderValue::from(new_offset));
     Ok(resp)
@@ -213,14 +228,17 @@ fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
         let _ = state.db().execute("DELETE FROM uploads WHERE id = ?1", [id]);
         return Err(ApiError(
             StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-            "upload.checksum_mismatch", format!("checksum mismatch: got {actual}, expected {}", up.sha256),
+            "upload.checksum_mismatch",
+            format!("checksum mismatch: got {actual}, expected {}", up.sha256),
         ));
     }
     let dest = state.segment_path(&up.session_id, &up.source, up.sequence);
     if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", e.to_string()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", e.to_string()))?;
     }
-    std::fs::rename(&path, &dest).map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", e.to_string()))?;
+    std::fs::rename(&path, &dest)
+        .map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", e.to_string()))?;
     let db = state.db();
     db.execute(
         "INSERT OR IGNORE INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

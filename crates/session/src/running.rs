@@ -100,7 +100,8 @@ impl Running {
             })
         };
         let uploader = {
-            let (spool, stop, done, status) = (timeline.spool().clone(), stop.clone(), uploads_done.clone(), status.clone());
+            let (spool, stop, done, status) =
+                (timeline.spool().clone(), stop.clone(), uploads_done.clone(), status.clone());
             let timeline = timeline.clone();
             std::thread::spawn(move || upload_loop(&spool, &timeline, &info, &stop, &done, &status))
         };
@@ -139,15 +140,9 @@ impl Running {
         let summary = match self.recorder.take().map(|r| r.join()) {
             Some(Ok(result)) => result,
             Some(Err(panic)) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                self.timeline.record(Event::new(
-                    EventKind::CaptureThreadFailed,
-                    json!({"source": "recorder", "error": what}),
-                ));
+                let what = vigil_core::panic_message(&*panic);
+                self.timeline
+                    .record(Event::new(EventKind::CaptureThreadFailed, json!({"source": "recorder", "error": what})));
                 Err(RecordError::Panicked(what))
             }
             None => Ok(RecordSummary::default()),
@@ -233,7 +228,8 @@ fn upload_loop(
 }
 
 fn obey(timeline: &Timeline, stop: &StopToken, status: &Mutex<LiveStatus>, ins: Instruction) {
-    timeline.record(Event::new(EventKind::ProctorInstruction, serde_json::to_value(&ins).unwrap_or_else(|_| json!({}))));
+    timeline
+        .record(Event::new(EventKind::ProctorInstruction, serde_json::to_value(&ins).unwrap_or_else(|_| json!({}))));
     match &ins {
         Instruction::Message { text } => tracing::info!("message from the proctor: {text}"),
         Instruction::Warning { text } => tracing::warn!("warning from the proctor: {text}"),

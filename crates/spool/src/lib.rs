@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use vigil_core::event::{Event, Interval, Phase, Severity};
+use vigil_core::event::{Event, Interval, Severity};
 
 /// The spool schema this code writes. 1: segments, events, uploads, kv (0.1); 2: events carry
 /// severity, interval and `truncated`; a `schema_version` table.
@@ -29,7 +29,9 @@ pub enum SpoolError {
     Db { path: PathBuf, source: rusqlite::Error },
     #[error("spool directory {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("spool database {path} has schema version {found}, newer than this Vigil ({SCHEMA_VERSION}): update Vigil")]
+    #[error(
+        "spool database {path} has schema version {found}, newer than this Vigil ({SCHEMA_VERSION}): update Vigil"
+    )]
     TooNew { path: PathBuf, found: u32 },
 }
 
@@ -192,10 +194,7 @@ impl Spool {
     /// [`Timeline`], which counts the writes that fail.
     pub fn add_event(&self, event: &Event) -> Result<u64, SpoolError> {
         let time = vigil_core::time::now_rfc3339();
-        let (interval_id, phase) = match &event.interval {
-            Some(i) => (Some(i.id.as_str()), Some(if i.phase == Phase::Open { "open" } else { "close" })),
-            None => (None, None),
-        };
+        let (interval_id, phase) = Interval::columns(event.interval.as_ref());
         self.with_db(|db| {
             db.prepare_cached(
                 "INSERT INTO events (time, kind, data, severity, interval_id, interval_phase, truncated)
@@ -290,9 +289,10 @@ impl Spool {
     /// Events after `after`, at most `limit`.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, SpoolError> {
         self.with_db(|db| {
-            let mut stmt =
-                db.prepare_cached("SELECT seq, time, kind, data, severity, interval_id, interval_phase, truncated FROM events
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            let mut stmt = db.prepare_cached(
+                "SELECT seq, time, kind, data, severity, interval_id, interval_phase, truncated FROM events
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
             let rows = stmt.query_map(params![after, limit as u64], event_row)?;
             rows.collect()
         })
@@ -306,17 +306,12 @@ impl Spool {
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     let data: String = r.get(3)?;
     let severity: String = r.get(4)?;
-    let interval_id: Option<String> = r.get(5)?;
-    let phase: Option<String> = r.get(6)?;
     Ok(EventRecord {
         seq: r.get(0)?,
         time: r.get(1)?,
         kind: r.get(2)?,
-        severity: serde_json::from_value(serde_json::Value::String(severity)).unwrap_or_default(),
-        interval: interval_id.map(|id| Interval {
-            id,
-            phase: if phase.as_deref() == Some("close") { Phase::Close } else { Phase::Open },
-        }),
+        severity: Severity::parse(&severity).unwrap_or_default(),
+        interval: Interval::from_columns(r.get(5)?, r.get(6)?),
         truncated: r.get(7)?,
         data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
     })
@@ -480,7 +475,12 @@ mod tests {
             spool.add_segment(&record("camera", 0)).unwrap();
             spool.add_segment(&record("camera", 0)).unwrap(); // idempotent
             spool.add_segment(&record("camera", 1)).unwrap();
-            spool.add_event(&Event::new(vigil_core::event::EventKind::MonitorAdded, serde_json::json!({"name": "VNC-1"}))).unwrap();
+            spool
+                .add_event(&Event::new(
+                    vigil_core::event::EventKind::MonitorAdded,
+                    serde_json::json!({"name": "VNC-1"}),
+                ))
+                .unwrap();
         }
         let spool = Spool::open(dir.path()).unwrap();
         assert_eq!(spool.segments().unwrap(), vec![record("camera", 0), record("camera", 1)]);

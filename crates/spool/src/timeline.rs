@@ -37,10 +37,7 @@ impl Timeline {
     /// Records `event`; returns its sequence number, or `None` when the write failed (logged and
     /// counted in [`failures`](Self::failures)).
     pub fn record(&self, event: Event) -> Option<u64> {
-        match self.try_record(&event) {
-            Ok(seq) => Some(seq),
-            Err(_) => None,
-        }
+        self.try_record(&event).ok()
     }
 
     /// Records `event`, returning the error as well (it is counted all the same).

@@ -96,7 +96,8 @@ fn check(resp: Response) -> Result<Response, UplinkError> {
 
 impl Uplink {
     pub fn new(server: &str) -> Result<Uplink, UplinkError> {
-        let base = Url::parse(server).map_err(|e| UplinkError::local("uplink.bad_server_url", format!("server URL `{server}`: {e}")))?;
+        let base = Url::parse(server)
+            .map_err(|e| UplinkError::local("uplink.bad_server_url", format!("server URL `{server}`: {e}")))?;
         let http = Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
@@ -113,8 +114,9 @@ impl Uplink {
     /// Joins the exam and verifies the policy signature against `server_key` (base64 Ed25519).
     pub fn join(&self, req: &JoinRequest, server_key: &str) -> Result<SessionInfo, UplinkError> {
         let resp = check(self.http.post(self.url("/v1/sessions")?).json(req).send().map_err(transport)?)?;
-        let joined: JoinResponse =
-            resp.json().map_err(|e| UplinkError::local("uplink.bad_answer", format!("unexpected answer to join: {e}")))?;
+        let joined: JoinResponse = resp
+            .json()
+            .map_err(|e| UplinkError::local("uplink.bad_answer", format!("unexpected answer to join: {e}")))?;
         joined.policy.verify(server_key)?;
         Ok(SessionInfo {
             server: self.base.to_string(),
@@ -320,8 +322,9 @@ pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport,
         if batch.is_empty() {
             break;
         }
-        let wire =
-            batch.into_iter().map(|e| WireEvent {
+        let wire = batch
+            .into_iter()
+            .map(|e| WireEvent {
                 seq: e.seq,
                 time: e.time,
                 kind: e.kind,
@@ -329,7 +332,8 @@ pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport,
                 interval: e.interval,
                 truncated: e.truncated,
                 data: e.data,
-            }).collect();
+            })
+            .collect();
         let new_ack = up.send_events(s, wire)?;
         if new_ack <= acked {
             break; // the server is missing an earlier one; the next pass re-sends from `acked`

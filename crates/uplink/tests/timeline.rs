@@ -31,7 +31,8 @@ fn truncated_and_interval_events_are_delivered_and_reviewed() {
 
     // A URL far over the limit: stored cut, marked, and still delivered.
     let long_url = format!("https://lms.example.org/{}", "a".repeat(10_000));
-    timeline.record(Event::new(EventKind::NavigationBlocked, json!({"url": long_url, "rule": "no allow rule matches"})));
+    timeline
+        .record(Event::new(EventKind::NavigationBlocked, json!({"url": long_url, "rule": "no allow rule matches"})));
     // A prohibited application started and closed: two events sharing an interval id.
     let id = interval_id("app-4242");
     timeline.record(Event::new(EventKind::AppProhibitedStarted, json!({"pid": 4242, "app_id": "anydesk"})).opens(&id));

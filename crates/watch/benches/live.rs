@@ -10,8 +10,8 @@
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_spool::Spool;
 use vigil_core::ExamPolicy;
+use vigil_spool::Spool;
 use vigil_testkit::{RenamedProcess, Screen, VncDisplay};
 use vigil_watch::live::{Alert, AlertSink, LiveWatchers, WatchRules};
 

@@ -184,7 +184,7 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &StopToken) {
         first = false;
 
         // The monitor rule, every other poll.
-        if tick % 2 == 0 {
+        if tick.is_multiple_of(2) {
             let count = crate::displays::count();
             if let Some(count) = count {
                 let ok = (rules.min_monitors..=rules.max_monitors).contains(&(count as u32));

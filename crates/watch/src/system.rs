@@ -43,8 +43,8 @@ pub fn free_space(dir: &Path) -> Option<u64> {
 pub fn local_ips() -> Vec<String> {
     let Ok(networks) = Networks::new_with_refreshed_list() else { return Vec::new() };
     let mut ips: Vec<String> = networks
-        .iter()
-        .flat_map(|(_, data)| data.ip_networks().iter().map(|n| n.addr))
+        .values()
+        .flat_map(|data| data.ip_networks().iter().map(|n| n.addr))
         .filter(|ip| match ip {
             std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
             std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80,

@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_core::lockdown::AppAction;
 use vigil_core::apps::Os;
+use vigil_core::lockdown::AppAction;
 use vigil_core::{CompiledPolicy, ExamPolicy};
 use vigil_testkit::RenamedProcess;
 use vigil_watch::live::{Alert, AlertSink, LiveWatchers, WatchRules};
