@@ -60,7 +60,19 @@ pub fn run(args: RunArgs) -> Result<i32> {
         consent: true,
         join_timeout: Duration::from_secs(120),
     };
-    let session = Session::open(&params).map_err(|e| anyhow::anyhow!("cannot join exam {}: {e}", args.exam_code))?;
+    let session = match Session::open(&params) {
+        Ok(s) => s,
+        Err(e) => {
+            // The code is stable (scripts match on it); the sentence is for people.
+            eprintln!(
+                "vigil: error [{}]: cannot join exam {}: {}",
+                e.code(),
+                args.exam_code,
+                vigil_core::error_chain(&e)
+            );
+            return Ok(vigil_core::verdict::EXIT_USAGE);
+        }
+    };
     if session.resumed {
         eprintln!("Resuming session {} (unfinished; its backlog is sent first).", session.info.session_id);
     } else {
