@@ -76,17 +76,8 @@ pub struct SegmentRecord {
     pub recovered: bool,
 }
 
-/// One event on the session's timeline, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventRecord {
-    pub seq: u64,
-    pub time: String,
-    pub kind: String,
-    pub severity: Severity,
-    pub interval: Option<Interval>,
-    pub truncated: bool,
-    pub data: serde_json::Value,
-}
+/// One event on the session's timeline, as stored: the same shape it travels in.
+pub type EventRecord = vigil_core::protocol::WireEvent;
 
 pub struct Spool {
     dir: PathBuf,

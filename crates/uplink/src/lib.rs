@@ -322,19 +322,7 @@ pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport,
         if batch.is_empty() {
             break;
         }
-        let wire = batch
-            .into_iter()
-            .map(|e| WireEvent {
-                seq: e.seq,
-                time: e.time,
-                kind: e.kind,
-                severity: e.severity,
-                interval: e.interval,
-                truncated: e.truncated,
-                data: e.data,
-            })
-            .collect();
-        let new_ack = up.send_events(s, wire)?;
+        let new_ack = up.send_events(s, batch)?;
         if new_ack <= acked {
             break; // the server is missing an earlier one; the next pass re-sends from `acked`
         }
