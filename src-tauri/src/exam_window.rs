@@ -83,8 +83,16 @@ pub fn exam_window(
         .on_navigation(move |url| {
             if url.scheme() == "vigil-event" {
                 // Only the page script's own reports are recorded; anything else is dropped.
+                use EventKind::*;
                 match EventKind::parse(url.path()) {
-                    Some(kind) if kind.as_str().starts_with("clipboard.") && kind != EventKind::ClipboardCleared => {
+                    Some(
+                        kind @ (ClipboardCopy
+                        | ClipboardCut
+                        | ClipboardPaste
+                        | ClipboardCopyBlocked
+                        | ClipboardCutBlocked
+                        | ClipboardPasteBlocked),
+                    ) => {
                         nav_timeline.record(Event::new(kind, json!({})));
                     }
                     _ => {}
