@@ -84,18 +84,16 @@ pub fn exam_window(
             if url.scheme() == "vigil-event" {
                 // Only the page script's own reports are recorded; anything else is dropped.
                 use EventKind::*;
-                match EventKind::parse(url.path()) {
-                    Some(
-                        kind @ (ClipboardCopy
-                        | ClipboardCut
-                        | ClipboardPaste
-                        | ClipboardCopyBlocked
-                        | ClipboardCutBlocked
-                        | ClipboardPasteBlocked),
-                    ) => {
-                        nav_timeline.record(Event::new(kind, json!({})));
-                    }
-                    _ => {}
+                if let Some(
+                    kind @ (ClipboardCopy
+                    | ClipboardCut
+                    | ClipboardPaste
+                    | ClipboardCopyBlocked
+                    | ClipboardCutBlocked
+                    | ClipboardPasteBlocked),
+                ) = EventKind::parse(url.path())
+                {
+                    nav_timeline.record(Event::new(kind, json!({})));
                 }
                 return false;
             }
