@@ -16,6 +16,11 @@ impl Drop for NodeTus {
     }
 }
 
+/// The tests pick free ports by binding and releasing them; two Node servers started at once
+/// could pick the same one (the second then fails to bind while the first answers for it). One
+/// test at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn start_node_tus(store: &Path) -> (NodeTus, String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tus-node");
     assert!(dir.join("node_modules/@tus/server").exists(), "run scripts/install-deps (npm ci in tests/tus-node) first");
@@ -28,12 +33,15 @@ fn start_node_tus(store: &Path) -> (NodeTus, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("node (Debian package nodejs, 20.19 or newer)");
+    let mut node = NodeTus(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the Node tus server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (NodeTus(child), format!("http://127.0.0.1:{port}/files/"))
+    // What answers must be our server, not another process that holds the port.
+    assert!(node.0.try_wait().unwrap().is_none(), "the Node tus server exited (port {port} taken?)");
+    (node, format!("http://127.0.0.1:{port}/files/"))
 }
 
 fn segment(dir: &Path, file: &str, data: &[u8]) -> SegmentRecord {
@@ -63,6 +71,7 @@ fn stored(store: &Path, location: &str) -> Vec<u8> {
 
 #[test]
 fn uploads_byte_for_byte_and_resumes_against_the_node_tus_server() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let store = tempfile::tempdir().unwrap();
     let (_server, url) = start_node_tus(store.path());
     let local = tempfile::tempdir().unwrap();
@@ -120,6 +129,7 @@ fn uploads_byte_for_byte_and_resumes_against_the_node_tus_server() {
 #[test]
 fn a_whole_session_through_an_external_upload_endpoint() {
     use vigil_core::protocol::{Candidate, Consent, JoinRequest};
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let store = tempfile::tempdir().unwrap();
     let (_tus, tus_url) = start_node_tus(store.path());
     let server = vigil_testkit::ReferenceServer::start_with("EXT", &["--upload-endpoint", &tus_url]).unwrap();
