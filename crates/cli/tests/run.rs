@@ -378,11 +378,14 @@ fn events_that_cannot_be_written_show_in_the_summary_and_the_exit_code() {
         spool.join("segments").read_dir().map(|mut d| d.any(|_| true)).unwrap_or(false)
     })
     .unwrap();
-    // The spool database becomes read-only for a while: the writes of that time fail.
+    // The spool database becomes read-only for a while, and a prohibited application starts then:
+    // the watchers' event for it cannot be written.
     let files = [spool.join("spool.db"), spool.join("spool.db-wal")];
     files.iter().for_each(|f| immutable(f, true));
+    let app = vigil_testkit::RenamedProcess::start("anydesk", 60).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     files.iter().for_each(|f| immutable(f, false));
+    drop(app);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{err}");
