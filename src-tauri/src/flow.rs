@@ -118,7 +118,9 @@ fn join_error(e: SessionError) -> UiError {
     let code = match e.code() {
         "session.no_consent" => "join.no_consent",
         "uplink.unreachable" => "join.unreachable",
-        "policy.signature" => "join.bad_signature",
+        "policy.signature" | "join.grant_mismatch" | "join.unsigned" | "session.saved_refused" => "join.bad_signature",
+        "uplink.insecure_http" => "join.insecure_http",
+        "join.rate_limited" => "join.rate_limited",
         "exam.unknown_code" => "join.unknown_code",
         "uplink.bad_server_url" => "join.bad_server",
         "policy.invalid" => "join.bad_policy",
@@ -159,6 +161,7 @@ pub async fn join(
         data_dir: flow.data_dir.clone(),
         consent,
         join_timeout: Duration::from_secs(10),
+        insecure_http: flow.launch.insecure_http,
     };
     let session = tauri::async_runtime::spawn_blocking(move || Session::open(&params))
         .await

@@ -16,6 +16,9 @@ pub struct Launch {
     pub source: Option<String>,
     /// A problem with the link or the provisioning file, for the join screen to show.
     pub problem: Option<String>,
+    /// IT allowed plain `http://` to a server on another machine (`insecure_http = true` in the
+    /// provisioning file; test networks only).
+    pub insecure_http: bool,
 }
 
 /// `/etc/vigil/provisioning.toml` (or `VIGIL_PROVISIONING`): what IT deploys with the app.
@@ -25,6 +28,8 @@ struct Provisioning {
     server: String,
     server_key: String,
     exam_code: Option<String>,
+    #[serde(default)]
+    insecure_http: bool,
 }
 
 pub const DEFAULT_PROVISIONING: &str = "/etc/vigil/provisioning.toml";
@@ -39,6 +44,7 @@ pub fn read(args: &[String], provisioning: Option<PathBuf>, locale: Option<Strin
                 l.server = Some(p.server);
                 l.server_key = Some(p.server_key);
                 l.exam_code = p.exam_code;
+                l.insecure_http = p.insecure_http;
                 l.source = Some("provisioning".into());
             }
             Err(e) => l.problem = Some(e),

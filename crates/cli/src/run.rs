@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// How long to keep trying to deliver the backlog after recording, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     drain_timeout: u64,
+    /// Allow plain http:// to a server on another machine (test networks only: recordings and
+    /// tokens then travel unencrypted). http:// to this machine is always allowed.
+    #[arg(long)]
+    insecure_http: bool,
 }
 
 /// Delivered, but the record is incomplete: events could not be written locally, or a capture
@@ -59,6 +63,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         data_dir: vigil_session::data_dir(args.data_dir.clone()),
         consent: true,
         join_timeout: Duration::from_secs(120),
+        insecure_http: args.insecure_http,
     };
     let session = match Session::open(&params) {
         Ok(s) => s,

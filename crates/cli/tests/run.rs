@@ -413,19 +413,27 @@ fn a_spool_left_by_vigil_0_1_is_migrated_and_its_session_resumes() {
         old_segments.push(f.file_name().to_string_lossy().into_owned());
     }
     // 0.1 had joined a session before it stopped: its session record, as 0.1 kept it in `kv`.
-    let up = vigil_uplink::Uplink::new(&server.url).unwrap();
+    // 0.1 kept its client key before joining, and a session record without the fields of
+    // signed joins; resuming it joins again with that key and gets the same session, signed.
+    let up = vigil_uplink::Uplink::new(&server.url, false).unwrap();
+    let client_key = vigil_spool::random_key();
     let req = JoinRequest {
         exam_code: "OLD".into(),
         candidate: Candidate { name: "Aigerim Test".into() },
         consent: Consent { accepted: true, at: vigil_core::time::now_rfc3339(), inventory_version: 1 },
         device: serde_json::json!({}),
-        client_key: None,
+        client_key: Some(client_key.clone()),
     };
     let info = up.join(&req, &server.key).unwrap();
+    let mut saved = serde_json::to_value(&info).unwrap();
+    for field in ["exam_code", "policy_signature", "grant"] {
+        saved.as_object_mut().unwrap().remove(field);
+    }
     let db = rusqlite::Connection::open(spool.join("spool.db")).unwrap();
     let old_events: u64 = db.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
     let first_old_time: String = db.query_row("SELECT time FROM events WHERE seq = 1", [], |r| r.get(0)).unwrap();
-    db.execute("INSERT INTO kv VALUES ('session', ?1)", [serde_json::to_string(&info).unwrap()]).unwrap();
+    db.execute("INSERT INTO kv VALUES ('session', ?1)", [saved.to_string()]).unwrap();
+    db.execute("INSERT INTO kv VALUES ('client_key', ?1)", [&client_key]).unwrap();
     drop(db);
 
     let out = run_cmd(&server, &x.display, data.path(), "OLD", &server.key, "3").output().unwrap();

@@ -170,6 +170,7 @@ event_kinds! {
     LockdownReleased = "lockdown.released", Info, "", "The lockdown's steps were undone, in reverse order.", "steps";
     NetworkOffline = "network.offline", Notice, "open", "The backend could not be reached; everything is kept and sent later.", "";
     NetworkOnline = "network.online", Info, "close", "The backend is reachable again.", "";
+    UploadSetAside = "upload.set_aside", Critical, "", "The server refused a segment for good (its bytes changed on this disk since it was recorded, or the server holds another file under its name); it is kept locally, set aside, and the rest goes on.", "file, source, sequence, code, error, sha256_recorded, sha256_now";
     ExamPageLoaded = "exam.page_loaded", Info, "", "The exam page loaded in the exam window.", "url";
     ExamCloseBlocked = "exam.close_blocked", Notice, "", "Closing the exam window was refused.", "";
     ExamQuitWithPassword = "exam.quit_with_password", Notice, "", "The exam window was closed with the proctor's quit password.", "";
@@ -212,6 +213,28 @@ pub const MAX_OBJECT_KEYS: usize = 64;
 pub const MAX_DEPTH: usize = 8;
 /// The longest interval id.
 pub const MAX_INTERVAL_ID: usize = 64;
+/// The most bytes an event's data may take as JSON, after the other limits; bigger data is
+/// replaced by [`omitted`].
+pub const MAX_DATA_BYTES: usize = 32 * 1024;
+
+/// What stands for data that was too big to keep: `{"omitted": {"bytes": N, "sha256": HEX}}`,
+/// the size and SHA-256 of its JSON text.
+pub fn omitted(json: &[u8]) -> Value {
+    use sha2::Digest;
+    serde_json::json!({"omitted": {"bytes": json.len(), "sha256": hex::encode(sha2::Sha256::digest(json))}})
+}
+
+/// Cuts `data` to the documented limits ([`bound`]), then replaces it by [`omitted`] if its JSON
+/// is still over [`MAX_DATA_BYTES`]; true if anything was cut.
+pub fn bound_data(data: &mut Value) -> bool {
+    let mut cut = bound(data, 0);
+    let json = serde_json::to_vec(data).unwrap_or_default();
+    if json.len() > MAX_DATA_BYTES {
+        *data = omitted(&json);
+        cut = true;
+    }
+    cut
+}
 
 /// One observation, before the spool gives it a sequence number and a time.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,7 +251,7 @@ impl Event {
     /// An event of `kind` with its default severity; `data` is cut to the limits.
     pub fn new(kind: EventKind, data: Value) -> Event {
         let mut data = data;
-        let truncated = bound(&mut data, 0);
+        let truncated = bound_data(&mut data);
         Event { kind, severity: kind.severity(), interval: None, data, truncated }
     }
 

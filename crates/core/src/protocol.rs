@@ -44,6 +44,9 @@ pub struct JoinResponse {
     /// tus 1.0 creation endpoint for segments.
     pub upload_url: String,
     pub exam_url: Option<String>,
+    /// A [`JoinGrant`] signed with the server's key: binds this answer to the exam code, the
+    /// session, the policy, both URLs and the server's origin.
+    pub grant: SignedJson,
 }
 
 /// An exam policy (JSON text) and its Ed25519 signature by the server's key.
@@ -56,11 +59,11 @@ pub struct SignedPolicy {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SignatureError {
-    #[error("the policy signature is not valid base64 or not 64 bytes")]
+    #[error("the signature is not valid base64 or not 64 bytes, or the signed document is unreadable")]
     Malformed,
     #[error("the server key is not a valid Ed25519 public key (32 bytes, base64)")]
     BadKey,
-    #[error("the policy signature does not match the provisioned server key: refusing the policy")]
+    #[error("the signature does not match the provisioned server key: refusing what the server sent")]
     Mismatch,
 }
 
@@ -76,14 +79,92 @@ impl SignedPolicy {
 
     /// Verifies the signature against `public_key` (base64 of 32 bytes).
     pub fn verify(&self, public_key: &str) -> Result<(), SignatureError> {
-        let key_bytes: [u8; 32] =
-            b64().decode(public_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadKey)?;
-        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| SignatureError::BadKey)?;
-        let sig_bytes: [u8; 64] =
-            b64().decode(&self.signature).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::Malformed)?;
-        key.verify(self.policy_json.as_bytes(), &Signature::from_bytes(&sig_bytes))
-            .map_err(|_| SignatureError::Mismatch)
+        verify_bytes(public_key, self.policy_json.as_bytes(), &self.signature)
     }
+}
+
+fn verify_bytes(public_key: &str, message: &[u8], signature: &str) -> Result<(), SignatureError> {
+    let key_bytes: [u8; 32] =
+        b64().decode(public_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::BadKey)?;
+    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| SignatureError::BadKey)?;
+    let sig_bytes: [u8; 64] =
+        b64().decode(signature).ok().and_then(|b| b.try_into().ok()).ok_or(SignatureError::Malformed)?;
+    key.verify(message, &Signature::from_bytes(&sig_bytes)).map_err(|_| SignatureError::Mismatch)
+}
+
+/// What a [`SignedJson`] document is; part of the signed bytes, so that a signature made for one
+/// kind of document can never pass for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedKind {
+    /// A [`JoinGrant`].
+    Join,
+    /// A [`ReceiptBody`].
+    Receipt,
+}
+
+impl SignedKind {
+    fn context(self) -> &'static [u8] {
+        match self {
+            SignedKind::Join => b"vigil-join-v1",
+            SignedKind::Receipt => b"vigil-receipt-v1",
+        }
+    }
+}
+
+/// A JSON document exactly as the server wrote it, and its Ed25519 signature over
+/// `context || 0x00 || json`, where `context` is `vigil-join-v1` or `vigil-receipt-v1`. Verify the
+/// text, then parse it: the signed bytes are the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedJson {
+    pub json: String,
+    /// Base64 of the 64-byte signature.
+    pub signature: String,
+}
+
+impl SignedJson {
+    pub fn sign<T: Serialize>(kind: SignedKind, value: &T, key: &SigningKey) -> SignedJson {
+        let json = serde_json::to_string(value).expect("protocol documents serialize");
+        let signature = b64().encode(key.sign(&signed_bytes(kind, &json)).to_bytes());
+        SignedJson { json, signature }
+    }
+
+    /// Verifies the signature against `public_key` and parses the document.
+    pub fn open<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: SignedKind,
+        public_key: &str,
+    ) -> Result<T, SignatureError> {
+        verify_bytes(public_key, &signed_bytes(kind, &self.json), &self.signature)?;
+        serde_json::from_str(&self.json).map_err(|_| SignatureError::Malformed)
+    }
+}
+
+fn signed_bytes(kind: SignedKind, json: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(json.len() + 20);
+    m.extend_from_slice(kind.context());
+    m.push(0);
+    m.extend_from_slice(json.as_bytes());
+    m
+}
+
+/// The signed part of a join answer: which exam and session this is, the policy's hash, where the
+/// exam page and the uploads are, and which server said so. The client checks the exam code and
+/// the origin against what it asked for, and the rest against the answer it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinGrant {
+    pub exam_code: String,
+    pub session_id: String,
+    /// SHA-256 (hex) of the policy JSON's bytes.
+    pub policy_sha256: String,
+    pub exam_url: Option<String>,
+    /// The tus creation URL as the answer gives it (relative to the origin, or absolute).
+    pub upload_url: String,
+    /// The server's origin as the client addressed it (`https://exam.example.org`).
+    pub origin: String,
+    /// The organisation receiving the recording, as the server's operator named it.
+    #[serde(default)]
+    pub organiser: Option<String>,
+    pub issued_at: String,
 }
 
 /// Base64 of an Ed25519 public key, as servers print it and clients are provisioned with it.
@@ -165,6 +246,9 @@ pub fn intervals(events: &[WireEvent]) -> Vec<IntervalSpan> {
     spans
 }
 
+/// The largest event batch body the server takes (413 above): clients batch below it.
+pub const MAX_EVENT_BATCH_BYTES: usize = 1024 * 1024;
+
 /// `POST /v1/sessions/{id}/events`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventBatch {
@@ -221,14 +305,35 @@ pub struct SegmentRegistration {
     pub location: String,
 }
 
-/// `POST /v1/sessions/{id}/finish`: everything the server holds for the session.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Receipt {
+/// What the server holds for a finished session; signed as the receipt's `signed` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptBody {
     pub session_id: String,
     pub finished_at: String,
     pub segments: Vec<ReceiptSegment>,
     pub events: u64,
     pub last_event_seq: u64,
+}
+
+/// `POST /v1/sessions/{id}/finish`: everything the server holds for the session, and the same as
+/// a [`SignedJson`] ([`SignedKind::Receipt`]) that the client verifies before deleting anything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    #[serde(flatten)]
+    pub body: ReceiptBody,
+    pub signed: SignedJson,
+}
+
+impl Receipt {
+    pub fn sign(body: ReceiptBody, key: &SigningKey) -> Receipt {
+        let signed = SignedJson::sign(SignedKind::Receipt, &body, key);
+        Receipt { body, signed }
+    }
+
+    /// The signed body, if the signature matches `public_key` (the readable copy is ignored).
+    pub fn verify(&self, public_key: &str) -> Result<ReceiptBody, SignatureError> {
+        self.signed.open(SignedKind::Receipt, public_key)
+    }
 }
 
 /// Every error body: `{"error": {"code": "...", "message": "..."}}`.

@@ -1,13 +1,16 @@
 //! HTTP routes: the session API for clients, and the review API for proctors.
 
+use crate::limits::*;
 use crate::state::{random_hex, AppState};
-use crate::{db, tus};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use crate::{db, review, tus};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use std::net::SocketAddr;
 use vigil_core::protocol::*;
 
 /// An error answer: status and `{"error": {"code": "...", "message": "..."}}`. The code is
@@ -51,7 +54,19 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, session: &str) -> ApiRes
     })
 }
 
-fn admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+/// [`authorize`], and the session must still be open: a finished session takes nothing more.
+pub fn authorize_open(state: &AppState, headers: &HeaderMap, session: &str) -> ApiResult<()> {
+    if authorize(state, headers, session)? {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "session.finished",
+            "this session is finished: its evidence is filed and takes nothing more".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     if state.is_admin(bearer(headers)?) {
         Ok(())
     } else {
@@ -59,27 +74,35 @@ fn admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-/// JSON bodies with a clear error for malformed input.
-pub struct JsonBody<T>(pub T);
+/// Reads a JSON body of at most `limit` bytes; call it only once the request is authorised.
+pub async fn read_json<T: serde::de::DeserializeOwned>(body: Body, limit: usize) -> ApiResult<T> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+    serde_json::from_slice(&bytes).map_err(|e| bad_request("request.malformed", format!("malformed request body: {e}")))
+}
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(bad_request("request.malformed", format!("malformed request body: {}", e.body_text()))),
-        }
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large", format!("the request body is over {limit} bytes"))
+}
+
+/// A number that must fit SQLite's INTEGER.
+pub fn stored_number(what: &str, n: u64) -> ApiResult<u64> {
+    if n > MAX_STORED {
+        return Err(bad_request("request.out_of_range", format!("{what} {n} is over {MAX_STORED}")));
     }
+    Ok(n)
 }
 
 pub fn router(state: AppState) -> Router {
-    let uploads = Router::new()
-        .route("/v1/uploads", post(tus::create).options(tus::options))
-        .route(
-            "/v1/uploads/{id}",
-            axum::routing::head(tus::head).patch(tus::patch).delete(tus::delete).options(tus::options),
-        )
-        .layer(DefaultBodyLimit::max(state.max_upload_bytes.min(usize::MAX as u64) as usize));
+    let limits = state.limits.clone();
+    let review = Router::new()
+        .route("/v1/review/sessions", get(review::sessions))
+        .route("/v1/review/sessions/{id}", get(review::session))
+        .route("/v1/review/sessions/{id}/instructions", post(review::instruct))
+        .route("/v1/review/sessions/{id}/segments/{source}/{sequence}", get(review::segment))
+        .route("/review", get(review::page))
+        .route("/review.js", get(review::script))
+        .route("/review.css", get(review::style))
+        .layer(axum::middleware::map_response(review::security_headers));
     Router::new()
         .route("/v1/health", get(|| async { Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }))
         .route("/v1/server-key", get(server_key))
@@ -88,13 +111,22 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions/{id}/heartbeat", post(heartbeat))
         .route("/v1/sessions/{id}/segments", post(register_segment))
         .route("/v1/sessions/{id}/finish", post(finish))
-        .route("/v1/review/sessions", get(review_sessions))
-        .route("/v1/review/sessions/{id}", get(review_session))
-        .route("/v1/review/sessions/{id}/instructions", post(review_instruct))
-        .route("/v1/review/sessions/{id}/segments/{source}/{sequence}", get(review_segment))
-        .route("/review", get(|| async { Html(include_str!("review.html")) }))
+        .route("/v1/uploads", post(tus::create).options(tus::options))
+        .route(
+            "/v1/uploads/{id}",
+            axum::routing::head(tus::head).patch(tus::patch).delete(tus::delete).options(tus::options),
+        )
         .route("/demo-exam", get(|| async { Html(include_str!("demo-exam.html")) }))
-        .merge(uploads)
+        .merge(review)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    limits.request_timeout,
+                ))
+                .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.request_timeout))
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits.max_in_flight)),
+        )
         .with_state(state)
 }
 
@@ -102,9 +134,62 @@ async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"public_key": state.public_key()}))
 }
 
+fn too_many(code: &'static str, message: &str, retry_after: std::time::Duration) -> Response {
+    let mut resp = ApiError(StatusCode::TOO_MANY_REQUESTS, code, message.to_owned()).into_response();
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+    resp
+}
+
+/// The origin this client addressed: `--public-url`, else the `Host` it sent (with the scheme a
+/// proxy names in `X-Forwarded-Proto`).
+fn request_origin(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(origin) = &state.public_origin {
+        return origin.clone();
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let scheme = match headers.get("X-Forwarded-Proto").and_then(|v| v.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{}", host.to_ascii_lowercase())
+}
+
 async fn join(
     State(state): State<AppState>,
-    JsonBody(req): JsonBody<JoinRequest>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<JoinResponse>), Response> {
+    let address = peer.ip().to_string();
+    if let Err(wait) = state.wrong_codes.check(&address) {
+        return Err(too_many("join.rate_limited", "too many wrong exam codes from this address: wait", wait));
+    }
+    let req: JoinRequest = read_json(body, MAX_JOIN_BODY).await.map_err(IntoResponse::into_response)?;
+    let exam = match db::exam(&state.db(), &req.exam_code).map_err(|e| ApiError::from(e).into_response())? {
+        Some(exam) => exam,
+        None => {
+            if let Err(wait) = state.wrong_codes.hit(&address) {
+                return Err(too_many("join.rate_limited", "too many wrong exam codes from this address: wait", wait));
+            }
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "exam.unknown_code",
+                format!("unknown exam code `{:.64}`: check the code you were given", req.exam_code),
+            )
+            .into_response());
+        }
+    };
+    if let Err(wait) = state.exam_joins.hit(&req.exam_code) {
+        return Err(too_many("join.busy", "too many joins to this exam at once: try again shortly", wait));
+    }
+    admit(&state, &headers, req, exam).map_err(IntoResponse::into_response)
+}
+
+fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: JoinRequest,
+    exam: db::Exam,
 ) -> ApiResult<(StatusCode, Json<JoinResponse>)> {
     if !req.consent.accepted {
         return Err(bad_request("session.no_consent", "consent was not given: nothing may be recorded"));
@@ -113,17 +198,19 @@ async fn join(
     if name.is_empty() || name.len() > 200 {
         return Err(bad_request("request.invalid_name", "candidate.name must be 1-200 characters"));
     }
-    let exam = db::exam(&state.db(), &req.exam_code)?.ok_or_else(|| {
-        ApiError(
-            StatusCode::NOT_FOUND,
-            "exam.unknown_code",
-            format!("unknown exam code `{}`: check the code you were given", req.exam_code),
-        )
-    })?;
-    let token = random_hex();
+    let consent = serde_json::to_string(&req.consent).unwrap_or_default();
+    let device = req.device.to_string();
+    if consent.len() > MAX_CONSENT_BYTES || device.len() > MAX_DEVICE_BYTES {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request.too_large",
+            format!("consent is limited to {MAX_CONSENT_BYTES} bytes and device facts to {MAX_DEVICE_BYTES}"),
+        ));
+    }
     if req.client_key.as_ref().is_some_and(|k| k.len() < 16 || k.len() > 128) {
         return Err(bad_request("request.invalid_client_key", "client_key must be 16-128 characters"));
     }
+    let token = random_hex();
     let existing: Option<String> = match &req.client_key {
         Some(key) => state
             .db()
@@ -149,7 +236,7 @@ async fn join(
             let id = random_hex()[..24].to_owned();
             state.db().execute(
                 "INSERT INTO sessions (id, exam_code, candidate, token_hash, consent, device, created_at, client_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                rusqlite::params![id, req.exam_code, name, db::hash_token(&token), serde_json::to_string(&req.consent).unwrap_or_default(), req.device.to_string(), vigil_core::time::now_rfc3339(), req.client_key],
+                rusqlite::params![id, req.exam_code, name, db::hash_token(&token), consent, device, vigil_core::time::now_rfc3339(), req.client_key],
             ).map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => ApiError(StatusCode::CONFLICT, "session.client_key_conflict", "this client_key belongs to another exam's session".into()),
                 e => e.into(),
@@ -159,6 +246,16 @@ async fn join(
         }
     };
     let upload_url = state.upload_endpoint.clone().unwrap_or_else(|| "/v1/uploads".into());
+    let grant = JoinGrant {
+        exam_code: req.exam_code.clone(),
+        session_id: id.clone(),
+        policy_sha256: vigil_spool::sha256_hex(exam.policy_json.as_bytes()),
+        exam_url: exam.exam_url.clone(),
+        upload_url: upload_url.clone(),
+        origin: request_origin(state, headers),
+        organiser: state.organiser.clone(),
+        issued_at: vigil_core::time::now_rfc3339(),
+    };
     Ok((
         StatusCode::CREATED,
         Json(JoinResponse {
@@ -167,6 +264,7 @@ async fn join(
             policy: SignedPolicy { policy_json: exam.policy_json, signature: exam.signature },
             upload_url,
             exam_url: exam.exam_url,
+            grant: SignedJson::sign(SignedKind::Join, &grant, &state.key),
         }),
     ))
 }
@@ -175,17 +273,16 @@ async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(batch): JsonBody<EventBatch>,
+    body: Body,
 ) -> ApiResult<Json<EventAck>> {
-    authorize(&state, &headers, &id)?;
-    if batch.events.len() > 10_000 {
-        return Err(bad_request("events.batch_too_large", "at most 10000 events per batch"));
-    }
-    if batch.events.iter().any(|e| e.seq == 0) {
-        return Err(bad_request("events.invalid_seq", "event seq starts at 1"));
-    }
+    authorize_open(&state, &headers, &id)?;
+    let batch: EventBatch = read_json(body, MAX_EVENTS_BODY).await?;
     let mut events = batch.events;
     for e in &mut events {
+        if e.seq == 0 {
+            return Err(bad_request("events.invalid_seq", "event seq starts at 1"));
+        }
+        stored_number("event seq", e.seq)?;
         if !vigil_core::event::is_accepted_kind(&e.kind) {
             return Err(bad_request(
                 "events.unknown_kind",
@@ -196,7 +293,8 @@ async fn events(
             ));
         }
         // The limits hold here too, whoever the client is.
-        e.truncated |= vigil_core::event::bound(&mut e.data, 0);
+        e.truncated |= vigil_core::event::bound_data(&mut e.data);
+        e.time.truncate(e.time.char_indices().nth(64).map_or(e.time.len(), |(at, _)| at));
         if let Some(i) = &mut e.interval {
             if i.id.is_empty() || i.id.chars().count() > vigil_core::event::MAX_INTERVAL_ID {
                 return Err(bad_request(
@@ -214,10 +312,20 @@ async fn heartbeat(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(_hb): JsonBody<Heartbeat>,
+    body: Body,
 ) -> ApiResult<Json<HeartbeatResponse>> {
-    authorize(&state, &headers, &id)?;
+    authorize_open(&state, &headers, &id)?;
+    let _hb: Heartbeat = read_json(body, MAX_SMALL_BODY).await?;
     Ok(Json(HeartbeatResponse { instructions: db::take_instructions(&state.db(), &id)? }))
+}
+
+/// Whether `location` is an upload on `endpoint`: same origin, and under its path.
+fn is_upload_on(location: &str, endpoint: &str) -> bool {
+    let (Ok(loc), Ok(end)) = (url::Url::parse(location), url::Url::parse(endpoint)) else { return false };
+    let base = end.path().trim_end_matches('/');
+    loc.origin() == end.origin()
+        && loc.path().strip_prefix(base).is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+        && !loc.path().split('/').any(|part| part == ".." || part == ".")
 }
 
 /// A segment the client stored on the external tus server (only with `--upload-endpoint`).
@@ -225,9 +333,10 @@ async fn register_segment(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(reg): JsonBody<SegmentRegistration>,
+    body: Body,
 ) -> ApiResult<StatusCode> {
-    authorize(&state, &headers, &id)?;
+    authorize_open(&state, &headers, &id)?;
+    let reg: SegmentRegistration = read_json(body, MAX_SMALL_BODY).await?;
     let Some(endpoint) = &state.upload_endpoint else {
         return Err(ApiError(
             StatusCode::CONFLICT,
@@ -235,12 +344,14 @@ async fn register_segment(
             "this server takes segments on its own tus endpoint (/v1/uploads), not by registration".into(),
         ));
     };
-    if !reg.location.starts_with(endpoint.as_str()) || reg.location.len() > 2048 {
+    if reg.location.len() > 2048 || !is_upload_on(&reg.location, endpoint) {
         return Err(bad_request("segments.invalid_location", format!("location must be an upload on {endpoint}")));
     }
     if !vigil_spool::is_valid_source(&reg.source) {
         return Err(bad_request("request.invalid_source", "source must be 1-32 characters of a-z, 0-9 and '-'"));
     }
+    stored_number("sequence", reg.sequence)?;
+    stored_number("bytes", reg.bytes)?;
     let sha256 = reg.sha256.to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad_request("request.invalid_sha256", "sha256 must be 64 hex digits"));
@@ -264,147 +375,40 @@ async fn register_segment(
         |r| r.get(0),
     )?;
     if held != sha256 {
-        return Err(ApiError(
-            StatusCode::CONFLICT,
-            "segments.hash_conflict",
-            format!("segment {} {} is already held with another hash", reg.source, reg.sequence),
-        ));
+        return Err(segment_exists(&reg.source, reg.sequence));
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A filed segment is never replaced.
+pub fn segment_exists(source: &str, sequence: u64) -> ApiError {
+    ApiError(
+        StatusCode::CONFLICT,
+        "segment.exists",
+        format!("segment {source} {sequence} is already filed with another hash; filed evidence is never replaced"),
+    )
+}
+
+/// Finishes the session and answers its signed receipt. From then on the session takes nothing
+/// more, and its token is good only for reading the receipt again.
 async fn finish(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Receipt>> {
     authorize(&state, &headers, &id)?;
     let db = state.db();
-    db.execute(
-        "UPDATE sessions SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1",
-        rusqlite::params![id, vigil_core::time::now_rfc3339()],
-    )?;
-    let finished_at: String = db.query_row("SELECT finished_at FROM sessions WHERE id = ?1", [&id], |r| r.get(0))?;
-    let events: u64 = db.query_row("SELECT COUNT(*) FROM events WHERE session_id = ?1", [&id], |r| r.get(0))?;
-    Ok(Json(Receipt {
+    if let Some(stored) = db::receipt(&db, &id)? {
+        return Ok(Json(stored));
+    }
+    let body = ReceiptBody {
         session_id: id.clone(),
-        finished_at,
+        finished_at: vigil_core::time::now_rfc3339(),
         segments: db::segments(&db, &id)?,
-        events,
+        events: db.query_row("SELECT COUNT(*) FROM events WHERE session_id = ?1", [&id], |r| r.get(0))?,
         last_event_seq: db::contiguous_events(&db, &id)?,
-    }))
-}
-
-async fn review_sessions(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
-    admin(&state, &headers)?;
-    let db = state.db();
-    let mut stmt = db.prepare(
-        "SELECT s.id, s.exam_code, s.candidate, s.created_at, s.finished_at,
-                (SELECT COUNT(*) FROM segments g WHERE g.session_id = s.id),
-                (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)
-         FROM sessions s ORDER BY s.created_at DESC",
+    };
+    let receipt = Receipt::sign(body, &state.key);
+    db.execute(
+        "UPDATE sessions SET finished_at = ?2, receipt = ?3 WHERE id = ?1 AND finished_at IS NULL",
+        rusqlite::params![id, receipt.body.finished_at, serde_json::to_string(&receipt).unwrap_or_default()],
     )?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(json!({"id": r.get::<_, String>(0)?, "exam_code": r.get::<_, String>(1)?, "candidate": r.get::<_, String>(2)?,
-                "started_at": r.get::<_, String>(3)?, "finished_at": r.get::<_, Option<String>>(4)?,
-                "segments": r.get::<_, u64>(5)?, "events": r.get::<_, u64>(6)?}))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({"sessions": rows})))
-}
-
-async fn review_session(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Json<serde_json::Value>> {
-    admin(&state, &headers)?;
-    let db = state.db();
-    let session = db
-        .query_row("SELECT exam_code, candidate, created_at, finished_at, consent, device FROM sessions WHERE id = ?1", [&id], |r| {
-            Ok(json!({"id": id, "exam_code": r.get::<_, String>(0)?, "candidate": r.get::<_, String>(1)?, "started_at": r.get::<_, String>(2)?,
-                "finished_at": r.get::<_, Option<String>>(3)?,
-                "consent": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(4)?).unwrap_or_default(),
-                "device": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default()}))
-        })
-        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()))?;
-    let external = state.upload_endpoint.is_some();
-    let segments: Vec<_> = db::segments(&db, &id)?
-        .into_iter()
-        .map(|s| {
-            let mut v = json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256, "bytes": s.bytes,
-                "download": format!("/v1/review/sessions/{id}/segments/{}/{}", s.source, s.sequence)});
-            if external {
-                v["stored_at"] = json!(db::segment_location(&db, &id, &s.source, s.sequence).ok());
-            }
-            v
-        })
-        .collect();
-    let events = db::events(&db, &id)?;
-    let intervals = vigil_core::protocol::intervals(&events);
-    Ok(Json(json!({"session": session, "segments": segments, "events": events, "intervals": intervals})))
-}
-
-async fn review_instruct(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    JsonBody(ins): JsonBody<Instruction>,
-) -> ApiResult<StatusCode> {
-    admin(&state, &headers)?;
-    let n = state.db().execute(
-        "INSERT INTO instructions (session_id, body) SELECT id, ?2 FROM sessions WHERE id = ?1",
-        rusqlite::params![id, serde_json::to_string(&ins).unwrap_or_default()],
-    )?;
-    if n == 0 {
-        return Err(ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()));
-    }
-    Ok(StatusCode::ACCEPTED)
-}
-
-async fn review_segment(
-    State(state): State<AppState>,
-    Path((id, source, sequence)): Path<(String, String, u64)>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    admin(&state, &headers)?;
-    if !vigil_spool::is_valid_source(&source) {
-        return Err(bad_request("request.invalid_source", "invalid source name"));
-    }
-    let known: bool = state
-        .db()
-        .query_row(
-            "SELECT 1 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
-            rusqlite::params![id, source, sequence],
-            |_| Ok(true),
-        )
-        .unwrap_or(false);
-    if !known {
-        return Err(ApiError(StatusCode::NOT_FOUND, "segment.not_found", "no such segment".into()));
-    }
-    let path = state.segment_path(&id, &source, sequence);
-    if !path.exists() {
-        let location = db::segment_location(&state.db(), &id, &source, sequence).unwrap_or_default();
-        return Err(ApiError(
-            StatusCode::NOT_FOUND,
-            "segment.external",
-            format!("this segment is stored on the external upload server: {location}"),
-        ));
-    }
-    let mut bytes = tokio::fs::read(path).await.map_err(|e| {
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.unreadable", format!("segment file unreadable: {e}"))
-    })?;
-    if vigil_spool::seal::is_sealed(&bytes) {
-        // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
-        let identity: String = state.db().query_row(
-            "SELECT e.age_identity FROM exams e JOIN sessions s ON s.exam_code = e.code WHERE s.id = ?1",
-            [&id],
-            |r| r.get(0),
-        )?;
-        bytes = vigil_spool::seal::open_bytes(&bytes, &identity).map_err(|e| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "segment.undecryptable",
-                format!("cannot decrypt the segment: {e}"),
-            )
-        })?;
-    }
-    Ok(([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response())
+    tracing::info!(session = %id, segments = receipt.body.segments.len(), "session finished");
+    Ok(Json(receipt))
 }

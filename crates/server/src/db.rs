@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use vigil_core::event::{Interval, Severity};
-use vigil_core::protocol::{Instruction, ReceiptSegment, WireEvent};
+use vigil_core::protocol::{Instruction, Receipt, ReceiptSegment, WireEvent};
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let db = Connection::open(path)?;
@@ -49,7 +49,40 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
              UPDATE sessions SET events_acked = (SELECT COUNT(*) FROM events e WHERE e.session_id = sessions.id);",
         )?;
     }
+    // Databases made before receipts were signed and kept get the column.
+    let has_receipt: bool =
+        db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'receipt'")?.exists([])?;
+    if !has_receipt {
+        db.execute_batch("ALTER TABLE sessions ADD COLUMN receipt TEXT;")?;
+    }
     Ok(db)
+}
+
+/// The signed receipt a finished session was given, if it was.
+pub fn receipt(db: &Connection, session_id: &str) -> rusqlite::Result<Option<Receipt>> {
+    let text: Option<String> =
+        db.query_row("SELECT receipt FROM sessions WHERE id = ?1", [session_id], |r| r.get(0)).optional()?.flatten();
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Bytes a session has filed or is uploading.
+pub fn session_bytes(db: &Connection, session_id: &str) -> rusqlite::Result<u64> {
+    db.query_row(
+        "SELECT (SELECT COALESCE(SUM(bytes), 0) FROM segments WHERE session_id = ?1)
+              + (SELECT COALESCE(SUM(length), 0) FROM uploads WHERE session_id = ?1)",
+        [session_id],
+        |r| r.get(0),
+    )
+}
+
+/// The hash a segment was filed with, if it was.
+pub fn filed_hash(db: &Connection, session_id: &str, source: &str, sequence: u64) -> rusqlite::Result<Option<String>> {
+    db.query_row(
+        "SELECT sha256 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
+        params![session_id, source, sequence],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 pub fn hash_token(token: &str) -> String {

@@ -4,6 +4,8 @@
 
 mod api;
 mod db;
+mod limits;
+mod review;
 mod state;
 mod tus;
 
@@ -34,6 +36,28 @@ enum Command {
         /// Largest segment upload accepted, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
         max_upload_bytes: u64,
+        /// Largest PATCH body, in bytes (advertised to clients as `Vigil-Max-Patch-Bytes`).
+        #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+        max_patch_bytes: u64,
+        /// All uploads of one session together, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024 * 1024)]
+        session_quota_bytes: u64,
+        /// Unfinished uploads older than this many seconds are deleted.
+        #[arg(long, value_name = "SECONDS", default_value_t = 24 * 3600)]
+        upload_ttl: u64,
+        /// Wrong exam codes one address may try per minute before it gets 429.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        wrong_codes_per_minute: u32,
+        /// Joins one exam takes per minute before it answers 429.
+        #[arg(long, value_name = "N", default_value_t = 6000)]
+        joins_per_exam_per_minute: u32,
+        /// The URL clients use for this server when it is behind a TLS proxy
+        /// (`https://exam.example.org`); signed into every join. Default: the request's Host.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// The organisation that receives the recordings, shown to candidates before they consent.
+        #[arg(long, value_name = "NAME")]
+        organiser: Option<String>,
     },
     /// Exams.
     #[command(subcommand)]
@@ -67,6 +91,9 @@ enum ExamCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    // Everything the server writes is for its own user only: keys, database, media.
+    // SAFETY: umask only changes this process's file creation mask.
+    unsafe { libc::umask(0o077) };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -90,15 +117,43 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { data, listen, upload_endpoint, max_upload_bytes } => {
-            let state = state::AppState::open(&data, upload_endpoint, max_upload_bytes)?;
+        Command::Serve {
+            data,
+            listen,
+            upload_endpoint,
+            max_upload_bytes,
+            max_patch_bytes,
+            session_quota_bytes,
+            upload_ttl,
+            wrong_codes_per_minute,
+            joins_per_exam_per_minute,
+            public_url,
+            organiser,
+        } => {
+            let limits = limits::Limits {
+                max_upload_bytes,
+                max_patch_bytes: max_patch_bytes.max(1),
+                session_quota_bytes,
+                upload_ttl: std::time::Duration::from_secs(upload_ttl),
+                wrong_codes_per_minute,
+                joins_per_exam_per_minute,
+                ..limits::Limits::default()
+            };
+            let public_origin = match public_url {
+                Some(u) => Some(
+                    url::Url::parse(&u).with_context(|| format!("--public-url {u}"))?.origin().ascii_serialization(),
+                ),
+                None => None,
+            };
+            let state = state::AppState::open(&data, upload_endpoint, limits)?.with_identity(public_origin, organiser);
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 tracing::info!(%listen, data = %data.display(), "vigil-server listening");
-                axum::serve(listener, api::router(state))
+                tokio::spawn(tus::expire_uploads(state.clone()));
+                axum::serve(listener, api::router(state).into_make_service_with_connect_info::<SocketAddr>())
                     .with_graceful_shutdown(async {
                         let _ = tokio::signal::ctrl_c().await;
                     })
@@ -107,7 +162,7 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Exam(ExamCommand::Create { data, code, policy, exam_url }) => {
-            let state = state::AppState::open(&data, None, 0)?;
+            let state = state::AppState::open(&data, None, limits::Limits::default())?;
             let policy = match policy {
                 Some(path) => {
                     let text =
@@ -122,11 +177,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Token { data } => {
-            println!("{}", state::AppState::open(&data, None, 0)?.admin_token());
+            println!("{}", state::AppState::open(&data, None, limits::Limits::default())?.admin_token());
             Ok(())
         }
         Command::Key { data } => {
-            println!("{}", state::AppState::open(&data, None, 0)?.public_key());
+            println!("{}", state::AppState::open(&data, None, limits::Limits::default())?.public_key());
             Ok(())
         }
     }

@@ -1,10 +1,17 @@
-//! Server state: data directory, database, signing key, admin token, storage.
+//! Server state: data directory, database, signing key, admin token, exam identities, limits.
+//!
+//! Custody: the data directory is 0700 and everything in it 0600 (the process umask is 077).
+//! Each exam's age identity, which decrypts its recordings, lives in `DIR/keys/exam-CODE.age`,
+//! apart from the database and the media.
 
+use crate::limits::{Limits, RateLimiter};
 use anyhow::{bail, Context, Result};
 use ed25519_dalek::SigningKey;
 use rusqlite::Connection;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq;
 use vigil_core::protocol::{public_key_base64, SignedPolicy};
 use vigil_core::ExamPolicy;
 
@@ -18,7 +25,15 @@ pub struct Inner {
     admin_token_hash: String,
     admin_token: String,
     pub upload_endpoint: Option<String>,
-    pub max_upload_bytes: u64,
+    pub limits: Limits,
+    /// Wrong exam codes per client address.
+    pub wrong_codes: RateLimiter,
+    /// Joins per exam.
+    pub exam_joins: RateLimiter,
+    /// The origin clients address this server by, when it is behind a proxy (`--public-url`).
+    pub public_origin: Option<String>,
+    /// Who receives the recordings (`--organiser`), named in every signed join.
+    pub organiser: Option<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -28,7 +43,7 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// 32 random bytes as hex.
+/// 32 random bytes from the OS as hex.
 pub fn random_hex() -> String {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).expect("the OS random source");
@@ -45,11 +60,29 @@ fn create_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Only the server's user may enter `dir` and read the files directly in it (older data
+/// directories were created world-readable).
+fn restrict(dir: &Path) -> Result<()> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {}", dir.display()))?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let meta = entry.metadata()?;
+        let mode = if meta.is_dir() { 0o700 } else { 0o600 };
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
 impl AppState {
-    /// Opens the data directory, creating the key and admin token on first start.
-    pub fn open(dir: &Path, upload_endpoint: Option<String>, max_upload_bytes: u64) -> Result<AppState> {
-        std::fs::create_dir_all(dir.join("uploads")).with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::create_dir_all(dir.join("segments"))?;
+    /// Opens the data directory, creating the key and admin token on first start, and moving
+    /// exam identities out of the database if an older version kept them there.
+    pub fn open(dir: &Path, upload_endpoint: Option<String>, limits: Limits) -> Result<AppState> {
+        for sub in ["uploads", "segments", "keys"] {
+            std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        restrict(dir)?;
         let key_path = dir.join("ed25519.key");
         if !key_path.exists() {
             let mut seed = [0u8; 32];
@@ -68,23 +101,77 @@ impl AppState {
             bail!("{} is too short to be a token", token_path.display());
         }
         let db = crate::db::open(&dir.join("server.db")).context("opening server.db")?;
-        Ok(AppState(Arc::new(Inner {
+        restrict(dir)?; // the database's files are new on first start
+        let state = AppState(Arc::new(Inner {
             dir: dir.to_path_buf(),
             db: Mutex::new(db),
             key: SigningKey::from_bytes(&seed),
             admin_token_hash: crate::db::hash_token(&admin_token),
             admin_token,
             upload_endpoint,
-            max_upload_bytes,
-        })))
+            wrong_codes: RateLimiter::new(limits.wrong_codes_per_minute),
+            exam_joins: RateLimiter::new(limits.joins_per_exam_per_minute),
+            limits,
+            public_origin: None,
+            organiser: None,
+        }));
+        state.move_identities_out_of_the_database()?;
+        Ok(state)
+    }
+
+    /// Sets who the server says it is in signed joins.
+    pub fn with_identity(mut self, public_origin: Option<String>, organiser: Option<String>) -> AppState {
+        let inner = Arc::get_mut(&mut self.0).expect("configured before serving");
+        inner.public_origin = public_origin;
+        inner.organiser = organiser;
+        self
+    }
+
+    fn move_identities_out_of_the_database(&self) -> Result<()> {
+        let kept: Vec<(String, String)> = {
+            let db = self.db();
+            let mut stmt = db.prepare("SELECT code, age_identity FROM exams WHERE age_identity != ''")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if kept.is_empty() {
+            return Ok(());
+        }
+        for (code, identity) in &kept {
+            self.write_identity(code, identity)?;
+            self.db().execute("UPDATE exams SET age_identity = '' WHERE code = ?1", [code])?;
+            tracing::info!(exam = %code, "exam identity moved out of the database into keys/");
+        }
+        // Overwrites the freed pages that held the identities.
+        self.db().execute_batch("VACUUM").context("removing old identities from the database file")?;
+        Ok(())
+    }
+
+    fn identity_path(&self, code: &str) -> PathBuf {
+        self.dir.join("keys").join(format!("exam-{code}.age"))
+    }
+
+    fn write_identity(&self, code: &str, identity: &str) -> Result<()> {
+        let path = self.identity_path(code);
+        let tmp = path.with_extension("age.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        create_secret(&tmp, identity.as_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The age identity that decrypts `code`'s recordings.
+    pub fn exam_identity(&self, code: &str) -> std::io::Result<String> {
+        std::fs::read_to_string(self.identity_path(code))
     }
 
     pub fn admin_token(&self) -> &str {
         &self.admin_token
     }
 
+    /// Compares the token's hash in constant time.
     pub fn is_admin(&self, token: &str) -> bool {
-        crate::db::hash_token(token) == self.admin_token_hash
+        crate::db::hash_token(token).as_bytes().ct_eq(self.admin_token_hash.as_bytes()).into()
     }
 
     pub fn public_key(&self) -> String {
@@ -107,16 +194,10 @@ impl AppState {
         let mut policy = policy.clone();
         policy.encrypt_to = Some(recipient);
         let signed = SignedPolicy::sign(serde_json::to_string(&policy)?, &self.key);
+        self.write_identity(code, &identity)?;
         self.db().execute(
-            "INSERT OR REPLACE INTO exams VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![
-                code,
-                signed.policy_json,
-                signed.signature,
-                exam_url,
-                vigil_core::time::now_rfc3339(),
-                identity
-            ],
+            "INSERT OR REPLACE INTO exams VALUES (?1, ?2, ?3, ?4, ?5, '')",
+            rusqlite::params![code, signed.policy_json, signed.signature, exam_url, vigil_core::time::now_rfc3339()],
         )?;
         Ok(())
     }

@@ -1,26 +1,40 @@
 //! tus 1.0 resumable uploads: core, creation and termination. Metadata names the session, source,
 //! sequence and SHA-256 of the segment; when the last byte arrives the hash is checked and the
-//! segment is filed under its session. A hash mismatch answers 460 and discards the upload.
+//! segment is filed under its session, read-only and never replaced. A hash mismatch answers 460
+//! and discards the upload; another file for a filed segment answers 409.
+//!
+//! Every request is authorised before its body is read, and a body is streamed to disk, at most
+//! `Vigil-Max-Patch-Bytes` per PATCH (advertised on every answer).
 
-use crate::api::{authorize, bad_request, ApiError, ApiResult};
+use crate::api::{authorize, authorize_open, bad_request, segment_exists, stored_number, ApiError, ApiResult};
+use crate::db;
 use crate::state::{random_hex, AppState};
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use std::collections::HashMap;
-use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 const TUS_VERSION: &str = "1.0.0";
 
-fn tus_headers(state: &AppState) -> [(&'static str, HeaderValue); 4] {
+/// The largest PATCH body this server takes; clients send smaller chunks.
+pub const MAX_PATCH_HEADER: &str = "Vigil-Max-Patch-Bytes";
+
+fn tus_headers(state: &AppState) -> [(&'static str, HeaderValue); 5] {
     [
         ("Tus-Resumable", HeaderValue::from_static(TUS_VERSION)),
         ("Tus-Version", HeaderValue::from_static(TUS_VERSION)),
         ("Tus-Extension", HeaderValue::from_static("creation,termination")),
-        ("Tus-Max-Size", HeaderValue::from(state.max_upload_bytes)),
+        ("Tus-Max-Size", HeaderValue::from(state.limits.max_upload_bytes)),
+        (MAX_PATCH_HEADER, HeaderValue::from(state.limits.max_patch_bytes)),
     ]
+}
+
+fn storage_full(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", format!("cannot store the upload: {e}"))
 }
 
 fn require_tus(headers: &HeaderMap) -> ApiResult<()> {
@@ -98,34 +112,47 @@ fn load(state: &AppState, id: &str) -> ApiResult<Upload> {
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     require_tus(&headers)?;
-    let length = header_u64(&headers, "Upload-Length")?;
-    if length > state.max_upload_bytes {
-        return Err(ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "upload.too_large",
-            format!("Upload-Length {length} is over the limit of {} bytes", state.max_upload_bytes),
-        ));
-    }
     let meta = metadata(&headers)?;
     let get = |k: &str| {
         meta.get(k).cloned().ok_or_else(|| bad_request("tus.metadata", format!("Upload-Metadata needs `{k}`")))
     };
     let session = get("session")?;
-    authorize(&state, &headers, &session)?;
+    authorize_open(&state, &headers, &session)?;
+    let length = stored_number("Upload-Length", header_u64(&headers, "Upload-Length")?)?;
+    if length > state.limits.max_upload_bytes {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload.too_large",
+            format!("Upload-Length {length} is over the limit of {} bytes", state.limits.max_upload_bytes),
+        ));
+    }
     let source = get("source")?;
     if !vigil_spool::is_valid_source(&source) {
         return Err(bad_request("request.invalid_source", "source must be 1-32 characters of a-z, 0-9 and '-'"));
     }
     let sequence: u64 =
         get("sequence")?.parse().map_err(|_| bad_request("tus.metadata", "sequence must be a number"))?;
+    stored_number("sequence", sequence)?;
     let sha256 = get("sha256")?.to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad_request("request.invalid_sha256", "sha256 must be 64 hex digits"));
     }
+    {
+        let db = state.db();
+        if db::filed_hash(&db, &session, &source, sequence)?.is_some_and(|held| held != sha256) {
+            return Err(segment_exists(&source, sequence));
+        }
+        let used = db::session_bytes(&db, &session)?;
+        if used.saturating_add(length) > state.limits.session_quota_bytes {
+            return Err(ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "upload.quota",
+                format!("this session has used {used} of its {} bytes", state.limits.session_quota_bytes),
+            ));
+        }
+    }
     let id = random_hex();
-    std::fs::File::create(state.upload_path(&id)).map_err(|e| {
-        ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", format!("cannot store the upload: {e}"))
-    })?;
+    std::fs::File::create(state.upload_path(&id)).map_err(storage_full)?;
     state.db().execute(
         "INSERT INTO uploads VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
         rusqlite::params![id, session, length, source, sequence, sha256, vigil_core::time::now_rfc3339()],
@@ -155,9 +182,11 @@ pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
     require_tus(&headers)?;
+    let up = load(&state, &id)?;
+    authorize_open(&state, &headers, &up.session_id)?;
     if headers.get("Content-Type").and_then(|v| v.to_str().ok()) != Some("application/offset+octet-stream") {
         return Err(ApiError(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -165,8 +194,6 @@ pub async fn patch(
             "Content-Type must be application/offset+octet-stream".into(),
         ));
     }
-    let up = load(&state, &id)?;
-    authorize(&state, &headers, &up.session_id)?;
     let offset = header_u64(&headers, "Upload-Offset")?;
     if offset != up.offset {
         return Err(ApiError(
@@ -175,23 +202,21 @@ pub async fn patch(
             format!("Upload-Offset {offset} does not match the server's {}", up.offset),
         ));
     }
-    let new_offset = offset + body.len() as u64;
-    if new_offset > up.length {
-        return Err(bad_request("upload.too_long", "the body goes past Upload-Length"));
+    // At most this many bytes may come, whatever the body claims.
+    let room = (up.length - offset).min(state.limits.max_patch_bytes);
+    if headers
+        .get("Content-Length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > room)
+    {
+        return Err(over_patch(&state, up.length - offset));
     }
-    // Disk work (write, fsync, hash on the last byte) runs off the async workers.
+    let written = stream_to(&state.upload_path(&id), offset, body, room, &state).await?;
+    let new_offset = offset + written;
+    // Disk work (the offset, hashing on the last byte) runs off the async workers.
     let (st, upload_id) = (state.clone(), id.clone());
     tokio::task::spawn_blocking(move || -> ApiResult<()> {
-        let path = st.upload_path(&upload_id);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
-            f.seek(SeekFrom::Start(offset))?;
-            f.write_all(&body)?;
-            f.sync_data()
-        };
-        write().map_err(|e| {
-            ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", format!("cannot store the upload: {e}"))
-        })?;
         // Conditional, so that a retried PATCH racing the original cannot move the offset twice.
         let moved = st.db().execute(
             "UPDATE uploads SET offset = ?2 WHERE id = ?1 AND offset = ?3",
@@ -218,30 +243,91 @@ pub async fn patch(
     Ok(resp)
 }
 
-/// The last byte is in: check the hash and file the segment (idempotently).
+fn over_patch(state: &AppState, left: u64) -> ApiError {
+    ApiError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "upload.patch_too_large",
+        format!(
+            "a PATCH may carry at most {} bytes ({MAX_PATCH_HEADER}) and this upload has {left} left",
+            state.limits.max_patch_bytes
+        ),
+    )
+}
+
+/// Writes the body at `offset` as it arrives, never holding more than one chunk; refuses a body
+/// over `room` bytes. Returns the bytes written, synced to disk.
+async fn stream_to(path: &std::path::Path, offset: u64, body: Body, room: u64, state: &AppState) -> ApiResult<u64> {
+    use futures_util::StreamExt;
+    let mut file = tokio::fs::OpenOptions::new().write(true).open(path).await.map_err(storage_full)?;
+    file.seek(std::io::SeekFrom::Start(offset)).await.map_err(storage_full)?;
+    let mut stream = body.into_data_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| bad_request("upload.body", format!("the body broke off: {e}")))?;
+        written += chunk.len() as u64;
+        if written > room {
+            return Err(over_patch(state, room));
+        }
+        file.write_all(&chunk).await.map_err(storage_full)?;
+    }
+    file.sync_data().await.map_err(storage_full)?;
+    Ok(written)
+}
+
+/// The last byte is in: check the hash and that the file is sealed, then file the segment,
+/// read-only. A segment already filed with the same hash is an idempotent success; with another
+/// hash it is refused and the new file discarded.
 fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
     let path = state.upload_path(id);
+    let discard = || {
+        let _ = std::fs::remove_file(&path);
+        let _ = state.db().execute("DELETE FROM uploads WHERE id = ?1", [id]);
+    };
     let actual = vigil_spool::sha256_file(&path)
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "server.internal", e.to_string()))?;
     if actual != up.sha256 {
-        let _ = std::fs::remove_file(&path);
-        let _ = state.db().execute("DELETE FROM uploads WHERE id = ?1", [id]);
+        discard();
         return Err(ApiError(
             StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             "upload.checksum_mismatch",
             format!("checksum mismatch: got {actual}, expected {}", up.sha256),
         ));
     }
+    if up.length > 0 && !starts_sealed(&path) {
+        discard();
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "upload.not_encrypted",
+            "this exam encrypts its recordings: segments must be age files to its recipient".into(),
+        ));
+    }
+    match db::filed_hash(&state.db(), &up.session_id, &up.source, up.sequence)? {
+        Some(held) if held == up.sha256 => {
+            discard();
+            return Ok(());
+        }
+        Some(_) => {
+            discard();
+            return Err(segment_exists(&up.source, up.sequence));
+        }
+        None => {}
+    }
     let dest = state.segment_path(&up.session_id, &up.source, up.sequence);
     if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(storage_full)?;
     }
-    std::fs::rename(&path, &dest)
-        .map_err(|e| ApiError(StatusCode::INSUFFICIENT_STORAGE, "storage.full", e.to_string()))?;
+    // A file there without a row is a crash's leftover between linking and filing: never filed,
+    // so it may go.
+    if dest.exists() {
+        let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600));
+        std::fs::remove_file(&dest).map_err(storage_full)?;
+    }
+    // A hard link never replaces an existing file, unlike a rename.
+    std::fs::hard_link(&path, &dest).map_err(storage_full)?;
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o400)).map_err(storage_full)?;
     let db = state.db();
     db.execute(
-        "INSERT OR IGNORE INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         rusqlite::params![
             up.session_id,
             up.source,
@@ -253,13 +339,47 @@ fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
         ],
     )?;
     db.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+    drop(db);
+    let _ = std::fs::remove_file(&path);
     Ok(())
+}
+
+fn starts_sealed(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    vigil_spool::seal::is_sealed(&head[..n])
+}
+
+/// Deletes unfinished uploads older than the limit, and their files; runs every few minutes.
+pub async fn expire_uploads(state: AppState) {
+    loop {
+        let cutoff = std::time::SystemTime::now() - state.limits.upload_ttl;
+        let cutoff = vigil_core::time::rfc3339(cutoff);
+        let expired: Vec<String> = {
+            let db = state.db();
+            let ids = db.prepare("SELECT id FROM uploads WHERE created_at < ?1").and_then(|mut stmt| {
+                stmt.query_map([&cutoff], |r| r.get(0)).and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            });
+            ids.unwrap_or_default()
+        };
+        for id in &expired {
+            let _ = std::fs::remove_file(state.upload_path(id));
+            let _ = state.db().execute("DELETE FROM uploads WHERE id = ?1", [id]);
+        }
+        if !expired.is_empty() {
+            tracing::info!(count = expired.len(), "unfinished uploads expired");
+        }
+        let period =
+            (state.limits.upload_ttl / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(600));
+        tokio::time::sleep(period).await;
+    }
 }
 
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     require_tus(&headers)?;
     let up = load(&state, &id)?;
-    authorize(&state, &headers, &up.session_id)?;
+    authorize_open(&state, &headers, &up.session_id)?;
     let _ = std::fs::remove_file(state.upload_path(&id));
     state.db().execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
     Ok((StatusCode::NO_CONTENT, tus_headers(&state)).into_response())

@@ -95,8 +95,10 @@ fn a_whole_session_with_resumed_upload_and_receipt() {
     assert_eq!(post_events(&[1, 2, 4])["acked"], 2);
     assert_eq!(post_events(&[3, 4, 1])["acked"], 4);
 
-    // A segment in two PATCHes, interrupted in between (HEAD tells where to resume).
-    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    // A segment (sealed to the exam's recipient, as clients send them) in two PATCHes,
+    // interrupted in between (HEAD tells where to resume).
+    let plain: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let body = common::seal_for(&joined, &plain);
     let created = create_upload(&s, &token, &id, "camera", 0, &body, None);
     assert_eq!(created.status(), StatusCode::CREATED);
     let location = created.headers()["Location"].to_str().unwrap().to_owned();
@@ -111,7 +113,7 @@ fn a_whole_session_with_resumed_upload_and_receipt() {
     assert_eq!(patch(&s, &token, &location, 50_000, &body[50_000..]).status(), StatusCode::CONFLICT);
     let done = patch(&s, &token, &location, 100_000, &body[100_000..]);
     assert_eq!(done.status(), StatusCode::NO_CONTENT);
-    assert_eq!(done.headers()["Upload-Offset"], "300000");
+    assert_eq!(done.headers()["Upload-Offset"], body.len().to_string().as_str());
 
     // Proctor instruction through the review API, delivered by the next heartbeat.
     let admin = server_cmd(s.dir.path(), &["token"]);
@@ -141,7 +143,9 @@ fn a_whole_session_with_resumed_upload_and_receipt() {
         .unwrap();
     assert_eq!(receipt["events"], 4);
     assert_eq!(receipt["segments"][0]["sha256"], hex::encode(Sha256::digest(&body)));
-    assert_eq!(receipt["segments"][0]["bytes"], 300_000);
+    assert_eq!(receipt["segments"][0]["bytes"], body.len());
+    let signed: vigil_core::protocol::Receipt = serde_json::from_value(receipt.clone()).unwrap();
+    assert_eq!(signed.verify(&key).expect("the receipt is signed with the server key").events, 4);
 
     // Review: the session, its segment (byte for byte) and its events.
     let detail: Value = Client::new()
@@ -154,7 +158,7 @@ fn a_whole_session_with_resumed_upload_and_receipt() {
     assert_eq!(detail["events"].as_array().unwrap().len(), 4);
     let download = detail["segments"][0]["download"].as_str().unwrap();
     let media = Client::new().get(format!("{}{download}", s.url)).bearer_auth(&admin).send().unwrap().bytes().unwrap();
-    assert_eq!(media.as_ref(), body.as_slice());
+    assert_eq!(media.as_ref(), plain.as_slice(), "the reviewer gets the segment decrypted");
     let list: Value =
         Client::new().get(format!("{}/v1/review/sessions", s.url)).bearer_auth(&admin).send().unwrap().json().unwrap();
     assert_eq!(list["sessions"][0]["candidate"], "Aigerim");

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use vigil_core::apps::Os;
 use vigil_core::event::{Event, EventKind};
-use vigil_core::protocol::{Candidate, Consent, JoinRequest, Receipt};
+use vigil_core::protocol::{Candidate, Consent, JoinRequest};
 use vigil_core::{CompiledPolicy, ExamPolicy, PolicyError, StopToken};
 use vigil_spool::{SegmentRecord, Spool, SpoolError, Timeline};
 use vigil_uplink::{drain, verify_receipt, SessionInfo, Uplink};
@@ -45,6 +45,10 @@ pub enum SessionError {
     Policy(#[from] PolicyError),
     #[error("the saved session in the spool is unreadable: {0}")]
     SavedSession(String),
+    #[error("refusing to resume the saved session: {0}")]
+    SavedSessionRefused(UplinkError),
+    #[error("the server's receipt cannot be trusted ({0}); local copies are kept")]
+    Receipt(UplinkError),
     #[error("not a JPEG photo of kind `{0}`")]
     Photo(String),
     #[error("the exam policy names no encryption recipient")]
@@ -62,7 +66,8 @@ pub enum SessionError {
 impl SessionError {
     /// A stable machine code. From the server or the uplink: theirs (`exam.unknown_code`,
     /// `uplink.unreachable`, `policy.signature`, ...); from the spool: `spool.*`; and
-    /// `session.no_consent`, `policy.invalid`, `session.saved_unreadable`, `photo.invalid`,
+    /// `session.no_consent`, `policy.invalid`, `session.saved_unreadable`, `session.saved_refused`
+    /// (the saved session fails the signature check), `receipt.untrusted`, `photo.invalid`,
     /// `policy.no_recipient`, `seal.*`, `record.*`, `session.not_delivered`, `session.io`.
     pub fn code(&self) -> &str {
         match self {
@@ -71,6 +76,8 @@ impl SessionError {
             SessionError::Spool(e) => e.code(),
             SessionError::Policy(_) => "policy.invalid",
             SessionError::SavedSession(_) => "session.saved_unreadable",
+            SessionError::SavedSessionRefused(_) => "session.saved_refused",
+            SessionError::Receipt(_) => "receipt.untrusted",
             SessionError::Photo(_) => "photo.invalid",
             SessionError::NoRecipient => "policy.no_recipient",
             SessionError::Seal(e) => e.code(),
@@ -103,6 +110,8 @@ pub struct JoinParams {
     pub consent: bool,
     /// How long to keep trying to reach the server before giving up on joining.
     pub join_timeout: Duration,
+    /// Allow plain `http://` to a server that is not on this machine (test networks only).
+    pub insecure_http: bool,
 }
 
 /// A joined (or resumed) session with its spool and timeline.
@@ -116,6 +125,8 @@ pub struct Session {
     /// True when an unfinished session was found in the spool and resumed.
     pub resumed: bool,
     up: Uplink,
+    /// The provisioned key everything the server signs is checked against.
+    server_key: String,
 }
 
 /// What [`Session::deliver`] reports while it works.
@@ -157,43 +168,62 @@ impl Session {
             })?;
             spool = Spool::open(&dir)?;
         }
-        let up = Uplink::new(&params.server)?;
+        let up = Uplink::new(&params.server, params.insecure_http)?;
         let spool = Arc::new(spool);
         let timeline = Arc::new(Timeline::new(spool.clone()));
+        // Kept before joining, so that a lost answer does not create a second session.
+        let client_key = match spool.get("client_key")? {
+            Some(k) => k,
+            None => {
+                let k = vigil_spool::random_key();
+                spool.set("client_key", &k)?;
+                k
+            }
+        };
+        let join = |req_key: String| {
+            let req = JoinRequest {
+                exam_code: params.exam_code.trim().to_owned(),
+                candidate: Candidate { name: params.name.trim().to_owned() },
+                consent: Consent { accepted: true, at: vigil_core::time::now_rfc3339(), inventory_version: 1 },
+                device: device_facts(),
+                client_key: Some(req_key),
+            };
+            retry("joining the exam", params.join_timeout, || up.join(&req, &params.server_key))
+        };
         let (info, resumed) = match spool.get(SESSION_KEY)? {
             Some(saved) => {
-                let info: SessionInfo =
+                let mut info: SessionInfo =
                     serde_json::from_str(&saved).map_err(|e| SessionError::SavedSession(e.to_string()))?;
+                if info.grant.is_none() {
+                    // Saved by 0.1, before joins were signed: the same client joining again gets
+                    // the same session, now with a signed grant.
+                    let again = join(client_key)?;
+                    if again.session_id != info.session_id {
+                        return Err(SessionError::SavedSession(format!(
+                            "the server no longer knows session {}; nothing was deleted from {}",
+                            info.session_id,
+                            dir.display()
+                        )));
+                    }
+                    spool.set(SESSION_KEY, &serde_json::to_string(&again).unwrap_or_default())?;
+                    info = again;
+                }
+                // Whatever the spool says, the provisioned key must have signed it.
+                info.verify(&params.server_key).map_err(SessionError::SavedSessionRefused)?;
                 timeline.try_record(&Event::new(EventKind::SessionResumed, json!({})))?;
                 (info, true)
             }
             None => {
-                // Kept before joining, so that a lost answer does not create a second session.
-                let client_key = match spool.get("client_key")? {
-                    Some(k) => k,
-                    None => {
-                        let k = vigil_spool::random_key();
-                        spool.set("client_key", &k)?;
-                        k
-                    }
-                };
-                let req = JoinRequest {
-                    exam_code: params.exam_code.trim().to_owned(),
-                    candidate: Candidate { name: params.name.trim().to_owned() },
-                    consent: Consent { accepted: true, at: vigil_core::time::now_rfc3339(), inventory_version: 1 },
-                    device: device_facts(),
-                    client_key: Some(client_key),
-                };
-                let info = retry("joining the exam", params.join_timeout, || up.join(&req, &params.server_key))?;
+                let info = join(client_key)?;
                 spool.set(SESSION_KEY, &serde_json::to_string(&info).unwrap_or_default())?;
-                timeline.try_record(&Event::new(EventKind::SessionJoined, json!({"exam_code": req.exam_code})))?;
+                timeline.try_record(&Event::new(EventKind::SessionJoined, json!({"exam_code": info.exam_code})))?;
                 (info, false)
             }
         };
         // Compiled once, before anything is captured: a policy that does not compile stops here.
         let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json)?;
         let policy = Arc::new(CompiledPolicy::compile(policy, Os::current(), info.exam_url.as_deref())?);
-        Ok(Session { info, policy, spool, timeline, resumed, up })
+        Ok(Session { info, policy, spool, timeline, resumed, up, server_key: params.server_key.clone() })
     }
 
     /// Files an identity photo (`kind`: `face` or `id`) as a one-picture segment, encrypted to
@@ -237,7 +267,7 @@ impl Session {
     /// stops it too.
     pub fn start(&self, mut options: vigil_capture::RecordOptions, stop: StopToken) -> Running {
         options.encrypt_to = self.policy.recipient.clone();
-        Running::start(self.timeline.clone(), self.info.clone(), &self.policy, options, stop)
+        Running::start(self.timeline.clone(), self.info.clone(), &self.policy, options, stop, self.up.clone())
     }
 
     /// Sends what is left (reporting progress), finishes the session, checks the receipt against
@@ -246,7 +276,7 @@ impl Session {
         let total = self.spool.pending_uploads()?.len();
         progress(Progress { segments_total: total, segments_left: total, events_left: 0 });
         retry("sending the backlog", timeout, || {
-            let r = drain(&self.up, &self.spool, &self.info)?;
+            let r = drain(&self.up, &self.timeline, &self.info)?;
             progress(Progress { segments_total: total, segments_left: r.segments_left, events_left: r.events_left });
             if r.segments_left > 0 || r.events_left > 0 {
                 return Err(UplinkError::Transient(format!(
@@ -257,16 +287,28 @@ impl Session {
             Ok(())
         })
         .map_err(|e| SessionError::NotDelivered(e.to_string()))?;
-        let receipt: Receipt = retry("finishing the session", timeout, || self.up.finish(&self.info))
-            .map_err(|e| SessionError::NotDelivered(e.to_string()))?;
+        let receipt = retry("finishing the session", timeout, || self.up.finish(&self.info, &self.server_key))
+            .map_err(|e| {
+                if e.is_transient() {
+                    SessionError::NotDelivered(e.to_string())
+                } else {
+                    SessionError::Receipt(e)
+                }
+            })?;
         let missing = verify_receipt(&self.spool, &receipt)?;
         if !missing.is_empty() {
             return Err(SessionError::NotDelivered(format!("the server's receipt is missing {}", missing.join(", "))));
         }
+        let aside = self.spool.set_aside_files()?;
         for seg in self.spool.segments()? {
-            let _ = std::fs::remove_file(self.spool.segments_dir().join(&seg.file));
+            if !aside.contains(&seg.file) {
+                let _ = std::fs::remove_file(self.spool.segments_dir().join(&seg.file));
+            }
         }
         self.spool.set(RECEIPT_KEY, &serde_json::to_string(&receipt).unwrap_or_default())?;
+        // The token is of no more use to anyone.
+        let spent = SessionInfo { token: String::new(), ..self.info.clone() };
+        self.spool.set(SESSION_KEY, &serde_json::to_string(&spent).unwrap_or_default())?;
         Ok(Delivered {
             session_id: receipt.session_id,
             finished_at: receipt.finished_at,

@@ -11,8 +11,8 @@ use vigil_core::event::{interval_id, Event, EventKind};
 use vigil_core::protocol::{Heartbeat, Instruction};
 use vigil_core::{CompiledPolicy, StopToken};
 use vigil_spool::timeline::TimelineFailures;
-use vigil_spool::{Spool, Timeline};
-use vigil_uplink::{backoff, drain, SessionInfo, Uplink};
+use vigil_spool::Timeline;
+use vigil_uplink::{backlog, backoff, drain, SessionInfo, Uplink};
 use vigil_watch::live::{Alert, AlertSink, LiveWatchers, WatchRules};
 
 /// What the candidate's status bar shows.
@@ -23,6 +23,8 @@ pub struct LiveStatus {
     pub elapsed_secs: u64,
     /// The last contact with the server succeeded.
     pub online: bool,
+    /// Why the backlog is not going out while the server answers ("online, not delivering").
+    pub delivery_error: Option<String>,
     pub backlog_segments: u64,
     pub backlog_events: u64,
     /// Proctor instructions received so far, oldest first.
@@ -82,6 +84,7 @@ impl Running {
         policy: &Arc<CompiledPolicy>,
         options: RecordOptions,
         stop: StopToken,
+        up: Uplink,
     ) -> Running {
         let status = Arc::new(Mutex::new(LiveStatus::default()));
         let sink = Arc::new(SessionSink { timeline: timeline.clone(), status: status.clone() });
@@ -100,10 +103,9 @@ impl Running {
             })
         };
         let uploader = {
-            let (spool, stop, done, status) =
-                (timeline.spool().clone(), stop.clone(), uploads_done.clone(), status.clone());
+            let (stop, done, status) = (stop.clone(), uploads_done.clone(), status.clone());
             let timeline = timeline.clone();
-            std::thread::spawn(move || upload_loop(&spool, &timeline, &info, &stop, &done, &status))
+            std::thread::spawn(move || upload_loop(&up, &timeline, &info, &stop, &done, &status))
         };
         Running {
             stop,
@@ -166,37 +168,46 @@ fn lock(m: &Mutex<LiveStatus>) -> std::sync::MutexGuard<'_, LiveStatus> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Keeps the backend current while recording: backlog, heartbeat, proctor instructions.
+/// Keeps the backend current while recording: backlog, heartbeat, proctor instructions. The
+/// heartbeat goes on while delivery fails, so the proctor sees "online, not delivering".
 fn upload_loop(
-    spool: &Spool,
+    up: &Uplink,
     timeline: &Timeline,
     session: &SessionInfo,
     stop: &StopToken,
     done: &StopToken,
     status: &Mutex<LiveStatus>,
 ) {
-    let Ok(up) = Uplink::new(&session.server) else { return };
     let mut attempt = 0;
     let mut next_heartbeat = Instant::now();
+    let mut online = true;
     let mut offline: Option<String> = None;
     while !done.is_stopped() {
-        let backlog_segments = spool.pending_uploads().map(|p| p.len() as u64).unwrap_or(0);
-        let mut result = drain(&up, spool, session).map(|r| {
-            let mut s = lock(status);
-            s.backlog_segments = r.segments_left as u64;
-            s.backlog_events = r.events_left;
-        });
-        if result.is_ok() && Instant::now() >= next_heartbeat {
+        let delivered = drain(up, timeline, session);
+        let (backlog_segments, backlog_events) = match &delivered {
+            Ok(r) => (r.segments_left as u64, r.events_left),
+            Err(_) => backlog(timeline.spool()).unwrap_or_default(),
+        };
+        if delivered.is_err() || Instant::now() >= next_heartbeat {
             next_heartbeat = Instant::now() + Duration::from_secs(5);
-            let hb = Heartbeat { backlog_segments, backlog_events: 0 };
-            result = up.heartbeat(session, &hb).map(|instructions| {
-                for ins in instructions {
-                    obey(timeline, stop, status, ins);
+            let hb = Heartbeat { backlog_segments, backlog_events };
+            online = match up.heartbeat(session, &hb) {
+                Ok(instructions) => {
+                    for ins in instructions {
+                        obey(timeline, stop, status, ins);
+                    }
+                    true
                 }
-            });
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                    false
+                }
+            };
+        } else if delivered.is_ok() {
+            online = true;
         }
         // Offline is an interval, from the first failure to the next success.
-        match (&offline, result.is_ok()) {
+        match (&offline, online) {
             (None, false) => {
                 let id = interval_id("network");
                 timeline.record(Event::new(EventKind::NetworkOffline, json!({})).opens(&id));
@@ -208,17 +219,20 @@ fn upload_loop(
             }
             _ => {}
         }
-        let wait = match result {
-            Ok(()) => {
+        {
+            let mut s = lock(status);
+            s.online = online;
+            s.backlog_segments = backlog_segments;
+            s.backlog_events = backlog_events;
+            s.delivery_error = delivered.as_ref().err().map(|e| e.to_string());
+        }
+        let wait = match &delivered {
+            Ok(_) => {
                 attempt = 0;
-                lock(status).online = true;
                 Duration::from_millis(500)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "upload paused; will retry");
-                let mut s = lock(status);
-                s.online = false;
-                s.backlog_segments = backlog_segments;
                 attempt += 1;
                 backoff(attempt)
             }

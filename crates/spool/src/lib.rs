@@ -79,6 +79,39 @@ pub struct SegmentRecord {
 /// One event on the session's timeline, as stored: the same shape it travels in.
 pub type EventRecord = vigil_core::protocol::WireEvent;
 
+/// Only the candidate's user may enter the spool and read its files (directories 0700, files
+/// 0600; a spool made by an older version was world-readable). Best effort: a spool that cannot
+/// be changed (read-only, immutable) still opens, and the failure is logged.
+#[cfg(unix)]
+fn restrict(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: &Path, mode: u32| {
+        let loose = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
+        if loose {
+            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot restrict the spool's permissions");
+            }
+        }
+    };
+    set(dir, 0o700);
+    let segments = dir.join("segments");
+    set(&segments, 0o700);
+    for d in [dir, segments.as_path()] {
+        for entry in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                set(&entry.path(), 0o600);
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict(_dir: &Path) {}
+
+/// `uploads.done`: still to send, sent, or refused for good and kept aside.
+const UPLOAD_PENDING: i64 = 0;
+const UPLOAD_SET_ASIDE: i64 = 2;
+
 pub struct Spool {
     dir: PathBuf,
     db: Mutex<Connection>,
@@ -98,6 +131,7 @@ impl Spool {
             Migration::Db(source) => SpoolError::Db { path: path.clone(), source },
             Migration::TooNew(found) => SpoolError::TooNew { path: path.clone(), found },
         })?;
+        restrict(dir);
         Ok(Spool { dir: dir.to_path_buf(), db: Mutex::new(db) })
     }
 
@@ -236,10 +270,10 @@ impl Spool {
 
     /// Segments not yet confirmed uploaded, oldest first.
     pub fn pending_uploads(&self) -> Result<Vec<(SegmentRecord, Option<String>)>, SpoolError> {
-        let done: std::collections::HashMap<String, (Option<String>, bool)> = self.with_db(|db| {
+        let done: std::collections::HashMap<String, (Option<String>, i64)> = self.with_db(|db| {
             let mut stmt = db.prepare("SELECT file, location, done FROM uploads")?;
             let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, (r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?)))
+                Ok((r.get::<_, String>(0)?, (r.get::<_, Option<String>>(1)?, r.get::<_, i64>(2)?)))
             })?;
             rows.collect()
         })?;
@@ -247,8 +281,8 @@ impl Spool {
             .segments()?
             .into_iter()
             .filter_map(|s| match done.get(&s.file) {
-                Some((_, true)) => None,
-                Some((loc, false)) => Some((s, loc.clone())),
+                Some((loc, UPLOAD_PENDING)) => Some((s, loc.clone())),
+                Some(_) => None,
                 None => Some((s, None)),
             })
             .collect();
@@ -264,6 +298,26 @@ impl Spool {
                 params![file, location],
             )
             .map(|_| ())
+        })
+    }
+
+    /// Takes a segment the server refused for good out of the upload queue; it stays on disk.
+    pub fn set_aside(&self, file: &str) -> Result<(), SpoolError> {
+        self.with_db(|db| {
+            db.execute(
+                "INSERT INTO uploads (file, done) VALUES (?1, ?2) ON CONFLICT(file) DO UPDATE SET done = ?2",
+                params![file, UPLOAD_SET_ASIDE],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The files of segments set aside.
+    pub fn set_aside_files(&self) -> Result<Vec<String>, SpoolError> {
+        self.with_db(|db| {
+            let mut stmt = db.prepare("SELECT file FROM uploads WHERE done = ?1 ORDER BY file")?;
+            let rows = stmt.query_map([UPLOAD_SET_ASIDE], |r| r.get(0))?;
+            rows.collect()
         })
     }
 

@@ -1,17 +1,26 @@
 //! Vigil's uplink: everything between the spool and the backend. It joins (or resumes) a session,
-//! verifies the exam policy's signature against the provisioned server key, uploads finished
-//! segments with tus 1.0 (resuming partly sent ones after any interruption), sends events in
-//! batches, heartbeats and passes on the proctor's instructions. Network trouble is retried with
-//! exponential backoff and jitter, for as long as it takes; nothing is deleted locally until the
-//! backend's receipt lists it with the same hash. Knows nothing of cameras.
+//! verifies what the server signed (the policy, and the join grant that binds the exam code,
+//! session, policy hash, exam and upload URLs and the server's origin) against the provisioned
+//! server key, uploads finished segments with tus 1.0 (resuming partly sent ones after any
+//! interruption), sends events in batches bounded in bytes, heartbeats and passes on the
+//! proctor's instructions. Network trouble is retried with exponential backoff and jitter, for as
+//! long as it takes; nothing is deleted locally until the backend's signed receipt lists it with
+//! the same hash. Knows nothing of cameras.
+//!
+//! Transport rules: `https://`, or `http://` to a loopback address only unless the caller allows
+//! plain HTTP explicitly; no redirects are followed; every answer's size is capped.
 
-use base64::Engine;
+mod drain;
+mod tus;
+
+pub use drain::{backlog, drain, verify_receipt, DrainReport, EVENT_BATCH_BYTES};
+
 use reqwest::blocking::{Client, Response};
 use reqwest::{StatusCode, Url};
 use std::io::Read;
 use std::time::Duration;
 use vigil_core::protocol::*;
-use vigil_spool::{SegmentRecord, Spool, SpoolError};
+use vigil_spool::SpoolError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UplinkError {
@@ -23,7 +32,7 @@ pub enum UplinkError {
     #[error("{message}")]
     Rejected { code: String, message: String },
     #[error("{0}")]
-    Policy(#[from] SignatureError),
+    Signature(#[from] SignatureError),
     #[error(transparent)]
     Spool(#[from] SpoolError),
     #[error("reading {path}: {source}")]
@@ -36,12 +45,13 @@ impl UplinkError {
     }
 
     /// A stable machine code: the server's for a rejected request, else `uplink.unreachable`,
-    /// `policy.signature`, `uplink.io` or the spool's.
+    /// `policy.signature`, `uplink.io`, the spool's, or a local one (`uplink.insecure_http`,
+    /// `join.grant_mismatch`, `join.unsigned`, `receipt.wrong_session`, `uplink.answer_too_large`).
     pub fn code(&self) -> &str {
         match self {
             UplinkError::Transient(_) => "uplink.unreachable",
             UplinkError::Rejected { code, .. } => code,
-            UplinkError::Policy(_) => "policy.signature",
+            UplinkError::Signature(_) => "policy.signature",
             UplinkError::Spool(e) => e.code(),
             UplinkError::Io { .. } => "uplink.io",
         }
@@ -52,26 +62,135 @@ impl UplinkError {
     }
 }
 
-/// A joined session, as kept in the spool so that a restart resumes it.
+/// A joined session, as kept in the spool so that a restart resumes it. Everything in it that
+/// the server decided is covered by `policy_signature` and `grant`, checked again on every resume
+/// ([`SessionInfo::verify`]).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SessionInfo {
     pub server: String,
     pub session_id: String,
+    /// The session's bearer token; emptied once the receipt is verified.
     pub token: String,
     /// Absolute tus creation URL.
     pub upload_url: String,
     pub policy_json: String,
     pub exam_url: Option<String>,
+    /// The exam code the candidate asked for (empty in spools of 0.1).
+    #[serde(default)]
+    pub exam_code: String,
+    /// The policy's signature (empty in spools of 0.1).
+    #[serde(default)]
+    pub policy_signature: String,
+    /// The server's signed join grant (absent in spools of 0.1).
+    #[serde(default)]
+    pub grant: Option<SignedJson>,
 }
 
-/// HTTP client for one backend.
+impl SessionInfo {
+    /// Checks everything the server decided against `server_key`: the policy's signature, and
+    /// that the signed grant names this exam code, session, policy, exam URL, upload URL and the
+    /// server this client addressed. Returns the grant.
+    pub fn verify(&self, server_key: &str) -> Result<JoinGrant, UplinkError> {
+        SignedPolicy { policy_json: self.policy_json.clone(), signature: self.policy_signature.clone() }
+            .verify(server_key)?;
+        let signed = self.grant.as_ref().ok_or_else(|| {
+            UplinkError::local("join.unsigned", "the server's answer carries no signed grant: refusing it")
+        })?;
+        let grant: JoinGrant = signed.open(SignedKind::Join, server_key)?;
+        let server = Url::parse(&self.server).map_err(|e| UplinkError::local("uplink.bad_url", e.to_string()))?;
+        let upload = server
+            .join(&grant.upload_url)
+            .map_err(|e| UplinkError::local("uplink.bad_url", format!("signed upload URL: {e}")))?;
+        let checks = [
+            ("exam code", grant.exam_code == self.exam_code, &grant.exam_code, &self.exam_code),
+            ("session", grant.session_id == self.session_id, &grant.session_id, &self.session_id),
+            ("server", grant.origin == server.origin().ascii_serialization(), &grant.origin, &self.server),
+            ("upload URL", upload.as_str() == self.upload_url, &grant.upload_url, &self.upload_url),
+        ];
+        for (what, ok, signed, got) in checks {
+            if !ok {
+                return Err(mismatch(what, signed, got));
+            }
+        }
+        let policy_sha256 = vigil_spool::sha256_hex(self.policy_json.as_bytes());
+        if grant.policy_sha256 != policy_sha256 {
+            return Err(mismatch("policy", &grant.policy_sha256, &policy_sha256));
+        }
+        if grant.exam_url != self.exam_url {
+            return Err(mismatch(
+                "exam page",
+                grant.exam_url.as_deref().unwrap_or("none"),
+                self.exam_url.as_deref().unwrap_or("none"),
+            ));
+        }
+        Ok(grant)
+    }
+}
+
+fn mismatch(what: &str, signed: &str, got: &str) -> UplinkError {
+    UplinkError::local(
+        "join.grant_mismatch",
+        format!("the server signed {what} `{signed:.200}`, but the session says `{got:.200}`: refusing it"),
+    )
+}
+
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, ::1).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// `https://` always; `http://` only to loopback, unless `insecure_http`.
+pub fn check_transport(url: &Url, insecure_http: bool) -> Result<(), UplinkError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if insecure_http || is_loopback(url) => Ok(()),
+        "http" => Err(UplinkError::local(
+            "uplink.insecure_http",
+            format!(
+                "{url} is plain HTTP to another machine: recordings and tokens would travel unencrypted; use https:// \
+                 (or allow it explicitly with --insecure-http for a test network)"
+            ),
+        )),
+        other => Err(UplinkError::local("uplink.bad_server_url", format!("unsupported scheme `{other}` in {url}"))),
+    }
+}
+
+/// Largest answer read from the server (a receipt of a long session is well under it).
+const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest error answer read.
+const MAX_ERROR_BYTES: u64 = 64 * 1024;
+
+/// HTTP client for one backend (cheap to clone: the connection pool is shared).
+#[derive(Clone)]
 pub struct Uplink {
     http: Client,
     base: Url,
+    insecure_http: bool,
 }
 
 fn transport(e: reqwest::Error) -> UplinkError {
     UplinkError::Transient(vigil_core::error_chain(&e))
+}
+
+/// At most `cap` bytes of an answer; an answer over it is an error, never cut silently.
+fn read_capped(resp: Response, cap: u64) -> Result<Vec<u8>, UplinkError> {
+    let mut body = Vec::new();
+    resp.take(cap + 1).read_to_end(&mut body).map_err(|e| UplinkError::Transient(e.to_string()))?;
+    if body.len() as u64 > cap {
+        return Err(UplinkError::local("uplink.answer_too_large", format!("the server's answer is over {cap} bytes")));
+    }
+    Ok(body)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(resp: Response, what: &str) -> Result<T, UplinkError> {
+    let body = read_capped(resp, MAX_ANSWER_BYTES)?;
+    serde_json::from_slice(&body)
+        .map_err(|e| UplinkError::local("uplink.bad_answer", format!("unexpected answer to {what}: {e}")))
 }
 
 /// Turns a non-success answer into an error, reading the server's `{"error": ...}`.
@@ -80,13 +199,24 @@ fn check(resp: Response) -> Result<Response, UplinkError> {
     if status.is_success() {
         return Ok(resp);
     }
-    let body = resp.text().unwrap_or_default();
-    let (code, msg) = match serde_json::from_str::<ErrorBody>(&body) {
+    if status.is_redirection() {
+        let to = resp.headers().get("Location").and_then(|v| v.to_str().ok()).unwrap_or("?").to_owned();
+        return Err(UplinkError::local(
+            "uplink.redirect",
+            format!("the server redirects to {to:.200}; Vigil follows no redirects: use the final address"),
+        ));
+    }
+    let body = read_capped(resp, MAX_ERROR_BYTES).unwrap_or_default();
+    let (code, msg) = match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(b) => (b.error.code, b.error.message),
         // Not our server's shape (a proxy, a foreign tus server): the status is all we know.
-        Err(_) => (format!("http.{}", status.as_u16()), body.chars().take(500).collect()),
+        Err(_) => (format!("http.{}", status.as_u16()), String::from_utf8_lossy(&body).chars().take(500).collect()),
     };
     let message = format!("{status}: {msg}");
+    // Too many wrong exam codes: waiting will not make the code right.
+    if code == "join.rate_limited" {
+        return Err(UplinkError::Rejected { code, message });
+    }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT {
         Err(UplinkError::Transient(message))
     } else {
@@ -95,48 +225,59 @@ fn check(resp: Response) -> Result<Response, UplinkError> {
 }
 
 impl Uplink {
-    pub fn new(server: &str) -> Result<Uplink, UplinkError> {
+    /// A client for `server`; plain HTTP to another machine only with `insecure_http`.
+    pub fn new(server: &str, insecure_http: bool) -> Result<Uplink, UplinkError> {
         let base = Url::parse(server)
             .map_err(|e| UplinkError::local("uplink.bad_server_url", format!("server URL `{server}`: {e}")))?;
+        check_transport(&base, insecure_http)?;
         let http = Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(transport)?;
-        Ok(Uplink { http, base })
+        Ok(Uplink { http, base, insecure_http })
     }
 
     fn url(&self, path: &str) -> Result<Url, UplinkError> {
         self.base.join(path).map_err(|e| UplinkError::local("uplink.bad_url", format!("bad URL {path}: {e}")))
     }
 
-    /// Joins the exam and verifies the policy signature against `server_key` (base64 Ed25519).
+    /// Joins the exam and verifies what the server signed against `server_key` (base64 Ed25519).
     pub fn join(&self, req: &JoinRequest, server_key: &str) -> Result<SessionInfo, UplinkError> {
         let resp = check(self.http.post(self.url("/v1/sessions")?).json(req).send().map_err(transport)?)?;
-        let joined: JoinResponse = resp
-            .json()
-            .map_err(|e| UplinkError::local("uplink.bad_answer", format!("unexpected answer to join: {e}")))?;
-        joined.policy.verify(server_key)?;
-        Ok(SessionInfo {
+        let joined: JoinResponse = read_json(resp, "join")?;
+        let upload_url = self.url(&joined.upload_url)?;
+        check_transport(&upload_url, self.insecure_http)?;
+        let info = SessionInfo {
             server: self.base.to_string(),
             session_id: joined.session_id,
             token: joined.token,
-            upload_url: self.url(&joined.upload_url)?.to_string(),
+            upload_url: upload_url.to_string(),
             policy_json: joined.policy.policy_json,
             exam_url: joined.exam_url,
-        })
+            exam_code: req.exam_code.clone(),
+            policy_signature: joined.policy.signature,
+            grant: Some(joined.grant),
+        };
+        info.verify(server_key)?;
+        Ok(info)
     }
 
-    pub fn send_events(&self, s: &SessionInfo, events: Vec<WireEvent>) -> Result<u64, UplinkError> {
+    pub fn send_events(&self, s: &SessionInfo, events: &[WireEvent]) -> Result<u64, UplinkError> {
+        #[derive(serde::Serialize)]
+        struct Batch<'a> {
+            events: &'a [WireEvent],
+        }
         let resp = self
             .http
             .post(self.url(&format!("/v1/sessions/{}/events", s.session_id))?)
             .bearer_auth(&s.token)
-            .json(&EventBatch { events })
+            .json(&Batch { events })
             .send()
             .map_err(transport)?;
-        Ok(check(resp)?.json::<EventAck>().map_err(|e| UplinkError::Transient(e.to_string()))?.acked)
+        Ok(read_json::<EventAck>(check(resp)?, "events")?.acked)
     }
 
     pub fn heartbeat(&self, s: &SessionInfo, hb: &Heartbeat) -> Result<Vec<Instruction>, UplinkError> {
@@ -147,38 +288,37 @@ impl Uplink {
             .json(hb)
             .send()
             .map_err(transport)?;
-        Ok(check(resp)?.json::<HeartbeatResponse>().map_err(|e| UplinkError::Transient(e.to_string()))?.instructions)
+        Ok(read_json::<HeartbeatResponse>(check(resp)?, "heartbeat")?.instructions)
     }
 
-    pub fn finish(&self, s: &SessionInfo) -> Result<Receipt, UplinkError> {
+    /// Finishes the session and returns the receipt's signed body, verified against `server_key`
+    /// and naming this session.
+    pub fn finish(&self, s: &SessionInfo, server_key: &str) -> Result<ReceiptBody, UplinkError> {
         let resp = self
             .http
             .post(self.url(&format!("/v1/sessions/{}/finish", s.session_id))?)
             .bearer_auth(&s.token)
             .send()
             .map_err(transport)?;
-        check(resp)?.json().map_err(|e| UplinkError::Transient(e.to_string()))
-    }
-
-    /// tus request headers. The session token goes only to this backend, never to an external
-    /// tus server.
-    fn tus(&self, builder: reqwest::blocking::RequestBuilder, s: &SessionInfo) -> reqwest::blocking::RequestBuilder {
-        let builder = builder.header("Tus-Resumable", "1.0.0");
-        if self.uploads_here(s) {
-            builder.bearer_auth(&s.token)
-        } else {
-            builder
+        let receipt: Receipt = read_json(check(resp)?, "finish")?;
+        let body = receipt.verify(server_key)?;
+        if body.session_id != s.session_id {
+            return Err(UplinkError::local(
+                "receipt.wrong_session",
+                format!("the signed receipt is for session {}, not {}", body.session_id, s.session_id),
+            ));
         }
-    }
-
-    /// Whether the session's segments go to this backend's own tus endpoint (else to an external one).
-    pub fn uploads_here(&self, s: &SessionInfo) -> bool {
-        Url::parse(&s.upload_url).is_ok_and(|u| u.origin() == self.base.origin())
+        Ok(body)
     }
 
     /// Reports a segment stored on an external tus server to the backend, which lists it in the
     /// receipt from then on.
-    pub fn register_segment(&self, s: &SessionInfo, seg: &SegmentRecord, location: &Url) -> Result<(), UplinkError> {
+    pub fn register_segment(
+        &self,
+        s: &SessionInfo,
+        seg: &vigil_spool::SegmentRecord,
+        location: &Url,
+    ) -> Result<(), UplinkError> {
         let body = SegmentRegistration {
             source: seg.source.clone(),
             sequence: seg.sequence,
@@ -195,98 +335,6 @@ impl Uplink {
             .map_err(transport)?;
         check(resp).map(|_| ())
     }
-
-    /// Uploads one segment file by tus, resuming at the server's offset when `location` names an
-    /// earlier upload. `remember` is given the location of a new upload before any byte is sent.
-    /// Returns the upload's URL.
-    pub fn upload(
-        &self,
-        s: &SessionInfo,
-        dir: &std::path::Path,
-        seg: &SegmentRecord,
-        location: Option<String>,
-        remember: &dyn Fn(&str) -> Result<(), UplinkError>,
-    ) -> Result<Url, UplinkError> {
-        let path = dir.join(&seg.file);
-        let io = |source| UplinkError::Io { path: path.display().to_string(), source };
-        let mut data = Vec::with_capacity(seg.bytes as usize);
-        std::fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut data)).map_err(io)?;
-        let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
-        let upload_base = Url::parse(&s.upload_url).map_err(|e| UplinkError::local("uplink.bad_url", e.to_string()))?;
-
-        // Where to resume: the server's offset of a known upload, else a new upload.
-        let mut resume = None;
-        if let Some(loc) = location {
-            let url = upload_base.join(&loc).map_err(|e| UplinkError::local("uplink.bad_url", e.to_string()))?;
-            let resp = self.tus(self.http.head(url.clone()), s).send().map_err(transport)?;
-            match resp.status() {
-                StatusCode::OK | StatusCode::NO_CONTENT => {
-                    let offset = resp
-                        .headers()
-                        .get("Upload-Offset")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok());
-                    resume = offset.map(|o| (url, o));
-                }
-                StatusCode::NOT_FOUND | StatusCode::GONE => {} // expired or already filed: start again
-                _ => {
-                    check(resp)?;
-                }
-            }
-        }
-        let (url, mut offset) = match resume {
-            Some(r) => r,
-            None => {
-                let meta = format!(
-                    "session {},source {},sequence {},sha256 {},filename {}",
-                    b64(&s.session_id),
-                    b64(&seg.source),
-                    b64(&seg.sequence.to_string()),
-                    b64(&seg.sha256),
-                    b64(&seg.file)
-                );
-                let resp = self
-                    .tus(self.http.post(upload_base.clone()), s)
-                    .header("Upload-Length", data.len().to_string())
-                    .header("Upload-Metadata", meta)
-                    .send()
-                    .map_err(transport)?;
-                let resp = check(resp)?;
-                let loc = resp
-                    .headers()
-                    .get("Location")
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| UplinkError::local("tus.no_location", "tus server sent no Location"))?
-                    .to_owned();
-                remember(&loc)?;
-                (upload_base.join(&loc).map_err(|e| UplinkError::local("uplink.bad_url", e.to_string()))?, 0)
-            }
-        };
-        // Send in chunks so that an interruption costs at most one chunk.
-        const CHUNK: usize = 256 * 1024;
-        while (offset as usize) < data.len() {
-            let end = (offset as usize + CHUNK).min(data.len());
-            let resp = self
-                .tus(self.http.patch(url.clone()), s)
-                .header("Upload-Offset", offset.to_string())
-                .header("Content-Type", "application/offset+octet-stream")
-                .body(data[offset as usize..end].to_vec())
-                .send()
-                .map_err(transport)?;
-            if resp.status() == StatusCode::CONFLICT {
-                // Our idea of the offset is stale: ask again next round.
-                return Err(UplinkError::Transient("upload offset conflict; resuming".into()));
-            }
-            let resp = check(resp)?;
-            offset = resp
-                .headers()
-                .get("Upload-Offset")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(end as u64);
-        }
-        Ok(url)
-    }
 }
 
 /// Exponential backoff with jitter: 0.5 s, 1 s, 2 s, ... up to 30 s, each randomised by ±50 %.
@@ -301,68 +349,4 @@ fn jitter_fraction() -> f64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     // A cheap hash of the clock's nanoseconds: enough to spread clients apart.
     (nanos.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0
-}
-
-/// What one pass of [`drain`] achieved.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DrainReport {
-    pub segments_sent: usize,
-    pub segments_left: usize,
-    pub events_acked: u64,
-    pub events_left: u64,
-}
-
-/// Sends every finished segment and every event the spool holds. Stops at the first error.
-pub fn drain(up: &Uplink, spool: &Spool, s: &SessionInfo) -> Result<DrainReport, UplinkError> {
-    let mut report = DrainReport::default();
-    let acked_key = "events_acked";
-    let mut acked: u64 = spool.get(acked_key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    loop {
-        let batch = spool.events_after(acked, 500)?;
-        if batch.is_empty() {
-            break;
-        }
-        let new_ack = up.send_events(s, batch)?;
-        if new_ack <= acked {
-            break; // the server is missing an earlier one; the next pass re-sends from `acked`
-        }
-        acked = new_ack;
-        spool.set(acked_key, &acked.to_string())?;
-    }
-    report.events_acked = acked;
-    report.events_left = spool.last_event_seq()?.saturating_sub(acked);
-
-    let pending = spool.pending_uploads()?;
-    report.segments_left = pending.len();
-    for (seg, location) in pending {
-        let remember = |loc: &str| spool.set_upload_location(&seg.file, Some(loc)).map_err(UplinkError::from);
-        let url = up.upload(s, &spool.segments_dir(), &seg, location, &remember)?;
-        if !up.uploads_here(s) {
-            up.register_segment(s, &seg, &url)?;
-        }
-        spool.mark_uploaded(&seg.file)?;
-        report.segments_sent += 1;
-        report.segments_left -= 1;
-    }
-    Ok(report)
-}
-
-/// Checks a receipt against the spool: every local segment is listed with its hash, and every
-/// event was acknowledged. Returns what is missing, if anything.
-pub fn verify_receipt(spool: &Spool, receipt: &Receipt) -> Result<Vec<String>, SpoolError> {
-    let mut missing = Vec::new();
-    for seg in spool.segments()? {
-        let held = receipt
-            .segments
-            .iter()
-            .any(|r| r.source == seg.source && r.sequence == seg.sequence && r.sha256 == seg.sha256);
-        if !held {
-            missing.push(format!("segment {} ({})", seg.file, seg.sha256));
-        }
-    }
-    let last = spool.last_event_seq()?;
-    if receipt.last_event_seq < last {
-        missing.push(format!("events {}..={last}", receipt.last_event_seq + 1));
-    }
-    Ok(missing)
 }

@@ -24,7 +24,7 @@ fn join(server: &ReferenceServer, up: &Uplink) -> vigil_uplink::SessionInfo {
 #[test]
 fn truncated_and_interval_events_are_delivered_and_reviewed() {
     let server = ReferenceServer::start("TL").unwrap();
-    let up = Uplink::new(&server.url).unwrap();
+    let up = Uplink::new(&server.url, false).unwrap();
     let session = join(&server, &up);
     let local = tempfile::tempdir().unwrap();
     let timeline = Timeline::new(Arc::new(Spool::open(local.path()).unwrap()));
@@ -45,7 +45,7 @@ fn truncated_and_interval_events_are_delivered_and_reviewed() {
     assert!(stored[0].truncated);
     assert_eq!(stored[0].data["url"].as_str().unwrap().chars().count(), MAX_STRING_CHARS);
 
-    let report = drain(&up, timeline.spool(), &session).unwrap();
+    let report = drain(&up, &timeline, &session).unwrap();
     assert_eq!(report.events_left, 0);
 
     let review = server.review(&format!("/v1/review/sessions/{}", session.session_id)).unwrap();
@@ -72,7 +72,7 @@ fn truncated_and_interval_events_are_delivered_and_reviewed() {
 #[test]
 fn the_server_accepts_documented_and_extension_kinds_only() {
     let server = ReferenceServer::start("TL").unwrap();
-    let up = Uplink::new(&server.url).unwrap();
+    let up = Uplink::new(&server.url, false).unwrap();
     let session = join(&server, &up);
     let event = |seq: u64, kind: &str| WireEvent {
         seq,
@@ -83,9 +83,9 @@ fn the_server_accepts_documented_and_extension_kinds_only() {
         truncated: false,
         data: json!({"note": "x".repeat(5000)}),
     };
-    let err = up.send_events(&session, vec![event(1, "made.up")]).unwrap_err();
+    let err = up.send_events(&session, &[event(1, "made.up")]).unwrap_err();
     assert_eq!(err.code(), "events.unknown_kind", "{err}");
-    assert_eq!(up.send_events(&session, vec![event(1, "x.lms.quiz_submitted")]).unwrap(), 1);
+    assert_eq!(up.send_events(&session, &[event(1, "x.lms.quiz_submitted")]).unwrap(), 1);
     // The server holds the limits too, whoever the client is.
     let review = server.review(&format!("/v1/review/sessions/{}", session.session_id)).unwrap();
     assert_eq!(review["events"][0]["truncated"], true);

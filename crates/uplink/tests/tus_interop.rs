@@ -82,9 +82,12 @@ fn uploads_byte_for_byte_and_resumes_against_the_node_tus_server() {
         upload_url: url.clone(),
         policy_json: "{}".into(),
         exam_url: None,
+        exam_code: "interop".into(),
+        policy_signature: String::new(),
+        grant: None,
     };
     // The backend is elsewhere: this tus server is an external upload endpoint.
-    let up = Uplink::new("http://127.0.0.1:9/").unwrap();
+    let up = Uplink::new("http://127.0.0.1:9/", false).unwrap();
 
     // 1. A whole segment (larger than one 256 KiB chunk).
     let data: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
@@ -133,7 +136,7 @@ fn a_whole_session_through_an_external_upload_endpoint() {
     let store = tempfile::tempdir().unwrap();
     let (_tus, tus_url) = start_node_tus(store.path());
     let server = vigil_testkit::ReferenceServer::start_with("EXT", &["--upload-endpoint", &tus_url]).unwrap();
-    let up = Uplink::new(&server.url).unwrap();
+    let up = Uplink::new(&server.url, false).unwrap();
     let req = JoinRequest {
         exam_code: "EXT".into(),
         candidate: Candidate { name: "Aigerim".into() },
@@ -146,16 +149,17 @@ fn a_whole_session_through_an_external_upload_endpoint() {
     assert!(!up.uploads_here(&session));
 
     let local = tempfile::tempdir().unwrap();
-    let spool = vigil_spool::Spool::open(local.path()).unwrap();
+    let spool = std::sync::Arc::new(vigil_spool::Spool::open(local.path()).unwrap());
+    let timeline = vigil_spool::Timeline::new(spool.clone());
     let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(40503) >> 7) as u8).collect();
     let seg = segment(&spool.segments_dir(), "camera-000000.mp4", &data);
     spool.add_segment(&seg).unwrap();
     let joined = vigil_core::event::Event::new(vigil_core::event::EventKind::SessionJoined, serde_json::json!({}));
     spool.add_event(&joined).unwrap();
-    let report = vigil_uplink::drain(&up, &spool, &session).unwrap();
+    let report = vigil_uplink::drain(&up, &timeline, &session).unwrap();
     assert_eq!((report.segments_sent, report.segments_left, report.events_left), (1, 0, 0));
 
-    let receipt = up.finish(&session).unwrap();
+    let receipt = up.finish(&session, &server.key).unwrap();
     assert!(vigil_uplink::verify_receipt(&spool, &receipt).unwrap().is_empty(), "receipt: {receipt:?}");
     let review = server.review(&format!("/v1/review/sessions/{}", session.session_id)).unwrap();
     let stored_at = review["segments"][0]["stored_at"].as_str().unwrap().to_owned();
@@ -169,7 +173,7 @@ fn a_whole_session_through_an_external_upload_endpoint() {
 
     // Registration is refused by a server that takes uploads itself.
     let own = vigil_testkit::ReferenceServer::start("OWN").unwrap();
-    let own_up = Uplink::new(&own.url).unwrap();
+    let own_up = Uplink::new(&own.url, false).unwrap();
     let own_session = own_up.join(&JoinRequest { exam_code: "OWN".into(), client_key: None, ..req }, &own.key).unwrap();
     let err = own_up.register_segment(&own_session, &seg, &reqwest::Url::parse(&stored_at).unwrap()).unwrap_err();
     assert_eq!(err.code(), "segments.registration_disabled", "{err}");

@@ -1,0 +1,172 @@
+//! The review API and page for proctors (admin token), with security headers on every answer:
+//! a CSP without inline script, no framing, no sniffing, no caching.
+
+use crate::api::{admin, bad_request, read_json, stored_number, ApiError, ApiResult};
+use crate::db;
+use crate::limits::MAX_SMALL_BODY;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use vigil_core::protocol::Instruction;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                   media-src 'self' blob:; img-src 'self' blob: data:; frame-ancestors 'none'; base-uri 'none'; \
+                   form-action 'self'";
+
+/// Adds the headers every review answer carries.
+pub async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
+}
+
+pub async fn page() -> Html<&'static str> {
+    Html(include_str!("review.html"))
+}
+
+pub async fn script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("review.js"))
+}
+
+pub async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("review.css"))
+}
+
+pub async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    admin(&state, &headers)?;
+    let db = state.db();
+    let mut stmt = db.prepare(
+        "SELECT s.id, s.exam_code, s.candidate, s.created_at, s.finished_at,
+                (SELECT COUNT(*) FROM segments g WHERE g.session_id = s.id),
+                (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)
+         FROM sessions s ORDER BY s.created_at DESC",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(json!({"id": r.get::<_, String>(0)?, "exam_code": r.get::<_, String>(1)?, "candidate": r.get::<_, String>(2)?,
+                "started_at": r.get::<_, String>(3)?, "finished_at": r.get::<_, Option<String>>(4)?,
+                "segments": r.get::<_, u64>(5)?, "events": r.get::<_, u64>(6)?}))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({"sessions": rows})))
+}
+
+pub async fn session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    admin(&state, &headers)?;
+    let db = state.db();
+    let session = db
+        .query_row("SELECT exam_code, candidate, created_at, finished_at, consent, device FROM sessions WHERE id = ?1", [&id], |r| {
+            Ok(json!({"id": id, "exam_code": r.get::<_, String>(0)?, "candidate": r.get::<_, String>(1)?, "started_at": r.get::<_, String>(2)?,
+                "finished_at": r.get::<_, Option<String>>(3)?,
+                "consent": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(4)?).unwrap_or_default(),
+                "device": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default()}))
+        })
+        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()))?;
+    let external = state.upload_endpoint.is_some();
+    let segments: Vec<_> = db::segments(&db, &id)?
+        .into_iter()
+        .map(|s| {
+            let mut v = json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256, "bytes": s.bytes,
+                "download": format!("/v1/review/sessions/{id}/segments/{}/{}", s.source, s.sequence)});
+            if external {
+                v["stored_at"] = json!(db::segment_location(&db, &id, &s.source, s.sequence).ok());
+            }
+            v
+        })
+        .collect();
+    let events = db::events(&db, &id)?;
+    let intervals = vigil_core::protocol::intervals(&events);
+    Ok(Json(json!({"session": session, "segments": segments, "events": events, "intervals": intervals})))
+}
+
+pub async fn instruct(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    admin(&state, &headers)?;
+    let ins: Instruction = read_json(body, MAX_SMALL_BODY).await?;
+    let n = state.db().execute(
+        "INSERT INTO instructions (session_id, body) SELECT id, ?2 FROM sessions WHERE id = ?1",
+        rusqlite::params![id, serde_json::to_string(&ins).unwrap_or_default()],
+    )?;
+    if n == 0 {
+        return Err(ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()));
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// A filed segment, decrypted for the reviewer; refused if its bytes no longer match the hash
+/// that was filed.
+pub async fn segment(
+    State(state): State<AppState>,
+    Path((id, source, sequence)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    admin(&state, &headers)?;
+    if !vigil_spool::is_valid_source(&source) {
+        return Err(bad_request("request.invalid_source", "invalid source name"));
+    }
+    stored_number("sequence", sequence)?;
+    let filed: Option<String> = state
+        .db()
+        .query_row(
+            "SELECT sha256 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
+            rusqlite::params![id, source, sequence],
+            |r| r.get(0),
+        )
+        .ok();
+    let Some(filed) = filed else {
+        return Err(ApiError(StatusCode::NOT_FOUND, "segment.not_found", "no such segment".into()));
+    };
+    let path = state.segment_path(&id, &source, sequence);
+    if !path.exists() {
+        let location = db::segment_location(&state.db(), &id, &source, sequence).unwrap_or_default();
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "segment.external",
+            format!("this segment is stored on the external upload server: {location}"),
+        ));
+    }
+    let mut bytes = tokio::fs::read(path).await.map_err(|e| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.unreadable", format!("segment file unreadable: {e}"))
+    })?;
+    let actual = vigil_spool::sha256_hex(&bytes);
+    if actual != filed {
+        tracing::error!(session = %id, %source, sequence, "a filed segment's bytes no longer match its hash");
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "segment.altered",
+            format!("the stored file no longer matches the hash filed on receipt (filed {filed}, now {actual})"),
+        ));
+    }
+    if vigil_spool::seal::is_sealed(&bytes) {
+        // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
+        let code: String = state.db().query_row("SELECT exam_code FROM sessions WHERE id = ?1", [&id], |r| r.get(0))?;
+        let identity = state.exam_identity(&code).map_err(|e| {
+            ApiError(StatusCode::INTERNAL_SERVER_ERROR, "exam.identity_missing", format!("exam {code}'s key: {e}"))
+        })?;
+        bytes = vigil_spool::seal::open_bytes(&bytes, &identity).map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "segment.undecryptable",
+                format!("cannot decrypt the segment: {e}"),
+            )
+        })?;
+    }
+    let kind = if source.starts_with("identity-") { "image/jpeg" } else { "video/mp4" };
+    Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+}
