@@ -165,7 +165,8 @@ async fn join(
         return Err(too_many("join.rate_limited", "too many wrong exam codes from this address: wait", wait));
     }
     let req: JoinRequest = read_json(body, MAX_JOIN_BODY).await.map_err(IntoResponse::into_response)?;
-    let exam = match db::exam(&state.db(), &req.exam_code).map_err(|e| ApiError::from(e).into_response())? {
+    let exam = db::exam(&state.db(), &req.exam_code).map_err(|e| ApiError::from(e).into_response())?;
+    let exam = match exam {
         Some(exam) => exam,
         None => {
             if let Err(wait) = state.wrong_codes.hit(&address) {

@@ -301,7 +301,8 @@ fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
             "this exam encrypts its recordings: segments must be age files to its recipient".into(),
         ));
     }
-    match db::filed_hash(&state.db(), &up.session_id, &up.source, up.sequence)? {
+    let filed = db::filed_hash(&state.db(), &up.session_id, &up.source, up.sequence)?;
+    match filed {
         Some(held) if held == up.sha256 => {
             discard();
             return Ok(());

@@ -4,7 +4,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub url: String,
     pub dir: tempfile::TempDir,
 }
@@ -24,18 +24,18 @@ pub fn admin(dir: &std::path::Path, args: &[&str]) -> String {
 }
 
 pub fn start(max_upload: u64) -> Server {
+    start_with(max_upload, &[])
+}
+
+/// A server with extra `serve` flags.
+pub fn start_with(max_upload: u64, flags: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     admin(dir.path(), &["exam", "create", "--code", "MATH-101", "--exam-url", "https://exam.example/start"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--max-upload-bytes",
-            &max_upload.to_string(),
-            "--data",
-        ])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--max-upload-bytes", &max_upload.to_string()])
+        .args(flags)
+        .arg("--data")
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
