@@ -38,8 +38,11 @@ pub struct DrainReport {
 pub fn drain(up: &Uplink, timeline: &Timeline, s: &SessionInfo) -> Result<DrainReport, UplinkError> {
     let spool = timeline.spool();
     let mut report = DrainReport::default();
-    let events = send_events(up, spool, s, &mut report);
+    let mut events = send_events(up, spool, s, &mut report);
     let segments = send_segments(up, timeline, s, &mut report);
+    if report.segments_set_aside > 0 && events.is_ok() {
+        events = send_events(up, spool, s, &mut report); // the set-aside events, at once
+    }
     events.and(segments).map(|()| report)
 }
 
