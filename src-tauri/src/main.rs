@@ -11,6 +11,7 @@ mod flow;
 mod launch;
 
 fn main() {
+    vigil_spool::private_files();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

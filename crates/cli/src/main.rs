@@ -58,6 +58,7 @@ impl std::fmt::Display for Exit {
 }
 
 fn main() -> ExitCode {
+    vigil_spool::private_files();
     limit_heap_retention();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "warn".into()))

@@ -385,3 +385,28 @@ pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, heade
     state.db().execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
     Ok((StatusCode::NO_CONTENT, tus_headers(&state)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `Upload-Metadata` of any printable text: parsed or refused with `tus.metadata`,
+        /// never a panic; well-formed pairs come back as sent.
+        #[test]
+        fn upload_metadata_of_any_text(raw in "[ -~]{0,300}", key in "[a-z]{1,12}", value in ".{0,100}") {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&raw) {
+                headers.insert("Upload-Metadata", v);
+                if let Err(e) = metadata(&headers) {
+                    prop_assert_eq!(e.1, "tus.metadata");
+                }
+            }
+            let encoded = format!("{key} {}", base64::engine::general_purpose::STANDARD.encode(&value));
+            headers.insert("Upload-Metadata", HeaderValue::from_str(&encoded).unwrap());
+            let parsed = metadata(&headers).unwrap();
+            prop_assert_eq!(parsed.get(&key), Some(&value));
+        }
+    }
+}

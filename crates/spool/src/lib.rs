@@ -79,6 +79,16 @@ pub struct SegmentRecord {
 /// One event on the session's timeline, as stored: the same shape it travels in.
 pub type EventRecord = vigil_core::protocol::WireEvent;
 
+/// Makes every file this process creates from now on private to its user (umask 077): the
+/// spool, segments, photos, logs. Call it first thing in `main`.
+pub fn private_files() {
+    // SAFETY: umask only changes this process's file creation mask.
+    #[cfg(unix)]
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// Only the candidate's user may enter the spool and read its files (directories 0700, files
 /// 0600; a spool made by an older version was world-readable). Best effort: a spool that cannot
 /// be changed (read-only, immutable) still opens, and the failure is logged.
@@ -491,6 +501,29 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[cfg(unix)]
+    #[test]
+    fn a_world_readable_spool_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("spool");
+        let spool = Spool::open(&dir).unwrap();
+        std::fs::write(dir.join("segments/camera-000000.mp4"), b"x").unwrap();
+        drop(spool);
+        for (path, mode) in [(dir.clone(), 0o755), (dir.join("segments"), 0o755), (dir.join("spool.db"), 0o644)] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::fs::set_permissions(dir.join("segments/camera-000000.mp4"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let _spool = Spool::open(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("segments")), 0o700);
+        assert_eq!(mode(&dir.join("spool.db")), 0o600);
+        assert_eq!(mode(&dir.join("segments/camera-000000.mp4")), 0o600);
+    }
+
     use super::*;
 
     fn record(source: &str, sequence: u64) -> SegmentRecord {
