@@ -6,6 +6,8 @@
 //! connection, all spread evenly over time. For each step it prints request latencies per kind
 //! (p50, p95, p99, max), errors, the rate achieved against the rate asked for, and the server's CPU
 //! and memory; at the end, the largest step with p99 < 200 ms, no errors and the full rate.
+//! Then the anonymous flood: 100 connections without a token each declare a 256 MiB body and keep
+//! sending it for 5 s; it prints the server's peak RSS (goal: under 150 MiB).
 //! Prints figures; asserts nothing.
 
 use base64::Engine;
@@ -300,12 +302,15 @@ fn main() {
             _ => {} // cargo bench passes --bench
         }
     }
+    let recipient = vigil_spool::seal::parse_recipient(&vigil_spool::seal::generate().1).unwrap();
     let payloads: Arc<Vec<Payload>> = Arc::new(
         (0..8u8)
             .map(|i| {
-                let mut body = vec![0u8; SEGMENT_BYTES];
-                getrandom::fill(&mut body).unwrap();
-                body[0] = i;
+                let mut plain = vec![0u8; SEGMENT_BYTES];
+                getrandom::fill(&mut plain).unwrap();
+                plain[0] = i;
+                // Sealed like real segments: the server refuses anything else.
+                let body = vigil_spool::seal::seal_bytes(&plain, &recipient).unwrap();
                 Payload { sha256: hex::encode(Sha256::digest(&body)), body: body.into() }
             })
             .collect(),
@@ -322,4 +327,52 @@ fn main() {
         Some(n) => println!("\nlargest step sustained (p99 < 200 ms, no errors, full rate): {n} candidates"),
         None => println!("\nno step sustained (p99 < 200 ms, no errors, full rate)"),
     }
+    anonymous_flood(100, Duration::from_secs(5));
+}
+
+/// `connections` anonymous clients each declare a 256 MiB body (a PATCH to an unknown upload, or
+/// an event batch of an unknown session) and send it as fast as the server takes it.
+fn anonymous_flood(connections: usize, how_long: Duration) {
+    use std::io::Write;
+    let server = start_server();
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+    let (_, before) = cpu_and_rss(server.child.id());
+    let until = Instant::now() + how_long;
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let clients: Vec<_> = (0..connections)
+        .map(|n| {
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return };
+                let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+                let head = if n % 2 == 0 {
+                    format!("PATCH /v1/uploads/{} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: 268435456\r\n\r\n", "a".repeat(64))
+                } else {
+                    format!("POST /v1/sessions/{}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 268435456\r\n\r\n", "b".repeat(24))
+                };
+                let chunk = vec![b'{'; 64 * 1024];
+                if conn.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                while Instant::now() < until && conn.write_all(&chunk).is_ok() {
+                    sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let mut peak = before;
+    while Instant::now() < until {
+        peak = peak.max(cpu_and_rss(server.child.id()).1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for c in clients {
+        let _ = c.join();
+    }
+    let answers = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    println!(
+        "\nanonymous flood: {connections} connections declaring 256 MiB bodies for {:.0} s ({:.0} MiB accepted by the socket): \
+         server RSS {before:.0} MiB before, peak {peak:.0} MiB (goal < 150); still answering: {answers}",
+        how_long.as_secs_f64(),
+        sent.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1048576.0
+    );
 }

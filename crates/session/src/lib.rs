@@ -223,6 +223,9 @@ impl Session {
         // Compiled once, before anything is captured: a policy that does not compile stops here.
         let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json)?;
         let policy = Arc::new(CompiledPolicy::compile(policy, Os::current(), info.exam_url.as_deref())?);
+        if let Some(recipient) = policy.recipient.as_deref() {
+            seal_plain_segments(&spool, recipient)?;
+        }
         Ok(Session { info, policy, spool, timeline, resumed, up, server_key: params.server_key.clone() })
     }
 
@@ -324,6 +327,32 @@ impl Session {
             local_copies_deleted: true,
         })
     }
+}
+
+/// Seals finished segments that are still in plaintext (recorded by 0.1, before segments were
+/// encrypted) to the exam's recipient, so that they are delivered like every other: the server
+/// refuses unencrypted media. The plaintext is deleted once the sealed copy is recorded.
+fn seal_plain_segments(spool: &Spool, recipient: &age::x25519::Recipient) -> Result<(), SessionError> {
+    for (seg, _) in spool.pending_uploads()? {
+        let plain = spool.segments_dir().join(&seg.file);
+        let head = std::fs::read(&plain).map(|b| b.into_iter().take(64).collect::<Vec<u8>>()).unwrap_or_default();
+        if head.is_empty() || vigil_spool::seal::is_sealed(&head) {
+            continue;
+        }
+        let file = format!("{}.age", seg.file);
+        let sealed = spool.segments_dir().join(&file);
+        vigil_spool::seal::seal_file(&plain, &sealed, recipient)?;
+        let sha256 = vigil_spool::sha256_file(&sealed).map_err(|source| SessionError::Io {
+            what: "hashing a sealed segment",
+            path: sealed.clone(),
+            source,
+        })?;
+        let bytes = std::fs::metadata(&sealed).map(|m| m.len()).unwrap_or(0);
+        spool.replace_segment_file(&seg.file, &file, bytes, &sha256)?;
+        let _ = std::fs::remove_file(&plain);
+        tracing::info!(file = %seg.file, "an unencrypted segment from an older version was sealed before upload");
+    }
+    Ok(())
 }
 
 /// Device facts for the join request (from the data inventory).

@@ -311,6 +311,17 @@ impl Spool {
         })
     }
 
+    /// Points a segment's record at a new file (its sealed copy), with the new size and hash.
+    pub fn replace_segment_file(&self, old: &str, new: &str, bytes: u64, sha256: &str) -> Result<(), SpoolError> {
+        self.with_db(|db| {
+            db.execute(
+                "UPDATE segments SET file = ?2, bytes = ?3, sha256 = ?4 WHERE file = ?1",
+                params![old, new, bytes, sha256],
+            )
+            .map(|_| ())
+        })
+    }
+
     /// Takes a segment the server refused for good out of the upload queue; it stays on disk.
     pub fn set_aside(&self, file: &str) -> Result<(), SpoolError> {
         self.with_db(|db| {
