@@ -18,6 +18,16 @@ pub mod xcap_lock;
 
 pub use check::{evaluate, Finding, Report, REPORT_SCHEMA};
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, ::1).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// An error and all its sources, `outer: inner: innermost`, for one-line messages.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

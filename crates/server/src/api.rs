@@ -93,7 +93,7 @@ pub fn stored_number(what: &str, n: u64) -> ApiResult<u64> {
 }
 
 pub fn router(state: AppState) -> Router {
-    let limits = state.limits.clone();
+    let limits = state.config.limits.clone();
     let review = Router::new()
         .route("/v1/review/sessions", get(review::sessions))
         .route("/v1/review/sessions/{id}", get(review::session))
@@ -143,7 +143,7 @@ fn too_many(code: &'static str, message: &str, retry_after: std::time::Duration)
 /// The origin this client addressed: `--public-url`, else the `Host` it sent (with the scheme a
 /// proxy names in `X-Forwarded-Proto`).
 fn request_origin(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(origin) = &state.public_origin {
+    if let Some(origin) = &state.config.public_origin {
         return origin.clone();
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
@@ -246,7 +246,7 @@ fn admit(
             id
         }
     };
-    let upload_url = state.upload_endpoint.clone().unwrap_or_else(|| "/v1/uploads".into());
+    let upload_url = state.config.upload_endpoint.clone().unwrap_or_else(|| "/v1/uploads".into());
     let grant = JoinGrant {
         exam_code: req.exam_code.clone(),
         session_id: id.clone(),
@@ -254,7 +254,7 @@ fn admit(
         exam_url: exam.exam_url.clone(),
         upload_url: upload_url.clone(),
         origin: request_origin(state, headers),
-        organiser: state.organiser.clone(),
+        organiser: state.config.organiser.clone(),
         issued_at: vigil_core::time::now_rfc3339(),
     };
     Ok((
@@ -338,7 +338,7 @@ async fn register_segment(
 ) -> ApiResult<StatusCode> {
     authorize_open(&state, &headers, &id)?;
     let reg: SegmentRegistration = read_json(body, MAX_SMALL_BODY).await?;
-    let Some(endpoint) = &state.upload_endpoint else {
+    let Some(endpoint) = &state.config.upload_endpoint else {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "segments.registration_disabled",
@@ -358,24 +358,8 @@ async fn register_segment(
         return Err(bad_request("request.invalid_sha256", "sha256 must be 64 hex digits"));
     }
     let db = state.db();
-    db.execute(
-        "INSERT OR IGNORE INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![
-            id,
-            reg.source,
-            reg.sequence,
-            sha256,
-            reg.bytes,
-            reg.location,
-            vigil_core::time::now_rfc3339()
-        ],
-    )?;
-    let held: String = db.query_row(
-        "SELECT sha256 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
-        rusqlite::params![id, reg.source, reg.sequence],
-        |r| r.get(0),
-    )?;
-    if held != sha256 {
+    db::file_segment(&db, &id, &reg.source, reg.sequence, &sha256, reg.bytes, &reg.location)?;
+    if db::filed_hash(&db, &id, &reg.source, reg.sequence)?.is_some_and(|held| held != sha256) {
         return Err(segment_exists(&reg.source, reg.sequence));
     }
     Ok(StatusCode::NO_CONTENT)

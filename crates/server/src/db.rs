@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use vigil_core::event::{Interval, Severity};
+use vigil_core::event::Interval;
 use vigil_core::protocol::{Instruction, Receipt, ReceiptSegment, WireEvent};
 
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -73,6 +73,25 @@ pub fn session_bytes(db: &Connection, session_id: &str) -> rusqlite::Result<u64>
         [session_id],
         |r| r.get(0),
     )
+}
+
+/// Files a segment (no-op if one is filed under the same name: see [`filed_hash`]). `location`
+/// is this server's upload id or the URL on the external tus server.
+#[allow(clippy::too_many_arguments)]
+pub fn file_segment(
+    db: &Connection,
+    session_id: &str,
+    source: &str,
+    sequence: u64,
+    sha256: &str,
+    bytes: u64,
+    location: &str,
+) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR IGNORE INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![session_id, source, sequence, sha256, bytes, location, vigil_core::time::now_rfc3339()],
+    )
+    .map(|_| ())
 }
 
 /// The hash a segment was filed with, if it was.
@@ -164,19 +183,7 @@ pub fn events(db: &Connection, session_id: &str) -> rusqlite::Result<Vec<WireEve
         "SELECT seq, time, kind, data, severity, interval_id, interval_phase, truncated
          FROM events WHERE session_id = ?1 ORDER BY seq",
     )?;
-    let rows = stmt.query_map([session_id], |r| {
-        let data: String = r.get(3)?;
-        let severity: String = r.get(4)?;
-        Ok(WireEvent {
-            seq: r.get(0)?,
-            time: r.get(1)?,
-            kind: r.get(2)?,
-            severity: Severity::parse(&severity).unwrap_or_default(),
-            interval: Interval::from_columns(r.get(5)?, r.get(6)?),
-            truncated: r.get(7)?,
-            data: serde_json::from_str(&data).unwrap_or_default(),
-        })
-    })?;
+    let rows = stmt.query_map([session_id], vigil_spool::event_row)?;
     rows.collect()
 }
 

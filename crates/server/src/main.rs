@@ -92,8 +92,7 @@ enum ExamCommand {
 
 fn main() -> std::process::ExitCode {
     // Everything the server writes is for its own user only: keys, database, media.
-    // SAFETY: umask only changes this process's file creation mask.
-    unsafe { libc::umask(0o077) };
+    vigil_spool::private_files();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -145,7 +144,8 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 None => None,
             };
-            let state = state::AppState::open(&data, upload_endpoint, limits)?.with_identity(public_origin, organiser);
+            let config = state::Config { upload_endpoint, limits, public_origin, organiser };
+            let state = state::AppState::open(&data, config)?;
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen)
@@ -162,7 +162,7 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Exam(ExamCommand::Create { data, code, policy, exam_url }) => {
-            let state = state::AppState::open(&data, None, limits::Limits::default())?;
+            let state = state::AppState::open(&data, state::Config::default())?;
             let policy = match policy {
                 Some(path) => {
                     let text =
@@ -177,11 +177,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Token { data } => {
-            println!("{}", state::AppState::open(&data, None, limits::Limits::default())?.admin_token());
+            println!("{}", state::AppState::open(&data, state::Config::default())?.admin_token());
             Ok(())
         }
         Command::Key { data } => {
-            println!("{}", state::AppState::open(&data, None, limits::Limits::default())?.public_key());
+            println!("{}", state::AppState::open(&data, state::Config::default())?.public_key());
             Ok(())
         }
     }

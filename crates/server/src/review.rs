@@ -74,7 +74,7 @@ pub async fn session(
                 "device": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default()}))
         })
         .map_err(|_| ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()))?;
-    let external = state.upload_endpoint.is_some();
+    let external = state.config.upload_endpoint.is_some();
     let segments: Vec<_> = db::segments(&db, &id)?
         .into_iter()
         .map(|s| {
@@ -121,14 +121,7 @@ pub async fn segment(
         return Err(bad_request("request.invalid_source", "invalid source name"));
     }
     stored_number("sequence", sequence)?;
-    let filed: Option<String> = state
-        .db()
-        .query_row(
-            "SELECT sha256 FROM segments WHERE session_id = ?1 AND source = ?2 AND sequence = ?3",
-            rusqlite::params![id, source, sequence],
-            |r| r.get(0),
-        )
-        .ok();
+    let filed = db::filed_hash(&state.db(), &id, &source, sequence)?;
     let Some(filed) = filed else {
         return Err(ApiError(StatusCode::NOT_FOUND, "segment.not_found", "no such segment".into()));
     };

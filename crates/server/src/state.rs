@@ -8,7 +8,6 @@ use crate::limits::{Limits, RateLimiter};
 use anyhow::{bail, Context, Result};
 use ed25519_dalek::SigningKey;
 use rusqlite::Connection;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
@@ -24,12 +23,19 @@ pub struct Inner {
     pub key: SigningKey,
     admin_token_hash: String,
     admin_token: String,
-    pub upload_endpoint: Option<String>,
-    pub limits: Limits,
+    pub config: Config,
     /// Wrong exam codes per client address.
     pub wrong_codes: RateLimiter,
     /// Joins per exam.
     pub exam_joins: RateLimiter,
+}
+
+/// How `vigil-server serve` was configured (the defaults serve the admin commands).
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// External tus server clients upload to (`--upload-endpoint`).
+    pub upload_endpoint: Option<String>,
+    pub limits: Limits,
     /// The origin clients address this server by, when it is behind a proxy (`--public-url`).
     pub public_origin: Option<String>,
     /// Who receives the recordings (`--organiser`), named in every signed join.
@@ -60,28 +66,16 @@ fn create_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Only the server's user may enter `dir` and read the files directly in it (older data
-/// directories were created world-readable).
-fn restrict(dir: &Path) -> Result<()> {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let meta = entry.metadata()?;
-        let mode = if meta.is_dir() { 0o700 } else { 0o600 };
-        if meta.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
-        }
-    }
-    Ok(())
-}
-
 impl AppState {
     /// Opens the data directory, creating the key and admin token on first start, and moving
     /// exam identities out of the database if an older version kept them there.
-    pub fn open(dir: &Path, upload_endpoint: Option<String>, limits: Limits) -> Result<AppState> {
+    pub fn open(dir: &Path, config: Config) -> Result<AppState> {
         for sub in ["uploads", "segments", "keys"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        let restrict = |dir: &Path| {
+            vigil_spool::make_private(dir).with_context(|| format!("cannot make {} private", dir.display()))
+        };
         restrict(dir)?;
         let key_path = dir.join("ed25519.key");
         if !key_path.exists() {
@@ -108,23 +102,12 @@ impl AppState {
             key: SigningKey::from_bytes(&seed),
             admin_token_hash: crate::db::hash_token(&admin_token),
             admin_token,
-            upload_endpoint,
-            wrong_codes: RateLimiter::new(limits.wrong_codes_per_minute),
-            exam_joins: RateLimiter::new(limits.joins_per_exam_per_minute),
-            limits,
-            public_origin: None,
-            organiser: None,
+            wrong_codes: RateLimiter::new(config.limits.wrong_codes_per_minute),
+            exam_joins: RateLimiter::new(config.limits.joins_per_exam_per_minute),
+            config,
         }));
         state.move_identities_out_of_the_database()?;
         Ok(state)
-    }
-
-    /// Sets who the server says it is in signed joins.
-    pub fn with_identity(mut self, public_origin: Option<String>, organiser: Option<String>) -> AppState {
-        let inner = Arc::get_mut(&mut self.0).expect("configured before serving");
-        inner.public_origin = public_origin;
-        inner.organiser = organiser;
-        self
     }
 
     fn move_identities_out_of_the_database(&self) -> Result<()> {

@@ -28,8 +28,8 @@ fn tus_headers(state: &AppState) -> [(&'static str, HeaderValue); 5] {
         ("Tus-Resumable", HeaderValue::from_static(TUS_VERSION)),
         ("Tus-Version", HeaderValue::from_static(TUS_VERSION)),
         ("Tus-Extension", HeaderValue::from_static("creation,termination")),
-        ("Tus-Max-Size", HeaderValue::from(state.limits.max_upload_bytes)),
-        (MAX_PATCH_HEADER, HeaderValue::from(state.limits.max_patch_bytes)),
+        ("Tus-Max-Size", HeaderValue::from(state.config.limits.max_upload_bytes)),
+        (MAX_PATCH_HEADER, HeaderValue::from(state.config.limits.max_patch_bytes)),
     ]
 }
 
@@ -119,11 +119,11 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     let session = get("session")?;
     authorize_open(&state, &headers, &session)?;
     let length = stored_number("Upload-Length", header_u64(&headers, "Upload-Length")?)?;
-    if length > state.limits.max_upload_bytes {
+    if length > state.config.limits.max_upload_bytes {
         return Err(ApiError(
             StatusCode::PAYLOAD_TOO_LARGE,
             "upload.too_large",
-            format!("Upload-Length {length} is over the limit of {} bytes", state.limits.max_upload_bytes),
+            format!("Upload-Length {length} is over the limit of {} bytes", state.config.limits.max_upload_bytes),
         ));
     }
     let source = get("source")?;
@@ -143,11 +143,11 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
             return Err(segment_exists(&source, sequence));
         }
         let used = db::session_bytes(&db, &session)?;
-        if used.saturating_add(length) > state.limits.session_quota_bytes {
+        if used.saturating_add(length) > state.config.limits.session_quota_bytes {
             return Err(ApiError(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "upload.quota",
-                format!("this session has used {used} of its {} bytes", state.limits.session_quota_bytes),
+                format!("this session has used {used} of its {} bytes", state.config.limits.session_quota_bytes),
             ));
         }
     }
@@ -203,7 +203,7 @@ pub async fn patch(
         ));
     }
     // At most this many bytes may come, whatever the body claims.
-    let room = (up.length - offset).min(state.limits.max_patch_bytes);
+    let room = (up.length - offset).min(state.config.limits.max_patch_bytes);
     if headers
         .get("Content-Length")
         .and_then(|v| v.to_str().ok())
@@ -212,7 +212,9 @@ pub async fn patch(
     {
         return Err(over_patch(&state, up.length - offset));
     }
-    let written = stream_to(&state.upload_path(&id), offset, body, room, &state).await?;
+    let Some(written) = stream_to(&state.upload_path(&id), offset, body, room).await? else {
+        return Err(over_patch(&state, up.length - offset));
+    };
     let new_offset = offset + written;
     // Disk work (the offset, hashing on the last byte) runs off the async workers.
     let (st, upload_id) = (state.clone(), id.clone());
@@ -249,14 +251,14 @@ fn over_patch(state: &AppState, left: u64) -> ApiError {
         "upload.patch_too_large",
         format!(
             "a PATCH may carry at most {} bytes ({MAX_PATCH_HEADER}) and this upload has {left} left",
-            state.limits.max_patch_bytes
+            state.config.limits.max_patch_bytes
         ),
     )
 }
 
-/// Writes the body at `offset` as it arrives, never holding more than one chunk; refuses a body
-/// over `room` bytes. Returns the bytes written, synced to disk.
-async fn stream_to(path: &std::path::Path, offset: u64, body: Body, room: u64, state: &AppState) -> ApiResult<u64> {
+/// Writes the body at `offset` as it arrives, never holding more than one chunk. Returns the bytes
+/// written, synced to disk, or `None` (and stops reading) when the body is over `room` bytes.
+async fn stream_to(path: &std::path::Path, offset: u64, body: Body, room: u64) -> ApiResult<Option<u64>> {
     use futures_util::StreamExt;
     let mut file = tokio::fs::OpenOptions::new().write(true).open(path).await.map_err(storage_full)?;
     file.seek(std::io::SeekFrom::Start(offset)).await.map_err(storage_full)?;
@@ -266,12 +268,12 @@ async fn stream_to(path: &std::path::Path, offset: u64, body: Body, room: u64, s
         let chunk = chunk.map_err(|e| bad_request("upload.body", format!("the body broke off: {e}")))?;
         written += chunk.len() as u64;
         if written > room {
-            return Err(over_patch(state, room));
+            return Ok(None);
         }
         file.write_all(&chunk).await.map_err(storage_full)?;
     }
     file.sync_data().await.map_err(storage_full)?;
-    Ok(written)
+    Ok(Some(written))
 }
 
 /// The last byte is in: check the hash and that the file is sealed, then file the segment,
@@ -279,36 +281,37 @@ async fn stream_to(path: &std::path::Path, offset: u64, body: Body, room: u64, s
 /// hash it is refused and the new file discarded.
 fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
     let path = state.upload_path(id);
-    let discard = || {
+    // Drops the upload: its file and its row.
+    let forget = |db: &rusqlite::Connection| -> ApiResult<()> {
         let _ = std::fs::remove_file(&path);
-        let _ = state.db().execute("DELETE FROM uploads WHERE id = ?1", [id]);
+        db.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+        Ok(())
     };
     let actual = vigil_spool::sha256_file(&path)
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "server.internal", e.to_string()))?;
     if actual != up.sha256 {
-        discard();
+        forget(&state.db())?;
         return Err(ApiError(
             StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             "upload.checksum_mismatch",
             format!("checksum mismatch: got {actual}, expected {}", up.sha256),
         ));
     }
-    if up.length > 0 && !starts_sealed(&path) {
-        discard();
+    if up.length > 0 && !vigil_spool::seal::file_is_sealed(&path) {
+        forget(&state.db())?;
         return Err(ApiError(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "upload.not_encrypted",
             "this exam encrypts its recordings: segments must be age files to its recipient".into(),
         ));
     }
-    let filed = db::filed_hash(&state.db(), &up.session_id, &up.source, up.sequence)?;
-    match filed {
-        Some(held) if held == up.sha256 => {
-            discard();
-            return Ok(());
-        }
+    // From here to the row, one filing at a time: two uploads of the same segment completing
+    // together must not both reach the disk.
+    let db = state.db();
+    match db::filed_hash(&db, &up.session_id, &up.source, up.sequence)? {
+        Some(held) if held == up.sha256 => return forget(&db),
         Some(_) => {
-            discard();
+            forget(&db)?;
             return Err(segment_exists(&up.source, up.sequence));
         }
         None => {}
@@ -326,36 +329,14 @@ fn complete(state: &AppState, id: &str, up: &Upload) -> ApiResult<()> {
     // A hard link never replaces an existing file, unlike a rename.
     std::fs::hard_link(&path, &dest).map_err(storage_full)?;
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o400)).map_err(storage_full)?;
-    let db = state.db();
-    db.execute(
-        "INSERT INTO segments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![
-            up.session_id,
-            up.source,
-            up.sequence,
-            up.sha256,
-            up.length,
-            id,
-            vigil_core::time::now_rfc3339()
-        ],
-    )?;
-    db.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
-    drop(db);
-    let _ = std::fs::remove_file(&path);
-    Ok(())
-}
-
-fn starts_sealed(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 64];
-    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
-    vigil_spool::seal::is_sealed(&head[..n])
+    db::file_segment(&db, &up.session_id, &up.source, up.sequence, &up.sha256, up.length, id)?;
+    forget(&db)
 }
 
 /// Deletes unfinished uploads older than the limit, and their files; runs every few minutes.
 pub async fn expire_uploads(state: AppState) {
     loop {
-        let cutoff = std::time::SystemTime::now() - state.limits.upload_ttl;
+        let cutoff = std::time::SystemTime::now() - state.config.limits.upload_ttl;
         let cutoff = vigil_core::time::rfc3339(cutoff);
         let expired: Vec<String> = {
             let db = state.db();
@@ -371,8 +352,8 @@ pub async fn expire_uploads(state: AppState) {
         if !expired.is_empty() {
             tracing::info!(count = expired.len(), "unfinished uploads expired");
         }
-        let period =
-            (state.limits.upload_ttl / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(600));
+        let period = (state.config.limits.upload_ttl / 4)
+            .clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(600));
         tokio::time::sleep(period).await;
     }
 }

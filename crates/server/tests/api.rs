@@ -1,53 +1,18 @@
 //! The reference server over real HTTP on 127.0.0.1: sessions, events, tus uploads, receipts,
 //! review, and bad input that must get a clear error while the server stays up.
 
-use base64::Engine;
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::{admin as server_cmd, start, Server};
+use common::{admin as server_cmd, create_upload, start, Server};
 
 fn join(s: &Server, code: &str) -> reqwest::blocking::Response {
     Client::new()
         .post(format!("{}/v1/sessions", s.url))
         .json(&json!({"exam_code": code, "candidate": {"name": "Aigerim"}, "consent": {"accepted": true, "at": "2026-11-25T10:00:00Z", "inventory_version": 1}, "device": {"os": "Debian"}}))
-        .send()
-        .unwrap()
-}
-
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-/// Creates a tus upload; returns the response.
-fn create_upload(
-    s: &Server,
-    token: &str,
-    session: &str,
-    source: &str,
-    seq: u64,
-    body: &[u8],
-    sha: Option<&str>,
-) -> reqwest::blocking::Response {
-    let sha = sha.map(str::to_owned).unwrap_or_else(|| hex::encode(Sha256::digest(body)));
-    Client::new()
-        .post(format!("{}/v1/uploads", s.url))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", body.len().to_string())
-        .header(
-            "Upload-Metadata",
-            format!(
-                "session {},source {},sequence {},sha256 {}",
-                b64(session),
-                b64(source),
-                b64(&seq.to_string()),
-                b64(&sha)
-            ),
-        )
         .send()
         .unwrap()
 }

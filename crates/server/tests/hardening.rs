@@ -2,7 +2,6 @@
 //! media replaced before and after finish, anonymous memory exhaustion, world-readable keys,
 //! numbers out of range, guessed exam codes, unencrypted uploads, missing security headers.
 
-use base64::Engine;
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -10,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 
 mod common;
-use common::{admin as server_cmd, seal_for, start, start_with, Server};
+use common::{admin as server_cmd, create_upload, seal_for, start, start_with, Server};
 
 struct Joined {
     id: String,
@@ -33,33 +32,13 @@ fn join(s: &Server) -> Joined {
     }
 }
 
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn create(s: &Server, j: &Joined, source: &str, seq: &str, body: &[u8]) -> reqwest::blocking::Response {
-    Client::new()
-        .post(format!("{}/v1/uploads", s.url))
-        .bearer_auth(&j.token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", body.len().to_string())
-        .header(
-            "Upload-Metadata",
-            format!(
-                "session {},source {},sequence {},sha256 {}",
-                b64(&j.id),
-                b64(source),
-                b64(seq),
-                b64(&hex::encode(Sha256::digest(body)))
-            ),
-        )
-        .send()
-        .unwrap()
+fn create(s: &Server, j: &Joined, source: &str, seq: u64, body: &[u8]) -> reqwest::blocking::Response {
+    create_upload(s, &j.token, &j.id, source, seq, body, None)
 }
 
 /// Creates and sends a whole upload; the status of the last request.
 fn upload(s: &Server, j: &Joined, source: &str, seq: u64, body: &[u8]) -> (StatusCode, Value) {
-    let created = create(s, j, source, &seq.to_string(), body);
+    let created = create(s, j, source, seq, body);
     if created.status() != StatusCode::CREATED {
         let status = created.status();
         return (status, created.json().unwrap_or_default());
@@ -176,12 +155,12 @@ fn the_data_directory_and_the_keys_are_private() {
 fn numbers_outside_the_stored_range_are_a_400() {
     let s = start(1024);
     let j = join(&s);
-    let big = (1u64 << 63).to_string();
+    let big = 1u64 << 63;
     let events =
         post(&s, &j, "events", json!({"events": [{"seq": 1u64 << 63, "time": "t", "kind": "focus.lost", "data": {}}]}));
     assert_eq!(events.status(), StatusCode::BAD_REQUEST);
     assert_eq!(code(&events.json().unwrap()), "request.out_of_range");
-    let created = create(&s, &j, "camera", &big, b"abc");
+    let created = create(&s, &j, "camera", big, b"abc");
     assert_eq!(created.status(), StatusCode::BAD_REQUEST);
     assert_eq!(code(&created.json().unwrap()), "request.out_of_range");
     let admin = server_cmd(s.dir.path(), &["token"]);
@@ -225,7 +204,7 @@ fn oversized_device_facts_and_patches_are_refused() {
     assert_eq!(fat.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let j = join(&s);
     let sealed = seal_for(&j.answer, &[7u8; 5000]);
-    let created = create(&s, &j, "camera", "0", &sealed);
+    let created = create(&s, &j, "camera", 0, &sealed);
     assert_eq!(created.headers()["Vigil-Max-Patch-Bytes"], "1000");
     let (status, body) = upload(&s, &j, "camera", 1, &sealed);
     assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "upload.patch_too_large"), "{body}");
@@ -266,7 +245,7 @@ fn rss_mib(pid: u32) -> f64 {
 fn an_anonymous_flood_does_not_exhaust_memory() {
     let s = start(256 * 1024 * 1024);
     let j = join(&s);
-    let created = create(&s, &j, "camera", "0", &seal_for(&j.answer, &[1u8; 10]));
+    let created = create(&s, &j, "camera", 0, &seal_for(&j.answer, &[1u8; 10]));
     let location = created.headers()["Location"].to_str().unwrap().to_owned();
     let pid = s.child.id();
     let before = rss_mib(pid);

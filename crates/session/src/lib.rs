@@ -335,8 +335,7 @@ impl Session {
 fn seal_plain_segments(spool: &Spool, recipient: &age::x25519::Recipient) -> Result<(), SessionError> {
     for (seg, _) in spool.pending_uploads()? {
         let plain = spool.segments_dir().join(&seg.file);
-        let head = std::fs::read(&plain).map(|b| b.into_iter().take(64).collect::<Vec<u8>>()).unwrap_or_default();
-        if head.is_empty() || vigil_spool::seal::is_sealed(&head) {
+        if !plain.exists() || vigil_spool::seal::file_is_sealed(&plain) {
             continue;
         }
         let file = format!("{}.age", seg.file);

@@ -89,34 +89,40 @@ pub fn private_files() {
     }
 }
 
-/// Only the candidate's user may enter the spool and read its files (directories 0700, files
-/// 0600; a spool made by an older version was world-readable). Best effort: a spool that cannot
-/// be changed (read-only, immutable) still opens, and the failure is logged.
+/// Makes `dir` and what is directly in it private to this user: directories 0700, files 0600
+/// (only those that are not already). Stops at the first change that fails.
 #[cfg(unix)]
-fn restrict(dir: &Path) {
+pub fn make_private(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let set = |path: &Path, mode: u32| {
-        let loose = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
-        if loose {
-            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot restrict the spool's permissions");
-            }
+    let set = |path: &Path, mode: u32| -> std::io::Result<()> {
+        if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
         }
+        Ok(())
     };
-    set(dir, 0o700);
-    let segments = dir.join("segments");
-    set(&segments, 0o700);
-    for d in [dir, segments.as_path()] {
-        for entry in std::fs::read_dir(d).into_iter().flatten().flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_file()) {
-                set(&entry.path(), 0o600);
-            }
-        }
+    set(dir, 0o700)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        set(&entry.path(), if entry.file_type()?.is_dir() { 0o700 } else { 0o600 })?;
     }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn restrict(_dir: &Path) {}
+pub fn make_private(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Only the candidate's user may enter the spool and read its files (a spool made by an older
+/// version was world-readable). Best effort: a spool that cannot be changed (read-only,
+/// immutable) still opens, and the failure is logged.
+fn restrict(dir: &Path) {
+    for d in [dir.to_path_buf(), dir.join("segments")] {
+        if let Err(e) = make_private(&d) {
+            tracing::warn!(path = %d.display(), error = %e, "cannot restrict the spool's permissions");
+        }
+    }
+}
 
 /// `uploads.done`: still to send, sent, or refused for good and kept aside.
 const UPLOAD_PENDING: i64 = 0;
@@ -369,7 +375,9 @@ impl Spool {
     }
 }
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+/// An event from a row of `seq, time, kind, data, severity, interval_id, interval_phase,
+/// truncated` (the spool's columns, and the reference server's).
+pub fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     let data: String = r.get(3)?;
     let severity: String = r.get(4)?;
     Ok(EventRecord {

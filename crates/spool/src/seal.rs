@@ -84,6 +84,13 @@ pub fn is_sealed(bytes: &[u8]) -> bool {
     bytes.starts_with(b"age-encryption.org/v1\n")
 }
 
+/// Whether a file starts like an age file (reads only its first bytes; false if unreadable).
+pub fn file_is_sealed(path: &Path) -> bool {
+    let mut head = Vec::with_capacity(32);
+    let _ = std::fs::File::open(path).and_then(|f| f.take(32).read_to_end(&mut head));
+    is_sealed(&head)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,21 +134,11 @@ fn mismatch(what: &str, signed: &str, got: &str) -> UplinkError {
     )
 }
 
-/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, ::1).
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// `https://` always; `http://` only to loopback, unless `insecure_http`.
 pub fn check_transport(url: &Url, insecure_http: bool) -> Result<(), UplinkError> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if insecure_http || is_loopback(url) => Ok(()),
+        "http" if insecure_http || vigil_core::is_loopback(url) => Ok(()),
         "http" => Err(UplinkError::local(
             "uplink.insecure_http",
             format!(

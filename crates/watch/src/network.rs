@@ -17,12 +17,7 @@ pub fn probe_backend(url: &str) -> BackendFacts {
             return facts;
         }
     };
-    facts.loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
+    facts.loopback = vigil_core::is_loopback(&parsed);
     let client = match reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(5))
         .connect_timeout(Duration::from_secs(5))

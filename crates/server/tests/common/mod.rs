@@ -57,3 +57,40 @@ pub fn seal_for(joined: &serde_json::Value, plain: &[u8]) -> Vec<u8> {
     let recipient = vigil_spool::seal::parse_recipient(policy["encrypt_to"].as_str().unwrap()).unwrap();
     vigil_spool::seal::seal_bytes(plain, &recipient).unwrap()
 }
+
+#[allow(dead_code)]
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Creates a tus upload (the hash of `body` unless `sha` says otherwise); returns the response.
+#[allow(dead_code)]
+pub fn create_upload(
+    s: &Server,
+    token: &str,
+    session: &str,
+    source: &str,
+    seq: u64,
+    body: &[u8],
+    sha: Option<&str>,
+) -> reqwest::blocking::Response {
+    let sha = sha.map(str::to_owned).unwrap_or_else(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)));
+    reqwest::blocking::Client::new()
+        .post(format!("{}/v1/uploads", s.url))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", body.len().to_string())
+        .header(
+            "Upload-Metadata",
+            format!(
+                "session {},source {},sequence {},sha256 {}",
+                b64(session),
+                b64(source),
+                b64(&seq.to_string()),
+                b64(&sha)
+            ),
+        )
+        .send()
+        .unwrap()
+}
