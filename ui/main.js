@@ -56,8 +56,11 @@ async function initJoin() {
   }
   if (launch.server_key) $("key-details").open = false;
   else $("key-details").open = true;
+  // IT pinned the server and its key: the candidate sees them but cannot change them.
+  $("server").readOnly = launch.provisioned;
+  $("server-key").readOnly = launch.provisioned;
   renderJoinFrom();
-  if (launch.problem) showError({ code: "launch", detail: launch.problem });
+  if (launch.problem) showError({ code: launch.problem_code || "launch", detail: launch.problem });
   return launch;
 }
 

@@ -3,13 +3,15 @@
 //! and the same on every platform; what the operating system must do (shortcuts, clipboard,
 //! windows over the exam) is `vigil-lockdown`'s.
 
+use crate::page_reports::PageReports;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tauri::webview::{DownloadEvent, NewWindowResponse, PageLoadEvent};
 use tauri::{AppHandle, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
 use vigil_core::event::{interval_id, Event, EventKind};
-use vigil_core::lockdown::{ClipboardRule, Decision};
+use vigil_core::lockdown::ClipboardRule;
+use vigil_core::url_rules::Decision;
 use vigil_core::CompiledPolicy;
 use vigil_spool::Timeline;
 
@@ -38,19 +40,31 @@ fn lock(m: &Mutex<ExamWindowState>) -> std::sync::MutexGuard<'_, ExamWindowState
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Script put into every page of the exam window: no context menu; copy, cut and paste blocked
-/// or logged per policy. The page has no IPC, so it reports by asking to navigate to a
-/// `vigil-event:` address, which the navigation handler records and cancels.
-fn page_script(clipboard: ClipboardRule, release: bool) -> String {
+fn lock_reports(m: &Mutex<PageReports>) -> std::sync::MutexGuard<'_, PageReports> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Script put into every frame of every page of the exam window, before the page's own
+/// scripts: no context menu; copy, cut and paste blocked or logged per policy. The page has no
+/// IPC, so it reports by asking to navigate to `vigil-event:TOKEN/KIND` (see [`PageReports`]);
+/// the token lives only in this closure, and only trusted events (a real key press or menu, not
+/// a script's `dispatchEvent`) are reported.
+fn page_script(clipboard: ClipboardRule, release: bool, token: &str) -> String {
     let block = matches!(clipboard, ClipboardRule::Block);
     let log = !matches!(clipboard, ClipboardRule::Allow);
     format!(
         r#"(() => {{
-  const report = (what) => {{ try {{ window.location.href = "vigil-event:" + what; }} catch (e) {{}} }};
+  const token = "{token}";
+  const frame = window.top === window ? "main" : "sub";
+  const report = (what) => {{ try {{ window.location.href = "vigil-event:" + token + "/" + what + "?frame=" + frame; }} catch (e) {{}} }};
+  // A page listening to the Navigation API must not read the token off a report.
+  if (window.navigation) window.navigation.addEventListener("navigate", (e) => {{
+    if (String(e.destination && e.destination.url).startsWith("vigil-event:")) e.stopImmediatePropagation();
+  }}, true);
   for (const kind of ["copy", "cut", "paste"]) {{
     document.addEventListener(kind, (e) => {{
       if ({block}) e.preventDefault();
-      if ({log}) report("clipboard." + kind + ({block} ? ".blocked" : ""));
+      if ({log} && e.isTrusted) report("clipboard." + kind + ({block} ? ".blocked" : ""));
     }}, true);
   }}
   if ({release}) document.addEventListener("contextmenu", (e) => e.preventDefault(), true);
@@ -71,6 +85,8 @@ pub fn exam_window(
     let (nav_timeline, nav_state, rules) = (timeline.clone(), state.clone(), policy.clone());
     let (load_timeline, load_state) = (timeline.clone(), state.clone());
     let (new_timeline, dl_timeline) = (timeline.clone(), timeline.clone());
+    let reports = Mutex::new(PageReports::new());
+    let script = page_script(lockdown.clipboard, release, lock_reports(&reports).token());
     let window = WebviewWindowBuilder::new(app, "exam", WebviewUrl::External(url))
         .title(EXAM_TITLE)
         .inner_size(1024.0, 700.0)
@@ -79,21 +95,12 @@ pub fn exam_window(
         .decorations(!lockdown.fullscreen)
         .content_protected(true)
         .focused(true)
-        .initialization_script(page_script(lockdown.clipboard, release))
+        .initialization_script_for_all_frames(script)
         .on_navigation(move |url| {
             if url.scheme() == "vigil-event" {
                 // Only the page script's own reports are recorded; anything else is dropped.
-                use EventKind::*;
-                if let Some(
-                    kind @ (ClipboardCopy
-                    | ClipboardCut
-                    | ClipboardPaste
-                    | ClipboardCopyBlocked
-                    | ClipboardCutBlocked
-                    | ClipboardPasteBlocked),
-                ) = EventKind::parse(url.path())
-                {
-                    nav_timeline.record(Event::new(kind, json!({})));
+                if let Some(event) = lock_reports(&reports).accept(url, Instant::now()) {
+                    nav_timeline.record(event);
                 }
                 return false;
             }

@@ -10,7 +10,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tauri::{AppHandle, Manager, State};
 use vigil_capture::preview::Preview;
 use vigil_capture::{CameraMode, RecordOptions};
@@ -48,6 +48,8 @@ pub struct Flow {
     /// The operating system's part of the lockdown while the exam runs; dropping it undoes it.
     lockdown: Mutex<Option<LockdownGuard>>,
     finish: Arc<Mutex<FinishState>>,
+    /// Wrong quit passwords so far, and when the next may be checked.
+    quit_gate: Mutex<vigil_core::quit_password::QuitGate>,
 }
 
 /// The finish screen's state.
@@ -76,6 +78,7 @@ impl Flow {
             exam_window: Arc::new(Mutex::new(ExamWindowState::default())),
             lockdown: Mutex::new(None),
             finish: Arc::new(Mutex::new(FinishState::default())),
+            quit_gate: Mutex::default(),
         }
     }
 
@@ -146,6 +149,16 @@ pub async fn join(
     }
     if server.trim().is_empty() || exam_code.trim().is_empty() || name.trim().is_empty() {
         return Err(UiError::new("join.missing_fields", "server, exam code and name are required"));
+    }
+    let l = &flow.launch;
+    if l.provisioned
+        && (l.server.as_deref().map(str::trim) != Some(server.trim())
+            || l.server_key.as_deref().map(str::trim) != Some(server_key.trim()))
+    {
+        return Err(UiError::new(
+            "join.not_provisioned",
+            format!("this computer is set up for {} only", l.server.as_deref().unwrap_or_default()),
+        ));
     }
     if server_key.trim().is_empty() {
         return Err(UiError::new(
@@ -292,7 +305,7 @@ pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Optio
                 let _ = g.grab_shortcuts();
             }
             if l.clipboard != vigil_core::lockdown::ClipboardRule::Allow {
-                let _ = g.clear_clipboard();
+                let _ = g.clear_clipboard(l.clipboard == vigil_core::lockdown::ClipboardRule::Block);
             }
             *guard = Some(g);
         }
@@ -366,14 +379,28 @@ pub fn exam_banner(app: AppHandle, lines: Vec<String>, blocking: bool) -> UiResu
     w.eval(&script).map_err(|e| UiError::new("exam.window", e))
 }
 
-/// Closes the exam with the proctor's quit password (from the policy) and delivers what was
-/// recorded, like finishing.
+/// Ends the exam early with the proctor's quit password (its Argon2id hash is in the policy)
+/// and delivers what was recorded, like finishing. Each wrong attempt doubles the wait before
+/// the next one is checked.
 #[tauri::command]
-pub fn quit_exam(app: AppHandle, flow: State<'_, Flow>, password: String) -> UiResult<()> {
+pub async fn quit_exam(app: AppHandle, flow: State<'_, Flow>, password: String) -> UiResult<()> {
     let session = flow.session()?;
-    if !vigil_core::lockdown::quit_password_matches(&session.policy.policy.lockdown, &password) {
-        session.timeline.record(Event::new(EventKind::ExamQuitPasswordWrong, json!({})));
-        return Err(UiError::new("exam.wrong_password", "the quit password is not right"));
+    if let Some(wait) = lock(&flow.quit_gate).wait(Instant::now()) {
+        return Err(UiError::new("exam.quit_wait", format!("the next attempt in {} s", wait.as_secs() + 1)));
+    }
+    let lockdown = session.policy.policy.lockdown.clone();
+    // About 100 ms of hashing: off the main thread.
+    let right =
+        tauri::async_runtime::spawn_blocking(move || vigil_core::lockdown::quit_password_matches(&lockdown, &password))
+            .await
+            .unwrap_or(false);
+    if !right {
+        let wait = lock(&flow.quit_gate).failed(Instant::now());
+        session.timeline.record(Event::new(EventKind::ExamQuitPasswordWrong, json!({"wait_s": wait.as_secs()})));
+        return Err(UiError::new(
+            "exam.wrong_password",
+            format!("the quit password is not right; the next attempt in {} s", wait.as_secs()),
+        ));
     }
     session.timeline.record(Event::new(EventKind::ExamQuitWithPassword, json!({})));
     finish_exam(app, flow)

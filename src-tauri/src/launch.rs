@@ -14,14 +14,22 @@ pub struct Launch {
     pub language: String,
     /// Where the values came from: `provisioning` (IT's file) or `link` (a join link).
     pub source: Option<String>,
-    /// A problem with the link or the provisioning file, for the join screen to show.
+    /// A problem with the link or the provisioning file, for the join screen to show: a stable
+    /// code (`launch.bad_link`, `launch.insecure_link`, `launch.other_server`,
+    /// `launch.bad_provisioning`; translated in the UI) and the details.
+    pub problem_code: Option<&'static str>,
     pub problem: Option<String>,
+    /// The server and its key come from IT's provisioning file: the join screen shows them
+    /// read-only and `join` refuses any other.
+    pub provisioned: bool,
     /// IT allowed plain `http://` to a server on another machine (`insecure_http = true` in the
     /// provisioning file; test networks only).
     pub insecure_http: bool,
 }
 
-/// `/etc/vigil/provisioning.toml` (or `VIGIL_PROVISIONING`): what IT deploys with the app.
+/// `/etc/vigil/provisioning.toml`: what IT deploys with the app. The candidate's environment
+/// cannot point elsewhere: `VIGIL_PROVISIONING` is read by debug builds (development and tests)
+/// only.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Provisioning {
@@ -46,8 +54,9 @@ pub fn read(args: &[String], provisioning: Option<PathBuf>, locale: Option<Strin
                 l.exam_code = p.exam_code;
                 l.insecure_http = p.insecure_http;
                 l.source = Some("provisioning".into());
+                l.provisioned = true;
             }
-            Err(e) => l.problem = Some(e),
+            Err(e) => l.fail("launch.bad_provisioning", e),
         }
     }
     if let Some(link) = args.iter().find(|a| a.starts_with("vigil:")) {
@@ -59,10 +68,16 @@ pub fn read(args: &[String], provisioning: Option<PathBuf>, locale: Option<Strin
                         .as_ref()
                         .is_some_and(|link_server| link_server.trim_end_matches('/') != s.trim_end_matches('/'))
                 }) {
-                    l.problem = Some(format!(
-                        "the join link names another server than this computer is set up for ({})",
-                        l.server.as_deref().unwrap_or_default()
-                    ));
+                    let pinned = l.server.clone().unwrap_or_default();
+                    l.fail(
+                        "launch.other_server",
+                        format!("the join link names another server than this computer is set up for ({pinned})"),
+                    );
+                } else if !l.provisioned && server.as_deref().is_some_and(|s| !is_secure(s)) {
+                    l.fail(
+                        "launch.insecure_link",
+                        format!("the join link's server {} is not https://", server.as_deref().unwrap_or_default()),
+                    );
                 } else {
                     if l.server.is_none() {
                         l.server = server;
@@ -72,10 +87,23 @@ pub fn read(args: &[String], provisioning: Option<PathBuf>, locale: Option<Strin
                     l.source = Some("link".into());
                 }
             }
-            Err(e) => l.problem = Some(e),
+            Err(e) => l.fail("launch.bad_link", e),
         }
     }
     l
+}
+
+impl Launch {
+    fn fail(&mut self, code: &'static str, detail: impl Into<String>) {
+        self.problem_code = Some(code);
+        self.problem = Some(detail.into());
+    }
+}
+
+/// `https://`, or `http://` to this machine.
+fn is_secure(server: &str) -> bool {
+    tauri::Url::parse(server)
+        .is_ok_and(|u| u.scheme() == "https" || (u.scheme() == "http" && vigil_core::is_loopback(&u)))
 }
 
 fn read_provisioning(path: &Path) -> Result<Provisioning, String> {
@@ -147,6 +175,24 @@ mod tests {
     }
 
     #[test]
+    fn a_link_to_a_plain_http_server_elsewhere_is_refused() {
+        let l = read(
+            &args(&["vigil://join?server=http%3A%2F%2Fexam.example&code=A&key=K"]),
+            Some("/nonexistent".into()),
+            None,
+        );
+        assert_eq!(l.problem_code, Some("launch.insecure_link"));
+        assert_eq!((l.server, l.server_key), (None, None), "nothing from a refused link is filled in");
+        let l = read(
+            &args(&["vigil://join?server=https%3A%2F%2Fexam.example&code=A&key=K"]),
+            Some("/nonexistent".into()),
+            None,
+        );
+        assert_eq!((l.problem_code, l.server.as_deref()), (None, Some("https://exam.example")));
+        assert!(!l.provisioned);
+    }
+
+    #[test]
     fn a_broken_link_is_a_problem_not_a_crash() {
         let l = read(&args(&["vigil://other?x"]), Some("/nonexistent".into()), None);
         assert!(l.problem.unwrap().contains("vigil://join"));
@@ -165,8 +211,10 @@ mod tests {
             (Some("https://exam.example"), Some("KEY"), Some("C1"))
         );
         assert_eq!(l.language, "ru");
+        assert!(l.provisioned);
         let l = read(&args(&["vigil://join?server=https://evil.example&code=C1&key=EVIL"]), Some(file.clone()), None);
         assert_eq!(l.server_key.as_deref(), Some("KEY"));
+        assert_eq!(l.problem_code, Some("launch.other_server"));
         assert!(l.problem.unwrap().contains("another server"));
         std::fs::write(&file, "server = 1").unwrap();
         assert!(read(&[], Some(file), None).problem.unwrap().contains("not a valid provisioning file"));

@@ -2,13 +2,14 @@
 //! consent, check, identity, exam, finish) is in `flow`; the UI in `ui/` calls it over IPC.
 //!
 //! Started as `vigil-app [vigil://join?server=URL&code=CODE&key=BASE64]`; IT can provision the
-//! server and its key in `/etc/vigil/provisioning.toml` (or `VIGIL_PROVISIONING`).
+//! server and its key in `/etc/vigil/provisioning.toml` (debug builds: or `VIGIL_PROVISIONING`).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod exam_window;
 mod flow;
 mod launch;
+mod page_reports;
 
 fn main() {
     vigil_spool::private_files();
@@ -17,7 +18,11 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().collect();
-    let launch = launch::read(&args, std::env::var_os("VIGIL_PROVISIONING").map(Into::into), launch::env_locale());
+    // The provisioning file is IT's: only a debug build (development, tests) lets the
+    // environment choose another one.
+    let provisioning =
+        if cfg!(debug_assertions) { std::env::var_os("VIGIL_PROVISIONING").map(Into::into) } else { None };
+    let launch = launch::read(&args, provisioning, launch::env_locale());
     let flow = flow::Flow::new(vigil_session::data_dir(None), flow::capture_from_env(), launch);
     let result = tauri::Builder::default()
         .manage(flow)

@@ -79,7 +79,8 @@ fn a_prohibited_app_started_during_the_exam_reaches_the_server_within_2_s_and_is
 #[test]
 fn the_exam_window_is_locked_and_watched() {
     let _serial = serial();
-    let policy = format!("{POLICY}\n[lockdown]\nquit_password_sha256 = \"5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\"\n");
+    let hash = vigil_core::quit_password::hash("proctor in room 4").unwrap();
+    let policy = format!("{POLICY}\n[lockdown]\nquit_password = \"{hash}\"\n");
     let s = setup("LD-WINDOW", &policy);
     let app = &s.app;
     to_exam(app);
@@ -112,6 +113,13 @@ fn the_exam_window_is_locked_and_watched() {
     wait_event(&s.server, "navigation.blocked", Duration::from_secs(10), |d| {
         d["url"].as_str().unwrap_or("").starts_with("https://example.org/")
     });
+    // An address that the flat-string globs of 0.1 let through (the exam's host in the path of
+    // another), made very long: blocked, with the URL cut to the timeline's limit.
+    app.script("location.href = 'https://evil.example/127.0.0.1/' + 'a'.repeat(3000); return true").unwrap();
+    wait_event(&s.server, "navigation.blocked", Duration::from_secs(10), |d| {
+        let url = d["url"].as_str().unwrap_or("");
+        url.starts_with("https://evil.example/") && url.chars().count() == vigil_core::event::MAX_STRING_CHARS
+    });
     std::thread::sleep(Duration::from_millis(500));
     let here = app.script("return location.pathname").unwrap();
     assert_eq!(here, "/demo-exam", "the exam window left the exam");
@@ -143,7 +151,34 @@ fn the_exam_window_is_locked_and_watched() {
 
     // Copying out of the exam (the candidate's keys) is blocked and logged (policy default: block).
     xdotool(&s.display, &["key", "--window", &exam_x, "ctrl+a", "ctrl+c"]);
-    wait_event(&s.server, "clipboard.copy.blocked", Duration::from_secs(10), |_| true);
+    wait_event(&s.server, "clipboard.copy.blocked", Duration::from_secs(10), |d| d["frame"] == "main");
+
+    // The same inside the editor frame, as learning platforms embed editors.
+    let (handles, main) = app.window_handles().unwrap();
+    let exam = handles.iter().find(|h| **h != main).unwrap().clone();
+    app.switch_to(&exam).unwrap();
+    app.script("document.getElementById('editor').contentDocument.getElementById('essay').focus(); return true")
+        .unwrap();
+    xdotool(&s.display, &["key", "--window", &exam_x, "ctrl+a", "ctrl+c"]);
+    wait_event(&s.server, "clipboard.copy.blocked", Duration::from_secs(10), |d| d["frame"] == "sub");
+
+    // A page script forging reports: a vigil-event address without the token, with a guessed
+    // one, and a synthetic paste event. None is recorded; the real paste after them is.
+    app.script(
+        "location.href = 'vigil-event:clipboard.paste.blocked';
+         location.href = 'vigil-event:' + '0'.repeat(32) + '/clipboard.paste.blocked';
+         document.dispatchEvent(new Event('paste'));
+         document.getElementById('editor').contentDocument.dispatchEvent(new Event('paste'));
+         return true",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    xdotool(&s.display, &["key", "--window", &exam_x, "ctrl+v"]);
+    wait_event(&s.server, "clipboard.paste.blocked", Duration::from_secs(10), |_| true);
+    std::thread::sleep(Duration::from_millis(1500));
+    let pastes = common::server_events(&s.server).iter().filter(|e| e["kind"] == "clipboard.paste.blocked").count();
+    assert_eq!(pastes, 1, "a forged report was recorded");
+    app.switch_to(&main).unwrap();
 
     // System shortcuts are taken while the exam runs.
     let grabs = wait_event(&s.server, "lockdown.keyboard", Duration::from_secs(10), |_| true);
@@ -154,13 +189,19 @@ fn the_exam_window_is_locked_and_watched() {
     let lost = common::server_events(&s.server).iter().filter(|e| e["kind"] == "focus.lost").count();
     assert_eq!(lost, 1, "a blocked shortcut must not count as leaving the exam");
 
-    // A wrong quit password keeps the exam; the right one closes it and delivers.
+    // A wrong quit password keeps the exam, and the next attempt must wait (even the right one);
+    // after the wait the right one ends the exam and delivers.
     app.click("#screen-exam details.quit summary").unwrap();
     app.type_into("#quit-password", "guess").unwrap();
     app.click("#quit-button").unwrap();
-    app.wait_visible("#error", Duration::from_secs(5)).unwrap();
+    app.wait_visible("#error", Duration::from_secs(10)).unwrap();
     assert!(app.text("#error-text").unwrap().contains("not the quit password"));
-    app.type_into("#quit-password", "password").unwrap();
+    app.type_into("#quit-password", "proctor in room 4").unwrap();
+    app.click("#quit-button").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(app.text("#error-text").unwrap().contains("wait before the next attempt"), "the wait was skipped");
+    wait_event(&s.server, "exam.quit_password_wrong", Duration::from_secs(10), |d| d["wait_s"] == 2);
+    std::thread::sleep(Duration::from_millis(2200));
     app.click("#quit-button").unwrap();
     app.wait_visible("#receipt", Duration::from_secs(120)).unwrap();
     wait_event(&s.server, "exam.quit_with_password", Duration::from_secs(5), |_| true);

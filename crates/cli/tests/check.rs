@@ -234,3 +234,64 @@ fn backend_probe_reports_reachability() {
     assert_eq!(finding(&report, "backend.reachable")["verdict"], "fail");
     assert_eq!(finding(&report, "backend.tls")["verdict"], "ok"); // loopback
 }
+
+/// IT tries navigation rules before an exam: `vigil policy check-url` names the rule that decided,
+/// with exit 0 for allowed, 1 for blocked, 3 for a broken policy.
+#[test]
+fn policy_check_url_names_the_deciding_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("exam.toml");
+    std::fs::write(
+        &policy,
+        "schema = 1\n[lockdown.navigation]\nallow = [\"https://*.example.org/**\"]\nblock = [\"*://*.example.org/admin/**\"]\n",
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let run = |url: &str| {
+        let out = vigil(&["policy", "check-url", p, url], &[]);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    assert_eq!(run("https://lms.example.org/quiz/1"), (Some(0), "allowed by https://*.example.org/**".into()));
+    assert_eq!(run("https://lms.example.org/admin/x"), (Some(1), "blocked by *://*.example.org/admin/**".into()));
+    assert_eq!(run("https://evil.example/x.example.org/"), (Some(1), "blocked by no allow rule matches".into()));
+    assert_eq!(run("data:text/html,x://lms.example.org/"), (Some(1), "blocked by no allow rule matches".into()));
+    // Without allow rules the exam page's origin decides.
+    std::fs::write(&policy, "schema = 1\n").unwrap();
+    let out =
+        vigil(&["policy", "check-url", p, "https://exam.example/x", "--exam-url", "https://exam.example/start"], &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "allowed by https://exam.example:443/**");
+    std::fs::write(&policy, "schema = 1\n[lockdown.navigation]\nallow = [\"lms.example.org/*\"]\n").unwrap();
+    let out = vigil(&["policy", "check-url", p, "https://lms.example.org/"], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lockdown.navigation.allow[0]"));
+}
+
+/// `vigil policy hash-password` makes a hash the policy accepts, and 0.1's SHA-256 is refused
+/// with the way out.
+#[test]
+fn policy_hash_password_makes_a_hash_the_policy_accepts() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "hash-password"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"proctor in room 4\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let phc = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(phc.starts_with("$argon2id$"), "{phc}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one check takes"));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("exam.toml");
+    std::fs::write(&policy, format!("schema = 1\n[lockdown]\nquit_password = \"{phc}\"\n")).unwrap();
+    assert!(vigil(&["policy", "validate", policy.to_str().unwrap()], &[]).status.success());
+    let sha = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+    std::fs::write(&policy, format!("schema = 1\n[lockdown]\nquit_password = \"{sha}\"\n")).unwrap();
+    let out = vigil(&["policy", "validate", policy.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lockdown.quit_password") && err.contains("vigil policy hash-password"), "{err}");
+}

@@ -5,8 +5,8 @@
 //! with an error naming the field.
 
 use crate::apps::{AppMatcher, Os};
-use crate::lockdown::UrlRules;
 use crate::policy::{ExamPolicy, PolicyError};
+use crate::url_rules::UrlRules;
 use std::sync::Arc;
 
 /// An age X25519 recipient (`age1...`), the public half of the exam's key.
@@ -90,7 +90,7 @@ mod tests {
         let p = ExamPolicy::parse("schema = 1", Format::Toml).unwrap();
         let c = CompiledPolicy::compile(p, Os::Linux, Some("https://lms.example.org/quiz/1")).unwrap();
         assert!(c.apps.rules().iter().any(|r| r.id == "anydesk"));
-        assert!(matches!(c.navigation.decide("https://lms.example.org/quiz/2"), crate::lockdown::Decision::Allow(_)));
+        assert!(matches!(c.navigation.decide("https://lms.example.org/quiz/2"), crate::url_rules::Decision::Allow(_)));
         assert!(c.recipient.is_none());
     }
 }

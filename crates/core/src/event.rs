@@ -163,7 +163,7 @@ event_kinds! {
     ClipboardCopyBlocked = "clipboard.copy.blocked", Warning, "", "Copy in the exam page was blocked.", "";
     ClipboardCutBlocked = "clipboard.cut.blocked", Warning, "", "Cut in the exam page was blocked.", "";
     ClipboardPasteBlocked = "clipboard.paste.blocked", Warning, "", "Paste into the exam page was blocked.", "";
-    ClipboardTaken = "clipboard.taken", Notice, "", "Another program took the clipboard during the exam (a copy outside it).", "selection";
+    ClipboardTaken = "clipboard.taken", Notice, "", "Another program took the clipboard during the exam (a copy outside it); with the policy's `block` Vigil takes it back.", "selection, taken_back";
     KeyboardShortcutBlocked = "keyboard.shortcut_blocked", Notice, "", "A system shortcut taken by the lockdown was pressed.", "shortcut";
     LockdownKeyboard = "lockdown.keyboard", Info, "", "How many shortcut grabs the lockdown holds.", "grabs";
     LockdownUnsupported = "lockdown.unsupported", Warning, "", "A lockdown step this platform or desktop cannot do.", "feature, error";
@@ -173,8 +173,8 @@ event_kinds! {
     UploadSetAside = "upload.set_aside", Critical, "", "The server refused a segment for good (its bytes changed on this disk since it was recorded, or the server holds another file under its name); it is kept locally, set aside, and the rest goes on.", "file, source, sequence, code, error, sha256_recorded, sha256_now";
     ExamPageLoaded = "exam.page_loaded", Info, "", "The exam page loaded in the exam window.", "url";
     ExamCloseBlocked = "exam.close_blocked", Notice, "", "Closing the exam window was refused.", "";
-    ExamQuitWithPassword = "exam.quit_with_password", Notice, "", "The exam window was closed with the proctor's quit password.", "";
-    ExamQuitPasswordWrong = "exam.quit_password_wrong", Warning, "", "A wrong quit password was given.", "";
+    ExamQuitWithPassword = "exam.quit_with_password", Notice, "", "A proctor ended the exam early with the quit password; what was recorded is delivered.", "";
+    ExamQuitPasswordWrong = "exam.quit_password_wrong", Warning, "", "A wrong quit password was given; the next attempt waits twice as long.", "wait_s";
     ProctorInstruction = "proctor.instruction", Info, "", "An instruction from the proctor reached the candidate.", "kind (message | warning | pause | terminate), text or reason";
 }
 

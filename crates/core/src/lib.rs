@@ -11,8 +11,10 @@ pub mod facts;
 pub mod lockdown;
 pub mod policy;
 pub mod protocol;
+pub mod quit_password;
 pub mod stop;
 pub mod time;
+pub mod url_rules;
 pub mod verdict;
 pub mod xcap_lock;
 

@@ -221,18 +221,15 @@ impl ExamPolicy {
             crate::compiled::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e.to_string()))?;
         }
         let l = &self.lockdown;
-        if let Some(h) = &l.quit_password_sha256 {
-            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(PolicyError::at(
-                    "lockdown.quit_password_sha256",
-                    "must be 64 hex digits (the SHA-256 of the password)",
-                ));
-            }
+        if let Some(h) = &l.quit_password {
+            crate::quit_password::validate(h).map_err(|e| {
+                PolicyError::at("lockdown.quit_password", format!("{e}; make one with `vigil policy hash-password`"))
+            })?;
         }
-        if let Err(e) = crate::lockdown::UrlRules::new(&l.navigation, None) {
+        if let Err(e) = crate::url_rules::UrlRules::new(&l.navigation, None) {
             return Err(PolicyError::at(
                 format!("lockdown.navigation.{}[{}]", e.list, e.index),
-                format!("invalid pattern `{}`: {}", e.pattern, e.message),
+                format!("invalid rule `{}`: {}", e.pattern, e.message),
             ));
         }
         let mut ids = HashSet::new();

@@ -63,8 +63,9 @@ pub trait PlatformLockdown: Send {
     /// Takes system shortcuts (Alt+Tab, the Super key, Alt+F4, workspace switching) away from the
     /// desktop while the exam runs. Assistive technology keeps its own keys.
     fn grab_shortcuts(&mut self, timeline: &Arc<Timeline>) -> Result<Step, LockdownError>;
-    /// Empties the system clipboard and keeps it empty while the exam runs.
-    fn clear_clipboard(&mut self, timeline: &Arc<Timeline>) -> Result<Step, LockdownError>;
+    /// Empties the system clipboard (`clipboard.cleared`) and reports another program taking it
+    /// (`clipboard.taken`); with `hold` (the policy's `block`), takes it back at once.
+    fn clear_clipboard(&mut self, timeline: &Arc<Timeline>, hold: bool) -> Result<Step, LockdownError>;
     /// Reports windows shown over the exam window (titled `exam_title`): `window.over_exam`
     /// opens an interval, `window.over_exam_cleared` closes it.
     fn watch_windows_over(&mut self, timeline: &Arc<Timeline>, exam_title: &str) -> Result<Step, LockdownError>;
@@ -94,7 +95,7 @@ impl PlatformLockdown for Unsupported {
     fn grab_shortcuts(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
         Err(LockdownError::Unsupported { feature: "keyboard" })
     }
-    fn clear_clipboard(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
+    fn clear_clipboard(&mut self, _: &Arc<Timeline>, _: bool) -> Result<Step, LockdownError> {
         Err(LockdownError::Unsupported { feature: "clipboard" })
     }
     fn watch_windows_over(&mut self, _: &Arc<Timeline>, _: &str) -> Result<Step, LockdownError> {
@@ -140,8 +141,9 @@ impl LockdownGuard {
         self.apply("keyboard", |p, t| p.grab_shortcuts(t))
     }
 
-    pub fn clear_clipboard(&mut self) -> Result<(), LockdownError> {
-        self.apply("clipboard", |p, t| p.clear_clipboard(t))
+    /// Empties the clipboard; with `hold`, takes it back whenever another program takes it.
+    pub fn clear_clipboard(&mut self, hold: bool) -> Result<(), LockdownError> {
+        self.apply("clipboard", |p, t| p.clear_clipboard(t, hold))
     }
 
     pub fn watch_windows_over(&mut self, exam_title: &str) -> Result<(), LockdownError> {
@@ -191,7 +193,7 @@ mod tests {
         fn grab_shortcuts(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
             self.step("keyboard")
         }
-        fn clear_clipboard(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
+        fn clear_clipboard(&mut self, _: &Arc<Timeline>, _: bool) -> Result<Step, LockdownError> {
             self.step("clipboard")
         }
         fn watch_windows_over(&mut self, _: &Arc<Timeline>, _: &str) -> Result<Step, LockdownError> {
@@ -213,7 +215,7 @@ mod tests {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let mut guard = LockdownGuard::new(Box::new(Recording(l)), t);
             guard.grab_shortcuts().unwrap();
-            guard.clear_clipboard().unwrap();
+            guard.clear_clipboard(false).unwrap();
             assert!(guard.watch_windows_over("Vigil exam").is_err());
             assert_eq!(guard.steps(), ["keyboard", "clipboard"]);
             panic!("the exam ends by a panic");

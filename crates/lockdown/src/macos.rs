@@ -23,7 +23,7 @@ impl PlatformLockdown for MacosLockdown {
     fn grab_shortcuts(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
         Err(LockdownError::Unsupported { feature: "keyboard (AEAssessmentSession)" })
     }
-    fn clear_clipboard(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
+    fn clear_clipboard(&mut self, _: &Arc<Timeline>, _: bool) -> Result<Step, LockdownError> {
         Err(LockdownError::Unsupported { feature: "clipboard (NSPasteboard)" })
     }
     fn watch_windows_over(&mut self, _: &Arc<Timeline>, _: &str) -> Result<Step, LockdownError> {

@@ -23,7 +23,7 @@ impl PlatformLockdown for WindowsLockdown {
     fn grab_shortcuts(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
         Err(LockdownError::Unsupported { feature: "keyboard (WH_KEYBOARD_LL hook)" })
     }
-    fn clear_clipboard(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
+    fn clear_clipboard(&mut self, _: &Arc<Timeline>, _: bool) -> Result<Step, LockdownError> {
         Err(LockdownError::Unsupported { feature: "clipboard (EmptyClipboard)" })
     }
     fn watch_windows_over(&mut self, _: &Arc<Timeline>, _: &str) -> Result<Step, LockdownError> {

@@ -179,7 +179,7 @@ impl PlatformLockdown for X11Lockdown {
         })
     }
 
-    fn clear_clipboard(&mut self, timeline: &Arc<Timeline>) -> Result<Step, LockdownError> {
+    fn clear_clipboard(&mut self, timeline: &Arc<Timeline>, hold: bool) -> Result<Step, LockdownError> {
         let timeline = timeline.clone();
         spawn("clipboard", move |conn, root| {
             let window: x::Window = conn.generate_id();
@@ -219,10 +219,22 @@ impl PlatformLockdown for X11Lockdown {
                     });
                     let _ = conn.flush();
                 }
-                // Another application took the clipboard (a copy outside the exam): log it.
+                // Another application took the clipboard (a copy outside the exam): log it, and
+                // with `hold` take it back, so that nothing copied outside can be pasted inside.
                 Some(xcb::Event::X(x::Event::SelectionClear(c))) => {
+                    let taken_back = hold
+                        && conn
+                            .send_and_check_request(&x::SetSelectionOwner {
+                                owner: window,
+                                selection: c.selection(),
+                                time: x::CURRENT_TIME,
+                            })
+                            .is_ok();
                     let selection = c.selection().resource_id();
-                    timeline.record(Event::new(EventKind::ClipboardTaken, json!({ "selection": selection })));
+                    timeline.record(Event::new(
+                        EventKind::ClipboardTaken,
+                        json!({ "selection": selection, "taken_back": taken_back }),
+                    ));
                 }
                 _ => {}
             })

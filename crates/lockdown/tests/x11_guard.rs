@@ -7,6 +7,9 @@ use vigil_spool::{Spool, Timeline};
 use vigil_testkit::display::XvfbDisplay;
 use xcb::x;
 
+/// The lockdown connects to `$DISPLAY`, which each test sets: one test at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Tries to grab Alt+Tab on the root window from a new client; true if the server allowed it.
 fn another_client_can_grab_alt_tab(display: &str) -> bool {
     let (conn, screen) = xcb::Connection::connect(Some(display)).expect("connect to Xvfb");
@@ -31,6 +34,7 @@ fn another_client_can_grab_alt_tab(display: &str) -> bool {
 
 #[test]
 fn dropping_the_guard_releases_the_key_grabs() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let xvfb = XvfbDisplay::start(1024, 768).expect("Xvfb (Debian package xvfb)");
     // The lockdown connects to $DISPLAY, like the app does.
     std::env::set_var("DISPLAY", &xvfb.display);
@@ -39,7 +43,7 @@ fn dropping_the_guard_releases_the_key_grabs() {
 
     let mut guard = LockdownGuard::new(platform(), timeline.clone());
     guard.grab_shortcuts().expect("grabs under Xvfb");
-    guard.clear_clipboard().expect("clipboard under Xvfb");
+    guard.clear_clipboard(false).expect("clipboard under Xvfb");
     assert!(!another_client_can_grab_alt_tab(&xvfb.display), "Alt+Tab should be Vigil's while the guard holds");
 
     drop(guard);
@@ -50,4 +54,56 @@ fn dropping_the_guard_releases_the_key_grabs() {
     assert_eq!(kinds, ["lockdown.keyboard", "clipboard.cleared", "lockdown.released"]);
     assert!(events[0].data["grabs"].as_u64().unwrap() > 10, "{:?}", events[0].data);
     assert_eq!(events[2].data["steps"], serde_json::json!(["clipboard", "keyboard"]));
+}
+
+/// Who owns CLIPBOARD on `display` right now.
+fn clipboard_owner(conn: &xcb::Connection) -> (x::Atom, x::Window) {
+    let atom = conn
+        .wait_for_reply(conn.send_request(&x::InternAtom { only_if_exists: false, name: b"CLIPBOARD" }))
+        .unwrap()
+        .atom();
+    (atom, conn.wait_for_reply(conn.send_request(&x::GetSelectionOwner { selection: atom })).unwrap().owner())
+}
+
+/// With `hold` (the policy's `block`), a copy in another program is taken back at once: it is
+/// logged, and that program no longer owns the clipboard, so nothing copied outside can be pasted.
+#[test]
+fn a_held_clipboard_is_taken_back_from_another_program() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let xvfb = XvfbDisplay::start(640, 480).expect("Xvfb (Debian package xvfb)");
+    std::env::set_var("DISPLAY", &xvfb.display);
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Arc::new(Timeline::new(Arc::new(Spool::open(dir.path()).unwrap())));
+    let mut guard = LockdownGuard::new(platform(), timeline.clone());
+    guard.clear_clipboard(true).expect("clipboard under Xvfb");
+
+    // Another program copies: it creates a window and takes CLIPBOARD.
+    let (conn, screen) = xcb::Connection::connect(Some(&xvfb.display)).unwrap();
+    let root = conn.get_setup().roots().nth(screen as usize).unwrap().root();
+    let other: x::Window = conn.generate_id();
+    conn.send_and_check_request(&x::CreateWindow {
+        depth: x::COPY_FROM_PARENT as u8,
+        wid: other,
+        parent: root,
+        x: 0,
+        y: 0,
+        width: 1,
+        height: 1,
+        border_width: 0,
+        class: x::WindowClass::InputOnly,
+        visual: x::COPY_FROM_PARENT,
+        value_list: &[],
+    })
+    .unwrap();
+    let (clipboard, vigil) = clipboard_owner(&conn);
+    conn.send_and_check_request(&x::SetSelectionOwner { owner: other, selection: clipboard, time: x::CURRENT_TIME })
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while clipboard_owner(&conn).1 == other {
+        assert!(std::time::Instant::now() < deadline, "the copy outside the exam kept the clipboard");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(clipboard_owner(&conn).1, vigil, "Vigil owns the clipboard again");
+    let taken = timeline.spool().events().unwrap().into_iter().find(|e| e.kind == "clipboard.taken").unwrap();
+    assert_eq!(taken.data["taken_back"], true);
 }

@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::head(tus::head).patch(tus::patch).delete(tus::delete).options(tus::options),
         )
         .route("/demo-exam", get(|| async { Html(include_str!("demo-exam.html")) }))
+        .route("/demo-exam/editor", get(|| async { Html(include_str!("demo-editor.html")) }))
         .merge(review)
         .layer(
             tower::ServiceBuilder::new()
