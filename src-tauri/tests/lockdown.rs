@@ -126,7 +126,7 @@ fn the_exam_window_is_locked_and_watched() {
     app.switch_to(&main).unwrap();
     app.wait_script(
         "the blocked address shown",
-        "return document.getElementById('exam-blocked').textContent.includes('example.org')",
+        "return document.getElementById('exam-blocked').textContent.includes('evil.example')",
         Duration::from_secs(5),
     )
     .unwrap();
@@ -202,6 +202,7 @@ fn the_exam_window_is_locked_and_watched() {
     assert!(app.text("#error-text").unwrap().contains("wait before the next attempt"), "the wait was skipped");
     wait_event(&s.server, "exam.quit_password_wrong", Duration::from_secs(10), |d| d["wait_s"] == 2);
     std::thread::sleep(Duration::from_millis(2200));
+    app.type_into("#quit-password", "proctor in room 4").unwrap(); // the app empties the field after an error
     app.click("#quit-button").unwrap();
     app.wait_visible("#receipt", Duration::from_secs(120)).unwrap();
     wait_event(&s.server, "exam.quit_with_password", Duration::from_secs(5), |_| true);

@@ -112,22 +112,19 @@ impl Rule {
     }
 }
 
-/// Lower case, and IDNA for every label without a wildcard.
+/// The host as URLs carry it: a whole host is parsed like a URL's (IDNA, IPv4, `[v6]`); with
+/// wildcards, each label is lower-cased, and IDNA-encoded when it is not ASCII.
 fn normalize_host(host: &str) -> Result<String, String> {
-    if host.starts_with('[') {
-        return Ok(host.to_ascii_lowercase());
+    if !host.contains(['*', '?']) {
+        return url::Host::parse(host).map(|h| h.to_string()).map_err(|e| format!("host `{host}`: {e}"));
     }
     let labels: Result<Vec<String>, String> = host
         .split('.')
         .map(|label| {
-            if label.contains(['*', '?']) {
-                Ok(label.to_lowercase())
+            if label.is_ascii() {
+                Ok(label.to_ascii_lowercase())
             } else {
-                match url::Host::parse(label) {
-                    Ok(url::Host::Domain(d)) => Ok(d),
-                    Ok(other) => Ok(other.to_string()),
-                    Err(e) => Err(format!("host label `{label}`: {e}")),
-                }
+                url::Host::parse(label).map(|h| h.to_string()).map_err(|e| format!("host label `{label}`: {e}"))
             }
         })
         .collect();
@@ -291,9 +288,18 @@ mod tests {
         let r = rules(&["https://lms.example.org/course/**"], &[], None);
         assert!(!allowed(&r, "https://lms.example.org/course/../admin"));
         // IDNA: the rule in Unicode matches the punycode host, and back.
-        let r = rules(&["https://пример.рф/**"], &[], None);
+        let r = rules(&["https://пример.рф/**", "https://*.пример.рф/**"], &[], None);
         assert!(allowed(&r, "https://xn--e1afmkfd.xn--p1ai/a"));
         assert!(allowed(&r, "https://ПРИМЕР.рф/a"));
+        assert!(allowed(&r, "https://lms.пример.рф/a"));
+        // Addresses, as exam servers on a LAN have them.
+        let r = rules(&[], &[], Some("http://127.0.0.1:8470/demo-exam"));
+        assert!(allowed(&r, "http://127.0.0.1:8470/demo-exam/editor"));
+        assert!(!allowed(&r, "http://127.0.0.2:8470/demo-exam"));
+        let r = rules(&["http://[::1]:8470/**", "https://10.0.*.*/**"], &[], None);
+        assert!(allowed(&r, "http://[::1]:8470/x"));
+        assert!(allowed(&r, "https://10.0.3.4/x"));
+        assert!(!allowed(&r, "https://10.1.3.4/x"));
     }
 
     #[test]
