@@ -3,6 +3,7 @@ fn main() {
     // nothing is reachable from a webview unless a capability says so.
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
         "launch_info",
+        "server_identity",
         "join",
         "system_check",
         "preview_start",

@@ -69,7 +69,7 @@ function renderJoinFrom() {
   if (el.dataset.source) el.textContent = t("join.from", { source: t(`join.source.${el.dataset.source}`) });
 }
 
-$("join-form").addEventListener("submit", (ev) => {
+$("join-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const args = { server: $("server").value.trim(), serverKey: $("server-key").value.trim(), examCode: $("code").value.trim(), name: $("name").value.trim() };
   if (!args.server || !args.examCode || !args.name) {
@@ -81,8 +81,24 @@ $("join-form").addEventListener("submit", (ev) => {
   }
   for (const el of [$("server"), $("code"), $("name")]) el.removeAttribute("aria-invalid");
   state.joinArgs = args;
+  try {
+    // Who receives the recordings, signed by the server: named before the candidate agrees.
+    state.receiver = await invoke("server_identity", { server: args.server, serverKey: args.serverKey });
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  renderReceiver();
   show("consent");
 });
+
+function renderReceiver() {
+  const r = state.receiver;
+  if (!r) return;
+  $("consent-recipient").textContent = r.organiser
+    ? t("consent.recipient", { organiser: r.organiser, host: r.host })
+    : t("consent.recipient_host", { host: r.host });
+}
 
 // ---- 2. consent ----
 
@@ -393,6 +409,7 @@ $("finish-retry").addEventListener("click", finish);
 $("language").addEventListener("change", async (ev) => {
   await loadLanguage(ev.target.value);
   renderJoinFrom();
+  renderReceiver();
   const s = document.querySelector(`[data-screen="${state.screen}"]`);
   $("step").textContent = s.dataset.step ? t("step", { n: s.dataset.step }) : "";
   if (state.lastReport && state.screen === "check") renderReport(state.lastReport);

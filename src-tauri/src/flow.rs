@@ -116,6 +116,35 @@ pub struct Joined {
     resumed: bool,
 }
 
+/// Who receives the recordings: the server's host and its organiser, signed by the server's key.
+#[derive(Serialize)]
+pub struct Receiver {
+    host: String,
+    organiser: Option<String>,
+}
+
+/// Asks the server who it is, before consent (nothing about the candidate is sent), so that the
+/// consent screen can name who receives the recordings.
+#[tauri::command]
+pub async fn server_identity(flow: State<'_, Flow>, server: String, server_key: String) -> UiResult<Receiver> {
+    if server_key.trim().is_empty() {
+        return Err(UiError::new(
+            "join.no_key",
+            "no server key: use the join link or provisioning file from the exam organiser",
+        ));
+    }
+    let insecure_http = flow.launch.insecure_http;
+    let info = tauri::async_runtime::spawn_blocking(move || {
+        vigil_session::receiver(server.trim(), server_key.trim(), insecure_http)
+    })
+    .await
+    .map_err(|e| UiError::new("join.failed", e))?
+    .map_err(join_error)?;
+    let host =
+        tauri::Url::parse(&info.origin).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or(info.origin);
+    Ok(Receiver { host, organiser: info.organiser })
+}
+
 /// The UI's error for a failed join, chosen by the error's code (never by its text).
 fn join_error(e: SessionError) -> UiError {
     let code = match e.code() {

@@ -28,6 +28,7 @@ fn main() {
         .manage(flow)
         .invoke_handler(tauri::generate_handler![
             flow::launch_info,
+            flow::server_identity,
             flow::join,
             flow::system_check,
             flow::preview_start,

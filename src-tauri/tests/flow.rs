@@ -43,8 +43,12 @@ fn join_screen(app: &AppDriver) {
     app.type_into("#name", "Aigerim Bekova").unwrap();
     app.click("#join-continue").unwrap();
     app.wait_visible("#screen-consent h2", Duration::from_secs(10)).unwrap();
-    assert!(app.text("#screen-consent").unwrap().contains("camera"), "the consent screen lists the camera");
+    let consent = app.text("#screen-consent").unwrap();
+    assert!(consent.contains("camera"), "the consent screen lists the camera");
+    // Who receives it all, as the server signed it, before the candidate agrees.
+    assert!(consent.contains(&format!("Your recordings go to {}, at 127.0.0.1.", common::ORGANISER)), "{consent}");
     shoot_languages(app, "consent");
+    assert!(app.text("#consent-recipient").unwrap().contains(common::ORGANISER));
 }
 
 #[test]

@@ -100,6 +100,8 @@ pub enum SignedKind {
     Join,
     /// A [`ReceiptBody`].
     Receipt,
+    /// A [`ServerInfo`].
+    ServerInfo,
 }
 
 impl SignedKind {
@@ -107,6 +109,7 @@ impl SignedKind {
         match self {
             SignedKind::Join => b"vigil-join-v1",
             SignedKind::Receipt => b"vigil-receipt-v1",
+            SignedKind::ServerInfo => b"vigil-server-info-v1",
         }
     }
 }
@@ -145,6 +148,17 @@ fn signed_bytes(kind: SignedKind, json: &str) -> Vec<u8> {
     m.push(0);
     m.extend_from_slice(json.as_bytes());
     m
+}
+
+/// `GET /v1/server-info`, signed ([`SignedKind::ServerInfo`]): who receives the recordings, for
+/// the consent screen, before anything is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The server's origin as the client addressed it.
+    pub origin: String,
+    /// The organisation that receives the recordings (`vigil-server serve --organiser`).
+    pub organiser: Option<String>,
+    pub issued_at: String,
 }
 
 /// The signed part of a join answer: which exam and session this is, the policy's hash, where the

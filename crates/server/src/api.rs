@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }))
         .route("/v1/server-key", get(server_key))
+        .route("/v1/server-info", get(server_info))
         .route("/v1/sessions", post(join))
         .route("/v1/sessions/{id}/events", post(events))
         .route("/v1/sessions/{id}/heartbeat", post(heartbeat))
@@ -133,6 +134,16 @@ pub fn router(state: AppState) -> Router {
 
 async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"public_key": state.public_key()}))
+}
+
+/// Who receives the recordings, signed: the app shows it on the consent screen.
+async fn server_info(State(state): State<AppState>, headers: HeaderMap) -> Json<SignedJson> {
+    let info = ServerInfo {
+        origin: request_origin(&state, &headers),
+        organiser: state.config.organiser.clone(),
+        issued_at: vigil_core::time::now_rfc3339(),
+    };
+    Json(SignedJson::sign(SignedKind::ServerInfo, &info, &state.key))
 }
 
 fn too_many(code: &'static str, message: &str, retry_after: std::time::Duration) -> Response {

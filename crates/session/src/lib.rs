@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use vigil_core::apps::Os;
 use vigil_core::event::{Event, EventKind};
-use vigil_core::protocol::{Candidate, Consent, JoinRequest};
+use vigil_core::protocol::{Candidate, Consent, JoinRequest, ServerInfo};
 use vigil_core::{CompiledPolicy, ExamPolicy, PolicyError, StopToken};
 use vigil_spool::{SegmentRecord, Spool, SpoolError, Timeline};
 use vigil_uplink::{drain, verify_receipt, SessionInfo, Uplink};
@@ -327,6 +327,12 @@ impl Session {
             local_copies_deleted: true,
         })
     }
+}
+
+/// Who will receive the recordings (the server's origin and organiser, signed with the server's
+/// key), for the consent screen: one request that sends nothing about the candidate.
+pub fn receiver(server: &str, server_key: &str, insecure_http: bool) -> Result<ServerInfo, SessionError> {
+    Ok(Uplink::new(server, insecure_http)?.server_info(server_key)?)
 }
 
 /// Seals finished segments that are still in plaintext (recorded by 0.1, before segments were

@@ -234,6 +234,18 @@ impl Uplink {
         self.base.join(path).map_err(|e| UplinkError::local("uplink.bad_url", format!("bad URL {path}: {e}")))
     }
 
+    /// Who receives the recordings, as the server signs it: verified against `server_key`, and
+    /// naming the server this client addressed. Sends nothing about the candidate.
+    pub fn server_info(&self, server_key: &str) -> Result<ServerInfo, UplinkError> {
+        let resp = check(self.http.get(self.url("/v1/server-info")?).send().map_err(transport)?)?;
+        let signed: SignedJson = read_json(resp, "server-info")?;
+        let info: ServerInfo = signed.open(SignedKind::ServerInfo, server_key)?;
+        if info.origin != self.base.origin().ascii_serialization() {
+            return Err(mismatch("server", &info.origin, self.base.as_str()));
+        }
+        Ok(info)
+    }
+
     /// Joins the exam and verifies what the server signed against `server_key` (base64 Ed25519).
     pub fn join(&self, req: &JoinRequest, server_key: &str) -> Result<SessionInfo, UplinkError> {
         let resp = check(self.http.post(self.url("/v1/sessions")?).json(req).send().map_err(transport)?)?;

@@ -202,3 +202,16 @@ fn plain_http_goes_only_to_this_machine_unless_allowed() {
     assert!(Uplink::new("http://[::1]:8470/", false).is_ok());
     assert_eq!(Uplink::new("ftp://exam.example.org/", false).err().unwrap().code(), "uplink.bad_server_url");
 }
+
+/// The consent screen names who receives the recordings from the server's signed answer; another
+/// key's signature is refused.
+#[test]
+fn the_receiver_is_named_by_the_servers_signature() {
+    let server = ReferenceServer::start_with("INFO", &["--organiser", "Әл-Фараби атындағы ҚазҰУ"]).unwrap();
+    let up = Uplink::new(&server.url, false).unwrap();
+    let info = up.server_info(&server.key).unwrap();
+    assert_eq!(info.organiser.as_deref(), Some("Әл-Фараби атындағы ҚазҰУ"));
+    assert_eq!(info.origin, server.url.trim_end_matches('/'));
+    let other = vigil_core::protocol::public_key_base64(&ed25519_dalek::SigningKey::from_bytes(&[4; 32]));
+    assert_eq!(up.server_info(&other).unwrap_err().code(), "policy.signature");
+}

@@ -34,6 +34,9 @@ pub fn url_encode(s: &str) -> String {
         .collect()
 }
 
+/// Who receives the recordings, as the test server names itself.
+pub const ORGANISER: &str = "Әл-Фараби атындағы ҚазҰУ";
+
 pub struct Setup {
     /// The X server (Xvfb or TigerVNC), kept alive.
     pub x: Box<dyn std::any::Any>,
@@ -55,7 +58,7 @@ pub fn setup(code: &str, policy: &str) -> Setup {
 pub fn setup_on(x: Box<dyn std::any::Any>, display: String, code: &str, policy: &str) -> Setup {
     let mut pulse = PulseAudio::start().expect("PulseAudio");
     pulse.play_tone(440, 0.5, 600).expect("tone");
-    let server = ReferenceServer::start(code).expect("vigil-server");
+    let server = ReferenceServer::start_with(code, &["--organiser", ORGANISER]).expect("vigil-server");
     server.create_exam(code, Some(policy), Some(&format!("{}/demo-exam", server.url))).unwrap();
     let data = tempfile::tempdir().unwrap();
     let link = format!("vigil://join?server={}&code={code}&key={}", url_encode(&server.url), url_encode(&server.key));
