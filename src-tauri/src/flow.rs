@@ -116,6 +116,20 @@ pub struct Joined {
     resumed: bool,
 }
 
+/// On a provisioned computer, the provisioned server and key only.
+fn provisioned_only(l: &crate::launch::Launch, server: &str, server_key: &str) -> UiResult<()> {
+    if l.provisioned
+        && (l.server.as_deref().map(str::trim) != Some(server.trim())
+            || l.server_key.as_deref().map(str::trim) != Some(server_key.trim()))
+    {
+        return Err(UiError::new(
+            "join.not_provisioned",
+            format!("this computer is set up for {} only", l.server.as_deref().unwrap_or_default()),
+        ));
+    }
+    Ok(())
+}
+
 /// Who receives the recordings: the server's host and its organiser, signed by the server's key.
 #[derive(Serialize)]
 pub struct Receiver {
@@ -127,6 +141,7 @@ pub struct Receiver {
 /// consent screen can name who receives the recordings.
 #[tauri::command]
 pub async fn server_identity(flow: State<'_, Flow>, server: String, server_key: String) -> UiResult<Receiver> {
+    provisioned_only(&flow.launch, &server, &server_key)?;
     if server_key.trim().is_empty() {
         return Err(UiError::new(
             "join.no_key",
@@ -179,16 +194,7 @@ pub async fn join(
     if server.trim().is_empty() || exam_code.trim().is_empty() || name.trim().is_empty() {
         return Err(UiError::new("join.missing_fields", "server, exam code and name are required"));
     }
-    let l = &flow.launch;
-    if l.provisioned
-        && (l.server.as_deref().map(str::trim) != Some(server.trim())
-            || l.server_key.as_deref().map(str::trim) != Some(server_key.trim()))
-    {
-        return Err(UiError::new(
-            "join.not_provisioned",
-            format!("this computer is set up for {} only", l.server.as_deref().unwrap_or_default()),
-        ));
-    }
+    provisioned_only(&flow.launch, &server, &server_key)?;
     if server_key.trim().is_empty() {
         return Err(UiError::new(
             "join.no_key",

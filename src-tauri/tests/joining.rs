@@ -48,16 +48,18 @@ fn a_provisioned_computer_joins_its_server_only() {
         .script("return [document.getElementById('server').readOnly, document.getElementById('server-key').readOnly]")
         .unwrap();
     assert_eq!(read_only, serde_json::json!([true, true]));
-    // A candidate who changes the field anyway (devtools, a script) is refused by the app.
+    // A candidate who changes the field anyway (devtools, a script) is refused by the app, before
+    // anything goes to the other server.
     let other = ReferenceServer::start("PROV").unwrap();
     app.script(&format!("document.getElementById('server').value = '{}'; return true", other.url)).unwrap();
     app.type_into("#name", "Айгерім Сапарова").unwrap();
     app.click("#join-continue").unwrap();
-    app.click("#consent-accept").unwrap();
     app.wait_visible("#error", Duration::from_secs(20)).unwrap();
     assert_eq!(app.text("#error-text").unwrap(), kk("error.join.not_provisioned"));
     let sessions = other.review("/v1/review/sessions").unwrap();
     assert!(sessions["sessions"].as_array().unwrap().is_empty(), "the other server got a join");
+    // The join command itself refuses too (a script calling it past the screens).
+    assert!(app.script("return document.getElementById('screen-consent').hidden").unwrap() == true);
 }
 
 #[test]

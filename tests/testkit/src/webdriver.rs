@@ -40,7 +40,20 @@ impl AppDriver {
         })?;
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build()?;
         let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app, "args": args}}}});
-        let resp: Value = http.post(format!("{base}/session")).json(&caps).send()?.json()?;
+        // tauri-driver listens a moment before it can start the native driver: a refused first
+        // request is retried.
+        let mut attempt = 0;
+        let resp: Value = loop {
+            match http.post(format!("{base}/session")).json(&caps).send() {
+                Ok(r) => break r.json()?,
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    eprintln!("tauri-driver not ready ({e}); retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let session =
             resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
         Ok(AppDriver { http, base, session, _driver: driver })
