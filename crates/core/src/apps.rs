@@ -37,6 +37,40 @@ pub enum AppCategory {
     Other,
 }
 
+/// Assistive technology a policy may never prohibit (screen readers, magnifiers, on-screen
+/// keyboards and their speech services): a name for people and a typical executable path.
+/// `vigil policy validate` refuses a rule that matches any of them, and a test holds the default
+/// lists to the same. (Matching stays by name and path: a prohibited program renamed `orca` is
+/// still flagged by its path or its own rule; nothing is exempted at run time.)
+pub const ASSISTIVE_TECHNOLOGY: &[(&str, &str)] = &[
+    ("Orca screen reader", "/usr/bin/orca"),
+    ("Speech Dispatcher", "/usr/bin/speech-dispatcher"),
+    ("Speech Dispatcher eSpeak NG module", "/usr/lib/speech-dispatcher-modules/sd_espeak-ng"),
+    ("eSpeak NG", "/usr/bin/espeak-ng"),
+    ("AT-SPI bus", "/usr/libexec/at-spi-bus-launcher"),
+    ("AT-SPI registry", "/usr/libexec/at-spi2-registryd"),
+    ("Onboard on-screen keyboard", "/usr/bin/onboard"),
+    ("Florence on-screen keyboard", "/usr/bin/florence"),
+    ("KMag magnifier", "/usr/bin/kmag"),
+    ("NVDA screen reader", "C:/Program Files (x86)/NVDA/nvda.exe"),
+    ("JAWS screen reader", "C:/Program Files/Freedom Scientific/JAWS/2025/jfw.exe"),
+    ("ZoomText", "C:/Program Files/Freedom Scientific/ZoomText/2025/ZoomText.exe"),
+    ("Narrator", "C:/Windows/System32/Narrator.exe"),
+    ("Magnifier", "C:/Windows/System32/Magnify.exe"),
+    ("On-Screen Keyboard", "C:/Windows/System32/osk.exe"),
+    ("Touch keyboard", "C:/Program Files/Common Files/microsoft shared/ink/TabTip.exe"),
+    ("VoiceOver", "/System/Library/CoreServices/VoiceOver.app/Contents/MacOS/VoiceOver"),
+    ("Accessibility Keyboard", "/System/Library/Input Methods/Assistive Control.app/Contents/MacOS/Assistive Control"),
+];
+
+/// The assistive technology `matcher` would prohibit, if any.
+pub fn prohibits_assistive_technology(matcher: &AppMatcher) -> Option<(&'static str, &'static str)> {
+    ASSISTIVE_TECHNOLOGY.iter().copied().find(|(_, path)| {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        matcher.find(Some(path), file).is_some() || matcher.find(None, file).is_some()
+    })
+}
+
 /// Operating systems with a default list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -195,6 +229,14 @@ impl AppMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_default_list_prohibits_assistive_technology() {
+        for os in Os::ALL {
+            let m = AppMatcher::new(default_list(os)).unwrap();
+            assert_eq!(prohibits_assistive_technology(&m), None, "{os:?}");
+        }
+    }
 
     #[test]
     fn every_default_list_parses_and_compiles() {

@@ -242,6 +242,18 @@ impl ExamPolicy {
                     format!("duplicate id `{}`", rule.id),
                 ));
             }
+            let alone = apps::AppMatcher::new(vec![rule.clone()])
+                .map_err(|e| PolicyError::at(format!("applications.prohibited[{i}]"), e.to_string()))?;
+            if let Some((name, path)) = apps::prohibits_assistive_technology(&alone) {
+                return Err(PolicyError::at(
+                    format!("applications.prohibited[{i}]"),
+                    format!(
+                        "rule `{}` would prohibit assistive technology ({name}, {path}): screen readers, magnifiers \
+                         and on-screen keyboards are always allowed",
+                        rule.id
+                    ),
+                ));
+            }
         }
         let known: HashSet<String> = Os::ALL
             .iter()
@@ -328,6 +340,25 @@ mod tests {
     fn inconsistent_monitor_range() {
         let e = err("schema = 1\n[requirements]\nmin_monitors = 3\nmax_monitors = 2\n", Format::Toml);
         assert_eq!(e.field.as_deref(), Some("requirements.min_monitors"));
+    }
+
+    #[test]
+    fn assistive_technology_can_never_be_prohibited() {
+        let rule = |field: &str, glob: &str| {
+            format!("schema = 1\n[[applications.prohibited]]\nid = \"r\"\nname = \"R\"\ncategory = \"other\"\n{field} = [\"{glob}\"]\n")
+        };
+        for (field, glob, what) in [
+            ("executables", "orca", "Orca"),
+            ("executables", "NVDA*", "NVDA"),
+            ("executables", "*", "Orca"),
+            ("paths", "*/VoiceOver.app/*", "VoiceOver"),
+            ("executables", "osk.exe", "On-Screen Keyboard"),
+        ] {
+            let e = err(&rule(field, glob), Format::Toml);
+            assert_eq!(e.field.as_deref(), Some("applications.prohibited[0]"), "{glob}: {e}");
+            assert!(e.message.contains(what) && e.message.contains("always allowed"), "{glob}: {e}");
+        }
+        assert!(ExamPolicy::parse(&rule("executables", "anydesk*"), Format::Toml).is_ok());
     }
 
     #[test]
