@@ -104,6 +104,14 @@ fn a_held_clipboard_is_taken_back_from_another_program() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(clipboard_owner(&conn).1, vigil, "Vigil owns the clipboard again");
-    let taken = timeline.spool().events().unwrap().into_iter().find(|e| e.kind == "clipboard.taken").unwrap();
+    // The event is written just after the clipboard is taken back: wait for it too.
+    let taken = loop {
+        let found = timeline.spool().events().unwrap().into_iter().find(|e| e.kind == "clipboard.taken");
+        match found {
+            Some(event) => break event,
+            None => assert!(std::time::Instant::now() < deadline, "the copy outside the exam was not logged"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert_eq!(taken.data["taken_back"], true);
 }
