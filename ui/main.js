@@ -7,7 +7,34 @@ const $ = (id) => document.getElementById(id);
 
 const state = { screen: "join", joinArgs: null, timers: [], photos: {}, lastReport: null, lastExam: null };
 
-// ---- screens, errors ----
+// ---- events ----
+// Handlers are looked up by element id when an event reaches the document, so that translated
+// elements can be re-created (see `recreateTranslated`) without losing them.
+
+const clickHandlers = {};
+const on = (id, fn) => (clickHandlers[id] = fn);
+
+document.addEventListener("click", (ev) => {
+  const button = ev.target.closest("button[id]");
+  if (!button || !clickHandlers[button.id]) return;
+  // A busy button keeps its focus (a disabled one would drop it) but does nothing.
+  if (button.getAttribute("aria-disabled") === "true") return;
+  clickHandlers[button.id](ev);
+});
+document.addEventListener("submit", (ev) => {
+  if (ev.target.id === "join-form") joinSubmitted(ev);
+});
+
+/** Marks a button the candidate just pressed as working (or done): it keeps the focus. */
+function busy(button, working) {
+  if (working) button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+}
+
+// ---- screens, errors, announcements ----
+// Orca 43 says nothing when a heading gets focus or when a live region's text changes in a
+// WebKitGTK page; it does read a labelled element that gets focus. So each screen is a region
+// named by its heading, and errors and statuses that matter are focused when they appear.
 
 function show(screen) {
   for (const s of document.querySelectorAll("[data-screen]")) s.hidden = s.dataset.screen !== screen;
@@ -16,16 +43,46 @@ function show(screen) {
   const step = section.dataset.step;
   $("step").textContent = step ? t("step", { n: step }) : "";
   clearError();
-  // Screen readers and keyboard users start at the new screen's heading.
-  section.querySelector("h2").focus();
+  section.focus();
+  state.shownAt = Date.now();
+}
+
+/**
+ * A fresh copy of element `id` in its place. WebKitGTK does not tell screen readers that a name
+ * changed, so an element whose text changed is re-created before it is focused; otherwise
+ * Orca would say the old text.
+ */
+function renew(id) {
+  const el = $(id);
+  const copy = el.cloneNode(true);
+  el.replaceWith(copy);
+  return copy;
+}
+
+/**
+ * Shows `text` (if given) in a status element and moves focus there, so that it is spoken; not
+ * before the screen's title had time to be spoken, and only if the focus is still where it was.
+ */
+function announce(id, text) {
+  if (text !== undefined) $(id).textContent = text;
+  const screen = state.screen;
+  const from = document.activeElement;
+  setTimeout(() => {
+    if (state.screen === screen && document.activeElement === from) renew(id).focus();
+  }, Math.max(0, (state.shownAt || 0) + 1500 - Date.now()));
 }
 
 function showError(err) {
   const code = err && err.code ? err.code : "unknown";
-  $("error-text").textContent = t(hasT(`error.${code}`) ? `error.${code}` : "error.unknown");
+  const text = t(hasT(`error.${code}`) ? `error.${code}` : "error.unknown");
   const detail = err && (err.detail || err.message || (typeof err === "string" ? err : ""));
-  $("error-detail").textContent = detail ? t("error.detail", { detail }) : "";
+  const detailText = detail ? t("error.detail", { detail }) : "";
+  const same = !$("error").hidden && $("error-text").textContent === text && $("error-detail").textContent === detailText;
+  $("error-text").textContent = text;
+  $("error-detail").textContent = detailText;
   $("error").hidden = false;
+  // Spoken once: the same error again (a poll) does not take the focus again.
+  if (!same) renew("error").focus();
 }
 
 function clearError() {
@@ -54,8 +111,7 @@ async function initJoin() {
     $("join-from").dataset.source = launch.source;
     $("join-from").hidden = false;
   }
-  if (launch.server_key) $("key-details").open = false;
-  else $("key-details").open = true;
+  setExpanded("key-toggle", !launch.server_key);
   // IT pinned the server and its key: the candidate sees them but cannot change them.
   $("server").readOnly = launch.provisioned;
   $("server-key").readOnly = launch.provisioned;
@@ -69,28 +125,48 @@ function renderJoinFrom() {
   if (el.dataset.source) el.textContent = t("join.from", { source: t(`join.source.${el.dataset.source}`) });
 }
 
-$("join-form").addEventListener("submit", async (ev) => {
+// A disclosure: a button that shows or hides the panel it controls.
+function setExpanded(id, open) {
+  $(id).setAttribute("aria-expanded", String(open));
+  $($(id).getAttribute("aria-controls")).hidden = !open;
+}
+for (const id of ["key-toggle", "quit-toggle", "hashes-toggle"]) on(id, () => setExpanded(id, $(id).getAttribute("aria-expanded") !== "true"));
+
+async function joinSubmitted(ev) {
   ev.preventDefault();
+  const button = $("join-continue");
+  if (button.getAttribute("aria-disabled") === "true") return;
   const args = { server: $("server").value.trim(), serverKey: $("server-key").value.trim(), examCode: $("code").value.trim(), name: $("name").value.trim() };
+  const fields = [$("server"), $("code"), $("name")];
+  for (const el of fields) {
+    // An empty field is marked (and described by the error) only after the candidate tried.
+    if (el.value.trim()) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    } else {
+      el.setAttribute("aria-invalid", "true");
+      el.setAttribute("aria-describedby", "error-text");
+    }
+  }
   if (!args.server || !args.examCode || !args.name) {
+    // The error is spoken first; Tab from it leads to the first field.
     showError({ code: "join.missing_fields" });
-    const first = [$("server"), $("code"), $("name")].find((el) => !el.value.trim());
-    first.setAttribute("aria-invalid", "true");
-    first.focus();
     return;
   }
-  for (const el of [$("server"), $("code"), $("name")]) el.removeAttribute("aria-invalid");
   state.joinArgs = args;
+  busy(button, true);
   try {
     // Who receives the recordings, signed by the server: named before the candidate agrees.
     state.receiver = await invoke("server_identity", { server: args.server, serverKey: args.serverKey });
   } catch (e) {
     showError(e);
     return;
+  } finally {
+    busy(button, false);
   }
   renderReceiver();
   show("consent");
-});
+}
 
 function renderReceiver() {
   const r = state.receiver;
@@ -102,10 +178,10 @@ function renderReceiver() {
 
 // ---- 2. consent ----
 
-$("consent-accept").addEventListener("click", async () => {
+on("consent-accept", async () => {
   const buttons = [$("consent-accept"), $("consent-decline")];
-  buttons.forEach((b) => (b.disabled = true));
-  $("consent-status").textContent = t("join.joining");
+  buttons.forEach((b) => busy(b, true));
+  announce("consent-status", t("join.joining"));
   try {
     await invoke("join", { ...state.joinArgs, consent: true });
     $("consent-status").textContent = "";
@@ -115,17 +191,17 @@ $("consent-accept").addEventListener("click", async () => {
     show("join");
     showError(e);
   } finally {
-    buttons.forEach((b) => (b.disabled = false));
+    buttons.forEach((b) => busy(b, false));
   }
 });
 
-$("consent-decline").addEventListener("click", () => {
+on("consent-decline", () => {
   // Nothing was stored or sent: joining happens only after consent.
   state.joinArgs = null;
   show("declined");
 });
 
-$("declined-back").addEventListener("click", () => show("join"));
+on("declined-back", () => show("join"));
 
 // ---- 3. check ----
 
@@ -181,20 +257,22 @@ function renderReport(report) {
 }
 
 async function runCheck() {
-  $("check-again").disabled = true;
+  busy($("check-again"), true);
   $("check-continue").disabled = true;
   $("check-status").textContent = t("check.running");
   try {
     renderReport(await invoke("system_check"));
+    // The overall result is spoken; the findings follow it in reading order.
+    announce("check-status");
   } catch (e) {
     showError(e);
   } finally {
-    $("check-again").disabled = false;
+    busy($("check-again"), false);
   }
 }
 
-$("check-again").addEventListener("click", runCheck);
-$("check-continue").addEventListener("click", () => show("identity"));
+on("check-again", runCheck);
+on("check-continue", () => show("identity"));
 
 // ---- 4. identity ----
 
@@ -213,24 +291,24 @@ async function takePhoto(kind) {
   }
 }
 
-$("take-face").addEventListener("click", () => takePhoto("face"));
-$("take-id").addEventListener("click", () => takePhoto("id"));
+on("take-face", () => takePhoto("face"));
+on("take-id", () => takePhoto("id"));
 
-$("identity-continue").addEventListener("click", async () => {
-  $("identity-continue").disabled = true;
-  $("identity-status").textContent = t("identity.saving");
+on("identity-continue", async () => {
+  busy($("identity-continue"), true);
+  announce("identity-status", t("identity.saving"));
   try {
     await invoke("confirm_photos");
     stopTimers();
     const url = await invoke("start_exam");
     $("identity-status").textContent = "";
+    busy($("identity-continue"), false);
     show("exam");
     $("exam-page").textContent = url ? t("exam.page_loading") : t("exam.no_page");
     every(1000, refreshExam);
     refreshExam();
   } catch (e) {
     $("identity-status").textContent = "";
-    $("identity-continue").disabled = false;
     showError(e);
   }
 });
@@ -285,7 +363,7 @@ function renderWarnings(warnings) {
   const list = $("exam-warning-list");
   list.replaceChildren(...lines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
   $("exam-warnings").hidden = !lines.length;
-  invoke("exam_banner", { lines, blocking }).catch(() => {});
+  invoke("exam_banner", { lines, blocking, hint: t("warning.return_hint") }).catch(() => {});
 }
 
 // Re-rendered only when a message arrives, so that screen readers announce it once.
@@ -323,19 +401,19 @@ async function refreshExam() {
 }
 
 // Finishing asks once more, in the page (no native dialog), and can be cancelled.
-$("exam-finish").addEventListener("click", () => {
+on("exam-finish", () => {
   $("exam-finish").hidden = true;
   $("finish-confirm").hidden = false;
   $("finish-yes").focus();
 });
-$("finish-cancel").addEventListener("click", () => {
+on("finish-cancel", () => {
   $("finish-confirm").hidden = true;
   $("exam-finish").hidden = false;
   $("exam-finish").focus();
 });
-$("finish-yes").addEventListener("click", finish);
+on("finish-yes", finish);
 
-$("quit-button").addEventListener("click", async () => {
+on("quit-button", async () => {
   try {
     await invoke("quit_exam", { password: $("quit-password").value });
     $("quit-password").value = "";
@@ -372,7 +450,7 @@ function renderFinish(f) {
     $("finish-progress").value = total ? sent : 1;
     $("finish-progress-text").textContent = t("finish.progress_value", { sent, total });
   }
-  if (f.receipt) {
+  if (f.receipt && $("receipt").hidden) {
     const r = f.receipt;
     $("finish-heading").dataset.i18n = "finish.done_heading";
     $("finish-heading").textContent = t("finish.done_heading");
@@ -389,6 +467,7 @@ function renderFinish(f) {
       li.textContent = `${sourceName(h.source)} #${h.sequence}: ${h.sha256}`;
       list.append(li);
     }
+    announce("receipt-done");
   }
   if (f.error) {
     showError(f.error);
@@ -402,12 +481,21 @@ async function refreshFinish() {
   if (f.receipt || f.error) stopTimers();
 }
 
-$("finish-retry").addEventListener("click", finish);
+on("finish-retry", finish);
 
 // ---- language ----
 
+// WebKitGTK tells the screen reader nothing when a name changes, so Orca would keep reading the
+// old language's names: the translated screens are re-created instead (handlers are delegated,
+// and cloning keeps values, states and pictures).
+function recreateTranslated() {
+  const main = $("main");
+  main.replaceWith(main.cloneNode(true));
+}
+
 $("language").addEventListener("change", async (ev) => {
   await loadLanguage(ev.target.value);
+  recreateTranslated();
   renderJoinFrom();
   renderReceiver();
   const s = document.querySelector(`[data-screen="${state.screen}"]`);

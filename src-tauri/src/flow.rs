@@ -391,24 +391,38 @@ pub fn exam_status(flow: State<'_, Flow>) -> UiResult<ExamStatus> {
 /// exam page, which covers the screen. The page gets text, not IPC. With `blocking` (a rule the
 /// policy says must be resolved first, e.g. `require_close`) the banner covers the whole page,
 /// so the exam cannot go on until the warning is gone.
+///
+/// A new warning takes the focus, so that a screen reader speaks it (Orca 43 ignores alerts that
+/// appear in WebKitGTK pages); Escape (`hint` says so) gives the focus back to where the
+/// candidate was, and so does the warning's end.
 #[tauri::command]
-pub fn exam_banner(app: AppHandle, lines: Vec<String>, blocking: bool) -> UiResult<()> {
+pub fn exam_banner(app: AppHandle, lines: Vec<String>, blocking: bool, hint: Option<String>) -> UiResult<()> {
     let Some(w) = app.get_webview_window("exam") else { return Ok(()) };
     let text = serde_json::to_string(&lines).unwrap_or_else(|_| "[]".into());
+    let hint = serde_json::to_string(&hint.unwrap_or_default()).unwrap_or_else(|_| "\"\"".into());
     let script = format!(
         r#"(() => {{
   const lines = {text};
   let b = document.getElementById("vigil-banner");
-  if (!lines.length) {{ if (b) b.remove(); return; }}
+  const back = () => {{ const el = b && b.vigilReturnTo; if (el && el.isConnected) el.focus(); }};
+  if (!lines.length) {{ if (b) {{ if (document.activeElement === b) back(); b.remove(); }} return; }}
   if (!b) {{
     b = document.createElement("div");
     b.id = "vigil-banner";
     b.setAttribute("role", "alert");
+    b.tabIndex = -1;
+    b.addEventListener("keydown", (e) => {{ if (e.key === "Escape") {{ e.preventDefault(); back(); }} }});
     document.documentElement.appendChild(b);
   }}
   b.dataset.blocking = {blocking};
-  b.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:2147483647;background:#7f1d1d;color:#fff;font:600 18px system-ui,sans-serif;padding:10px 16px;box-shadow:0 2px 6px #0006" + ({blocking} ? ";bottom:0;padding-top:30vh;text-align:center" : "");
-  b.replaceChildren(...lines.map((l) => {{ const p = document.createElement("div"); p.textContent = l; return p; }}));
+  b.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:2147483647;background:#7f1d1d;color:#fff;font:600 18px system-ui,sans-serif;padding:10px 16px;box-shadow:0 2px 6px #0006;outline:none" + ({blocking} ? ";bottom:0;padding-top:30vh;text-align:center" : "");
+  const line = (l) => {{ const p = document.createElement("div"); p.textContent = l; return p; }};
+  b.replaceChildren(...lines.map(line));
+  const hint = {hint};
+  if (hint) {{ const h = line(hint); h.style.cssText = "font-weight:400;font-size:15px"; b.append(h); }}
+  b.setAttribute("aria-label", [...lines, hint].filter(Boolean).join(" "));
+  if (document.activeElement !== b) b.vigilReturnTo = document.activeElement;
+  b.focus();
 }})();"#
     );
     w.eval(&script).map_err(|e| UiError::new("exam.window", e))

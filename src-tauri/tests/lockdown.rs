@@ -130,6 +130,9 @@ fn the_exam_window_is_locked_and_watched() {
         Duration::from_secs(5),
     )
     .unwrap();
+    // Even a very long address wraps: the status window never scrolls sideways.
+    let wide = app.script("return document.documentElement.scrollWidth - window.innerWidth").unwrap();
+    assert!(wide.as_f64().unwrap() <= 0.0, "the page is {wide} px wider than the window");
 
     // Focus moved to another window for a while, then back: both on the timeline, with how long.
     let main_x = xdotool(&s.display, &["search", "--name", "^Vigil$"]);
@@ -191,7 +194,7 @@ fn the_exam_window_is_locked_and_watched() {
 
     // A wrong quit password keeps the exam, and the next attempt must wait (even the right one);
     // after the wait the right one ends the exam and delivers.
-    app.click("#screen-exam details.quit summary").unwrap();
+    app.click("#quit-toggle").unwrap();
     app.type_into("#quit-password", "guess").unwrap();
     app.click("#quit-button").unwrap();
     app.wait_visible("#error", Duration::from_secs(10)).unwrap();

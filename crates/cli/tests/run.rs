@@ -61,6 +61,30 @@ fn assert_server_matches(server: &ReferenceServer, receipt: &Value) {
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "events not exactly once and contiguous");
     assert_eq!(receipt["last_event_seq"].as_u64().unwrap(), seqs.len() as u64);
+    // Every segment is on the session's clock, in agreement with the events: a source's segments
+    // follow each other on the media timeline, and each starts after capture started.
+    let capture_started = events.iter().find(|e| e["kind"] == "capture.started").expect("capture.started");
+    let capture_ms = vigil_core::time::parse_rfc3339_ms(capture_started["time"].as_str().unwrap()).unwrap();
+    for source in ["camera", "screen-0"] {
+        let mut of_source: Vec<&Value> = segments.iter().filter(|s| s["source"] == source).collect();
+        of_source.sort_by_key(|s| s["sequence"].as_u64());
+        for pair in of_source.windows(2) {
+            let end = pair[0]["start_ms"].as_u64().unwrap() + pair[0]["duration_ms"].as_u64().unwrap();
+            let next = pair[1]["start_ms"].as_u64().unwrap();
+            // A resumed session records anew: its media timeline starts again near 0.
+            assert!(
+                next.abs_diff(end) <= 200 || next <= 1000,
+                "{source}: a segment ends at {end} ms, the next starts at {next} ms"
+            );
+            let (a, b) = (pair[0]["offset_ms"].as_i64().unwrap(), pair[1]["offset_ms"].as_i64().unwrap());
+            assert!(b > a, "{source}: segment offsets on the session's clock go back ({a} then {b} ms)");
+        }
+        for seg in of_source {
+            let at = vigil_core::time::parse_rfc3339_ms(seg["started_at"].as_str().unwrap()).unwrap();
+            assert!(at >= capture_ms - 1000, "{source} #{} starts before capture started", seg["sequence"]);
+            assert!(seg["offset_ms"].as_i64().unwrap() >= 0, "{seg}");
+        }
+    }
     // The server holds the encrypted segments (their hash is the ciphertext's); review decrypts.
     let dir = server.data.path().join("segments").join(id);
     for seg in segments.iter().take(3) {

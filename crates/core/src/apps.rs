@@ -63,6 +63,21 @@ pub const ASSISTIVE_TECHNOLOGY: &[(&str, &str)] = &[
     ("Accessibility Keyboard", "/System/Library/Input Methods/Assistive Control.app/Contents/MacOS/Assistive Control"),
 ];
 
+/// The name of the assistive technology a process is, by its executable path or, when that is
+/// unreadable, its kernel name (at most 15 characters on Linux).
+pub fn assistive_technology(exe: Option<&str>, process_name: &str) -> Option<&'static str> {
+    ASSISTIVE_TECHNOLOGY.iter().find_map(|(name, path)| {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        let matches = match exe {
+            Some(exe) => exe.replace('\\', "/").eq_ignore_ascii_case(path),
+            None => {
+                !process_name.is_empty() && file.to_ascii_lowercase().starts_with(&process_name.to_ascii_lowercase())
+            }
+        };
+        matches.then_some(*name)
+    })
+}
+
 /// The assistive technology `matcher` would prohibit, if any.
 pub fn prohibits_assistive_technology(matcher: &AppMatcher) -> Option<(&'static str, &'static str)> {
     ASSISTIVE_TECHNOLOGY.iter().copied().find(|(_, path)| {
@@ -229,6 +244,18 @@ impl AppMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assistive_technology_is_known_by_path_or_by_kernel_name() {
+        assert_eq!(assistive_technology(Some("/usr/bin/orca"), "orca"), Some("Orca screen reader"));
+        assert_eq!(assistive_technology(Some("C:\\Windows\\System32\\Narrator.exe"), "Narrator.exe"), Some("Narrator"));
+        // A kernel name is cut to 15 characters; an unreadable path falls back to it.
+        assert_eq!(assistive_technology(None, "speech-dispatch"), Some("Speech Dispatcher"));
+        // Another program called orca elsewhere is not the screen reader.
+        assert_eq!(assistive_technology(Some("/tmp/orca"), "orca"), None);
+        assert_eq!(assistive_technology(Some("/usr/bin/bash"), "bash"), None);
+        assert_eq!(assistive_technology(None, ""), None);
+    }
 
     #[test]
     fn no_default_list_prohibits_assistive_technology() {

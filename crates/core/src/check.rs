@@ -195,6 +195,19 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
         )
     });
 
+    // Assistive technology is information for the reviewer, never a risk.
+    out.push(finding(
+        "processes.assistive",
+        "Assistive technology",
+        Verdict::Ok,
+        if p.assistive.is_empty() {
+            "none running".to_owned()
+        } else {
+            let list: Vec<String> = p.assistive.iter().map(|a| format!("{} (pid {})", a.name, a.pid)).collect();
+            format!("running: {}; always allowed", list.join(", "))
+        },
+    ));
+
     let vm = &facts.virtual_machine;
     let signals = |e: &[crate::facts::Evidence]| {
         e.iter().map(|e| format!("{}: {}", e.signal, e.detail)).collect::<Vec<_>>().join("; ")
@@ -377,6 +390,20 @@ mod tests {
         let r = evaluate(&f, &p);
         assert_eq!(verdict(&r, "monitors.count"), Verdict::Ok);
         assert_eq!(verdict(&r, "monitors.agreement"), Verdict::Ok);
+    }
+
+    #[test]
+    fn running_assistive_technology_is_information_not_a_risk() {
+        let mut f = healthy();
+        let r = evaluate(&f, &ExamPolicy::default());
+        let none = r.iter().find(|x| x.id == "processes.assistive").unwrap();
+        assert_eq!((none.verdict, none.message.as_str()), (Verdict::Ok, "none running"));
+        f.processes.assistive.push(crate::facts::AssistiveProcess { pid: 42, name: "Orca screen reader".into() });
+        let r = evaluate(&f, &ExamPolicy::default());
+        let orca = r.iter().find(|x| x.id == "processes.assistive").unwrap();
+        assert_eq!(orca.verdict, Verdict::Ok);
+        assert!(orca.message.contains("Orca screen reader (pid 42)"), "{}", orca.message);
+        assert_eq!(verdict(&r, "processes.prohibited"), Verdict::Ok);
     }
 
     #[test]

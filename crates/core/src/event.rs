@@ -127,6 +127,7 @@ macro_rules! event_kinds {
 
 event_kinds! {
     SessionJoined = "session.joined", Info, "", "The candidate joined the exam (after consent).", "exam_code";
+    AccommodationApplied = "accommodation.applied", Info, "", "The organiser's screen-reader accommodation applies to this candidate: speech the microphone hears is noted (or not flagged), never a risk.", "screen_reader, speech_flags (note | off)";
     SessionResumed = "session.resumed", Notice, "", "An unfinished session was resumed after the app or the machine stopped.", "";
     IdentityPhoto = "identity.photo", Info, "", "An identity photo was filed (encrypted, uploaded like a segment).", "kind (face | id), sequence";
     CaptureStarted = "capture.started", Info, "", "Recording started.", "camera, microphone, screens, at_ms";

@@ -111,7 +111,18 @@ pub struct ProcessMatch {
 pub struct ProcessScan {
     pub scanned: usize,
     pub prohibited: Vec<ProcessMatch>,
+    /// Assistive technology that is running (screen readers, magnifiers, on-screen keyboards):
+    /// reported for information, always allowed.
+    #[serde(default)]
+    pub assistive: Vec<AssistiveProcess>,
     pub error: Option<String>,
+}
+
+/// One running program from [`crate::apps::ASSISTIVE_TECHNOLOGY`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssistiveProcess {
+    pub pid: u32,
+    pub name: String,
 }
 
 /// One signal considered by virtual-machine detection.

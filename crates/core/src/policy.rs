@@ -29,10 +29,53 @@ pub struct ExamPolicy {
     /// What happens during the exam: navigation, prohibited applications, keyboard, clipboard.
     #[serde(default)]
     pub lockdown: crate::lockdown::Lockdown,
+    /// What the organiser grants candidates who need it (a screen reader in use).
+    #[serde(default)]
+    pub accommodations: Accommodations,
     /// The age X25519 recipient (`age1...`) segments are encrypted to. Set by the backend when
     /// it signs the exam's policy; its identity stays on the backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypt_to: Option<String>,
+}
+
+/// Accommodations the organiser grants, for every candidate or for named ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accommodations {
+    /// Candidates who use a screen reader, by the name they join with (compared without case
+    /// and surrounding spaces); `"*"` grants it to every candidate of the exam.
+    pub screen_reader: Vec<String>,
+    /// What speech heard by the microphone means for them: a flag that carries this
+    /// accommodation as a note instead of a warning, or no speech flags at all.
+    pub speech_flags: SpeechFlags,
+}
+
+/// How speech flags treat a candidate with the screen-reader accommodation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpeechFlags {
+    /// Speech is flagged, marked "screen reader in use", and is not a risk.
+    #[default]
+    Note,
+    /// Speech is not flagged at all.
+    Off,
+}
+
+impl SpeechFlags {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpeechFlags::Note => "note",
+            SpeechFlags::Off => "off",
+        }
+    }
+}
+
+impl Accommodations {
+    /// Whether `candidate` (the name they joined with) has the screen-reader accommodation.
+    pub fn screen_reader_for(&self, candidate: &str) -> bool {
+        let candidate = candidate.trim().to_lowercase();
+        self.screen_reader.iter().any(|n| n == "*" || n.trim().to_lowercase() == candidate)
+    }
 }
 
 /// Thresholds the machine must meet.
@@ -128,6 +171,7 @@ impl Default for ExamPolicy {
             verdicts: Verdicts::default(),
             applications: Applications::default(),
             lockdown: crate::lockdown::Lockdown::default(),
+            accommodations: Accommodations::default(),
             encrypt_to: None,
         }
     }
@@ -217,6 +261,12 @@ impl ExamPolicy {
                 format!("{} is outside -120..0 dBFS", r.min_microphone_dbfs),
             ));
         }
+        if let Some(i) = self.accommodations.screen_reader.iter().position(|n| n.trim().is_empty()) {
+            return Err(PolicyError::at(
+                format!("accommodations.screen_reader[{i}]"),
+                "a candidate's name is empty; use \"*\" for every candidate",
+            ));
+        }
         if let Some(r) = &self.encrypt_to {
             crate::compiled::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e.to_string()))?;
         }
@@ -302,6 +352,27 @@ mod tests {
 
     fn err(text: &str, format: Format) -> PolicyError {
         ExamPolicy::parse(text, format).expect_err("policy should be rejected")
+    }
+
+    #[test]
+    fn screen_reader_accommodation_names_candidates_or_everyone() {
+        let p = ExamPolicy::parse("schema = 1\n[accommodations]\nscreen_reader = [\" Aigerim S. \"]", Format::Toml)
+            .unwrap();
+        assert!(p.accommodations.screen_reader_for("aigerim s."));
+        assert!(!p.accommodations.screen_reader_for("Bolat"));
+        assert_eq!(p.accommodations.speech_flags, SpeechFlags::Note);
+        let all = ExamPolicy::parse(
+            "schema = 1\n[accommodations]\nscreen_reader = [\"*\"]\nspeech_flags = \"off\"",
+            Format::Toml,
+        )
+        .unwrap();
+        assert!(all.accommodations.screen_reader_for("anyone"));
+        assert_eq!(all.accommodations.speech_flags, SpeechFlags::Off);
+        assert!(!ExamPolicy::parse("schema = 1", Format::Toml).unwrap().accommodations.screen_reader_for("x"));
+        let e = err("schema = 1\n[accommodations]\nscreen_reader = [\"  \"]", Format::Toml);
+        assert_eq!(e.field.as_deref(), Some("accommodations.screen_reader[0]"));
+        let e = err("schema = 1\n[accommodations]\nspeech_flags = \"loud\"", Format::Toml);
+        assert!(e.message.contains("loud"), "{}", e.message);
     }
 
     #[test]

@@ -317,6 +317,41 @@ pub struct SegmentRegistration {
     pub bytes: u64,
     /// The upload's absolute URL on the external tus server.
     pub location: String,
+    /// When the segment's media starts and how long it lasts (absent from 0.1 clients).
+    #[serde(default, flatten)]
+    pub time: Option<SegmentTime>,
+}
+
+/// When a segment's media starts and how long it lasts, as the recorder saw it. Sent with each
+/// segment (tus `Upload-Metadata` keys `started_at`, `start_ms`, `duration_ms`, or in a
+/// [`SegmentRegistration`]), so that a reviewer's player can put every track on one clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentTime {
+    /// Wall-clock start, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub started_at: String,
+    /// Start on the recording's media timeline, in milliseconds.
+    pub start_ms: u64,
+    pub duration_ms: u64,
+}
+
+impl SegmentTime {
+    /// Checked values from untrusted text: an RFC 3339 UTC time and numbers SQLite can hold.
+    pub fn parse(started_at: &str, start_ms: &str, duration_ms: &str) -> Result<SegmentTime, String> {
+        crate::time::parse_rfc3339_ms(started_at).ok_or("started_at must be YYYY-MM-DDTHH:MM:SS.mmmZ")?;
+        let number = |name: &str, v: &str| -> Result<u64, String> {
+            v.parse::<u64>().ok().filter(|n| *n <= i64::MAX as u64).ok_or(format!("{name} must be a whole number"))
+        };
+        Ok(SegmentTime {
+            started_at: started_at.to_owned(),
+            start_ms: number("start_ms", start_ms)?,
+            duration_ms: number("duration_ms", duration_ms)?,
+        })
+    }
+
+    /// The wall-clock start in milliseconds since the epoch.
+    pub fn started_at_ms(&self) -> Option<i64> {
+        crate::time::parse_rfc3339_ms(&self.started_at)
+    }
 }
 
 /// What the server holds for a finished session; signed as the receipt's `signed` document.

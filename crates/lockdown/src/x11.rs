@@ -1,6 +1,8 @@
 //! X11: passive grabs of the desktop's switching shortcuts on the root window, and ownership of
 //! the clipboard selections (so that they are empty while the exam runs). The keyboard is not
-//! grabbed as a whole, so screen readers and magnifiers keep their keys.
+//! grabbed as a whole, and Super is grabbed only with the desktop's own keys, never alone and
+//! never with Alt: assistive technology keeps its shortcuts (Orca's Super+Alt+S, the
+//! magnifier's Super+Alt+8, Orca's Insert and Caps Lock).
 
 use crate::{LockdownError, PlatformLockdown, Step};
 use serde_json::json;
@@ -84,12 +86,36 @@ where
 const XK_TAB: u32 = 0xff09;
 const XK_ESCAPE: u32 = 0xff1b;
 const XK_F4: u32 = 0xffc1;
-const XK_SUPER_L: u32 = 0xffeb;
-const XK_SUPER_R: u32 = 0xffec;
+const XK_PAGE_UP: u32 = 0xff55;
+const XK_PAGE_DOWN: u32 = 0xff56;
 const XK_LEFT: u32 = 0xff51;
 const XK_RIGHT: u32 = 0xff53;
 const XK_UP: u32 = 0xff52;
 const XK_DOWN: u32 = 0xff54;
+
+/// Keys grabbed with Super (and Super+Shift): the ones desktops use to leave the window.
+const SUPER_KEYS: &[(u32, &str)] = &[
+    (XK_TAB, "Tab"),
+    (0x0061, "A"),
+    (0x0064, "D"),
+    (0x0073, "S"),
+    (0x0076, "V"),
+    (0x0031, "1"),
+    (0x0032, "2"),
+    (0x0033, "3"),
+    (0x0034, "4"),
+    (0x0035, "5"),
+    (0x0036, "6"),
+    (0x0037, "7"),
+    (0x0038, "8"),
+    (0x0039, "9"),
+    (XK_LEFT, "Left"),
+    (XK_RIGHT, "Right"),
+    (XK_UP, "Up"),
+    (XK_DOWN, "Down"),
+    (XK_PAGE_UP, "Page_Up"),
+    (XK_PAGE_DOWN, "Page_Down"),
+];
 
 /// Keycodes that produce `keysym` in the current keyboard mapping.
 fn keycodes(conn: &xcb::Connection, keysym: u32) -> Result<Vec<x::Keycode>, String> {
@@ -118,33 +144,36 @@ impl PlatformLockdown for X11Lockdown {
         spawn("keyboard", move |conn, root| {
             let alt = x::ModMask::N1;
             let ctrl_alt = x::ModMask::CONTROL | x::ModMask::N1;
-            let combos: Vec<(u32, x::ModMask, &str)> = vec![
+            let shift = x::ModMask::SHIFT;
+            let mut combos: Vec<(u32, x::ModMask, &str)> = vec![
                 (XK_TAB, alt, "Tab"),
-                (XK_TAB, alt | x::ModMask::SHIFT, "Tab"),
+                (XK_TAB, alt | shift, "Tab"),
                 (XK_ESCAPE, alt, "Escape"),
                 (XK_F4, alt, "F4"),
-                (XK_SUPER_L, x::ModMask::ANY, "Super"),
-                (XK_SUPER_R, x::ModMask::ANY, "Super"),
                 (XK_LEFT, ctrl_alt, "Left"),
                 (XK_RIGHT, ctrl_alt, "Right"),
                 (XK_UP, ctrl_alt, "Up"),
                 (XK_DOWN, ctrl_alt, "Down"),
             ];
+            // The desktop's Super shortcuts that switch away (overview, applications, the dock's
+            // applications, show desktop, tiling, workspaces), alone and with Shift.
+            for (keysym, name) in SUPER_KEYS {
+                for mods in [x::ModMask::N4, x::ModMask::N4 | shift] {
+                    combos.push((*keysym, mods, name));
+                }
+            }
             let mut names = std::collections::HashMap::new();
             let mut grabbed = 0;
             for (keysym, mods, name) in combos {
                 for key in keycodes(conn, keysym)? {
                     // The same combination with Caps Lock and Num Lock on.
-                    let variants: &[x::ModMask] = if mods == x::ModMask::ANY {
-                        &[x::ModMask::empty()]
-                    } else {
-                        &[x::ModMask::empty(), x::ModMask::LOCK, x::ModMask::N2, x::ModMask::LOCK | x::ModMask::N2]
-                    };
-                    for extra in variants {
+                    for extra in
+                        [x::ModMask::empty(), x::ModMask::LOCK, x::ModMask::N2, x::ModMask::LOCK | x::ModMask::N2]
+                    {
                         let cookie = conn.send_request_checked(&x::GrabKey {
                             owner_events: false,
                             grab_window: root,
-                            modifiers: mods | *extra,
+                            modifiers: mods | extra,
                             key,
                             pointer_mode: x::GrabMode::Async,
                             keyboard_mode: x::GrabMode::Async,
@@ -164,11 +193,12 @@ impl PlatformLockdown for X11Lockdown {
                     let state = k.state();
                     let mut shortcut = String::new();
                     for (bit, name) in [
+                        (x::KeyButMask::MOD4, "Super+"),
                         (x::KeyButMask::CONTROL, "Ctrl+"),
                         (x::KeyButMask::MOD1, "Alt+"),
                         (x::KeyButMask::SHIFT, "Shift+"),
                     ] {
-                        if state.contains(bit) && key != "Super" {
+                        if state.contains(bit) {
                             shortcut.push_str(name);
                         }
                     }

@@ -10,26 +10,86 @@ use xcb::x;
 /// The lockdown connects to `$DISPLAY`, which each test sets: one test at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Tries to grab Alt+Tab on the root window from a new client; true if the server allowed it.
-fn another_client_can_grab_alt_tab(display: &str) -> bool {
-    let (conn, screen) = xcb::Connection::connect(Some(display)).expect("connect to Xvfb");
-    let root = conn.get_setup().roots().nth(screen as usize).expect("a screen").root();
+/// The keycode of `keysym` on this X server.
+fn keycode(conn: &xcb::Connection, keysym: u32) -> u8 {
     let setup = conn.get_setup();
     let (min, max) = (setup.min_keycode(), setup.max_keycode());
     let map = conn
         .wait_for_reply(conn.send_request(&x::GetKeyboardMapping { first_keycode: min, count: max - min + 1 }))
         .expect("keyboard mapping");
     let per = map.keysyms_per_keycode() as usize;
-    let tab = map.keysyms().chunks(per).position(|syms| syms.contains(&0xff09)).expect("a Tab key") as u8 + min;
+    map.keysyms().chunks(per).position(|syms| syms.contains(&keysym)).expect("the key") as u8 + min
+}
+
+/// Grabs `keysym` with `modifiers` on the root window from a new client: the connection if the
+/// server allowed it.
+fn grab_from_another_client(display: &str, keysym: u32, modifiers: x::ModMask) -> Option<xcb::Connection> {
+    let (conn, screen) = xcb::Connection::connect(Some(display)).expect("connect to Xvfb");
+    let root = conn.get_setup().roots().nth(screen as usize).expect("a screen").root();
+    let key = keycode(&conn, keysym);
     conn.send_and_check_request(&x::GrabKey {
         owner_events: false,
         grab_window: root,
-        modifiers: x::ModMask::N1,
-        key: tab,
+        modifiers,
+        key,
         pointer_mode: x::GrabMode::Async,
         keyboard_mode: x::GrabMode::Async,
     })
-    .is_ok()
+    .ok()
+    .map(|_| conn)
+}
+
+fn another_client_can_grab_alt_tab(display: &str) -> bool {
+    grab_from_another_client(display, 0xff09, x::ModMask::N1).is_some()
+}
+
+/// A screen reader's own shortcut (Orca on and off is Super+Alt+S) still reaches the program
+/// that listens for it while the exam's shortcuts are grabbed, pressed in the usual order
+/// (Super first); Super+Tab, a desktop's switcher, is Vigil's and is logged.
+#[test]
+fn assistive_technology_keeps_its_super_alt_shortcuts() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let xvfb = XvfbDisplay::start(640, 480).expect("Xvfb (Debian package xvfb)");
+    std::env::set_var("DISPLAY", &xvfb.display);
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Arc::new(Timeline::new(Arc::new(Spool::open(dir.path()).unwrap())));
+    let mut guard = LockdownGuard::new(platform(), timeline.clone());
+    guard.grab_shortcuts().expect("grabs under Xvfb");
+
+    // The screen reader's daemon listens for Super+Alt+S.
+    let reader = grab_from_another_client(&xvfb.display, 0x0073, x::ModMask::N4 | x::ModMask::N1)
+        .expect("Super+Alt+S is free for the screen reader");
+    let press = |keys: &str| {
+        let status = std::process::Command::new("xdotool")
+            .args(["key", keys])
+            .env("DISPLAY", &xvfb.display)
+            .status()
+            .expect("xdotool (Debian package xdotool)");
+        assert!(status.success());
+    };
+    press("super+alt+s");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match reader.poll_for_event().unwrap() {
+            Some(xcb::Event::X(x::Event::KeyPress(k))) if k.detail() == keycode(&reader, 0x0073) => break,
+            Some(_) => {}
+            None => {
+                assert!(std::time::Instant::now() < deadline, "Super+Alt+S never reached the screen reader");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+
+    press("super+Tab");
+    let blocked = loop {
+        let events = timeline.spool().events().unwrap();
+        if let Some(e) = events.iter().find(|e| e.kind == "keyboard.shortcut_blocked") {
+            break e.data["shortcut"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "Super+Tab was not blocked");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(blocked, "Super+Tab");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::limits::*;
 use crate::state::{random_hex, AppState};
-use crate::{db, review, tus};
+use crate::{db, review, reviewers, tus};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -66,14 +66,6 @@ pub fn authorize_open(state: &AppState, headers: &HeaderMap, session: &str) -> A
     Ok(())
 }
 
-pub fn admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    if state.is_admin(bearer(headers)?) {
-        Ok(())
-    } else {
-        Err(ApiError(StatusCode::UNAUTHORIZED, "auth.admin_required", "admin token required".into()))
-    }
-}
-
 /// Reads a JSON body of at most `limit` bytes; call it only once the request is authorised.
 pub async fn read_json<T: serde::de::DeserializeOwned>(body: Body, limit: usize) -> ApiResult<T> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
@@ -99,6 +91,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/sessions/{id}", get(review::session))
         .route("/v1/review/sessions/{id}/instructions", post(review::instruct))
         .route("/v1/review/sessions/{id}/segments/{source}/{sequence}", get(review::segment))
+        .route("/v1/review/sign-in", post(reviewers::sign_in))
+        .route("/v1/review/sign-out", post(reviewers::sign_out))
+        .route("/v1/review/me", get(reviewers::me))
+        .route("/v1/review/audit", get(reviewers::audit_log))
         .route("/review", get(review::page))
         .route("/review.js", get(review::script))
         .route("/review.css", get(review::style))
@@ -369,7 +365,17 @@ async fn register_segment(
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad_request("request.invalid_sha256", "sha256 must be 64 hex digits"));
     }
+    let time = match &reg.time {
+        Some(t) => Some(
+            SegmentTime::parse(&t.started_at, &t.start_ms.to_string(), &t.duration_ms.to_string())
+                .map_err(|e| bad_request("segments.invalid_time", e))?,
+        ),
+        None => None,
+    };
     let db = state.db();
+    if let Some(time) = &time {
+        db::record_segment_time(&db, &id, &reg.source, reg.sequence, time)?;
+    }
     db::file_segment(&db, &id, &reg.source, reg.sequence, &sha256, reg.bytes, &reg.location)?;
     if db::filed_hash(&db, &id, &reg.source, reg.sequence)?.is_some_and(|held| held != sha256) {
         return Err(segment_exists(&reg.source, reg.sequence));

@@ -27,8 +27,12 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
            sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, upload_id TEXT NOT NULL, received_at TEXT NOT NULL,
            PRIMARY KEY (session_id, source, sequence));
          CREATE TABLE IF NOT EXISTS instructions (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
-           body TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);",
+           body TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);
+         CREATE TABLE IF NOT EXISTS segment_times (session_id TEXT NOT NULL, source TEXT NOT NULL,
+           sequence INTEGER NOT NULL, started_at TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
+           PRIMARY KEY (session_id, source, sequence));",
     )?;
+    crate::reviewers::create_tables(&db)?;
     // Databases made before events had a severity and an interval get those columns.
     let has_severity: bool =
         db.prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'severity'")?.exists([])?;
@@ -92,6 +96,39 @@ pub fn file_segment(
         params![session_id, source, sequence, sha256, bytes, location, vigil_core::time::now_rfc3339()],
     )
     .map(|_| ())
+}
+
+/// When a segment starts and how long it lasts, as its upload said; the first word stands, like
+/// the segment it describes.
+pub fn record_segment_time(
+    db: &Connection,
+    session_id: &str,
+    source: &str,
+    sequence: u64,
+    time: &vigil_core::protocol::SegmentTime,
+) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR IGNORE INTO segment_times VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![session_id, source, sequence, time.started_at, time.start_ms, time.duration_ms],
+    )
+    .map(|_| ())
+}
+
+/// The times of a session's segments, by (source, sequence).
+pub fn segment_times(
+    db: &Connection,
+    session_id: &str,
+) -> rusqlite::Result<std::collections::HashMap<(String, u64), vigil_core::protocol::SegmentTime>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT source, sequence, started_at, start_ms, duration_ms FROM segment_times WHERE session_id = ?1",
+    )?;
+    let rows = stmt.query_map([session_id], |r| {
+        Ok((
+            (r.get(0)?, r.get(1)?),
+            vigil_core::protocol::SegmentTime { started_at: r.get(2)?, start_ms: r.get(3)?, duration_ms: r.get(4)? },
+        ))
+    })?;
+    rows.collect()
 }
 
 /// The hash a segment was filed with, if it was.

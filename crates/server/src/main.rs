@@ -6,6 +6,7 @@ mod api;
 mod db;
 mod limits;
 mod review;
+mod reviewers;
 mod state;
 mod tus;
 
@@ -62,6 +63,9 @@ enum Command {
     /// Exams.
     #[command(subcommand)]
     Exam(ExamCommand),
+    /// Reviewers who sign in to the review workspace.
+    #[command(subcommand)]
+    Reviewer(ReviewerCommand),
     /// Print the admin token of the review API.
     Token {
         #[arg(long, value_name = "DIR")]
@@ -87,6 +91,32 @@ enum ExamCommand {
         policy: Option<PathBuf>,
         #[arg(long, value_name = "URL")]
         exam_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewerCommand {
+    /// Add a reviewer (or give one a new password and role); the password is read from stdin
+    /// (at least 12 characters) and kept only as an Argon2id hash.
+    Add {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value = "reviewer")]
+        role: reviewers::Role,
+    },
+    /// List reviewers: name, role, since when.
+    List {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Remove a reviewer and end their sign-ins.
+    Remove {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -174,6 +204,29 @@ fn run(cli: Cli) -> Result<()> {
             };
             state.create_exam(&code, &policy, exam_url.as_deref())?;
             println!("{code}");
+            Ok(())
+        }
+        Command::Reviewer(ReviewerCommand::Add { data, name, role }) => {
+            let state = state::AppState::open(&data, state::Config::default())?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            reviewers::add(&state.db(), &name, role, password)?;
+            println!("{name} ({})", role.as_str());
+            Ok(())
+        }
+        Command::Reviewer(ReviewerCommand::List { data }) => {
+            let state = state::AppState::open(&data, state::Config::default())?;
+            for (name, role, since) in reviewers::list(&state.db())? {
+                println!("{name}\t{role}\t{since}");
+            }
+            Ok(())
+        }
+        Command::Reviewer(ReviewerCommand::Remove { data, name }) => {
+            let state = state::AppState::open(&data, state::Config::default())?;
+            if !reviewers::remove(&state.db(), &name)? {
+                anyhow::bail!("no reviewer named {name}");
+            }
             Ok(())
         }
         Command::Token { data } => {

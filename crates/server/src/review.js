@@ -1,11 +1,21 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const el = (tag, text) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; return e; };
-const token = () => sessionStorage.getItem("vigil-admin") || "";
-async function api(path) {
-  const r = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+// Signed in with a name and password: the HttpOnly cookie goes with every request, and every
+// change repeats the CSRF token the sign-in returned.
+const me = { csrf: "" };
+async function api(path, options = {}) {
+  const headers = options.method && options.method !== "GET" ? { "X-Vigil-Csrf": me.csrf } : {};
+  const r = await fetch(path, { ...options, headers: { ...headers, ...(options.headers || {}) }, credentials: "same-origin" });
   if (!r.ok) throw new Error(path + ": " + r.status + " " + (await r.text()));
   return r;
+}
+function signedIn(who) {
+  me.csrf = who.csrf || "";
+  $("login").hidden = true;
+  $("who").hidden = false;
+  $("who-name").textContent = who.name;
+  listSessions();
 }
 async function listSessions() {
   $("status").textContent = "Loading sessions…";
@@ -26,6 +36,8 @@ async function listSessions() {
   } catch (e) { $("status").textContent = e.message; $("status").className = "error"; }
 }
 async function showSession(id) {
+  // The previous candidate's evidence goes at once.
+  $("detail").replaceChildren(el("p", "Loading the session…"));
   const d = await (await api("/v1/review/sessions/" + id)).json();
   const timeline = el("table");
   timeline.append(Object.assign(el("tr"), { innerHTML: "<th>#</th><th>Time</th><th>Event</th><th>Details</th>" }));
@@ -43,7 +55,30 @@ async function showSession(id) {
     fig.append(video, el("figcaption", s.source + " #" + s.sequence + " (" + s.bytes + " bytes, sha256 " + s.sha256.slice(0, 12) + "…)"));
     grid.append(fig);
   }
-  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
+  // The organiser's accommodation comes first: it changes how speech on the recording reads.
+  const notes = d.events.filter((e) => e.kind === "accommodation.applied").map((e) => {
+    const p = el("p", "Accommodation: screen reader in use. Speech the microphone hears is " +
+      (e.data.speech_flags === "off" ? "not flagged." : "noted, never a risk."));
+    p.className = "accommodation";
+    return p;
+  });
+  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
 }
-$("login").addEventListener("submit", (ev) => { ev.preventDefault(); sessionStorage.setItem("vigil-admin", $("token").value.trim()); listSessions(); });
-if (token()) listSessions();
+$("login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const r = await fetch("/v1/review/sign-in", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: $("name").value.trim(), password: $("password").value }) });
+  $("password").value = "";
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) { $("status").textContent = (body.error && body.error.message) || ("sign-in failed: " + r.status); $("status").className = "error"; return; }
+  $("status").className = "";
+  signedIn(body);
+});
+$("sign-out").addEventListener("click", async () => {
+  await api("/v1/review/sign-out", { method: "POST" }).catch(() => {});
+  me.csrf = "";
+  $("who").hidden = true; $("login").hidden = false;
+  $("sessions").replaceChildren(); $("detail").replaceChildren();
+  $("status").textContent = "Signed out.";
+});
+fetch("/v1/review/me", { credentials: "same-origin" }).then((r) => (r.ok ? r.json().then(signedIn) : null)).catch(() => {});

@@ -1,9 +1,10 @@
 //! The review API and page for proctors (admin token), with security headers on every answer:
 //! a CSP without inline script, no framing, no sniffing, no caching.
 
-use crate::api::{admin, bad_request, read_json, stored_number, ApiError, ApiResult};
+use crate::api::{bad_request, read_json, stored_number, ApiError, ApiResult};
 use crate::db;
 use crate::limits::MAX_SMALL_BODY;
+use crate::reviewers::{actor, actor_for_change, audit};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -41,7 +42,7 @@ pub async fn style() -> impl IntoResponse {
 }
 
 pub async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
-    admin(&state, &headers)?;
+    actor(&state, &headers)?;
     let db = state.db();
     let mut stmt = db.prepare(
         "SELECT s.id, s.exam_code, s.candidate, s.created_at, s.finished_at,
@@ -64,7 +65,7 @@ pub async fn session(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<serde_json::Value>> {
-    admin(&state, &headers)?;
+    let who = actor(&state, &headers)?;
     let db = state.db();
     let session = db
         .query_row("SELECT exam_code, candidate, created_at, finished_at, consent, device FROM sessions WHERE id = ?1", [&id], |r| {
@@ -75,11 +76,22 @@ pub async fn session(
         })
         .map_err(|_| ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()))?;
     let external = state.config.upload_endpoint.is_some();
+    let session_start = session["started_at"].as_str().and_then(vigil_core::time::parse_rfc3339_ms);
+    let times = db::segment_times(&db, &id)?;
     let segments: Vec<_> = db::segments(&db, &id)?
         .into_iter()
         .map(|s| {
             let mut v = json!({"source": s.source, "sequence": s.sequence, "sha256": s.sha256, "bytes": s.bytes,
                 "download": format!("/v1/review/sessions/{id}/segments/{}/{}", s.source, s.sequence)});
+            // On one clock: the wall-clock start, its offset from the session's start, the length.
+            if let Some(t) = times.get(&(s.source.clone(), s.sequence)) {
+                v["started_at"] = json!(t.started_at);
+                v["start_ms"] = json!(t.start_ms);
+                v["duration_ms"] = json!(t.duration_ms);
+                if let (Some(at), Some(start)) = (t.started_at_ms(), session_start) {
+                    v["offset_ms"] = json!(at - start);
+                }
+            }
             if external {
                 v["stored_at"] = json!(db::segment_location(&db, &id, &s.source, s.sequence).ok());
             }
@@ -87,6 +99,8 @@ pub async fn session(
         })
         .collect();
     let events = db::events(&db, &id)?;
+    drop(db);
+    audit(&state, &who, "session.viewed", &id, json!({}));
     let intervals = vigil_core::protocol::intervals(&events);
     Ok(Json(json!({"session": session, "segments": segments, "events": events, "intervals": intervals})))
 }
@@ -97,7 +111,7 @@ pub async fn instruct(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    admin(&state, &headers)?;
+    let who = actor_for_change(&state, &headers)?;
     let ins: Instruction = read_json(body, MAX_SMALL_BODY).await?;
     let n = state.db().execute(
         "INSERT INTO instructions (session_id, body) SELECT id, ?2 FROM sessions WHERE id = ?1",
@@ -106,6 +120,7 @@ pub async fn instruct(
     if n == 0 {
         return Err(ApiError(StatusCode::NOT_FOUND, "session.not_found", "no such session".into()));
     }
+    audit(&state, &who, "session.instructed", &id, serde_json::to_value(&ins).unwrap_or_default());
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -116,7 +131,7 @@ pub async fn segment(
     Path((id, source, sequence)): Path<(String, String, u64)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    admin(&state, &headers)?;
+    actor(&state, &headers)?;
     if !vigil_spool::is_valid_source(&source) {
         return Err(bad_request("request.invalid_source", "invalid source name"));
     }
@@ -161,5 +176,76 @@ pub async fn segment(
         })?;
     }
     let kind = if source.starts_with("identity-") { "image/jpeg" } else { "video/mp4" };
-    Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+    let len = bytes.len() as u64;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let mut resp = match byte_range(range, len) {
+        ByteRange::Whole => ([(header::CONTENT_TYPE, kind)], bytes).into_response(),
+        ByteRange::Part(first, last) => {
+            let part = bytes[first as usize..=last as usize].to_vec();
+            let mut r = (StatusCode::PARTIAL_CONTENT, [(header::CONTENT_TYPE, kind)], part).into_response();
+            let content_range = format!("bytes {first}-{last}/{len}");
+            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&content_range).expect("ASCII"));
+            r
+        }
+        ByteRange::Unsatisfiable => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            let content_range = format!("bytes */{len}");
+            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&content_range).expect("ASCII"));
+            r
+        }
+    };
+    resp.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    Ok(resp)
+}
+
+/// What a `Range` header asks of a body of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum ByteRange {
+    /// No range, or one this server does not serve in part (several ranges, other units): 200.
+    Whole,
+    /// Bytes `first..=last`: 206.
+    Part(u64, u64),
+    /// A range that starts past the end: 416.
+    Unsatisfiable,
+}
+
+/// Reads `bytes=FIRST-LAST`, `bytes=FIRST-` and `bytes=-SUFFIX` (RFC 9110 §14.1.2).
+fn byte_range(header: Option<&str>, len: u64) -> ByteRange {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return ByteRange::Whole };
+    if spec.contains(',') {
+        return ByteRange::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else { return ByteRange::Whole };
+    let number = |s: &str| s.trim().parse::<u64>().ok();
+    match (first.trim().is_empty(), number(first), number(last)) {
+        // The last SUFFIX bytes.
+        (true, _, Some(suffix)) if suffix > 0 && len > 0 => ByteRange::Part(len.saturating_sub(suffix), len - 1),
+        (true, _, _) => ByteRange::Unsatisfiable,
+        (false, Some(first), _) if first >= len => ByteRange::Unsatisfiable,
+        (false, Some(first), None) if last.trim().is_empty() => ByteRange::Part(first, len - 1),
+        (false, Some(first), Some(last)) if last >= first => ByteRange::Part(first, last.min(len - 1)),
+        _ => ByteRange::Whole,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{byte_range, ByteRange};
+
+    #[test]
+    fn ranges_as_rfc_9110_reads_them() {
+        assert_eq!(byte_range(None, 100), ByteRange::Whole);
+        assert_eq!(byte_range(Some("bytes=0-9"), 100), ByteRange::Part(0, 9));
+        assert_eq!(byte_range(Some("bytes=90-"), 100), ByteRange::Part(90, 99));
+        assert_eq!(byte_range(Some("bytes=90-500"), 100), ByteRange::Part(90, 99));
+        assert_eq!(byte_range(Some("bytes=-10"), 100), ByteRange::Part(90, 99));
+        assert_eq!(byte_range(Some("bytes=-500"), 100), ByteRange::Part(0, 99));
+        assert_eq!(byte_range(Some("bytes=100-"), 100), ByteRange::Unsatisfiable);
+        assert_eq!(byte_range(Some("bytes=-0"), 100), ByteRange::Unsatisfiable);
+        assert_eq!(byte_range(Some("bytes=0-"), 0), ByteRange::Unsatisfiable);
+        // Served whole: several ranges, other units, nonsense, a backwards range.
+        for whole in ["bytes=0-1,5-6", "items=0-1", "bytes=a-b", "bytes=9-3", "bytes=5"] {
+            assert_eq!(byte_range(Some(whole), 100), ByteRange::Whole, "{whole}");
+        }
+    }
 }

@@ -17,6 +17,7 @@ use base64::Engine;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use vigil_core::protocol::SegmentTime;
 
 const TUS_VERSION: &str = "1.0.0";
 
@@ -151,8 +152,19 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
             ));
         }
     }
+    // When the segment starts (clients since 0.2 say): checked, kept with the segment.
+    let time = match (meta.get("started_at"), meta.get("start_ms"), meta.get("duration_ms")) {
+        (None, None, None) => None,
+        (Some(at), Some(start), Some(duration)) => {
+            Some(SegmentTime::parse(at, start, duration).map_err(|e| bad_request("tus.metadata", e))?)
+        }
+        _ => return Err(bad_request("tus.metadata", "started_at, start_ms and duration_ms come together")),
+    };
     let id = random_hex();
     std::fs::File::create(state.upload_path(&id)).map_err(storage_full)?;
+    if let Some(time) = &time {
+        db::record_segment_time(&state.db(), &session, &source, sequence, time)?;
+    }
     state.db().execute(
         "INSERT INTO uploads VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
         rusqlite::params![id, session, length, source, sequence, sha256, vigil_core::time::now_rfc3339()],

@@ -188,3 +188,80 @@ fn bad_input_gets_clear_errors_and_the_server_stays_up() {
 
     assert_eq!(Client::new().get(format!("{}/v1/health", s.url)).send().unwrap().status(), StatusCode::OK);
 }
+
+/// A segment uploaded with its start: the review answer puts it on the session's clock, and the
+/// download honours `Range` (206 with exactly those bytes, 416 past the end).
+#[test]
+fn segments_carry_their_start_and_downloads_honour_range() {
+    let s = start(10 * 1024 * 1024);
+    let joined: Value = join(&s, "MATH-101").json().unwrap();
+    let (id, token) = (joined["session_id"].as_str().unwrap().to_owned(), joined["token"].as_str().unwrap().to_owned());
+    let admin = server_cmd(s.dir.path(), &["token"]);
+    let review = |path: &str| Client::new().get(format!("{}{path}", s.url)).bearer_auth(&admin);
+    let started: Value = review(&format!("/v1/review/sessions/{id}")).send().unwrap().json().unwrap();
+    let session_start = vigil_core::time::parse_rfc3339_ms(started["session"]["started_at"].as_str().unwrap()).unwrap();
+
+    let plain: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    let body = common::seal_for(&joined, &plain);
+    let segment_start = vigil_core::time::rfc3339(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(session_start as u64 + 12_345),
+    );
+    let upload = |meta_extra: &str| {
+        Client::new()
+            .post(format!("{}/v1/uploads", s.url))
+            .bearer_auth(&token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", body.len().to_string())
+            .header(
+                "Upload-Metadata",
+                format!(
+                    "session {},source {},sequence {},sha256 {}{meta_extra}",
+                    common::b64(&id),
+                    common::b64("screen-0"),
+                    common::b64("3"),
+                    common::b64(&hex::encode(Sha256::digest(&body)))
+                ),
+            )
+            .send()
+            .unwrap()
+    };
+    // A time that is not one, or half of one, is refused.
+    let bad = format!(
+        ",started_at {},start_ms {},duration_ms {}",
+        common::b64("yesterday"),
+        common::b64("1"),
+        common::b64("2")
+    );
+    assert_eq!(upload(&bad).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(upload(&format!(",start_ms {}", common::b64("1"))).status(), StatusCode::BAD_REQUEST);
+    let good = format!(
+        ",started_at {},start_ms {},duration_ms {}",
+        common::b64(&segment_start),
+        common::b64("30000"),
+        common::b64("10000")
+    );
+    let created = upload(&good);
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["Location"].to_str().unwrap().to_owned();
+    assert_eq!(patch(&s, &token, &location, 0, &body).status(), StatusCode::NO_CONTENT);
+
+    let detail: Value = review(&format!("/v1/review/sessions/{id}")).send().unwrap().json().unwrap();
+    let seg = &detail["segments"][0];
+    assert_eq!(seg["started_at"], segment_start.as_str());
+    assert_eq!((seg["start_ms"].as_u64(), seg["duration_ms"].as_u64()), (Some(30_000), Some(10_000)));
+    assert_eq!(seg["offset_ms"], 12_345, "the segment's offset from the session's start");
+
+    let download = seg["download"].as_str().unwrap();
+    let whole = review(download).send().unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.headers()["Accept-Ranges"], "bytes");
+    let part = review(download).header("Range", "bytes=1000-1999").send().unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.headers()["Content-Range"], format!("bytes 1000-1999/{}", plain.len()).as_str());
+    assert_eq!(part.bytes().unwrap().as_ref(), &plain[1000..2000]);
+    let tail = review(download).header("Range", "bytes=-100").send().unwrap();
+    assert_eq!(tail.bytes().unwrap().as_ref(), &plain[plain.len() - 100..]);
+    let past = review(download).header("Range", format!("bytes={}-", plain.len())).send().unwrap();
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.headers()["Content-Range"], format!("bytes */{}", plain.len()).as_str());
+}

@@ -222,6 +222,14 @@ impl Session {
         };
         // Compiled once, before anything is captured: a policy that does not compile stops here.
         let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json)?;
+        let accommodations = &policy.accommodations;
+        if !resumed && accommodations.screen_reader_for(&params.name) {
+            // On the timeline, so that the analysis and the reviewer both see it.
+            timeline.try_record(&Event::new(
+                EventKind::AccommodationApplied,
+                json!({"screen_reader": true, "speech_flags": accommodations.speech_flags.as_str()}),
+            ))?;
+        }
         let policy = Arc::new(CompiledPolicy::compile(policy, Os::current(), info.exam_url.as_deref())?);
         if let Some(recipient) = policy.recipient.as_deref() {
             seal_plain_segments(&spool, recipient)?;

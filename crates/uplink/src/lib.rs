@@ -327,6 +327,7 @@ impl Uplink {
             sha256: seg.sha256.clone(),
             bytes: seg.bytes,
             location: location.to_string(),
+            time: Some(tus::segment_time(seg)),
         };
         let resp = self
             .http

@@ -5,7 +5,13 @@ use crate::{check, transport, SessionInfo, Uplink, UplinkError};
 use base64::Engine;
 use reqwest::{StatusCode, Url};
 use std::io::{Read, Seek, SeekFrom};
+use vigil_core::protocol::SegmentTime;
 use vigil_spool::SegmentRecord;
+
+/// When `seg` starts and how long it lasts, as it is sent with it.
+pub(crate) fn segment_time(seg: &SegmentRecord) -> SegmentTime {
+    SegmentTime { started_at: seg.started_at.clone(), start_ms: seg.start_ms, duration_ms: seg.duration_ms }
+}
 
 /// The chunk a PATCH carries unless the server asks for less: an interruption costs at most one.
 const CHUNK: u64 = 256 * 1024;
@@ -70,13 +76,17 @@ impl Uplink {
         let (url, mut offset) = match resume {
             Some(r) => r,
             None => {
+                let time = segment_time(seg);
                 let meta = format!(
-                    "session {},source {},sequence {},sha256 {},filename {}",
+                    "session {},source {},sequence {},sha256 {},filename {},started_at {},start_ms {},duration_ms {}",
                     b64(&s.session_id),
                     b64(&seg.source),
                     b64(&seg.sequence.to_string()),
                     b64(&seg.sha256),
-                    b64(&seg.file)
+                    b64(&seg.file),
+                    b64(&time.started_at),
+                    b64(&time.start_ms.to_string()),
+                    b64(&time.duration_ms.to_string()),
                 );
                 let resp = self
                     .tus(self.http.post(upload_base.clone()), s)

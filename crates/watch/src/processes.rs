@@ -3,7 +3,7 @@
 
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 use vigil_core::apps::AppMatcher;
-use vigil_core::facts::{ProcessMatch, ProcessScan};
+use vigil_core::facts::{AssistiveProcess, ProcessMatch, ProcessScan};
 
 /// One running process.
 #[derive(Debug, Clone)]
@@ -68,5 +68,12 @@ pub fn scan(snapshot: &[ProcessInfo], matcher: &AppMatcher) -> ProcessScan {
             })
         })
         .collect();
-    ProcessScan { scanned: snapshot.len(), prohibited, error: None }
+    let assistive = snapshot
+        .iter()
+        .filter_map(|p| {
+            let name = vigil_core::apps::assistive_technology(p.exe.as_deref(), &p.name)?;
+            Some(AssistiveProcess { pid: p.pid, name: name.to_owned() })
+        })
+        .collect();
+    ProcessScan { scanned: snapshot.len(), prohibited, assistive, error: None }
 }

@@ -7,12 +7,14 @@
 pub mod audio;
 pub mod display;
 pub mod process;
+pub mod screen_reader;
 pub mod server;
 pub mod webdriver;
 
 pub use audio::PulseAudio;
 pub use display::{Screen, VncDisplay, XvfbDisplay};
 pub use process::RenamedProcess;
+pub use screen_reader::ScreenReader;
 pub use server::ReferenceServer;
 pub use webdriver::AppDriver;
 
@@ -72,6 +74,9 @@ pub fn install_hint(program: &str) -> String {
         "xdotool" => "xdotool",
         "tauri-driver" => "cargo install tauri-driver --locked, and Debian's webkit2gtk-driver",
         "import" => "imagemagick",
+        "orca" => "orca",
+        "dbus-daemon" => "dbus",
+        "at-spi-bus-launcher" => "at-spi2-core",
         _ => return format!("is {program} installed? (run scripts/install-deps)"),
     };
     format!("install the Debian package `{pkg}` (scripts/install-deps does)")

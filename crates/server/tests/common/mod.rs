@@ -59,7 +59,7 @@ pub fn seal_for(joined: &serde_json::Value, plain: &[u8]) -> Vec<u8> {
 }
 
 #[allow(dead_code)]
-fn b64(s: &str) -> String {
+pub fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
