@@ -32,10 +32,35 @@ pub struct ExamPolicy {
     /// What the organiser grants candidates who need it (a screen reader in use).
     #[serde(default)]
     pub accommodations: Accommodations,
+    /// How the reviewer's workspace ranks sessions.
+    #[serde(default)]
+    pub review: Review,
     /// The age X25519 recipient (`age1...`) segments are encrypted to. Set by the backend when
     /// it signs the exam's policy; its identity stays on the backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypt_to: Option<String>,
+}
+
+/// `[review]`: how much each kind of event weighs in a session's risk score (0-100). Kinds not
+/// named weigh by their severity: critical 40, warning 15, notice 3, info 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Review {
+    /// Event kind (`app.prohibited.running`) to its weight, 0-100, per occurrence.
+    pub weights: std::collections::BTreeMap<String, u32>,
+}
+
+impl Review {
+    /// The weight of one event of `kind` with `severity` (`info`, `notice`, `warning`,
+    /// `critical`).
+    pub fn weight(&self, kind: &str, severity: &str) -> u32 {
+        self.weights.get(kind).copied().unwrap_or(match severity {
+            "critical" => 40,
+            "warning" => 15,
+            "notice" => 3,
+            _ => 0,
+        })
+    }
 }
 
 /// Accommodations the organiser grants, for every candidate or for named ones.
@@ -172,6 +197,7 @@ impl Default for ExamPolicy {
             applications: Applications::default(),
             lockdown: crate::lockdown::Lockdown::default(),
             accommodations: Accommodations::default(),
+            review: Review::default(),
             encrypt_to: None,
         }
     }
@@ -266,6 +292,9 @@ impl ExamPolicy {
                 format!("accommodations.screen_reader[{i}]"),
                 "a candidate's name is empty; use \"*\" for every candidate",
             ));
+        }
+        if let Some((kind, w)) = self.review.weights.iter().find(|(k, w)| k.is_empty() || **w > 100) {
+            return Err(PolicyError::at(format!("review.weights.{kind}"), format!("{w} is not a weight of 0-100")));
         }
         if let Some(r) = &self.encrypt_to {
             crate::compiled::parse_recipient(r).map_err(|e| PolicyError::at("encrypt_to", e.to_string()))?;

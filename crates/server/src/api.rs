@@ -2,12 +2,12 @@
 
 use crate::limits::*;
 use crate::state::{random_hex, AppState};
-use crate::{db, review, reviewers, tus};
+use crate::{db, review, review_list, review_work, reviewers, tus};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -87,9 +87,12 @@ pub fn stored_number(what: &str, n: u64) -> ApiResult<u64> {
 pub fn router(state: AppState) -> Router {
     let limits = state.config.limits.clone();
     let review = Router::new()
-        .route("/v1/review/sessions", get(review::sessions))
+        .route("/v1/review/sessions", get(review_list::sessions))
         .route("/v1/review/sessions/{id}", get(review::session))
         .route("/v1/review/sessions/{id}/instructions", post(review::instruct))
+        .route("/v1/review/sessions/{id}/notes", post(review_work::add_note))
+        .route("/v1/review/sessions/{id}/verdict", put(review_work::set_verdict))
+        .route("/v1/review/sessions/{id}/flags/{seq}", put(review_work::decide_flag))
         .route("/v1/review/sessions/{id}/segments/{source}/{sequence}", get(review::segment))
         .route("/v1/review/sign-in", post(reviewers::sign_in))
         .route("/v1/review/sign-out", post(reviewers::sign_out))
@@ -313,7 +316,9 @@ async fn events(
             }
         }
     }
-    let acked = db::add_events(&mut state.db(), &id, &events)?;
+    let mut db = state.db();
+    let acked = db::add_events(&mut db, &id, &events)?;
+    db::seen(&db, &id)?;
     Ok(Json(EventAck { acked }))
 }
 
@@ -325,7 +330,9 @@ async fn heartbeat(
 ) -> ApiResult<Json<HeartbeatResponse>> {
     authorize_open(&state, &headers, &id)?;
     let _hb: Heartbeat = read_json(body, MAX_SMALL_BODY).await?;
-    Ok(Json(HeartbeatResponse { instructions: db::take_instructions(&state.db(), &id)? }))
+    let db = state.db();
+    db::seen(&db, &id)?;
+    Ok(Json(HeartbeatResponse { instructions: db::take_instructions(&db, &id)? }))
 }
 
 /// Whether `location` is an upload on `endpoint`: same origin, and under its path.

@@ -33,6 +33,13 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
            PRIMARY KEY (session_id, source, sequence));",
     )?;
     crate::reviewers::create_tables(&db)?;
+    crate::review_work::create_tables(&db)?;
+    // Databases made before the review list knew when a client was last heard get the column.
+    let has_last_seen: bool =
+        db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'last_seen'")?.exists([])?;
+    if !has_last_seen {
+        db.execute_batch("ALTER TABLE sessions ADD COLUMN last_seen TEXT;")?;
+    }
     // Databases made before events had a severity and an interval get those columns.
     let has_severity: bool =
         db.prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'severity'")?.exists([])?;
@@ -60,6 +67,12 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
         db.execute_batch("ALTER TABLE sessions ADD COLUMN receipt TEXT;")?;
     }
     Ok(db)
+}
+
+/// The client of `session_id` was heard (a heartbeat or events) just now.
+pub fn seen(db: &Connection, session_id: &str) -> rusqlite::Result<()> {
+    db.execute("UPDATE sessions SET last_seen = ?2 WHERE id = ?1", params![session_id, vigil_core::time::now_rfc3339()])
+        .map(|_| ())
 }
 
 /// The signed receipt a finished session was given, if it was.

@@ -6,6 +6,8 @@ mod api;
 mod db;
 mod limits;
 mod review;
+mod review_list;
+mod review_work;
 mod reviewers;
 mod state;
 mod tus;

@@ -22,17 +22,20 @@ async function listSessions() {
   try {
     const { sessions } = await (await api("/v1/review/sessions")).json();
     const table = el("table");
-    table.append(Object.assign(el("tr"), { innerHTML: "<th>Candidate</th><th>Exam</th><th>Started</th><th>Finished</th><th>Segments</th><th>Events</th>" }));
+    table.append(Object.assign(el("tr"), { innerHTML: "<th>Candidate</th><th>Priority</th><th>Risk</th><th>Flags</th><th>State</th><th>Exam</th><th>Started</th><th>Duration</th><th>Verdict</th>" }));
     for (const s of sessions) {
       const tr = el("tr");
       const link = Object.assign(el("a", s.candidate), { href: "#" + s.id });
       link.addEventListener("click", () => showSession(s.id));
       const first = el("td"); first.append(link); tr.append(first);
-      for (const v of [s.exam_code, s.started_at, s.finished_at || "running", s.segments, s.events]) tr.append(el("td", String(v)));
+      const flags = `${s.flags.critical} critical, ${s.flags.warning} warnings, ${s.flags.notice} notices`;
+      const duration = `${Math.floor(s.duration_s / 60)} min ${s.duration_s % 60} s`;
+      const started = new Date(s.started_at).toLocaleString();
+      for (const v of [s.priority, s.risk, flags, s.state, s.exam_code, started, duration, s.verdict || "not reviewed"]) tr.append(el("td", String(v)));
       table.append(tr);
     }
     $("sessions").replaceChildren(el("h2", "Sessions"), table);
-    $("status").textContent = sessions.length + " sessions";
+    $("status").textContent = sessions.length + " sessions, by review priority";
   } catch (e) { $("status").textContent = e.message; $("status").className = "error"; }
 }
 async function showSession(id) {
@@ -62,7 +65,30 @@ async function showSession(id) {
     p.className = "accommodation";
     return p;
   });
-  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
+  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
+}
+// The verdict, with a comment: saved to the server (and its audit log).
+function verdictForm(id, d) {
+  const form = el("form"); form.className = "verdict";
+  const label = el("label", "Verdict ");
+  const select = el("select");
+  for (const v of ["clear", "suspicious", "violation"]) select.append(Object.assign(el("option", v), { value: v }));
+  if (d.verdict) select.value = d.verdict.verdict;
+  label.append(select);
+  const comment = Object.assign(el("input"), { value: d.verdict ? d.verdict.comment : "", placeholder: "comment", size: 40 });
+  const commentLabel = el("label", "Comment "); commentLabel.append(comment);
+  const saved = el("span", d.verdict ? `saved by ${d.verdict.author}` : "not reviewed yet");
+  saved.setAttribute("role", "status");
+  form.append(label, " ", commentLabel, " ", el("button", "Save verdict"), " ", saved);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api(`/v1/review/sessions/${id}/verdict`, { method: "PUT", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ verdict: select.value, comment: comment.value }) });
+      saved.textContent = "saved";
+    } catch (e) { saved.textContent = e.message; }
+  });
+  return form;
 }
 $("login").addEventListener("submit", async (ev) => {
   ev.preventDefault();

@@ -41,25 +41,6 @@ pub async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("review.css"))
 }
 
-pub async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
-    actor(&state, &headers)?;
-    let db = state.db();
-    let mut stmt = db.prepare(
-        "SELECT s.id, s.exam_code, s.candidate, s.created_at, s.finished_at,
-                (SELECT COUNT(*) FROM segments g WHERE g.session_id = s.id),
-                (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)
-         FROM sessions s ORDER BY s.created_at DESC",
-    )?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(json!({"id": r.get::<_, String>(0)?, "exam_code": r.get::<_, String>(1)?, "candidate": r.get::<_, String>(2)?,
-                "started_at": r.get::<_, String>(3)?, "finished_at": r.get::<_, Option<String>>(4)?,
-                "segments": r.get::<_, u64>(5)?, "events": r.get::<_, u64>(6)?}))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({"sessions": rows})))
-}
-
 pub async fn session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -99,10 +80,13 @@ pub async fn session(
         })
         .collect();
     let events = db::events(&db, &id)?;
+    let work = crate::review_work::work(&db, &id)?;
     drop(db);
     audit(&state, &who, "session.viewed", &id, json!({}));
     let intervals = vigil_core::protocol::intervals(&events);
-    Ok(Json(json!({"session": session, "segments": segments, "events": events, "intervals": intervals})))
+    Ok(Json(json!({"session": session, "segments": segments, "events": events, "intervals": intervals,
+        "notes": work["notes"], "flag_reviews": work["flag_reviews"], "verdict": work["verdict"],
+        "reviewed": work["reviewed"]})))
 }
 
 pub async fn instruct(
