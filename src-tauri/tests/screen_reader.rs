@@ -163,7 +163,22 @@ fn a_blind_candidate_hears_each_screen_its_errors_and_warnings() {
     // In the exam window, a prohibited application: its warning is spoken there.
     reader.focus_window("Vigil exam").unwrap();
     let mark = reader.mark();
-    let _anydesk = RenamedProcess::start("anydesk", 300).unwrap();
+    let anydesk = RenamedProcess::start("anydesk", 300).unwrap();
     let warning = say("en", "warning.app");
     reader.wait_said(mark, long, "the prohibited-application warning", |s| s.contains(&warning)).unwrap();
+    drop(anydesk);
+
+    // Back in the app's window: Finish, confirm, and the finish screen and the receipt are heard.
+    reader.focus_window("Vigil").unwrap();
+    let said = reader.press("Tab").unwrap();
+    assert_heard(&said, &en("exam.finish"), "the exam screen's first control");
+    let said = reader.press("space").unwrap();
+    assert_heard(&said, &en("exam.finish_yes"), "the confirmation");
+    let mark = reader.mark();
+    reader.press("space").unwrap();
+    reader.wait_said(mark, long, "the finish screen's title", |s| s.contains(&en("finish.heading"))).unwrap();
+    reader
+        .wait_said(mark, Duration::from_secs(120), "that everything arrived", |s| s.contains(&en("finish.done")))
+        .unwrap();
+    assert_all_named(&reader, "finish");
 }

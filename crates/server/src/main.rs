@@ -6,6 +6,7 @@ mod api;
 mod db;
 mod limits;
 mod review;
+mod review_export;
 mod review_list;
 mod review_work;
 mod reviewers;

@@ -65,7 +65,14 @@ async function showSession(id) {
     p.className = "accommodation";
     return p;
   });
-  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
+  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), exports(id), el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
+}
+// The report and the events, downloaded with the sign-in's cookie.
+function exports(id) {
+  const p = el("p");
+  p.append(Object.assign(el("a", "Report (JSON)"), { href: `/v1/review/sessions/${id}/report.json`, download: "" }), " · ",
+    Object.assign(el("a", "Events (CSV)"), { href: `/v1/review/sessions/${id}/events.csv`, download: "" }));
+  return p;
 }
 // The verdict, with a comment: saved to the server (and its audit log).
 function verdictForm(id, d) {

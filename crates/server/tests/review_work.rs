@@ -146,8 +146,52 @@ fn the_list_ranks_by_risk_and_the_reviewer_notes_decides_and_judges() {
     assert_eq!(ids(get("/v1/review/sessions?verdict=suspicious")), [flagged.as_str()]);
     assert_eq!(ids(get("/v1/review/sessions?verdict=none")).len(), 2);
 
+    // The report for the file, and the events for a spreadsheet.
+    let report = get(&format!("/v1/review/sessions/{flagged}/report.json"));
+    assert_eq!(report["session"]["candidate"], "Aigerim Flagged");
+    assert_eq!(report["verdict"]["verdict"], "suspicious");
+    assert_eq!(report["notes"][0]["text"], "Looks away to the right");
+    let flags: Vec<(u64, &str, Option<&str>)> = report["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["seq"].as_u64().unwrap(), f["severity"].as_str().unwrap(), f["decision"].as_str()))
+        .collect();
+    assert_eq!(flags, [(1, "warning", Some("confirmed")), (3, "warning", Some("dismissed"))]);
+    assert_eq!(report["receipt_verified"], Value::Null, "not finished: no receipt yet");
+    let finished = get(&format!("/v1/review/sessions/{weighted}/report.json"));
+    assert_eq!(finished["receipt_verified"], true, "the stored receipt verifies with the server's key");
+    let csv = Client::new()
+        .get(format!("{}/v1/review/sessions/{flagged}/events.csv", s.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert!(csv.headers()["Content-Type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = csv.text().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "seq,time,offset_ms,kind,severity,interval,phase,data");
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(
+        lines[1].starts_with("1,")
+            && lines[1].contains(",app.prohibited.running,warning,app.prohibited.running-1,open,"),
+        "{}",
+        lines[1]
+    );
+
     let audit = get("/v1/review/audit");
     let actions: Vec<&str> =
         audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["note.added", "flag.decided", "flag.decided", "verdict.set", "session.viewed"]);
+    assert_eq!(
+        actions,
+        [
+            "note.added",
+            "flag.decided",
+            "flag.decided",
+            "verdict.set",
+            "session.viewed",
+            "session.exported",
+            "session.exported",
+            "session.exported"
+        ]
+    );
 }
