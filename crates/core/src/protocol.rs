@@ -102,6 +102,8 @@ pub enum SignedKind {
     Receipt,
     /// A [`ServerInfo`].
     ServerInfo,
+    /// A [`DeletionBody`].
+    Deletion,
 }
 
 impl SignedKind {
@@ -110,12 +112,14 @@ impl SignedKind {
             SignedKind::Join => b"vigil-join-v1",
             SignedKind::Receipt => b"vigil-receipt-v1",
             SignedKind::ServerInfo => b"vigil-server-info-v1",
+            SignedKind::Deletion => b"vigil-deletion-v1",
         }
     }
 }
 
 /// A JSON document exactly as the server wrote it, and its Ed25519 signature over
-/// `context || 0x00 || json`, where `context` is `vigil-join-v1` or `vigil-receipt-v1`. Verify the
+/// `context || 0x00 || json`, where `context` names the kind (`vigil-join-v1`, `vigil-receipt-v1`,
+/// `vigil-server-info-v1`, `vigil-deletion-v1`). Verify the
 /// text, then parse it: the signed bytes are the document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignedJson {
@@ -352,6 +356,24 @@ impl SegmentTime {
     pub fn started_at_ms(&self) -> Option<i64> {
         crate::time::parse_rfc3339_ms(&self.started_at)
     }
+}
+
+/// What the server deleted of a session and why: the deletion log's entry, signed as a deletion
+/// receipt (context `vigil-deletion-v1`). It keeps what proves what was held (hashes, counts),
+/// never the candidate's name or media.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletionBody {
+    pub session_id: String,
+    pub exam_code: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub deleted_at: String,
+    /// `retention` (the exam's retention period ran out) or `request` (an admin deleted it).
+    pub reason: String,
+    /// Who: `retention`, a reviewer's name or `admin-token`.
+    pub by: String,
+    pub segments: Vec<ReceiptSegment>,
+    pub events: u64,
 }
 
 /// What the server holds for a finished session; signed as the receipt's `signed` document.

@@ -34,6 +34,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     crate::reviewers::create_tables(&db)?;
     crate::review_work::create_tables(&db)?;
+    crate::retention::create_tables(&db)?;
     // Databases made before the review list knew when a client was last heard get the column.
     let has_last_seen: bool =
         db.prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'last_seen'")?.exists([])?;

@@ -5,6 +5,7 @@
 mod api;
 mod db;
 mod limits;
+mod retention;
 mod review;
 mod review_export;
 mod review_list;
@@ -69,6 +70,9 @@ enum Command {
     /// Reviewers who sign in to the review workspace.
     #[command(subcommand)]
     Reviewer(ReviewerCommand),
+    /// The data lifecycle: sessions past their exam's retention period.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Print the admin token of the review API.
     Token {
         #[arg(long, value_name = "DIR")]
@@ -94,6 +98,20 @@ enum ExamCommand {
         policy: Option<PathBuf>,
         #[arg(long, value_name = "URL")]
         exam_url: Option<String>,
+        /// Days a session is kept after it finishes (or is abandoned); then the server deletes
+        /// it and keeps a signed deletion receipt. Without it: until an admin deletes it.
+        #[arg(long, value_name = "DAYS")]
+        retention_days: Option<f64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Delete now every session past its exam's retention period (the server also does it
+    /// hourly); prints the ids deleted.
+    Sweep {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
     },
 }
 
@@ -186,6 +204,7 @@ fn run(cli: Cli) -> Result<()> {
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 tracing::info!(%listen, data = %data.display(), "vigil-server listening");
                 tokio::spawn(tus::expire_uploads(state.clone()));
+                tokio::spawn(retention::sweep_hourly(state.clone()));
                 axum::serve(listener, api::router(state).into_make_service_with_connect_info::<SocketAddr>())
                     .with_graceful_shutdown(async {
                         let _ = tokio::signal::ctrl_c().await;
@@ -194,7 +213,7 @@ fn run(cli: Cli) -> Result<()> {
                     .context("server failed")
             })
         }
-        Command::Exam(ExamCommand::Create { data, code, policy, exam_url }) => {
+        Command::Exam(ExamCommand::Create { data, code, policy, exam_url, retention_days }) => {
             let state = state::AppState::open(&data, state::Config::default())?;
             let policy = match policy {
                 Some(path) => {
@@ -205,7 +224,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 None => vigil_core::ExamPolicy::default(),
             };
-            state.create_exam(&code, &policy, exam_url.as_deref())?;
+            state.create_exam(&code, &policy, exam_url.as_deref(), retention_days)?;
             println!("{code}");
             Ok(())
         }
@@ -229,6 +248,13 @@ fn run(cli: Cli) -> Result<()> {
             let state = state::AppState::open(&data, state::Config::default())?;
             if !reviewers::remove(&state.db(), &name)? {
                 anyhow::bail!("no reviewer named {name}");
+            }
+            Ok(())
+        }
+        Command::Retention(RetentionCommand::Sweep { data }) => {
+            let state = state::AppState::open(&data, state::Config::default())?;
+            for id in retention::sweep(&state).map_err(|e| anyhow::anyhow!("{}: {}", e.1, e.2))? {
+                println!("{id}");
             }
             Ok(())
         }

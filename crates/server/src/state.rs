@@ -165,7 +165,18 @@ impl AppState {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn create_exam(&self, code: &str, policy: &ExamPolicy, exam_url: Option<&str>) -> Result<()> {
+    /// Creates (or replaces) exam `code`; `retention_days`: how long its sessions are kept after
+    /// they finish (none: until deleted).
+    pub fn create_exam(
+        &self,
+        code: &str,
+        policy: &ExamPolicy,
+        exam_url: Option<&str>,
+        retention_days: Option<f64>,
+    ) -> Result<()> {
+        if retention_days.is_some_and(|d| !(0.0..=36_500.0).contains(&d)) {
+            bail!("the retention period must be 0 to 36500 days");
+        }
         if code.is_empty()
             || code.len() > 64
             || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -179,8 +190,16 @@ impl AppState {
         let signed = SignedPolicy::sign(serde_json::to_string(&policy)?, &self.key);
         self.write_identity(code, &identity)?;
         self.db().execute(
-            "INSERT OR REPLACE INTO exams VALUES (?1, ?2, ?3, ?4, ?5, '')",
-            rusqlite::params![code, signed.policy_json, signed.signature, exam_url, vigil_core::time::now_rfc3339()],
+            "INSERT OR REPLACE INTO exams (code, policy_json, signature, exam_url, created_at, age_identity, retention_days)
+             VALUES (?1, ?2, ?3, ?4, ?5, '', ?6)",
+            rusqlite::params![
+                code,
+                signed.policy_json,
+                signed.signature,
+                exam_url,
+                vigil_core::time::now_rfc3339(),
+                retention_days
+            ],
         )?;
         Ok(())
     }
