@@ -475,6 +475,9 @@ pub fn record(
     // Screens: one track per monitor, following hot-plug.
     let mut screens: HashMap<MonitorId, usize> = HashMap::new();
     let mut next_screen = 0usize;
+    // Monitors unplugged during the recording, by name and position: one that comes back keeps
+    // its source (`screen-N`), and its segments go on from the next sequence number.
+    let mut unplugged: HashMap<(String, i32, i32), usize> = HashMap::new();
     let mut last_poll = None::<Instant>;
     // On X11 the monitor list is re-read when RandR says the layout changed (and once a minute
     // in case a notification is missed); elsewhere on every poll.
@@ -518,9 +521,12 @@ pub fn record(
                     // Gone: end their tracks.
                     let gone: Vec<MonitorId> = screens.keys().filter(|k| !present.contains(k)).cloned().collect();
                     for id in gone {
-                        if let Some(pos) = screens
-                            .remove(&id)
-                            .and_then(|src| tracks.iter().position(|t| t.source == format!("screen-{src}")))
+                        let index = screens.remove(&id);
+                        if let Some(i) = index {
+                            unplugged.insert((id.name.clone(), id.x, id.y), i);
+                        }
+                        if let Some(pos) =
+                            index.and_then(|src| tracks.iter().position(|t| t.source == format!("screen-{src}")))
                         {
                             let track = tracks.remove(pos);
                             let source = track.source.clone();
@@ -533,7 +539,9 @@ pub fn record(
                         if screens.contains_key(&id) {
                             continue;
                         }
-                        let source = format!("screen-{next_screen}");
+                        let returned = unplugged.remove(&(id.name.clone(), id.x, id.y));
+                        let index = returned.unwrap_or(next_screen);
+                        let source = format!("screen-{index}");
                         let desc = format!("monitor {} {}x{} at ({},{})", id.name, id.width, id.height, id.x, id.y);
                         let src = match ScreenSource::open(source.clone(), &id) {
                             Ok(s) => s,
@@ -551,9 +559,12 @@ pub fn record(
                             None,
                         )?);
                         shared.event(if initial { EventKind::MonitorRecorded } else { EventKind::MonitorAdded },
-                            json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}), None);
-                        screens.insert(id, next_screen);
-                        next_screen += 1;
+                            json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height,
+                                "returned": returned.is_some()}), None);
+                        screens.insert(id, index);
+                        if returned.is_none() {
+                            next_screen += 1;
+                        }
                     }
                 }
                 Err(e) if screens.is_empty() && next_screen == 0 => {

@@ -220,7 +220,7 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
     let vnc = VncDisplay::start(&[FHD]).expect("TigerVNC");
     let _busy = busy_screens(&vnc.display);
     let dir = tempfile::tempdir().unwrap();
-    let child = vigil_record(dir.path(), &vnc.display, None, &["--duration", "12", "--camera", "none"])
+    let child = vigil_record(dir.path(), &vnc.display, None, &["--duration", "16", "--camera", "none"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -229,6 +229,9 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
     vnc.set_screens(&[FHD, FHD_RIGHT]).unwrap();
     std::thread::sleep(Duration::from_secs(4));
     vnc.set_screens(&[FHD]).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    // Plugged back: the same monitor keeps its track's name.
+    vnc.set_screens(&[FHD, FHD_RIGHT]).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let spool = vigil_spool::Spool::open(dir.path()).unwrap();
@@ -255,7 +258,7 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
     assert_eq!(removed.data["source"], source.as_str());
     let gone_at = removed.data["at_ms"].as_u64().unwrap();
     assert!((7_500..11_000).contains(&gone_at), "monitor.removed at {gone_at} ms");
-    let end = rows.iter().map(|r| r.start_ms + r.duration_ms).max().unwrap();
+    let end = rows.iter().filter(|r| r.start_ms < gone_at).map(|r| r.start_ms + r.duration_ms).max().unwrap();
     assert!(end <= gone_at + 1_000, "{source} recorded until {end} ms, after removal at {gone_at} ms");
     let first_end = spool
         .segments()
@@ -266,6 +269,25 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
         .max()
         .unwrap();
     assert!(first_end >= 11_000, "screen-0 stopped early, at {first_end} ms");
+    // Back: the same source, marked returned, its segments numbered on after the first ones.
+    let back = events
+        .iter()
+        .filter(|e| e.kind == "monitor.added")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no second monitor.added: {events:#?}"));
+    assert_eq!((back.data["source"].as_str(), back.data["returned"].as_bool()), (Some(source.as_str()), Some(true)));
+    assert_eq!(added.data["returned"], false);
+    let back_at = back.data["at_ms"].as_u64().unwrap();
+    let mut seqs: Vec<(u64, u64)> = spool
+        .segments()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.source == source)
+        .map(|s| (s.sequence, s.start_ms))
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs.iter().map(|s| s.0).collect::<Vec<_>>(), (0..seqs.len() as u64).collect::<Vec<_>>());
+    assert!(seqs.iter().any(|s| s.1 + 600 >= back_at), "nothing recorded after the monitor came back: {seqs:?}");
 }
 
 #[test]

@@ -141,7 +141,7 @@ event_kinds! {
     DeviceMissing = "device.missing", Warning, "", "A device was not there at the start; recording goes on without it.", "device, error, at_ms";
     DeviceLost = "device.lost", Warning, "", "A device stopped working during the recording.", "device or source, error, at_ms";
     MonitorRecorded = "monitor.recorded", Info, "", "A monitor present at the start is recorded.", "source, name, x, y, width, height, at_ms";
-    MonitorAdded = "monitor.added", Notice, "", "A monitor was connected while recording; it gets its own track.", "source, name, x, y, width, height, at_ms";
+    MonitorAdded = "monitor.added", Notice, "", "A monitor was connected while recording; it gets its own track, or its old one back when it was unplugged before (same name and position: returned).", "source, name, x, y, width, height, returned, at_ms";
     MonitorRemoved = "monitor.removed", Notice, "", "A monitor was disconnected; its track ended.", "source, name, x, y, width, height, at_ms";
     MonitorRuleBroken = "monitor.rule_broken", Warning, "open", "The number of monitors is outside the policy's range.", "monitors, min, max";
     MonitorRuleOk = "monitor.rule_ok", Info, "close", "The number of monitors is within the policy's range again.", "monitors, min, max";
