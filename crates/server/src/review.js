@@ -65,7 +65,7 @@ async function showSession(id) {
     p.className = "accommodation";
     return p;
   });
-  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), exports(id), el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
+  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), exports(id), ...(d.session.finished_at ? [] : [instructForm(id, d)]), el("h3", "Timeline"), timeline, el("h3", "Recordings"), grid);
 }
 // The report and the events, downloaded with the sign-in's cookie.
 function exports(id) {
@@ -73,6 +73,31 @@ function exports(id) {
   p.append(Object.assign(el("a", "Report (JSON)"), { href: `/v1/review/sessions/${id}/report.json`, download: "" }), " · ",
     Object.assign(el("a", "Events (CSV)"), { href: `/v1/review/sessions/${id}/events.csv`, download: "" }));
   return p;
+}
+// While the session runs: a message, warning, pause or end for the candidate; what reached them
+// is on the timeline as proctor.instruction.
+function instructForm(id, d) {
+  const form = el("form"); form.className = "instruct";
+  const kind = el("select");
+  for (const k of ["message", "warning", "pause", "terminate"]) kind.append(Object.assign(el("option", k), { value: k }));
+  const kindLabel = el("label", "Instruction "); kindLabel.append(kind);
+  const text = Object.assign(el("input"), { size: 40, placeholder: "text or reason" });
+  const textLabel = el("label", "Text "); textLabel.append(text);
+  const delivered = d.events.filter((e) => e.kind === "proctor.instruction").length;
+  const status = el("span", `${delivered} delivered so far`);
+  status.setAttribute("role", "status");
+  form.append(kindLabel, " ", textLabel, " ", el("button", "Send"), " ", status);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = kind.value === "terminate" ? { kind: kind.value, reason: text.value }
+      : kind.value === "pause" ? { kind: kind.value } : { kind: kind.value, text: text.value };
+    try {
+      await api(`/v1/review/sessions/${id}/instructions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      status.textContent = "queued: delivered with the candidate's next heartbeat";
+      text.value = "";
+    } catch (e) { status.textContent = e.message; }
+  });
+  return form;
 }
 // The verdict, with a comment: saved to the server (and its audit log).
 function verdictForm(id, d) {
