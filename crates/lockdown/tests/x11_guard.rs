@@ -10,6 +10,18 @@ use xcb::x;
 /// The lockdown connects to `$DISPLAY`, which each test sets: one test at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// One test's own Xvfb, which the lockdown reaches through `$DISPLAY` as in the app, a spool
+/// for its timeline, and a guard; the lock keeps the tests apart.
+fn under_xvfb() -> (std::sync::MutexGuard<'static, ()>, XvfbDisplay, tempfile::TempDir, Arc<Timeline>, LockdownGuard) {
+    let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let xvfb = XvfbDisplay::start(1024, 768).expect("Xvfb (Debian package xvfb)");
+    std::env::set_var("DISPLAY", &xvfb.display);
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Arc::new(Timeline::new(Arc::new(Spool::open(dir.path()).unwrap())));
+    let guard = LockdownGuard::new(platform(), timeline.clone());
+    (serial, xvfb, dir, timeline, guard)
+}
+
 /// The keycode of `keysym` on this X server.
 fn keycode(conn: &xcb::Connection, keysym: u32) -> u8 {
     let setup = conn.get_setup();
@@ -48,12 +60,7 @@ fn another_client_can_grab_alt_tab(display: &str) -> bool {
 /// (Super first); Super+Tab, a desktop's switcher, is Vigil's and is logged.
 #[test]
 fn assistive_technology_keeps_its_super_alt_shortcuts() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let xvfb = XvfbDisplay::start(640, 480).expect("Xvfb (Debian package xvfb)");
-    std::env::set_var("DISPLAY", &xvfb.display);
-    let dir = tempfile::tempdir().unwrap();
-    let timeline = Arc::new(Timeline::new(Arc::new(Spool::open(dir.path()).unwrap())));
-    let mut guard = LockdownGuard::new(platform(), timeline.clone());
+    let (_serial, xvfb, _dir, timeline, mut guard) = under_xvfb();
     guard.grab_shortcuts().expect("grabs under Xvfb");
 
     // The screen reader's daemon listens for Super+Alt+S.
@@ -94,14 +101,7 @@ fn assistive_technology_keeps_its_super_alt_shortcuts() {
 
 #[test]
 fn dropping_the_guard_releases_the_key_grabs() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let xvfb = XvfbDisplay::start(1024, 768).expect("Xvfb (Debian package xvfb)");
-    // The lockdown connects to $DISPLAY, like the app does.
-    std::env::set_var("DISPLAY", &xvfb.display);
-    let dir = tempfile::tempdir().unwrap();
-    let timeline = Arc::new(Timeline::new(Arc::new(Spool::open(dir.path()).unwrap())));
-
-    let mut guard = LockdownGuard::new(platform(), timeline.clone());
+    let (_serial, xvfb, _dir, timeline, mut guard) = under_xvfb();
     guard.grab_shortcuts().expect("grabs under Xvfb");
     guard.clear_clipboard(false).expect("clipboard under Xvfb");
     assert!(!another_client_can_grab_alt_tab(&xvfb.display), "Alt+Tab should be Vigil's while the guard holds");
@@ -129,12 +129,7 @@ fn clipboard_owner(conn: &xcb::Connection) -> (x::Atom, x::Window) {
 /// logged, and that program no longer owns the clipboard, so nothing copied outside can be pasted.
 #[test]
 fn a_held_clipboard_is_taken_back_from_another_program() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let xvfb = XvfbDisplay::start(640, 480).expect("Xvfb (Debian package xvfb)");
-    std::env::set_var("DISPLAY", &xvfb.display);
-    let dir = tempfile::tempdir().unwrap();
-    let timeline = Arc::new(Timeline::new(Arc::new(Spool::open(dir.path()).unwrap())));
-    let mut guard = LockdownGuard::new(platform(), timeline.clone());
+    let (_serial, xvfb, _dir, timeline, mut guard) = under_xvfb();
     guard.clear_clipboard(true).expect("clipboard under Xvfb");
 
     // Another program copies: it creates a window and takes CLIPBOARD.
