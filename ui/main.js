@@ -339,7 +339,7 @@ function renderExam(s) {
   $("exam-backlog").textContent = t("exam.backlog_value", { segments: s.backlog_segments, events: s.backlog_events });
   if (s.exam_page) $("exam-page").textContent = t("exam.page_loaded");
   renderMessages(s.messages);
-  renderWarnings(s.warnings);
+  renderWarnings(s.warnings, s.messages);
   $("exam-blocked").textContent = s.blocked_urls.length ? t("exam.blocked_url", { url: s.blocked_urls[s.blocked_urls.length - 1] }) : "";
   if (s.recording_error) showError({ code: "unknown", detail: t("exam.recording_error", { detail: s.recording_error }) });
   const lost = s.timeline_failures || {};
@@ -353,16 +353,32 @@ function warningText(w) {
   return w.kind;
 }
 
-// Warnings show here and as a banner over the exam page (which covers the screen).
-function renderWarnings(warnings) {
-  const lines = warnings.map(warningText);
+/** A proctor's message as the candidate reads it. */
+function messageText(m) {
+  if (m.kind === "message") return `${t("exam.message.from_proctor")}: ${m.text}`;
+  if (m.kind === "warning") return `${t("exam.message.warning")}: ${m.text}`;
+  if (m.kind === "pause") return t("exam.message.pause");
+  return t("exam.message.terminate", { reason: m.reason });
+}
+
+// How long a proctor's message stays over the exam page.
+const MESSAGE_SHOWN_MS = 30000;
+
+// Warnings show here and as a banner over the exam page (which covers the screen), and so do the
+// proctor's messages for their first 30 s: the candidate is in the exam window, not here.
+function renderWarnings(warnings, messages = []) {
+  state.messageSince = state.messageSince || [];
+  messages.forEach((_, i) => (state.messageSince[i] = state.messageSince[i] || Date.now()));
+  const recent = messages.filter((_, i) => Date.now() - state.messageSince[i] < MESSAGE_SHOWN_MS);
+  const lines = [...warnings.map(warningText), ...recent.map(messageText)];
   const blocking = warnings.some((w) => w.blocking);
   const key = JSON.stringify([lines, blocking]);
   if (key === state.warningKey) return;
   state.warningKey = key;
   const list = $("exam-warning-list");
-  list.replaceChildren(...lines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
-  $("exam-warnings").hidden = !lines.length;
+  const warningLines = warnings.map(warningText);
+  list.replaceChildren(...warningLines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
+  $("exam-warnings").hidden = !warningLines.length;
   invoke("exam_banner", { lines, blocking, hint: t("warning.return_hint") }).catch(() => {});
 }
 
@@ -376,10 +392,7 @@ function renderMessages(messages) {
   for (const m of messages) {
     const li = document.createElement("li");
     li.className = m.kind;
-    if (m.kind === "message") li.textContent = m.text;
-    else if (m.kind === "warning") li.textContent = `${t("exam.message.warning")}: ${m.text}`;
-    else if (m.kind === "pause") li.textContent = t("exam.message.pause");
-    else if (m.kind === "terminate") li.textContent = t("exam.message.terminate", { reason: m.reason });
+    li.textContent = m.kind === "message" ? m.text : messageText(m);
     list.append(li);
   }
   if (!messages.length) {

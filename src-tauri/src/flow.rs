@@ -421,6 +421,10 @@ pub fn exam_banner(app: AppHandle, lines: Vec<String>, blocking: bool, hint: Opt
   const hint = {hint};
   if (hint) {{ const h = line(hint); h.style.cssText = "font-weight:400;font-size:15px"; b.append(h); }}
   b.setAttribute("aria-label", [...lines, hint].filter(Boolean).join(" "));
+  // Only a line that was not there before takes the focus (one that ends does not).
+  const before = JSON.parse(b.dataset.lines || "[]");
+  b.dataset.lines = JSON.stringify(lines);
+  if (!lines.some((l) => !before.includes(l))) return;
   if (document.activeElement !== b) b.vigilReturnTo = document.activeElement;
   b.focus();
 }})();"#

@@ -168,6 +168,20 @@ fn a_blind_candidate_hears_each_screen_its_errors_and_warnings() {
     reader.wait_said(mark, long, "the prohibited-application warning", |s| s.contains(&warning)).unwrap();
     drop(anydesk);
 
+    // A message from the proctor reaches the exam window too, and is spoken there.
+    let sessions = server.review("/v1/review/sessions").unwrap();
+    let id = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
+    let mark = reader.mark();
+    let sent = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/review/sessions/{id}/instructions", server.url))
+        .bearer_auth(&server.admin_token)
+        .json(&serde_json::json!({"kind": "message", "text": "Please face the camera"}))
+        .send()
+        .unwrap();
+    assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
+    let message = format!("{}: Please face the camera", en("exam.message.from_proctor"));
+    reader.wait_said(mark, long, "the proctor's message", |s| s.contains(&message)).unwrap();
+
     // Back in the app's window: Finish, confirm, and the finish screen and the receipt are heard.
     reader.focus_window("Vigil").unwrap();
     let said = reader.press("Tab").unwrap();
