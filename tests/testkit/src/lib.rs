@@ -75,6 +75,7 @@ pub fn install_hint(program: &str) -> String {
         "tauri-driver" => "cargo install tauri-driver --locked, and Debian's webkit2gtk-driver",
         "import" => "imagemagick",
         "orca" => "orca",
+        "chromedriver" => "chromium-driver",
         "dbus-daemon" => "dbus",
         "at-spi-bus-launcher" => "at-spi2-core",
         _ => return format!("is {program} installed? (run scripts/install-deps)"),

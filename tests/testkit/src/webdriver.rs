@@ -18,6 +18,8 @@ pub struct AppDriver {
     base: String,
     session: String,
     _driver: Guard,
+    /// A browser's own profile directory, removed with it.
+    _profile: Option<tempfile::TempDir>,
 }
 
 impl AppDriver {
@@ -56,7 +58,34 @@ impl AppDriver {
         };
         let session =
             resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
-        Ok(AppDriver { http, base, session, _driver: driver })
+        Ok(AppDriver { http, base, session, _driver: driver, _profile: None })
+    }
+
+    /// Debian's Chromium, headless, under a new `chromedriver`, at `url`: the same client for a
+    /// web page (the reviewer's workspace).
+    pub fn chromium(url: &str) -> Result<AppDriver> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let driver = Guard::spawn(
+            Command::new("chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()),
+            "chromedriver",
+        )?;
+        let base = format!("http://127.0.0.1:{port}");
+        wait_until(Duration::from_secs(20), "chromedriver to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })?;
+        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build()?;
+        let profile = tempfile::Builder::new().prefix("vigil-chromium-").tempdir()?;
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,900", format!("--user-data-dir={}", profile.path().display()),
+                     "--lang=en-US"]}}}});
+        let resp: Value = http.post(format!("{base}/session")).json(&caps).send()?.json()?;
+        let session =
+            resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
+        let driver = AppDriver { http, base, session, _driver: driver, _profile: Some(profile) };
+        driver.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))?;
+        Ok(driver)
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
