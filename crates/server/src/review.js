@@ -52,10 +52,13 @@ async function showSession(id) {
   const grid = el("div"); grid.className = "grid";
   for (const s of d.segments) {
     const fig = el("figure");
-    const video = el("video"); video.controls = true; video.preload = "none";
     const blob = await (await api(s.download)).blob();
-    video.src = URL.createObjectURL(blob);
-    fig.append(video, el("figcaption", s.source + " #" + s.sequence + " (" + s.bytes + " bytes, sha256 " + s.sha256.slice(0, 12) + "…)"));
+    // Identity photos are pictures; everything else is video.
+    const photo = s.source.startsWith("identity-");
+    const media = photo ? Object.assign(el("img"), { alt: "identity photo (" + s.source.slice(9) + ")" }) : el("video");
+    if (!photo) { media.controls = true; media.preload = "none"; }
+    media.src = URL.createObjectURL(blob);
+    fig.append(media, el("figcaption", s.source + " #" + s.sequence + " (" + s.bytes + " bytes, sha256 " + s.sha256.slice(0, 12) + "…)"));
     grid.append(fig);
   }
   // The organiser's accommodation comes first: it changes how speech on the recording reads.

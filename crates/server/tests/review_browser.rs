@@ -16,7 +16,8 @@ use common::{admin as server_cmd, start};
 const NAME: &str = "Жанар Бекова";
 const PASSWORD: &str = "a long reviewer passphrase";
 
-fn join(url: &str, candidate: &str) -> (String, String) {
+/// Joins `candidate`: the session id, its token, and the whole answer.
+fn join(url: &str, candidate: &str) -> (String, String, Value) {
     let joined: Value = Client::new()
         .post(format!("{url}/v1/sessions"))
         .json(&json!({"exam_code": "MATH-101", "candidate": {"name": candidate}, "consent": {"accepted": true, "at": "2026-11-25T10:00:00Z", "inventory_version": 1}, "device": {"os": "Debian"}}))
@@ -24,7 +25,26 @@ fn join(url: &str, candidate: &str) -> (String, String) {
         .unwrap()
         .json()
         .unwrap();
-    (joined["session_id"].as_str().unwrap().to_owned(), joined["token"].as_str().unwrap().to_owned())
+    (joined["session_id"].as_str().unwrap().to_owned(), joined["token"].as_str().unwrap().to_owned(), joined)
+}
+
+/// A 32x24 JPEG (ImageMagick) filed as the session's face photo, sealed like the app's.
+fn upload_face_photo(s: &common::Server, id: &str, token: &str, joined: &Value) {
+    let jpeg = Command::new("convert").args(["-size", "32x24", "xc:teal", "jpg:-"]).output().expect("ImageMagick");
+    assert!(jpeg.status.success());
+    let body = common::seal_for(joined, &jpeg.stdout);
+    let created = common::create_upload(s, token, id, "identity-face", 0, &body, None);
+    let location = created.headers()["Location"].to_str().unwrap().to_owned();
+    let done = Client::new()
+        .patch(format!("{}{location}", s.url))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(done.status(), reqwest::StatusCode::NO_CONTENT);
 }
 
 fn sign_in(page: &AppDriver, password: &str) {
@@ -47,7 +67,8 @@ fn a_reviewer_signs_in_finds_the_flagged_session_first_and_judges_it() {
     assert!(add.wait().unwrap().success());
 
     let _quiet = join(&s.url, "Бекзат Quiet");
-    let (flagged, token) = join(&s.url, "Әлия Flagged");
+    let (flagged, token, joined) = join(&s.url, "Әлия Flagged");
+    upload_face_photo(&s, &flagged, &token, &joined);
     let events = json!({"events": [
         {"seq": 1, "time": vigil_core::time::now_rfc3339(), "kind": "app.prohibited.running", "severity": "warning",
          "interval": {"id": "anydesk-1", "phase": "open"}, "data": {"app_name": "AnyDesk"}}]});
@@ -84,8 +105,15 @@ fn a_reviewer_signs_in_finds_the_flagged_session_first_and_judges_it() {
     let first_row = page.text("#sessions table tr:nth-child(2)").unwrap();
     assert!(first_row.contains("low") && first_row.contains("15") && first_row.contains("1 warnings"), "{first_row}");
 
-    // The session: a verdict with a comment, saved through the API with the CSRF token.
+    // The session: its face photo is a picture; a verdict with a comment, saved through the API
+    // with the CSRF token.
     page.click("#sessions table tr:nth-child(2) a").unwrap();
+    page.wait_script(
+        "the face photo shown as a picture",
+        "const i = document.querySelector('#detail img'); return !!i && i.complete && i.naturalWidth === 32",
+        Duration::from_secs(10),
+    )
+    .unwrap();
     page.wait_visible("form.verdict select", Duration::from_secs(10)).unwrap();
     page.script("document.querySelector('form.verdict select').value = 'violation'; return true").unwrap();
     page.type_into("form.verdict input", "AnyDesk open at the start").unwrap();
