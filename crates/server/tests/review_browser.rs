@@ -141,6 +141,22 @@ fn a_reviewer_signs_in_finds_the_flagged_session_first_and_judges_it() {
         [("session.viewed".to_owned(), String::new()), ("verdict.set".to_owned(), "violation".to_owned())]
     );
 
+    // In Kazakh: the picker translates the page and the list, and remembers the choice.
+    page.script(
+        "const l = document.getElementById('lang'); l.value = 'kk'; l.dispatchEvent(new Event('change')); return true",
+    )
+    .unwrap();
+    page.wait_script(
+        "the list in Kazakh",
+        "const th = document.querySelector('#sessions th'); return !!th && th.textContent === 'Кандидат'",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let first_row = page.text("#sessions table tr:nth-child(2)").unwrap();
+    assert!(first_row.contains("төмен") && first_row.contains("бұзушылық"), "{first_row}");
+    assert_eq!(page.text("#sign-out").unwrap(), "Шығу");
+    assert_eq!(page.script("return document.documentElement.lang").unwrap(), json!("kk"));
+
     // Signed out: the page shows the sign-in form again and the cookie opens nothing.
     page.click("#sign-out").unwrap();
     page.wait_visible("#login", Duration::from_secs(10)).unwrap();
