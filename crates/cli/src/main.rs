@@ -3,6 +3,7 @@
 //! Exit codes (stable): 0 all ok, 1 warnings only, 2 at least one failure, 3 usage or
 //! configuration error.
 
+mod analyze;
 mod check;
 mod policy_cmd;
 mod record;
@@ -34,6 +35,9 @@ enum Command {
     /// Work with exam policy files.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Analyse recordings offline and print the flags (speech in WAV audio, with the policy's
+    /// accommodations for --candidate). Exit 1 if anything was flagged.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Screen frames are large (8 MB at 1920x1080) and pass between threads; with one glibc arena per
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Record(args) => record::run(args),
         Command::Run(args) => run::run(args),
+        Command::Analyze(args) => analyze::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
