@@ -68,7 +68,8 @@ function announce(id, text) {
   const screen = state.screen;
   const from = document.activeElement;
   setTimeout(() => {
-    if (state.screen === screen && document.activeElement === from) renew(id).focus();
+    // Without scrolling: the page does not jump under a pointer that is about to click.
+    if (state.screen === screen && document.activeElement === from) renew(id).focus({ preventScroll: true });
   }, Math.max(0, (state.shownAt || 0) + 1500 - Date.now()));
 }
 
