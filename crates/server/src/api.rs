@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/audit", get(reviewers::audit_log))
         .route("/review", get(review::page))
         .route("/review.js", get(review::script))
+        .route("/review-player.js", get(review::player_script))
         .route("/review.css", get(review::style))
         .layer(axum::middleware::map_response(review::security_headers));
     Router::new()

@@ -4,7 +4,8 @@ const $ = (id) => document.getElementById(id);
 // The workspace in English, Russian and Kazakh: the browser's language by default, the picker
 // after that (remembered in this browser). Times are shown in the reviewer's own time zone.
 const STRINGS = {
-  en: { title: "Vigil review", name: "Name", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
+  en: { player: "Recording", play: "Play", pause: "Pause", position: "Position in the session", no_recording: "Nothing was recorded in this session.", not_recorded: "not recorded at this moment", loading_media: "loading…", go_to: "Go to {time}: {what}", severity: "Severity", until: "Until", decision: "Decision", mark_confirmed: "Confirm", mark_dismissed: "Dismiss", confirmed: "confirmed", dismissed: "dismissed", open: "still open", no_flags: "No flags.", all: "all", at_least: "{severity} and above", topic: "About", note_at_position: "Note at the player's position", add_note: "Add note", notes: "Notes", device: "Device and system check", info: "info", notice: "notice", critical: "critical",
+    title: "Vigil review", name: "Name", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
     language: "Language", loading: "Loading sessions…", listed: "{n} sessions, by review priority", signed_out: "Signed out.",
     sessions: "Sessions", candidate: "Candidate", priority: "Priority", risk: "Risk", flags: "Flags", state: "State",
     exam: "Exam", started: "Started", duration: "Duration", verdict: "Verdict", not_reviewed: "not reviewed",
@@ -18,7 +19,8 @@ const STRINGS = {
     queued: "queued: delivered with the candidate's next heartbeat", message: "message", warning: "warning",
     pause: "pause", terminate: "terminate", accommodation_note: "Accommodation: screen reader in use. Speech the microphone hears is noted, never a risk.",
     accommodation_off: "Accommodation: screen reader in use. Speech the microphone hears is not flagged." },
-  ru: { title: "Vigil: проверка", name: "Имя", password: "Пароль", sign_in: "Войти", sign_out: "Выйти",
+  ru: { player: "Запись", play: "Воспроизвести", pause: "Пауза", position: "Позиция в сессии", no_recording: "В этой сессии ничего не записано.", not_recorded: "в этот момент не записывалось", loading_media: "загрузка…", go_to: "Перейти к {time}: {what}", severity: "Важность", until: "До", decision: "Решение", mark_confirmed: "Подтвердить", mark_dismissed: "Отклонить", confirmed: "подтверждено", dismissed: "отклонено", open: "ещё длится", no_flags: "Отметок нет.", all: "все", at_least: "{severity} и выше", topic: "Тема", note_at_position: "Заметка к текущей позиции", add_note: "Добавить заметку", notes: "Заметки", device: "Устройство и проверка системы", info: "сведения", notice: "замечание", critical: "критично",
+    title: "Vigil: проверка", name: "Имя", password: "Пароль", sign_in: "Войти", sign_out: "Выйти",
     language: "Язык", loading: "Загрузка сессий…", listed: "Сессий: {n}, по приоритету проверки", signed_out: "Вы вышли.",
     sessions: "Сессии", candidate: "Кандидат", priority: "Приоритет", risk: "Риск", flags: "Отметки", state: "Состояние",
     exam: "Экзамен", started: "Начало", duration: "Длительность", verdict: "Решение", not_reviewed: "не проверено",
@@ -33,7 +35,8 @@ const STRINGS = {
     warning: "предупреждение", pause: "пауза", terminate: "завершить",
     accommodation_note: "Особые условия: кандидат пользуется экранным чтецом. Речь, которую слышит микрофон, отмечается без риска.",
     accommodation_off: "Особые условия: кандидат пользуется экранным чтецом. Речь, которую слышит микрофон, не отмечается." },
-  kk: { title: "Vigil: тексеру", name: "Аты", password: "Құпиясөз", sign_in: "Кіру", sign_out: "Шығу",
+  kk: { player: "Жазба", play: "Ойнату", pause: "Кідірту", position: "Сессиядағы орын", no_recording: "Бұл сессияда ештеңе жазылмаған.", not_recorded: "бұл сәтте жазылмаған", loading_media: "жүктелуде…", go_to: "{time} сәтіне өту: {what}", severity: "Маңыздылығы", until: "Дейін", decision: "Шешім", mark_confirmed: "Растау", mark_dismissed: "Қабылдамау", confirmed: "расталды", dismissed: "қабылданбады", open: "әлі жалғасуда", no_flags: "Белгілер жоқ.", all: "барлығы", at_least: "{severity} және жоғары", topic: "Тақырып", note_at_position: "Ойнатқыштағы орынға жазба", add_note: "Жазба қосу", notes: "Жазбалар", device: "Құрылғы және жүйені тексеру", info: "мәлімет", notice: "ескертпе", critical: "сыни",
+    title: "Vigil: тексеру", name: "Аты", password: "Құпиясөз", sign_in: "Кіру", sign_out: "Шығу",
     language: "Тіл", loading: "Сессиялар жүктелуде…", listed: "Сессиялар: {n}, тексеру басымдығы бойынша", signed_out: "Сіз шықтыңыз.",
     sessions: "Сессиялар", candidate: "Кандидат", priority: "Басымдық", risk: "Тәуекел", flags: "Белгілер", state: "Күйі",
     exam: "Емтихан", started: "Басталды", duration: "Ұзақтығы", verdict: "Шешім", not_reviewed: "тексерілмеген",
@@ -98,28 +101,22 @@ async function listSessions() {
     $("status").textContent = t("listed", { n: sessions.length });
   } catch (e) { $("status").textContent = e.message; $("status").className = "error"; }
 }
+let player = null;
 async function showSession(id) {
   // The previous candidate's evidence goes at once.
+  if (player) player.close();
   $("detail").replaceChildren(el("p", t("loading_session")));
   const d = await (await api("/v1/review/sessions/" + id)).json();
-  const timeline = el("table");
-  timeline.append(headerRow(["seq", "time", "event", "details"]));
-  for (const e of d.events) {
-    const tr = el("tr");
-    for (const v of [e.seq, new Date(e.time).toLocaleString(lang), e.kind, JSON.stringify(e.data)]) tr.append(el("td", String(v)));
-    timeline.append(tr);
-  }
-  const grid = el("div"); grid.className = "grid";
-  for (const s of d.segments) {
+  player = new VigilPlayer.SessionPlayer(d.segments, async (url) => (await api(url)).arrayBuffer(), {
+    player: t("player"), play: t("play"), pause: t("pause"), position: t("position"),
+    no_recording: t("no_recording"), not_recorded: t("not_recorded"), loading: t("loading_media") });
+  // Identity photos are pictures, shown as such.
+  const photos = el("div"); photos.className = "photos";
+  for (const s of d.segments.filter((s) => s.source.startsWith("identity-"))) {
     const fig = el("figure");
-    const blob = await (await api(s.download)).blob();
-    // Identity photos are pictures; everything else is video.
-    const photo = s.source.startsWith("identity-");
-    const media = photo ? Object.assign(el("img"), { alt: t("photo", { kind: s.source.slice(9) }) }) : el("video");
-    if (!photo) { media.controls = true; media.preload = "none"; }
-    media.src = URL.createObjectURL(blob);
-    fig.append(media, el("figcaption", s.source + " #" + s.sequence + " (" + s.bytes + " bytes, sha256 " + s.sha256.slice(0, 12) + "…)"));
-    grid.append(fig);
+    fig.append(Object.assign(el("img"), { src: s.download, alt: t("photo", { kind: s.source.slice(9) }) }),
+      el("figcaption", t("photo", { kind: s.source.slice(9) }) + " · sha256 " + s.sha256.slice(0, 12) + "…"));
+    photos.append(fig);
   }
   // The organiser's accommodation comes first: it changes how speech on the recording reads.
   const notes = d.events.filter((e) => e.kind === "accommodation.applied").map((e) => {
@@ -127,7 +124,122 @@ async function showSession(id) {
     p.className = "accommodation";
     return p;
   });
-  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), exports(id), ...(d.session.finished_at ? [] : [instructForm(id, d)]), el("h3", t("timeline")), timeline, el("h3", t("recordings")), grid);
+  $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), exports(id),
+    ...(d.session.finished_at ? [] : [instructForm(id, d)]), player.element, flagsView(id, d), noteForm(id, d),
+    eventsView(d), photos, deviceView(d));
+}
+const SEVERITIES = ["info", "notice", "warning", "critical"];
+// Milliseconds from the session's start to an event's time.
+const offsetOf = (d, time) => Date.parse(time) - Date.parse(d.session.started_at);
+// An event in a few words: its kind and the detail that names what happened.
+function describe(kind, data) {
+  const what = ["app_name", "source", "monitors", "url", "text", "reason"].map((k) => data && data[k]).find((v) => v !== undefined && v !== null);
+  return what === undefined ? kind : `${kind} — ${what}`;
+}
+// A button showing a moment that moves every track there.
+function jumpButton(offsetMs, label) {
+  const b = el("button", VigilPlayer.clock((offsetMs - player.origin) / 1000));
+  b.type = "button"; b.className = "jump";
+  b.setAttribute("aria-label", t("go_to", { time: b.textContent, what: label }));
+  b.dataset.offsetMs = String(offsetMs);
+  b.addEventListener("click", () => player.seekToOffset(offsetMs));
+  return b;
+}
+// The flags (intervals): a bar along the session, coloured by severity, and a list with the
+// reviewer's decision on each.
+function flagsView(id, d) {
+  const section = el("section"); section.className = "flags";
+  const bar = el("div"); bar.className = "flag-bar"; bar.setAttribute("aria-hidden", "true");
+  const table = el("table");
+  table.append(headerRow(["time", "severity", "event", "until", "decision"]));
+  const decided = new Map((d.flag_reviews || []).map((r) => [r.seq, r.decision]));
+  for (const iv of d.intervals) {
+    const from = offsetOf(d, iv.start);
+    const to = iv.end ? offsetOf(d, iv.end) : (player.duration * 1000 + player.origin);
+    const mark = el("div"); mark.className = "flag sev-" + iv.severity;
+    mark.style.left = (100 * (from - player.origin) / 1000 / player.duration) + "%";
+    mark.style.width = Math.max(0.4, 100 * (to - from) / 1000 / player.duration) + "%";
+    mark.addEventListener("click", () => player.seekToOffset(from));
+    bar.append(mark);
+    const tr = el("tr"); tr.className = "sev-" + iv.severity; tr.dataset.kind = iv.kind; tr.dataset.seq = iv.start_seq;
+    const when = el("td"); when.append(jumpButton(from, describe(iv.kind, iv.data)));
+    const decision = el("td");
+    const status = el("span", decided.has(iv.start_seq) ? t(decided.get(iv.start_seq)) : "");
+    status.setAttribute("role", "status");
+    for (const choice of ["confirmed", "dismissed"]) {
+      const b = el("button", t("mark_" + choice)); b.type = "button";
+      b.addEventListener("click", async () => {
+        try {
+          await api(`/v1/review/sessions/${id}/flags/${iv.start_seq}`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ decision: choice }) });
+          status.textContent = t(choice);
+        } catch (e) { status.textContent = e.message; }
+      });
+      decision.append(b, " ");
+    }
+    decision.append(status);
+    tr.append(when, el("td", t(iv.severity)), el("td", describe(iv.kind, iv.data)), el("td", iv.end ? VigilPlayer.clock((to - player.origin) / 1000) : t("open")), decision);
+    table.append(tr);
+  }
+  section.append(el("h3", t("flags")), bar, d.intervals.length ? table : el("p", t("no_flags")));
+  return section;
+}
+// Every event, filterable by severity and by what it is about (the first part of its kind).
+function eventsView(d) {
+  const section = el("section");
+  const severity = el("select");
+  for (const s of ["all", ...SEVERITIES]) severity.append(Object.assign(el("option", s === "all" ? t("all") : t("at_least", { severity: t(s) })), { value: s }));
+  const topic = el("select");
+  for (const k of ["all", ...new Set(d.events.map((e) => e.kind.split(".")[0]))]) topic.append(Object.assign(el("option", k === "all" ? t("all") : k), { value: k }));
+  const severityLabel = el("label", t("severity") + " "); severityLabel.append(severity);
+  const topicLabel = el("label", t("topic") + " "); topicLabel.append(topic);
+  const table = el("table"); table.className = "events";
+  table.append(headerRow(["time", "severity", "event", "details"]));
+  for (const e of d.events) {
+    const tr = el("tr"); tr.className = "sev-" + e.severity; tr.dataset.kind = e.kind; tr.dataset.severity = e.severity;
+    const when = el("td"); when.append(jumpButton(offsetOf(d, e.time), e.kind));
+    tr.append(when, el("td", t(e.severity)), el("td", describe(e.kind, e.data)), el("td", JSON.stringify(e.data)));
+    table.append(tr);
+  }
+  const filter = () => {
+    const min = SEVERITIES.indexOf(severity.value);
+    for (const tr of table.querySelectorAll("tr[data-kind]")) {
+      tr.hidden = (min >= 0 && SEVERITIES.indexOf(tr.dataset.severity) < min) || (topic.value !== "all" && tr.dataset.kind.split(".")[0] !== topic.value);
+    }
+  };
+  severity.addEventListener("change", filter);
+  topic.addEventListener("change", filter);
+  const filters = el("p"); filters.append(severityLabel, " ", topicLabel);
+  section.append(el("h3", t("timeline")), filters, table);
+  return section;
+}
+// Notes at a moment: the player's position when the note is saved.
+function noteForm(id, d) {
+  const section = el("section");
+  const list = el("ul");
+  const item = (n) => { const li = el("li"); li.append(jumpButton(n.offset_ms, n.text), " ", n.text, " — " + n.author); return li; };
+  for (const n of d.notes || []) list.append(item(n));
+  const form = el("form"); form.className = "note";
+  const text = Object.assign(el("input"), { size: 50, required: true });
+  const label = el("label", t("note_at_position") + " "); label.append(text);
+  const status = el("span"); status.setAttribute("role", "status");
+  form.append(label, " ", el("button", t("add_note")), " ", status);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const note = { offset_ms: player.offsetMs(), text: text.value };
+    try {
+      await api(`/v1/review/sessions/${id}/notes`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(note) });
+      list.append(item({ ...note, author: $("who-name").textContent }));
+      text.value = ""; status.textContent = t("saved");
+    } catch (e) { status.textContent = e.message; }
+  });
+  section.append(el("h3", t("notes")), list, form);
+  return section;
+}
+// What the candidate's device reported at the check, with its verdicts.
+function deviceView(d) {
+  const details = el("details");
+  details.append(el("summary", t("device")), el("pre", JSON.stringify(d.session.device, null, 2)));
+  return details;
 }
 // The report and the events, downloaded with the sign-in's cookie.
 function exports(id) {
