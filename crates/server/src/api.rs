@@ -2,7 +2,7 @@
 
 use crate::limits::*;
 use crate::state::{random_hex, AppState};
-use crate::{db, retention, review, review_export, review_list, review_work, reviewers, tus};
+use crate::{db, retention, review, review_export, review_list, review_pdf, review_work, reviewers, tus};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/sessions/{id}/notes", post(review_work::add_note))
         .route("/v1/review/sessions/{id}/report.json", get(review_export::report_json))
         .route("/v1/review/sessions/{id}/events.csv", get(review_export::events_csv))
+        .route("/v1/review/sessions/{id}/report.pdf", get(review_pdf::report_pdf))
         .route("/v1/review/sessions/{id}/verdict", put(review_work::set_verdict))
         .route("/v1/review/sessions/{id}/flags/{seq}", put(review_work::decide_flag))
         .route("/v1/review/sessions/{id}/segments/{source}/{sequence}", get(review::segment))

@@ -4,7 +4,7 @@ const $ = (id) => document.getElementById(id);
 // The workspace in English, Russian and Kazakh: the browser's language by default, the picker
 // after that (remembered in this browser). Times are shown in the reviewer's own time zone.
 const STRINGS = {
-  en: { player: "Recording", play: "Play", pause: "Pause", position: "Position in the session", no_recording: "Nothing was recorded in this session.", not_recorded: "not recorded at this moment", loading_media: "loading…", go_to: "Go to {time}: {what}", severity: "Severity", until: "Until", decision: "Decision", mark_confirmed: "Confirm", mark_dismissed: "Dismiss", confirmed: "confirmed", dismissed: "dismissed", open: "still open", no_flags: "No flags.", all: "all", at_least: "{severity} and above", topic: "About", note_at_position: "Note at the player's position", add_note: "Add note", notes: "Notes", device: "Device and system check", info: "info", notice: "notice", critical: "critical",
+  en: { report_pdf: "Report (PDF)", player: "Recording", play: "Play", pause: "Pause", position: "Position in the session", no_recording: "Nothing was recorded in this session.", not_recorded: "not recorded at this moment", loading_media: "loading…", go_to: "Go to {time}: {what}", severity: "Severity", until: "Until", decision: "Decision", mark_confirmed: "Confirm", mark_dismissed: "Dismiss", confirmed: "confirmed", dismissed: "dismissed", open: "still open", no_flags: "No flags.", all: "all", at_least: "{severity} and above", topic: "About", note_at_position: "Note at the player's position", add_note: "Add note", notes: "Notes", device: "Device and system check", info: "info", notice: "notice", critical: "critical",
     title: "Vigil review", name: "Name", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
     language: "Language", loading: "Loading sessions…", listed: "{n} sessions, by review priority", signed_out: "Signed out.",
     sessions: "Sessions", candidate: "Candidate", priority: "Priority", risk: "Risk", flags: "Flags", state: "State",
@@ -19,7 +19,7 @@ const STRINGS = {
     queued: "queued: delivered with the candidate's next heartbeat", message: "message", warning: "warning",
     pause: "pause", terminate: "terminate", accommodation_note: "Accommodation: screen reader in use. Speech the microphone hears is noted, never a risk.",
     accommodation_off: "Accommodation: screen reader in use. Speech the microphone hears is not flagged." },
-  ru: { player: "Запись", play: "Воспроизвести", pause: "Пауза", position: "Позиция в сессии", no_recording: "В этой сессии ничего не записано.", not_recorded: "в этот момент не записывалось", loading_media: "загрузка…", go_to: "Перейти к {time}: {what}", severity: "Важность", until: "До", decision: "Решение", mark_confirmed: "Подтвердить", mark_dismissed: "Отклонить", confirmed: "подтверждено", dismissed: "отклонено", open: "ещё длится", no_flags: "Отметок нет.", all: "все", at_least: "{severity} и выше", topic: "Тема", note_at_position: "Заметка к текущей позиции", add_note: "Добавить заметку", notes: "Заметки", device: "Устройство и проверка системы", info: "сведения", notice: "замечание", critical: "критично",
+  ru: { report_pdf: "Отчёт (PDF)", player: "Запись", play: "Воспроизвести", pause: "Пауза", position: "Позиция в сессии", no_recording: "В этой сессии ничего не записано.", not_recorded: "в этот момент не записывалось", loading_media: "загрузка…", go_to: "Перейти к {time}: {what}", severity: "Важность", until: "До", decision: "Решение", mark_confirmed: "Подтвердить", mark_dismissed: "Отклонить", confirmed: "подтверждено", dismissed: "отклонено", open: "ещё длится", no_flags: "Отметок нет.", all: "все", at_least: "{severity} и выше", topic: "Тема", note_at_position: "Заметка к текущей позиции", add_note: "Добавить заметку", notes: "Заметки", device: "Устройство и проверка системы", info: "сведения", notice: "замечание", critical: "критично",
     title: "Vigil: проверка", name: "Имя", password: "Пароль", sign_in: "Войти", sign_out: "Выйти",
     language: "Язык", loading: "Загрузка сессий…", listed: "Сессий: {n}, по приоритету проверки", signed_out: "Вы вышли.",
     sessions: "Сессии", candidate: "Кандидат", priority: "Приоритет", risk: "Риск", flags: "Отметки", state: "Состояние",
@@ -35,7 +35,7 @@ const STRINGS = {
     warning: "предупреждение", pause: "пауза", terminate: "завершить",
     accommodation_note: "Особые условия: кандидат пользуется экранным чтецом. Речь, которую слышит микрофон, отмечается без риска.",
     accommodation_off: "Особые условия: кандидат пользуется экранным чтецом. Речь, которую слышит микрофон, не отмечается." },
-  kk: { player: "Жазба", play: "Ойнату", pause: "Кідірту", position: "Сессиядағы орын", no_recording: "Бұл сессияда ештеңе жазылмаған.", not_recorded: "бұл сәтте жазылмаған", loading_media: "жүктелуде…", go_to: "{time} сәтіне өту: {what}", severity: "Маңыздылығы", until: "Дейін", decision: "Шешім", mark_confirmed: "Растау", mark_dismissed: "Қабылдамау", confirmed: "расталды", dismissed: "қабылданбады", open: "әлі жалғасуда", no_flags: "Белгілер жоқ.", all: "барлығы", at_least: "{severity} және жоғары", topic: "Тақырып", note_at_position: "Ойнатқыштағы орынға жазба", add_note: "Жазба қосу", notes: "Жазбалар", device: "Құрылғы және жүйені тексеру", info: "мәлімет", notice: "ескертпе", critical: "сыни",
+  kk: { report_pdf: "Есеп (PDF)", player: "Жазба", play: "Ойнату", pause: "Кідірту", position: "Сессиядағы орын", no_recording: "Бұл сессияда ештеңе жазылмаған.", not_recorded: "бұл сәтте жазылмаған", loading_media: "жүктелуде…", go_to: "{time} сәтіне өту: {what}", severity: "Маңыздылығы", until: "Дейін", decision: "Шешім", mark_confirmed: "Растау", mark_dismissed: "Қабылдамау", confirmed: "расталды", dismissed: "қабылданбады", open: "әлі жалғасуда", no_flags: "Белгілер жоқ.", all: "барлығы", at_least: "{severity} және жоғары", topic: "Тақырып", note_at_position: "Ойнатқыштағы орынға жазба", add_note: "Жазба қосу", notes: "Жазбалар", device: "Құрылғы және жүйені тексеру", info: "мәлімет", notice: "ескертпе", critical: "сыни",
     title: "Vigil: тексеру", name: "Аты", password: "Құпиясөз", sign_in: "Кіру", sign_out: "Шығу",
     language: "Тіл", loading: "Сессиялар жүктелуде…", listed: "Сессиялар: {n}, тексеру басымдығы бойынша", signed_out: "Сіз шықтыңыз.",
     sessions: "Сессиялар", candidate: "Кандидат", priority: "Басымдық", risk: "Тәуекел", flags: "Белгілер", state: "Күйі",
@@ -244,7 +244,8 @@ function deviceView(d) {
 // The report and the events, downloaded with the sign-in's cookie.
 function exports(id) {
   const p = el("p");
-  p.append(Object.assign(el("a", t("report")), { href: `/v1/review/sessions/${id}/report.json`, download: "" }), " · ",
+  p.append(Object.assign(el("a", t("report_pdf")), { href: `/v1/review/sessions/${id}/report.pdf?lang=${lang}`, download: "", className: "report-pdf" }), " · ",
+    Object.assign(el("a", t("report")), { href: `/v1/review/sessions/${id}/report.json`, download: "" }), " · ",
     Object.assign(el("a", t("events_csv")), { href: `/v1/review/sessions/${id}/events.csv`, download: "" }));
   return p;
 }

@@ -124,45 +124,7 @@ pub async fn segment(
         return Err(bad_request("request.invalid_source", "invalid source name"));
     }
     stored_number("sequence", sequence)?;
-    let filed = db::filed_hash(&state.db(), &id, &source, sequence)?;
-    let Some(filed) = filed else {
-        return Err(ApiError(StatusCode::NOT_FOUND, "segment.not_found", "no such segment".into()));
-    };
-    let path = state.segment_path(&id, &source, sequence);
-    if !path.exists() {
-        let location = db::segment_location(&state.db(), &id, &source, sequence).unwrap_or_default();
-        return Err(ApiError(
-            StatusCode::NOT_FOUND,
-            "segment.external",
-            format!("this segment is stored on the external upload server: {location}"),
-        ));
-    }
-    let mut bytes = tokio::fs::read(path).await.map_err(|e| {
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.unreadable", format!("segment file unreadable: {e}"))
-    })?;
-    let actual = vigil_spool::sha256_hex(&bytes);
-    if actual != filed {
-        tracing::error!(session = %id, %source, sequence, "a filed segment's bytes no longer match its hash");
-        return Err(ApiError(
-            StatusCode::CONFLICT,
-            "segment.altered",
-            format!("the stored file no longer matches the hash filed on receipt (filed {filed}, now {actual})"),
-        ));
-    }
-    if vigil_spool::seal::is_sealed(&bytes) {
-        // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
-        let code: String = state.db().query_row("SELECT exam_code FROM sessions WHERE id = ?1", [&id], |r| r.get(0))?;
-        let identity = state.exam_identity(&code).map_err(|e| {
-            ApiError(StatusCode::INTERNAL_SERVER_ERROR, "exam.identity_missing", format!("exam {code}'s key: {e}"))
-        })?;
-        bytes = vigil_spool::seal::open_bytes(&bytes, &identity).map_err(|e| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "segment.undecryptable",
-                format!("cannot decrypt the segment: {e}"),
-            )
-        })?;
-    }
+    let bytes = filed_bytes(&state, &id, &source, sequence).await?;
     let kind = if source.starts_with("identity-") { "image/jpeg" } else { "video/mp4" };
     let len = bytes.len() as u64;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -184,6 +146,47 @@ pub async fn segment(
     };
     resp.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     Ok(resp)
+}
+
+/// A filed segment's bytes, decrypted: refused if they no longer match the hash filed on
+/// receipt, or if the segment lives on the external upload server.
+pub async fn filed_bytes(state: &AppState, id: &str, source: &str, sequence: u64) -> ApiResult<Vec<u8>> {
+    let filed = db::filed_hash(&state.db(), id, source, sequence)?;
+    let Some(filed) = filed else {
+        return Err(ApiError(StatusCode::NOT_FOUND, "segment.not_found", "no such segment".into()));
+    };
+    let path = state.segment_path(id, source, sequence);
+    if !path.exists() {
+        let location = db::segment_location(&state.db(), id, source, sequence).unwrap_or_default();
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "segment.external",
+            format!("this segment is stored on the external upload server: {location}"),
+        ));
+    }
+    let bytes = tokio::fs::read(path).await.map_err(|e| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.unreadable", format!("segment file unreadable: {e}"))
+    })?;
+    let actual = vigil_spool::sha256_hex(&bytes);
+    if actual != filed {
+        tracing::error!(session = %id, %source, sequence, "a filed segment's bytes no longer match its hash");
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "segment.altered",
+            format!("the stored file no longer matches the hash filed on receipt (filed {filed}, now {actual})"),
+        ));
+    }
+    if !vigil_spool::seal::is_sealed(&bytes) {
+        return Ok(bytes);
+    }
+    // Encrypted at rest to the exam's recipient: decrypt for the reviewer.
+    let code: String = state.db().query_row("SELECT exam_code FROM sessions WHERE id = ?1", [id], |r| r.get(0))?;
+    let identity = state.exam_identity(&code).map_err(|e| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "exam.identity_missing", format!("exam {code}'s key: {e}"))
+    })?;
+    vigil_spool::seal::open_bytes(&bytes, &identity).map_err(|e| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "segment.undecryptable", format!("cannot decrypt the segment: {e}"))
+    })
 }
 
 /// What a `Range` header asks of a body of `len` bytes.

@@ -69,6 +69,7 @@ pub fn report(state: &AppState, id: &str) -> ApiResult<serde_json::Value> {
         "notes": work["notes"],
         "flags": flags,
         "intervals": vigil_core::protocol::intervals(&events),
+        "events": events,
         "segments": segments,
         "receipt": receipt,
         "receipt_verified": receipt_verified,

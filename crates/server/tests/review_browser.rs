@@ -1,6 +1,6 @@
 //! The reviewer's workspace in a real browser (Debian's Chromium, headless, through
 //! chromedriver): a reviewer signs in by name and password, finds the flagged session first,
-//! opens it, saves a verdict that lands in the audit log, and signs out; a wrong password is
+//! opens it, saves a verdict that lands in the audit log, downloads the PDF report, and signs out; a wrong password is
 //! refused and the next try has to wait.
 
 use reqwest::blocking::Client;
@@ -11,41 +11,10 @@ use std::time::Duration;
 use vigil_testkit::AppDriver;
 
 mod common;
-use common::{admin as server_cmd, start};
+use common::{admin as server_cmd, join, start, upload_face_photo};
 
 const NAME: &str = "Жанар Бекова";
 const PASSWORD: &str = "a long reviewer passphrase";
-
-/// Joins `candidate`: the session id, its token, and the whole answer.
-fn join(url: &str, candidate: &str) -> (String, String, Value) {
-    let joined: Value = Client::new()
-        .post(format!("{url}/v1/sessions"))
-        .json(&json!({"exam_code": "MATH-101", "candidate": {"name": candidate}, "consent": {"accepted": true, "at": "2026-11-25T10:00:00Z", "inventory_version": 1}, "device": {"os": "Debian"}}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    (joined["session_id"].as_str().unwrap().to_owned(), joined["token"].as_str().unwrap().to_owned(), joined)
-}
-
-/// A 32x24 JPEG (ImageMagick) filed as the session's face photo, sealed like the app's.
-fn upload_face_photo(s: &common::Server, id: &str, token: &str, joined: &Value) {
-    let jpeg = Command::new("convert").args(["-size", "32x24", "xc:teal", "jpg:-"]).output().expect("ImageMagick");
-    assert!(jpeg.status.success());
-    let body = common::seal_for(joined, &jpeg.stdout);
-    let created = common::create_upload(s, token, id, "identity-face", 0, &body, None);
-    let location = created.headers()["Location"].to_str().unwrap().to_owned();
-    let done = Client::new()
-        .patch(format!("{}{location}", s.url))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(body)
-        .send()
-        .unwrap();
-    assert_eq!(done.status(), reqwest::StatusCode::NO_CONTENT);
-}
 
 fn sign_in(page: &AppDriver, password: &str) {
     page.type_into("#name", NAME).unwrap();
@@ -66,9 +35,9 @@ fn a_reviewer_signs_in_finds_the_flagged_session_first_and_judges_it() {
     add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
     assert!(add.wait().unwrap().success());
 
-    let _quiet = join(&s.url, "Бекзат Quiet");
-    let (flagged, token, joined) = join(&s.url, "Әлия Flagged");
-    upload_face_photo(&s, &flagged, &token, &joined);
+    let _quiet = join(&s.url, "MATH-101", "Бекзат Quiet");
+    let (flagged, token, joined) = join(&s.url, "MATH-101", "Әлия Flagged");
+    upload_face_photo(&s, &flagged, &token, &joined, "32x24");
     let events = json!({"events": [
         {"seq": 1, "time": vigil_core::time::now_rfc3339(), "kind": "app.prohibited.running", "severity": "warning",
          "interval": {"id": "anydesk-1", "phase": "open"}, "data": {"app_name": "AnyDesk"}}]});
@@ -140,6 +109,21 @@ fn a_reviewer_signs_in_finds_the_flagged_session_first_and_judges_it() {
         by_reviewer,
         [("session.viewed".to_owned(), String::new()), ("verdict.set".to_owned(), "violation".to_owned())]
     );
+
+    // The PDF report through the page's link, with the sign-in's cookie: the candidate's name,
+    // the verdict and the flag are in its text.
+    let pdf = page
+        .script_async(
+            "fetch(document.querySelector('a.report-pdf').href).then((r) => r.arrayBuffer()).then((b) => { \
+             let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); arguments[0](btoa(s)); })",
+        )
+        .unwrap();
+    let pdf = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, pdf.as_str().unwrap()).unwrap();
+    let text = common::pdf_text(&pdf);
+    for expected in ["Әлия Flagged", "violation", "AnyDesk open at the start", "app.prohibited.running — AnyDesk"]
+    {
+        assert!(text.contains(expected), "the PDF lacks {expected:?}: {text}");
+    }
 
     // In Kazakh: the picker translates the page and the list, and remembers the choice.
     page.script(

@@ -10,14 +10,8 @@ mod common;
 use common::{admin as server_cmd, start};
 
 fn join(url: &str, exam: &str, name: &str) -> (String, String) {
-    let joined: Value = Client::new()
-        .post(format!("{url}/v1/sessions"))
-        .json(&json!({"exam_code": exam, "candidate": {"name": name}, "consent": {"accepted": true, "at": "2026-11-25T10:00:00Z", "inventory_version": 1}, "device": {"os": "Debian"}}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    (joined["session_id"].as_str().unwrap().to_owned(), joined["token"].as_str().unwrap().to_owned())
+    let (id, token, _) = common::join(url, exam, name);
+    (id, token)
 }
 
 /// Posts events `(kind, severity, interval phase)` for a session.

@@ -94,3 +94,53 @@ pub fn create_upload(
         .send()
         .unwrap()
 }
+
+/// Joins exam `exam` as `name`: the session id, its token, and the whole answer.
+#[allow(dead_code)]
+pub fn join(url: &str, exam: &str, name: &str) -> (String, String, serde_json::Value) {
+    let joined: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{url}/v1/sessions"))
+        .json(&serde_json::json!({"exam_code": exam, "candidate": {"name": name}, "consent": {"accepted": true, "at": "2026-11-25T10:00:00Z", "inventory_version": 1}, "device": {"os": "Debian"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    (joined["session_id"].as_str().unwrap().to_owned(), joined["token"].as_str().unwrap().to_owned(), joined)
+}
+
+/// A `size` (e.g. "32x24") teal JPEG (ImageMagick) filed as the session's face photo, sealed
+/// like the app's.
+#[allow(dead_code)]
+pub fn upload_face_photo(s: &Server, id: &str, token: &str, joined: &serde_json::Value, size: &str) {
+    let jpeg = Command::new("convert").args(["-size", size, "xc:teal", "jpg:-"]).output().expect("ImageMagick");
+    assert!(jpeg.status.success());
+    let body = seal_for(joined, &jpeg.stdout);
+    let created = create_upload(s, token, id, "identity-face", 0, &body, None);
+    let location = created.headers()["Location"].to_str().unwrap().to_owned();
+    let done = reqwest::blocking::Client::new()
+        .patch(format!("{}{location}", s.url))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(done.status(), reqwest::StatusCode::NO_CONTENT);
+}
+
+/// The text of a PDF, as `pdftotext -layout` (poppler-utils) reads it.
+#[allow(dead_code)]
+pub fn pdf_text(pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF: {:?}", String::from_utf8_lossy(&pdf[..pdf.len().min(64)]));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), pdf).unwrap();
+    let out = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(file.path())
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian package poppler-utils)");
+    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
