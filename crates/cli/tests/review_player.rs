@@ -1,7 +1,8 @@
 //! The reviewer's player on a real session: `vigil run --headless` records two monitors (one
 //! unplugged for a while and plugged back), the synthetic camera with a tone from PulseAudio,
-//! and a prohibited application for 10 s; a reviewer opens the session in Chromium, clicks the
-//! application's flag, and every track stands at its start, with a decoded picture there.
+//! and a prohibited application for 16 s. While it runs, a reviewer watches it live in Chromium
+//! (the open flag, a screen thumbnail, a message the candidate is shown); once it is over, they
+//! click the application's flag, and every track stands at its start with a decoded picture.
 
 use serde_json::Value;
 use std::io::Write;
@@ -26,6 +27,13 @@ fn add_reviewer(server: &ReferenceServer) {
     assert!(add.wait().unwrap().success());
 }
 
+/// With `VIGIL_SCREENSHOTS=DIR` set, the page as it looks now, for the README.
+fn screenshot(page: &AppDriver, name: &str) {
+    if let Some(dir) = std::env::var_os("VIGIL_SCREENSHOTS") {
+        page.screenshot(&std::path::Path::new(&dir).join(name)).unwrap();
+    }
+}
+
 /// Milliseconds between two RFC 3339 times.
 fn between(from: &str, to: &str) -> i64 {
     let ms = |t: &str| vigil_core::time::parse_rfc3339_ms(t).unwrap_or_else(|| panic!("not a time: {t}"));
@@ -45,11 +53,14 @@ fn a_click_on_a_flag_moves_every_track_to_its_start() {
     let server = ReferenceServer::start("MATH-101").unwrap();
     add_reviewer(&server);
     let data = tempfile::tempdir().unwrap();
+    // Something on the screens, so a black picture would stand out.
+    let root = Command::new("xsetroot").args(["-solid", "#2563eb"]).env("DISPLAY", &vnc.display).status();
+    assert!(root.expect("xsetroot (x11-xserver-utils)").success());
 
     let mut run = Command::new(env!("CARGO_BIN_EXE_vigil"));
     run.args(["run", "--headless", "--consent", "--name", "Әлия Тестова", "--camera", "synthetic"])
         .args(["--server", &server.url, "--server-key", &server.key, "--exam-code", "MATH-101"])
-        .args(["--duration", "34", "--drain-timeout", "120", "--data-dir"])
+        .args(["--duration", "40", "--drain-timeout", "120", "--data-dir"])
         .arg(data.path())
         .env("DISPLAY", &vnc.display)
         .env_remove("WAYLAND_DISPLAY")
@@ -69,11 +80,45 @@ fn a_click_on_a_flag_moves_every_track_to_its_start() {
             std::thread::sleep(wait);
         }
     };
-    at(6);
-    let app = RenamedProcess::start("anydesk", 10).unwrap();
-    at(20);
+    at(4);
+    let app = RenamedProcess::start("anydesk", 16).unwrap();
+
+    // Live, while the candidate is still at it: the open flag, a thumbnail of the screen, and a
+    // message that reaches the candidate.
+    let page = AppDriver::chromium(&format!("{}/review", server.url)).expect("Chromium and chromedriver (Debian)");
+    page.type_into("#name", REVIEWER).unwrap();
+    page.type_into("#password", PASSWORD).unwrap();
+    page.click("#login button").unwrap();
+    page.wait_visible("#show-live", Duration::from_secs(10)).unwrap();
+    page.click("#show-live").unwrap();
+    let card = "document.querySelector('.live .card')";
+    page.wait_script(
+        "the open AnyDesk flag on the live card",
+        &format!("const c = {card}; return !!c && c.querySelector('ul').textContent.includes('AnyDesk')"),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    page.wait_script(
+        "a screen thumbnail playing on the live card",
+        &format!("const c = {card}; return !!c && c.querySelector('video').readyState >= 2"),
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {:?}", page.script(&format!("return {card}.outerHTML"))));
+    page.type_into(".live .card form input", "Please face the camera").unwrap();
+    page.click(".live .card form button").unwrap();
+    page.wait_script(
+        "the message shown to the candidate",
+        &format!("return {card}.querySelector('.instructions').textContent.includes('1 shown to the candidate')"),
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {:?}", page.script(&format!("return {card}.outerHTML"))));
+    screenshot(&page, "review-live-en.png");
+
+    let unplug = joined.elapsed().as_secs().max(22);
+    assert!(unplug <= 28, "the live checks took until {unplug} s into the session");
+    at(unplug);
     vnc.set_screens(&[FHD]).unwrap();
-    at(26);
+    at(unplug + 6);
     vnc.set_screens(&[FHD, FHD_RIGHT]).unwrap();
     let out = child.wait_with_output().unwrap();
     drop(app);
@@ -107,11 +152,9 @@ fn a_click_on_a_flag_moves_every_track_to_its_start() {
     let removed = detail["events"].as_array().unwrap().iter().find(|e| e["kind"] == "monitor.removed").unwrap().clone();
     let gone_at = between(started_at, removed["time"].as_str().unwrap()) as f64 / 1000.0;
 
-    let page = AppDriver::chromium(&format!("{}/review", server.url)).expect("Chromium and chromedriver (Debian)");
-    page.type_into("#name", REVIEWER).unwrap();
-    page.type_into("#password", PASSWORD).unwrap();
-    page.click("#login button").unwrap();
+    page.click("#show-list").unwrap();
     page.wait_visible("#sessions table a", Duration::from_secs(10)).unwrap();
+    screenshot(&page, "review-list-en.png");
     page.click("#sessions table tr:nth-child(2) a").unwrap();
     page.wait_visible(".stage video", Duration::from_secs(10)).unwrap();
     // The start: every track shows its first picture.
@@ -129,6 +172,8 @@ fn a_click_on_a_flag_moves_every_track_to_its_start() {
     );
     page.wait_script("every track at the flag's start", &check, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}: the flag at {flag_at} s; the tracks: {:?}", page.script(TRACKS)));
+
+    screenshot(&page, "review-session-en.png");
 
     // Played from there, the tracks stay together.
     page.click(".controls button").unwrap();
@@ -175,4 +220,52 @@ fn a_click_on_a_flag_moves_every_track_to_its_start() {
     assert_eq!(note["author"], REVIEWER);
     let note_at = note["offset_ms"].as_f64().unwrap() / 1000.0;
     assert!((note_at - gap).abs() < 1.0, "note at {note_at} s, the player was at {gap} s");
+
+    if let Some(dir) = std::env::var_os("VIGIL_SCREENSHOTS") {
+        kazakh_screenshots(&page, &server, &id, &flag["start_seq"], std::path::Path::new(&dir));
+    }
+}
+
+/// The list and the session in Kazakh, and the PDF report's first page in English and Kazakh.
+fn kazakh_screenshots(page: &AppDriver, server: &ReferenceServer, id: &str, flag_seq: &Value, dir: &std::path::Path) {
+    page.script(
+        "const l = document.getElementById('lang'); l.value = 'kk'; l.dispatchEvent(new Event('change')); return true",
+    )
+    .unwrap();
+    page.wait_script(
+        "the list in Kazakh",
+        "const th = document.querySelector('#sessions th'); return !!th && th.textContent === 'Кандидат'",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    screenshot(page, "review-list-kk.png");
+    page.click("#sessions table tr:nth-child(2) a").unwrap();
+    page.wait_script(
+        "the session in Kazakh",
+        "return [...document.querySelectorAll('.stage video')].length === 3 && document.querySelectorAll('section.flags button.jump').length > 0",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    page.click(&format!("section.flags tr[data-seq='{flag_seq}'] button.jump")).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    screenshot(page, "review-session-kk.png");
+    for lang in ["en", "kk"] {
+        let pdf = reqwest::blocking::Client::new()
+            .get(format!("{}/v1/review/sessions/{id}/report.pdf?lang={lang}", server.url))
+            .bearer_auth(&server.admin_token)
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        let file = dir.join(format!("report-{lang}.pdf"));
+        std::fs::write(&file, &pdf).unwrap();
+        let png = dir.join(format!("report-{lang}"));
+        let ok = Command::new("pdftoppm")
+            .args(["-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile"])
+            .arg(&file)
+            .arg(&png)
+            .status();
+        assert!(ok.unwrap().success());
+        std::fs::remove_file(file).unwrap();
+    }
 }

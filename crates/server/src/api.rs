@@ -2,7 +2,7 @@
 
 use crate::limits::*;
 use crate::state::{random_hex, AppState};
-use crate::{db, retention, review, review_export, review_list, review_pdf, review_work, reviewers, tus};
+use crate::{db, retention, review, review_export, review_list, review_live, review_pdf, review_work, reviewers, tus};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/sessions", get(review_list::sessions))
         .route("/v1/review/sessions/{id}", get(review::session).delete(retention::delete))
         .route("/v1/review/deletions", get(retention::log))
+        .route("/v1/review/live", get(review_live::live))
         .route("/v1/review/sessions/{id}/instructions", post(review::instruct))
         .route("/v1/review/sessions/{id}/notes", post(review_work::add_note))
         .route("/v1/review/sessions/{id}/report.json", get(review_export::report_json))

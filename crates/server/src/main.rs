@@ -9,6 +9,7 @@ mod retention;
 mod review;
 mod review_export;
 mod review_list;
+mod review_live;
 mod review_pdf;
 mod review_work;
 mod reviewers;

@@ -4,7 +4,7 @@ const $ = (id) => document.getElementById(id);
 // The workspace in English, Russian and Kazakh: the browser's language by default, the picker
 // after that (remembered in this browser). Times are shown in the reviewer's own time zone.
 const STRINGS = {
-  en: { report_pdf: "Report (PDF)", player: "Recording", play: "Play", pause: "Pause", position: "Position in the session", no_recording: "Nothing was recorded in this session.", not_recorded: "not recorded at this moment", loading_media: "loading…", go_to: "Go to {time}: {what}", severity: "Severity", until: "Until", decision: "Decision", mark_confirmed: "Confirm", mark_dismissed: "Dismiss", confirmed: "confirmed", dismissed: "dismissed", open: "still open", no_flags: "No flags.", all: "all", at_least: "{severity} and above", topic: "About", note_at_position: "Note at the player's position", add_note: "Add note", notes: "Notes", device: "Device and system check", info: "info", notice: "notice", critical: "critical",
+  en: { live: "Live", live_count: "{n} sessions running now", recent_screen: "Recent screen of {name}", last_seen: "last heard {s} s ago", no_open_flags: "no open flags", instructions_state: "instructions: {queued} queued, {taken} taken by the app, {shown} shown to the candidate", report_pdf: "Report (PDF)", player: "Recording", play: "Play", pause: "Pause", position: "Position in the session", no_recording: "Nothing was recorded in this session.", not_recorded: "not recorded at this moment", loading_media: "loading…", go_to: "Go to {time}: {what}", severity: "Severity", until: "Until", decision: "Decision", mark_confirmed: "Confirm", mark_dismissed: "Dismiss", confirmed: "confirmed", dismissed: "dismissed", open: "still open", no_flags: "No flags.", all: "all", at_least: "{severity} and above", topic: "About", note_at_position: "Note at the player's position", add_note: "Add note", notes: "Notes", device: "Device and system check", info: "info", notice: "notice", critical: "critical",
     title: "Vigil review", name: "Name", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
     language: "Language", loading: "Loading sessions…", listed: "{n} sessions, by review priority", signed_out: "Signed out.",
     sessions: "Sessions", candidate: "Candidate", priority: "Priority", risk: "Risk", flags: "Flags", state: "State",
@@ -19,7 +19,7 @@ const STRINGS = {
     queued: "queued: delivered with the candidate's next heartbeat", message: "message", warning: "warning",
     pause: "pause", terminate: "terminate", accommodation_note: "Accommodation: screen reader in use. Speech the microphone hears is noted, never a risk.",
     accommodation_off: "Accommodation: screen reader in use. Speech the microphone hears is not flagged." },
-  ru: { report_pdf: "Отчёт (PDF)", player: "Запись", play: "Воспроизвести", pause: "Пауза", position: "Позиция в сессии", no_recording: "В этой сессии ничего не записано.", not_recorded: "в этот момент не записывалось", loading_media: "загрузка…", go_to: "Перейти к {time}: {what}", severity: "Важность", until: "До", decision: "Решение", mark_confirmed: "Подтвердить", mark_dismissed: "Отклонить", confirmed: "подтверждено", dismissed: "отклонено", open: "ещё длится", no_flags: "Отметок нет.", all: "все", at_least: "{severity} и выше", topic: "Тема", note_at_position: "Заметка к текущей позиции", add_note: "Добавить заметку", notes: "Заметки", device: "Устройство и проверка системы", info: "сведения", notice: "замечание", critical: "критично",
+  ru: { live: "Сейчас", live_count: "Идёт сессий: {n}", recent_screen: "Недавний экран: {name}", last_seen: "на связи {s} с назад", no_open_flags: "открытых отметок нет", instructions_state: "указания: в очереди {queued}, получено приложением {taken}, показано кандидату {shown}", report_pdf: "Отчёт (PDF)", player: "Запись", play: "Воспроизвести", pause: "Пауза", position: "Позиция в сессии", no_recording: "В этой сессии ничего не записано.", not_recorded: "в этот момент не записывалось", loading_media: "загрузка…", go_to: "Перейти к {time}: {what}", severity: "Важность", until: "До", decision: "Решение", mark_confirmed: "Подтвердить", mark_dismissed: "Отклонить", confirmed: "подтверждено", dismissed: "отклонено", open: "ещё длится", no_flags: "Отметок нет.", all: "все", at_least: "{severity} и выше", topic: "Тема", note_at_position: "Заметка к текущей позиции", add_note: "Добавить заметку", notes: "Заметки", device: "Устройство и проверка системы", info: "сведения", notice: "замечание", critical: "критично",
     title: "Vigil: проверка", name: "Имя", password: "Пароль", sign_in: "Войти", sign_out: "Выйти",
     language: "Язык", loading: "Загрузка сессий…", listed: "Сессий: {n}, по приоритету проверки", signed_out: "Вы вышли.",
     sessions: "Сессии", candidate: "Кандидат", priority: "Приоритет", risk: "Риск", flags: "Отметки", state: "Состояние",
@@ -35,7 +35,7 @@ const STRINGS = {
     warning: "предупреждение", pause: "пауза", terminate: "завершить",
     accommodation_note: "Особые условия: кандидат пользуется экранным чтецом. Речь, которую слышит микрофон, отмечается без риска.",
     accommodation_off: "Особые условия: кандидат пользуется экранным чтецом. Речь, которую слышит микрофон, не отмечается." },
-  kk: { report_pdf: "Есеп (PDF)", player: "Жазба", play: "Ойнату", pause: "Кідірту", position: "Сессиядағы орын", no_recording: "Бұл сессияда ештеңе жазылмаған.", not_recorded: "бұл сәтте жазылмаған", loading_media: "жүктелуде…", go_to: "{time} сәтіне өту: {what}", severity: "Маңыздылығы", until: "Дейін", decision: "Шешім", mark_confirmed: "Растау", mark_dismissed: "Қабылдамау", confirmed: "расталды", dismissed: "қабылданбады", open: "әлі жалғасуда", no_flags: "Белгілер жоқ.", all: "барлығы", at_least: "{severity} және жоғары", topic: "Тақырып", note_at_position: "Ойнатқыштағы орынға жазба", add_note: "Жазба қосу", notes: "Жазбалар", device: "Құрылғы және жүйені тексеру", info: "мәлімет", notice: "ескертпе", critical: "сыни",
+  kk: { live: "Қазір", live_count: "Қазір жүріп жатқан сессиялар: {n}", recent_screen: "{name}: соңғы экран", last_seen: "{s} с бұрын байланыста болды", no_open_flags: "ашық белгілер жоқ", instructions_state: "нұсқаулар: кезекте {queued}, қолданба алды {taken}, кандидатқа көрсетілді {shown}", report_pdf: "Есеп (PDF)", player: "Жазба", play: "Ойнату", pause: "Кідірту", position: "Сессиядағы орын", no_recording: "Бұл сессияда ештеңе жазылмаған.", not_recorded: "бұл сәтте жазылмаған", loading_media: "жүктелуде…", go_to: "{time} сәтіне өту: {what}", severity: "Маңыздылығы", until: "Дейін", decision: "Шешім", mark_confirmed: "Растау", mark_dismissed: "Қабылдамау", confirmed: "расталды", dismissed: "қабылданбады", open: "әлі жалғасуда", no_flags: "Белгілер жоқ.", all: "барлығы", at_least: "{severity} және жоғары", topic: "Тақырып", note_at_position: "Ойнатқыштағы орынға жазба", add_note: "Жазба қосу", notes: "Жазбалар", device: "Құрылғы және жүйені тексеру", info: "мәлімет", notice: "ескертпе", critical: "сыни",
     title: "Vigil: тексеру", name: "Аты", password: "Құпиясөз", sign_in: "Кіру", sign_out: "Шығу",
     language: "Тіл", loading: "Сессиялар жүктелуде…", listed: "Сессиялар: {n}, тексеру басымдығы бойынша", signed_out: "Сіз шықтыңыз.",
     sessions: "Сессиялар", candidate: "Кандидат", priority: "Басымдық", risk: "Тәуекел", flags: "Белгілер", state: "Күйі",
@@ -81,6 +81,7 @@ function signedIn(who) {
   listSessions();
 }
 async function listSessions() {
+  clearInterval(liveTimer);
   $("status").textContent = t("loading");
   try {
     const { sessions } = await (await api("/v1/review/sessions")).json();
@@ -125,7 +126,7 @@ async function showSession(id) {
     return p;
   });
   $("detail").replaceChildren(el("h2", d.session.candidate + " — " + d.session.exam_code), ...notes, verdictForm(id, d), exports(id),
-    ...(d.session.finished_at ? [] : [instructForm(id, d)]), player.element, flagsView(id, d), noteForm(id, d),
+    ...(d.session.finished_at ? [] : [instructForm(id, d.events.filter((e) => e.kind === "proctor.instruction").length)]), player.element, flagsView(id, d), noteForm(id, d),
     eventsView(d), photos, deviceView(d));
 }
 const SEVERITIES = ["info", "notice", "warning", "critical"];
@@ -241,6 +242,57 @@ function deviceView(d) {
   details.append(el("summary", t("device")), el("pre", JSON.stringify(d.session.device, null, 2)));
   return details;
 }
+// The live view: every running session as a card with when it was last heard, the flags open
+// now, its most recent screen recording playing as a thumbnail, and the proctor's instructions.
+let liveTimer = null;
+const cards = new Map();
+async function showLive() {
+  clearInterval(liveTimer);
+  if (player) { player.close(); player = null; }
+  $("detail").replaceChildren();
+  const grid = el("div"); grid.className = "live";
+  cards.clear();
+  $("sessions").replaceChildren(el("h2", t("live")), grid);
+  const refresh = async () => {
+    if (!grid.isConnected) return clearInterval(liveTimer);
+    try {
+      const { sessions } = await (await api("/v1/review/live")).json();
+      $("status").textContent = t("live_count", { n: sessions.length });
+      for (const s of sessions) liveCard(grid, s);
+      for (const [id, card] of cards) if (!sessions.some((s) => s.id === id)) { card.remove(); cards.delete(id); }
+    } catch (e) { $("status").textContent = e.message; }
+  };
+  await refresh();
+  liveTimer = setInterval(refresh, 5000);
+}
+function liveCard(grid, s) {
+  let card = cards.get(s.id);
+  if (!card) {
+    card = el("article"); card.className = "card"; card.dataset.id = s.id;
+    const name = Object.assign(el("a", s.candidate), { href: "#" + s.id });
+    name.addEventListener("click", () => { clearInterval(liveTimer); showSession(s.id); });
+    const thumb = el("video"); thumb.muted = true; thumb.loop = true; thumb.autoplay = true; thumb.playsInline = true;
+    thumb.setAttribute("aria-label", t("recent_screen", { name: s.candidate }));
+    const heading = el("h3"); heading.append(name);
+    card.append(heading, el("p"), thumb, el("ul"), el("p"), instructForm(s.id, s.instructions.shown));
+    card.querySelector("p").className = "seen";
+    grid.append(card);
+    cards.set(s.id, card);
+  }
+  const [seen, thumb, flags, sent] = [card.querySelector("p.seen"), card.querySelector("video"), card.querySelector("ul"), card.querySelectorAll("p")[1]];
+  seen.textContent = t("last_seen", { s: s.silent_s }) + " · " + s.exam_code;
+  // The newest screen segment (the camera's if there is no screen), replaced when a newer one is in.
+  const recent = s.recent_segments.find((r) => r.source.startsWith("screen-")) || s.recent_segments[0];
+  if (recent && thumb.dataset.download !== recent.download) { thumb.dataset.download = recent.download; thumb.src = recent.download; }
+  flags.replaceChildren(...s.open_flags.map((f) => {
+    const li = el("li", describe(f.kind, f.data) + " · " + t(f.severity)); li.className = "sev-" + f.severity; return li;
+  }));
+  if (!s.open_flags.length) flags.append(el("li", t("no_open_flags")));
+  sent.className = "instructions";
+  sent.textContent = t("instructions_state", s.instructions);
+}
+$("show-live").addEventListener("click", showLive);
+$("show-list").addEventListener("click", () => { clearInterval(liveTimer); listSessions(); });
 // The report and the events, downloaded with the sign-in's cookie.
 function exports(id) {
   const p = el("p");
@@ -251,15 +303,14 @@ function exports(id) {
 }
 // While the session runs: a message, warning, pause or end for the candidate; what reached them
 // is on the timeline as proctor.instruction.
-function instructForm(id, d) {
+function instructForm(id, shown) {
   const form = el("form"); form.className = "instruct";
   const kind = el("select");
   for (const k of ["message", "warning", "pause", "terminate"]) kind.append(Object.assign(el("option", t(k)), { value: k }));
   const kindLabel = el("label", t("instruction") + " "); kindLabel.append(kind);
   const text = Object.assign(el("input"), { size: 40 });
   const textLabel = el("label", t("text") + " "); textLabel.append(text);
-  const delivered = d.events.filter((e) => e.kind === "proctor.instruction").length;
-  const status = el("span", t("delivered", { n: delivered }));
+  const status = el("span", t("delivered", { n: shown }));
   status.setAttribute("role", "status");
   form.append(kindLabel, " ", textLabel, " ", el("button", t("send")), " ", status);
   form.addEventListener("submit", async (ev) => {

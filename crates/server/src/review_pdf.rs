@@ -383,7 +383,7 @@ pub fn render(report: &Value, photos: &[(String, Vec<u8>)], lang: Lang) -> ApiRe
 
     l.heading(t("flags"));
     let flags = report["flags"].as_array().cloned().unwrap_or_default();
-    let flag_cols = [(0.0, 50.0), (50.0, 70.0), (120.0, 300.0), (420.0, 80.0)];
+    let flag_cols = [(0.0, 45.0), (45.0, 85.0), (130.0, 290.0), (420.0, 80.0)];
     if flags.is_empty() {
         l.paragraph(t("no_flags"), TEXT, false, grey);
     } else {
@@ -419,7 +419,7 @@ pub fn render(report: &Value, photos: &[(String, Vec<u8>)], lang: Lang) -> ApiRe
     }
 
     l.heading(t("timeline"));
-    let event_cols = [(0.0, 50.0), (50.0, 70.0), (120.0, PAGE_W - 2.0 * MARGIN - 120.0)];
+    let event_cols = [(0.0, 45.0), (45.0, 85.0), (130.0, PAGE_W - 2.0 * MARGIN - 130.0)];
     l.row(&event_cols, &[t("time"), t("severity"), t("event")].map(str::to_owned), SMALL, true, ink);
     for e in report["events"].as_array().into_iter().flatten() {
         let severity = str_of(e, "severity");
