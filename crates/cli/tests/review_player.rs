@@ -168,7 +168,7 @@ fn a_click_on_a_flag_moves_every_track_to_its_start() {
     // The flag: a click, and all three tracks stand within 1 s of its start, with a picture.
     page.click(&format!("section.flags tr[data-seq='{}'] button.jump", flag["start_seq"])).unwrap();
     let check = format!(
-        "return [...document.querySelectorAll('.stage video')].every((v) => v.readyState >= 2 && Math.abs(v.currentTime - {flag_at}) < 1)"
+        "return [...document.querySelectorAll('.stage video')].every((v) => !v.seeking && v.readyState >= 2 && Math.abs(v.currentTime - {flag_at}) < 1)"
     );
     page.wait_script("every track at the flag's start", &check, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}: the flag at {flag_at} s; the tracks: {:?}", page.script(TRACKS)));
