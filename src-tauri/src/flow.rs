@@ -237,8 +237,14 @@ pub async fn system_check(flow: State<'_, Flow>) -> UiResult<Report> {
     tauri::async_runtime::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let source = if server.is_some() { "exam" } else { "built-in" };
+        let joined = server.is_some();
         let opts = CheckOptions { policy, data_dir, server };
-        let facts = vigil_watch::gather(&opts);
+        let mut facts = vigil_watch::gather(&opts);
+        // One picture from each monitor, to know the recording will show something; only after
+        // the candidate consented (joined), and never kept.
+        if joined {
+            facts.screen_capture = Some(vigil_capture::screen::probe_all());
+        }
         Report::new(facts, &opts.policy, source, started.elapsed().as_millis() as u64)
     })
     .await

@@ -52,15 +52,19 @@ pub enum CaptureError {
     Device { device: String, message: String },
     #[error("{device} is gone: {message}")]
     Lost { device: String, message: String },
+    /// This desktop does not let Vigil see the device the way it asked (Xwayland's black root).
+    #[error("{device} cannot be recorded here: {message}")]
+    Unsupported { device: String, message: String },
 }
 
 impl CaptureError {
-    /// A stable machine code: `capture.not_found`, `capture.device`, `capture.lost`.
+    /// A stable machine code: `capture.not_found`, `capture.device`, `capture.lost`, `capture.unsupported`.
     pub fn code(&self) -> &'static str {
         match self {
             CaptureError::NotFound { .. } => "capture.not_found",
             CaptureError::Device { .. } => "capture.device",
             CaptureError::Lost { .. } => "capture.lost",
+            CaptureError::Unsupported { .. } => "capture.unsupported",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! fragmented-MP4 segments in the spool, and the app's live preview ([`preview`]). Each source runs on its own thread with a bounded queue.
 //! Knows nothing of the network: the spool is the hand-off to the uplink.
 
+pub mod blank;
 pub mod camera;
 pub mod encode;
 pub mod frame;

@@ -85,6 +85,9 @@ pub struct RecordSummary {
     pub disk_full: bool,
     /// Capture or encoder threads that died (panicked); their tracks ended early.
     pub failed_threads: Vec<String>,
+    /// Screens were asked for but none could be recorded, or every screen recorded only black
+    /// for [`crate::blank::BLANK_AFTER_MS`]: the recording does not show what the candidate saw.
+    pub blind: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +161,7 @@ struct Shared {
     messages: Mutex<Vec<String>>,
     failed_threads: Mutex<Vec<String>>,
     disk_full: std::sync::atomic::AtomicBool,
+    blank: Mutex<crate::blank::BlankWatch>,
 }
 
 impl Shared {
@@ -172,6 +176,46 @@ impl Shared {
         if let Some(m) = message {
             tracing::warn!("{m}");
             self.messages.lock().unwrap_or_else(|p| p.into_inner()).push(m);
+        }
+    }
+
+    /// A screen's picture at `at_ms`, dark or not; or (`None`) its track ended.
+    fn screen_seen(&self, source: &str, dark: Option<bool>, at_ms: u64) {
+        use crate::blank::Change;
+        let changes = {
+            let mut watch = self.blank.lock().unwrap_or_else(|p| p.into_inner());
+            match dark {
+                Some(dark) => watch.frame(source, dark, at_ms),
+                None => watch.gone(source, at_ms),
+            }
+        };
+        for change in changes {
+            let (event, message) = match change {
+                Change::Blank { source, since_ms } => (
+                    Event::new(EventKind::CaptureScreenBlank, json!({"source": source, "since_ms": since_ms}))
+                        .opens(&format!("blank-{source}")),
+                    Some(format!("{source} has recorded only black for 10 s: Vigil cannot see that screen")),
+                ),
+                Change::Visible { source, blank_ms } => (
+                    Event::new(EventKind::CaptureScreenVisible, json!({"source": source, "blank_ms": blank_ms}))
+                        .closes(&format!("blank-{source}")),
+                    None,
+                ),
+                Change::Blind { screens } => (
+                    Event::new(EventKind::CaptureBlind, json!({"screens": screens})).opens("blind"),
+                    Some("Every screen has recorded only black: the recording does not show what is on screen".into()),
+                ),
+                Change::Sighted { blind_ms } => {
+                    (Event::new(EventKind::CaptureSighted, json!({"blind_ms": blind_ms})).closes("blind"), None)
+                }
+            };
+            let mut event = event;
+            event.data["at_ms"] = json!(at_ms);
+            self.timeline.record(event);
+            if let Some(m) = message {
+                tracing::warn!("{m}");
+                self.messages.lock().unwrap_or_else(|p| p.into_inner()).push(m);
+            }
         }
     }
 
@@ -324,6 +368,7 @@ fn encode_track(
     let mut failed: Option<String> = None;
     let mut video_open = true;
     let mut audio_open = audio.is_some();
+    let mut dark = false;
     while video_open || audio_open {
         let result: Result<(), SegmentError> = select! {
             recv(video) -> msg => match msg {
@@ -336,6 +381,13 @@ fn encode_track(
                         last_print = print;
                         same
                     };
+                    if content == Content::Screen {
+                        // An unchanged picture is as dark as the last one.
+                        if !frame.unchanged {
+                            dark = crate::blank::is_dark(&frame);
+                        }
+                        shared.screen_seen(&source, Some(dark), at_ms);
+                    }
                     let key = writer.wants_keyframe(at_ms);
                     match encoder.encode(frame, key, same) {
                         Ok(enc) => match encoder.config() {
@@ -405,6 +457,7 @@ pub fn record(
         messages: Mutex::new(Vec::new()),
         failed_threads: Mutex::new(Vec::new()),
         disk_full: std::sync::atomic::AtomicBool::new(false),
+        blank: Mutex::new(crate::blank::BlankWatch::default()),
     });
     for r in &recovered {
         shared.event(
@@ -474,6 +527,7 @@ pub fn record(
 
     // Screens: one track per monitor, following hot-plug.
     let mut screens: HashMap<MonitorId, usize> = HashMap::new();
+    let mut refused: std::collections::HashSet<MonitorId> = std::collections::HashSet::new();
     let mut next_screen = 0usize;
     // Monitors unplugged during the recording, by name and position: one that comes back keeps
     // its source (`screen-N`), and its segments go on from the next sequence number.
@@ -531,12 +585,13 @@ pub fn record(
                             let track = tracks.remove(pos);
                             let source = track.source.clone();
                             finished.push(track.finish(&shared));
+                            shared.screen_seen(&source, None, shared.now_ms());
                             shared.event(EventKind::MonitorRemoved, json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}),
                                 Some(format!("monitor {} removed", id.name)));
                         }
                     }
                     for id in now {
-                        if screens.contains_key(&id) {
+                        if screens.contains_key(&id) || refused.contains(&id) {
                             continue;
                         }
                         let returned = unplugged.remove(&(id.name.clone(), id.x, id.y));
@@ -546,7 +601,14 @@ pub fn record(
                         let src = match ScreenSource::open(source.clone(), &id) {
                             Ok(s) => s,
                             Err(e) => {
-                                tracing::warn!(error = %e, "monitor vanished before recording started");
+                                // Said once: a monitor this desktop does not let Vigil see (Xwayland)
+                                // is not tried again at every poll.
+                                shared.event(
+                                    EventKind::DeviceMissing,
+                                    json!({"device": format!("monitor {}", id.name), "error": e.to_string()}),
+                                    Some(format!("{e}; it is not recorded")),
+                                );
+                                refused.insert(id);
                                 continue;
                             }
                         };
@@ -588,5 +650,7 @@ pub fn record(
     let messages = std::mem::take(&mut *shared.messages.lock().unwrap_or_else(|p| p.into_inner()));
     let failed_threads = std::mem::take(&mut *shared.failed_threads.lock().unwrap_or_else(|p| p.into_inner()));
     let disk_full = shared.disk_full.load(Ordering::Relaxed);
-    Ok(RecordSummary { seconds, sources: finished, recovered, messages, disk_full, failed_threads })
+    let ever_blind = shared.blank.lock().unwrap_or_else(|p| p.into_inner()).ever_blind;
+    let blind = ever_blind || (opts.screens && next_screen == 0);
+    Ok(RecordSummary { seconds, sources: finished, recovered, messages, disk_full, failed_threads, blind })
 }

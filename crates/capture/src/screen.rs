@@ -35,6 +35,33 @@ pub fn monitors() -> Result<Vec<MonitorId>, CaptureError> {
         .collect()
 }
 
+/// One picture from every monitor, grabbed the way the recorder grabs it: its size, whether it
+/// is black everywhere, or why it could not be had. For the system check (`monitors.capture`).
+pub fn probe_all() -> Vec<vigil_core::facts::ScreenProbe> {
+    // No monitors to list is the `monitors.count` finding's to judge.
+    let Ok(list) = monitors() else { return Vec::new() };
+    list.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut probe = vigil_core::facts::ScreenProbe {
+                monitor: m.name.clone(),
+                width: m.width,
+                height: m.height,
+                ..Default::default()
+            };
+            match ScreenSource::open(format!("screen-{i}"), m).and_then(|mut s| s.grab()) {
+                Ok(frame) => {
+                    probe.grabbed_width = frame.width;
+                    probe.grabbed_height = frame.height;
+                    probe.dark = crate::blank::is_dark(&frame);
+                }
+                Err(e) => probe.error = Some(e.to_string()),
+            }
+            probe
+        })
+        .collect()
+}
+
 /// One monitor, captured through xcap. Creating, using and dropping the xcap monitor all happen
 /// under the xcap lock.
 pub struct ScreenSource {
@@ -62,6 +89,15 @@ impl ScreenSource {
         let (width, height) = (info.width & !1, info.height & !1);
         #[cfg(target_os = "linux")]
         let x11 = if std::env::var_os("WAYLAND_DISPLAY").is_none() {
+            // Never the root of Xwayland: it is black, whatever the Wayland desktop shows.
+            if crate::x11::is_xwayland().unwrap_or(false) {
+                return Err(CaptureError::Unsupported {
+                    device: format!("monitor {}", info.name),
+                    message: "DISPLAY is served by Xwayland, whose screen is black: Vigil must run in the Wayland \
+                              session itself (WAYLAND_DISPLAY set) to see this desktop"
+                        .into(),
+                });
+            }
             crate::x11::X11Grabber::new(info.x, info.y, width, height)
                 .map_err(|e| tracing::info!(error = %e, monitor = %info.name, "X11 fast path unavailable; capturing through xcap"))
                 .ok()

@@ -16,6 +16,14 @@ fn err(e: impl std::fmt::Display) -> X11Error {
     X11Error(e.to_string())
 }
 
+/// Whether the X server behind `DISPLAY` is Xwayland (it offers the `XWAYLAND` extension). Its
+/// root window holds no picture of the Wayland desktop, so grabbing it records black.
+pub fn is_xwayland() -> Result<bool, X11Error> {
+    let (conn, _) = xcb::Connection::connect(None).map_err(err)?;
+    let reply = conn.wait_for_reply(conn.send_request(&x::QueryExtension { name: b"XWAYLAND" })).map_err(err)?;
+    Ok(reply.present())
+}
+
 /// A System V shared-memory segment attached to this process and to the X server.
 struct SharedImage {
     seg: shm::Seg,

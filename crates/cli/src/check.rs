@@ -41,11 +41,13 @@ pub fn run(args: CheckArgs) -> Result<i32> {
     let opts = CheckOptions { policy, data_dir: data_dir(args.data_dir), server: args.server };
     let mic_seconds = args.mic_probe.then(|| Duration::from_secs_f64(args.mic_seconds));
     // The microphone probe takes seconds; the other sensors run meanwhile.
-    let (mut facts, level) = std::thread::scope(|s| {
+    let (mut facts, level, screens) = std::thread::scope(|s| {
         let level = mic_seconds.map(|d| s.spawn(move || vigil_capture::microphone::probe_level(d)));
-        (vigil_watch::gather(&opts), level.and_then(|h| h.join().ok()))
+        let screens = s.spawn(vigil_capture::screen::probe_all);
+        (vigil_watch::gather(&opts), level.and_then(|h| h.join().ok()), screens.join().ok())
     });
     facts.microphone_level = level;
+    facts.screen_capture = screens;
     let report = Report::new(facts, &opts.policy, &source, started.elapsed().as_millis() as u64);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

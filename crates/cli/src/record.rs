@@ -161,7 +161,11 @@ pub fn run(args: RecordArgs) -> Result<i32> {
             failures.last_error.as_deref().unwrap_or("unknown error")
         );
     }
-    // A disk that filled up, a capture thread that died or events that could not be written are
-    // worth a non-zero exit: the recording is not what was asked.
-    Ok(if summary.disk_full || !summary.failed_threads.is_empty() || failures.count > 0 { 2 } else { 0 })
+    if summary.blind {
+        eprintln!("no screen was seen: every screen was lost, refused or recorded only black (see the notes)");
+    }
+    // A disk that filled up, a capture thread that died, screens that recorded nothing to see, or
+    // events that could not be written are worth a non-zero exit: the recording is not what was asked.
+    let incomplete = summary.disk_full || !summary.failed_threads.is_empty() || summary.blind || failures.count > 0;
+    Ok(if incomplete { 2 } else { 0 })
 }

@@ -108,6 +108,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 eprintln!("note: {m}");
             }
             incomplete.extend(summary.failed_threads);
+            if summary.blind {
+                incomplete.push(
+                    "[capture.blind] no screen was seen: every screen was lost, refused or recorded only black".into(),
+                );
+            }
         }
         // What was recorded is in the spool and is delivered all the same.
         Err(e) => incomplete.push(format!("[{}] {e}", e.code())),

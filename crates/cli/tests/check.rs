@@ -76,6 +76,19 @@ fn one_monitor_under_xvfb() {
     assert_eq!(monitors(&report, "display_info"), vec![(0, 0, 1600, 900)]);
     assert_eq!(finding(&report, "monitors.count")["verdict"], "ok");
     assert_eq!(report["facts"]["remote_session"]["x_server"], "Xvfb");
+    // Xvfb's default background is a grey weave: a real picture.
+    let capture = finding(&report, "monitors.capture");
+    assert_eq!(capture["verdict"], "ok", "{capture}");
+    assert_eq!(report["facts"]["screen_capture"][0]["grabbed_width"], 1600);
+
+    // A screen that gives only black fails the check: the recording would show nothing.
+    let black = Command::new("xsetroot").args(["-solid", "black"]).env("DISPLAY", &x.display).status();
+    assert!(black.expect("xsetroot").success());
+    let (report, code) = check_json(&[], &[("DISPLAY", x.display.clone())]);
+    let capture = finding(&report, "monitors.capture");
+    assert_eq!(capture["verdict"], "fail", "{capture}");
+    assert!(capture["message"].as_str().unwrap().contains("black everywhere"), "{capture}");
+    assert_eq!(code, 2);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use vigil_testkit::{Guard, PulseAudio, Screen, VncDisplay};
+use vigil_testkit::{Guard, PulseAudio, Screen, VncDisplay, XvfbDisplay};
 
 const FHD: Screen = Screen::new(0, 0, 1920, 1080);
 const FHD_RIGHT: Screen = Screen::new(1920, 0, 1920, 1080);
@@ -288,6 +288,32 @@ fn a_monitor_added_mid_recording_gets_its_own_track() {
     seqs.sort();
     assert_eq!(seqs.iter().map(|s| s.0).collect::<Vec<_>>(), (0..seqs.len() as u64).collect::<Vec<_>>());
     assert!(seqs.iter().any(|s| s.1 + 600 >= back_at), "nothing recorded after the monitor came back: {seqs:?}");
+}
+
+/// A screen that shows only black (here a black root window; on a Wayland desktop, the root of
+/// Xwayland) is not a recording that passes: events say which screen and since when, and the
+/// exit code says the recording is not what was asked.
+#[test]
+fn a_screen_that_records_only_black_is_reported_and_fails_the_exit() {
+    let x = XvfbDisplay::start(1280, 720).expect("Xvfb");
+    let black = Command::new("xsetroot").args(["-solid", "black"]).env("DISPLAY", &x.display).status();
+    assert!(black.expect("xsetroot").success());
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil_record(dir.path(), &x.display, None, &["--duration", "13", "--camera", "none"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a black recording passed: {stderr}");
+    assert!(stderr.contains("no screen was seen"), "{stderr}");
+    let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
+    let blank = events
+        .iter()
+        .find(|e| e.kind == "capture.screen_blank")
+        .unwrap_or_else(|| panic!("no capture.screen_blank: {events:#?}"));
+    assert_eq!(blank.data["source"], "screen-0");
+    let (since, at) = (blank.data["since_ms"].as_u64().unwrap(), blank.data["at_ms"].as_u64().unwrap());
+    assert!(since < 1_500 && (10_000..12_000).contains(&(at - since)), "black since {since} ms, reported at {at} ms");
+    let blind =
+        events.iter().find(|e| e.kind == "capture.blind").unwrap_or_else(|| panic!("no capture.blind: {events:#?}"));
+    assert_eq!(blind.data["screens"], serde_json::json!(["screen-0"]));
 }
 
 #[test]

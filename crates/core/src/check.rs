@@ -1,7 +1,7 @@
 //! Turning facts into findings under a policy, and the versioned check report.
 //! The report's JSON shape is `schemas/check-report.v1.schema.json` at the repository root.
 
-use crate::facts::{Facts, Monitor, MonitorList};
+use crate::facts::{Facts, Monitor, MonitorList, ScreenProbe};
 use crate::policy::ExamPolicy;
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
@@ -141,6 +141,9 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
         v.microphone_missing,
         "connect a microphone",
     ));
+    if let Some(probes) = facts.screen_capture.as_ref().filter(|p| !p.is_empty()) {
+        out.push(screen_capture_finding(probes, policy.verdicts.screen_capture));
+    }
     if let Some(level) = &facts.microphone_level {
         out.push(match (level.rms_dbfs, &level.error) {
             (Some(rms), None) => {
@@ -332,6 +335,38 @@ fn device_finding(id: &str, title: &str, list: &crate::facts::DeviceList, missin
     }
 }
 
+/// `monitors.capture`: every monitor gave a picture of its own size that is not black everywhere.
+fn screen_capture_finding(probes: &[ScreenProbe], broken: Verdict) -> Finding {
+    let problems: Vec<String> = probes
+        .iter()
+        .filter_map(|p| match &p.error {
+            Some(e) => Some(format!("{}: {e}", p.monitor)),
+            // H.264 takes even sizes: the recorder drops an odd last row or column, nothing more.
+            None if p.grabbed_width != p.width & !1 || p.grabbed_height != p.height & !1 => Some(format!(
+                "{}: the picture is {}x{}, the monitor {}x{} (the recording would be cropped or scaled)",
+                p.monitor, p.grabbed_width, p.grabbed_height, p.width, p.height
+            )),
+            None if p.dark => Some(format!("{}: the picture is black everywhere", p.monitor)),
+            None => None,
+        })
+        .collect();
+    if problems.is_empty() {
+        let n = probes.len();
+        return finding(
+            "monitors.capture",
+            "Screen recording",
+            Verdict::Ok,
+            format!("{n} of {n} monitors give a picture"),
+        );
+    }
+    finding(
+        "monitors.capture",
+        "Screen recording",
+        broken,
+        format!("Vigil cannot see what is on screen: {}", problems.join("; ")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,5 +485,29 @@ mod tests {
         assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "microphone.level"), Verdict::Warn);
         f.microphone_level.as_mut().unwrap().rms_dbfs = Some(-9.0);
         assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "microphone.level"), Verdict::Ok);
+    }
+
+    #[test]
+    fn a_black_failed_or_cropped_screen_grab_fails_monitors_capture() {
+        let probe = |dark, error: Option<&str>, grabbed: (u32, u32)| ScreenProbe {
+            monitor: "XWAYLAND0".into(),
+            width: 1921,
+            height: 1080,
+            grabbed_width: grabbed.0,
+            grabbed_height: grabbed.1,
+            dark,
+            error: error.map(str::to_owned),
+        };
+        let mut f = healthy();
+        f.screen_capture = Some(vec![probe(false, None, (1920, 1080))]);
+        assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "monitors.capture"), Verdict::Ok);
+        for bad in
+            [probe(true, None, (1920, 1080)), probe(false, Some("refused"), (0, 0)), probe(false, None, (480, 270))]
+        {
+            f.screen_capture = Some(vec![bad.clone()]);
+            assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "monitors.capture"), Verdict::Fail, "{bad:?}");
+        }
+        f.screen_capture = None;
+        assert!(evaluate(&f, &ExamPolicy::default()).iter().all(|x| x.id != "monitors.capture"));
     }
 }

@@ -137,6 +137,10 @@ event_kinds! {
     CaptureThreadFailed = "capture.thread_failed", Critical, "", "A capture or encoder thread died (panicked); its track ended.", "source, error, at_ms";
     CaptureDroppedFrames = "capture.dropped_frames", Notice, "", "A source's queue was full and frames were dropped.", "source, frames, at_ms";
     CaptureAudioWithoutCamera = "capture.audio_without_camera", Warning, "", "The microphone was not recorded since there is no camera track to carry it.", "at_ms";
+    CaptureScreenBlank = "capture.screen_blank", Warning, "open", "A screen's recording has shown only black for 10 s: Vigil cannot see that screen (a display served through Xwayland, a screen that is off, a desktop that blocks capture).", "source, since_ms, at_ms";
+    CaptureScreenVisible = "capture.screen_visible", Info, "close", "A screen that was recorded as black shows a picture again.", "source, blank_ms, at_ms";
+    CaptureBlind = "capture.blind", Critical, "open", "Every screen is lost or has shown only black for 10 s: the recording does not show what the candidate sees.", "screens, at_ms";
+    CaptureSighted = "capture.sighted", Info, "close", "A screen shows a picture again after every screen was black or lost.", "blind_ms, at_ms";
     SegmentRecovered = "segment.recovered", Notice, "", "A segment cut short by a crash was recovered up to its last complete fragment.", "source, sequence, frames, duration_ms, at_ms";
     DeviceMissing = "device.missing", Warning, "", "A device was not there at the start; recording goes on without it.", "device, error, at_ms";
     DeviceLost = "device.lost", Warning, "", "A device stopped working during the recording.", "device or source, error, at_ms";

@@ -15,6 +15,10 @@ pub struct Facts {
     /// Present only with `--mic-probe`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub microphone_level: Option<MicLevel>,
+    /// One real picture grabbed from each monitor the way the recorder grabs it (present when the
+    /// caller probed; the probe lives in `vigil-capture`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen_capture: Option<Vec<ScreenProbe>>,
     pub processes: ProcessScan,
     pub virtual_machine: VmFacts,
     pub remote_session: RemoteFacts,
@@ -52,6 +56,21 @@ pub struct Monitor {
     pub height: u32,
     pub scale_factor: f32,
     pub primary: bool,
+}
+
+/// One picture grabbed from a monitor: its size, whether it was black everywhere, or why it
+/// could not be grabbed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScreenProbe {
+    pub monitor: String,
+    /// The monitor's size as listed.
+    pub width: u32,
+    pub height: u32,
+    /// The size of the picture grabbed (0 when none was).
+    pub grabbed_width: u32,
+    pub grabbed_height: u32,
+    pub dark: bool,
+    pub error: Option<String>,
 }
 
 /// The monitors as two independent libraries see them; they should agree.

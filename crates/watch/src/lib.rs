@@ -57,6 +57,7 @@ pub fn gather(opts: &CheckOptions) -> Facts {
         cameras,
         microphones,
         microphone_level: None,
+        screen_capture: None,
         processes,
         virtual_machine: vm::detect(),
         remote_session,

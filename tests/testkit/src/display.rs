@@ -97,6 +97,9 @@ impl XvfbDisplay {
                 // Like a real desktop session, the server must not reset when its last client
                 // disconnects (xcap connects and disconnects for every capture).
                 .args(["-nolisten", "tcp", "-noreset"])
+                // A desktop shows something: the classic grey weave, not an all-black root that
+                // Vigil rightly reports as a screen it cannot see.
+                .arg("-retro")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
             "Xvfb",
@@ -123,6 +126,7 @@ impl VncDisplay {
                 .arg(format!(":{n}"))
                 .args(["-geometry", "1920x1080", "-depth", "24", "-SecurityTypes", "None", "-localhost"])
                 .args(["-rfbport", &rfb_port.to_string(), "-nolisten", "tcp", "-AcceptSetDesktopSize=1"])
+                .arg("-retro") // a grey weave, not black (see XvfbDisplay)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
             "Xtigervnc",
