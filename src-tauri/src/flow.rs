@@ -257,7 +257,7 @@ pub fn preview_start(flow: State<'_, Flow>) -> UiResult<()> {
     flow.session()?;
     let mut p = lock(&flow.preview);
     if p.is_none() {
-        *p = Some(Preview::start(flow.capture.camera, flow.capture.microphone));
+        *p = Some(Preview::start(flow.capture.camera.clone(), flow.capture.microphone));
     }
     Ok(())
 }

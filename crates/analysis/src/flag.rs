@@ -27,6 +27,13 @@ pub struct Hysteresis {
     pub off_ms: u64,
 }
 
+/// A flag opening (live: it has held `on_ms`; it starts where the condition started) or closing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edge {
+    Open { kind: &'static str, start_ms: u64 },
+    Close(Flag),
+}
+
 /// Turns a stream of (time, active, confidence) observations into flags.
 #[derive(Debug)]
 pub struct FlagTracker {
@@ -47,12 +54,21 @@ impl FlagTracker {
 
     /// One observation at `t_ms` (in order); a flag that just ended, if any.
     pub fn observe(&mut self, t_ms: u64, active: bool, confidence: f32) -> Option<Flag> {
+        match self.step(t_ms, active, confidence) {
+            Some(Edge::Close(flag)) => Some(flag),
+            _ => None,
+        }
+    }
+
+    /// One observation at `t_ms` (in order), for live use: the flag opening or closing, if any.
+    pub fn step(&mut self, t_ms: u64, active: bool, confidence: f32) -> Option<Edge> {
         if active {
             let since = *self.since.get_or_insert(t_ms);
             self.last_on = t_ms;
             self.peak = self.peak.max(confidence);
-            if t_ms - since >= self.h.on_ms {
+            if !self.flagged && t_ms - since >= self.h.on_ms {
                 self.flagged = true;
+                return Some(Edge::Open { kind: self.kind, start_ms: since });
             }
             return None;
         }
@@ -65,7 +81,7 @@ impl FlagTracker {
         self.since = None;
         self.peak = 0.0;
         self.flagged = false;
-        flag
+        flag.map(Edge::Close)
     }
 
     /// The end of the input at `t_ms`: a flag still open ends there.

@@ -15,12 +15,92 @@ pub fn open(mode: CameraMode, size: (u32, u32), fps: u32) -> Result<Option<Opene
     Ok(match mode {
         CameraMode::None => None,
         CameraMode::Synthetic => Some((Box::new(SyntheticCamera::new(size.0, size.1)), "synthetic camera".into())),
+        CameraMode::File(path) => {
+            let c = FileCamera::open(&path)?;
+            let name = format!("file camera {} ({}x{} at {} fps)", path.display(), c.width, c.height, c.fps);
+            Some((Box::new(c), name))
+        }
         CameraMode::Auto => {
             let c = NokhwaCamera::open(0, size.0, size.1, fps)?;
             let name = c.name().to_owned();
             Some((Box::new(c), name))
         }
     })
+}
+
+/// A YUV4MPEG2 file played as the camera: in a loop, at the file's own frame rate whatever rate
+/// the recorder asks for pictures at (it gets the picture due at that moment).
+pub struct FileCamera {
+    path: std::path::PathBuf,
+    reader: vigil_analysis::y4m::Y4mReader,
+    width: u32,
+    height: u32,
+    fps: f32,
+    started: Option<std::time::Instant>,
+    /// Pictures read so far (over every loop), and the last one.
+    read: u64,
+    last: Vec<u8>,
+}
+
+impl FileCamera {
+    pub fn open(path: &std::path::Path) -> Result<FileCamera, CaptureError> {
+        let bad = |e: vigil_analysis::y4m::Y4mError| CaptureError::Device {
+            device: "file camera".into(),
+            message: e.to_string(),
+        };
+        let mut reader = vigil_analysis::y4m::Y4mReader::open(path).map_err(bad)?;
+        let first = reader.next_frame().map_err(bad)?.ok_or_else(|| CaptureError::Device {
+            device: "file camera".into(),
+            message: format!("{}: no picture in the file", path.display()),
+        })?;
+        let (width, height, fps) = (reader.width, reader.height, reader.fps);
+        Ok(FileCamera { path: path.to_owned(), reader, width, height, fps, started: None, read: 1, last: first })
+    }
+
+    fn next(&mut self) -> Result<Vec<u8>, CaptureError> {
+        let bad = |e: vigil_analysis::y4m::Y4mError| CaptureError::Lost {
+            device: "file camera".into(),
+            message: e.to_string(),
+        };
+        if let Some(frame) = self.reader.next_frame().map_err(bad)? {
+            return Ok(frame);
+        }
+        // The end: from the start again.
+        self.reader = vigil_analysis::y4m::Y4mReader::open(&self.path).map_err(bad)?;
+        self.reader.next_frame().map_err(bad)?.ok_or_else(|| {
+            bad(vigil_analysis::y4m::Y4mError::Format {
+                path: self.path.display().to_string(),
+                detail: "the file became empty".into(),
+            })
+        })
+    }
+}
+
+impl VideoSource for FileCamera {
+    fn id(&self) -> &str {
+        "camera"
+    }
+
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        let due = (started.elapsed().as_secs_f64() * f64::from(self.fps)) as u64 + 1;
+        while self.read < due {
+            self.last = self.next()?;
+            self.read += 1;
+        }
+        Ok(VideoFrame {
+            width: self.width,
+            height: self.height,
+            format: PixelFormat::I420,
+            data: self.last.clone(),
+            captured: Duration::ZERO,
+            unchanged: false,
+        })
+    }
 }
 
 /// A moving test pattern with a frame counter bar, 640x480 by default. Changes every frame, like

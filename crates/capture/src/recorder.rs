@@ -16,16 +16,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use vigil_analysis::vision::{Grey, VisionAnalyzer, VisionOptions};
+use vigil_analysis::Edge;
 use vigil_core::compiled::Recipient;
 use vigil_core::event::{Event, EventKind};
 use vigil_core::StopToken;
 use vigil_spool::{SegmentRecord, Spool, Timeline};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraMode {
     /// The first real camera; without one, recording goes on without a camera.
     Auto,
     Synthetic,
+    /// A raw video file (YUV4MPEG2) played in a loop at its own frame rate: a labelled clip
+    /// standing in for the camera in tests and demonstrations.
+    File(std::path::PathBuf),
     None,
 }
 
@@ -42,6 +47,8 @@ pub struct RecordOptions {
     pub monitor_poll: Duration,
     /// Encrypt finished segments to this age recipient (the exam's, from its compiled policy).
     pub encrypt_to: Option<Arc<Recipient>>,
+    /// The camera flags to compute on the device (the exam policy's `[analysis]`), or none.
+    pub analysis: Option<VisionOptions>,
 }
 
 impl Default for RecordOptions {
@@ -56,6 +63,7 @@ impl Default for RecordOptions {
             plan: SegmentPlan::default(),
             monitor_poll: Duration::from_millis(500),
             encrypt_to: None,
+            analysis: None,
         }
     }
 }
@@ -162,6 +170,7 @@ struct Shared {
     failed_threads: Mutex<Vec<String>>,
     disk_full: std::sync::atomic::AtomicBool,
     blank: Mutex<crate::blank::BlankWatch>,
+    analysis: Option<VisionOptions>,
 }
 
 impl Shared {
@@ -219,6 +228,30 @@ impl Shared {
         }
     }
 
+    /// A camera flag opening or closing, as an interval event (`start_ms` on the recording clock
+    /// is where its condition began; the event is written when the hysteresis decided).
+    fn flag(&self, edge: Edge) {
+        let kinds = |kind: &str| match kind {
+            "face.missing" => Some((EventKind::FaceMissing, EventKind::FaceFound)),
+            "face.multiple" => Some((EventKind::FaceMultiple, EventKind::FaceSingle)),
+            "camera.covered" => Some((EventKind::CameraCovered, EventKind::CameraUncovered)),
+            "camera.frozen" => Some((EventKind::CameraFrozen, EventKind::CameraMoving)),
+            _ => None,
+        };
+        let event = match edge {
+            Edge::Open { kind, start_ms } => kinds(kind)
+                .map(|(open, _)| Event::new(open, json!({"start_ms": start_ms})).opens(&format!("{kind}-{start_ms}"))),
+            Edge::Close(f) => kinds(f.kind).map(|(_, close)| {
+                Event::new(close, json!({"start_ms": f.start_ms, "end_ms": f.end_ms, "peak": f.peak}))
+                    .closes(&format!("{}-{}", f.kind, f.start_ms))
+            }),
+        };
+        if let Some(mut event) = event {
+            event.data["at_ms"] = json!(self.now_ms());
+            self.timeline.record(event);
+        }
+    }
+
     /// A thread of `source` that panicked: a `critical` event, a message, and the error text.
     fn thread_died(&self, source: &str, thread: &str, panic: &(dyn std::any::Any + Send)) -> String {
         let error = format!("{thread} thread died: {}", vigil_core::panic_message(panic));
@@ -262,6 +295,8 @@ struct Track {
     stats: Arc<SourceStats>,
     pacer: JoinHandle<PaceEnd>,
     encoder: JoinHandle<(Vec<SegmentRecord>, u64, Option<String>)>,
+    /// The camera's on-device analysis, fed by the encoder; it ends when the encoder does.
+    analysis: Option<JoinHandle<()>>,
 }
 
 impl Track {
@@ -290,14 +325,28 @@ impl Track {
                 .spawn(move || pace(source, period, epoch, tx, stop, stats))
                 .map_err(RecordError::Thread)?
         };
+        // The camera's pictures, a few a second, to the analysis thread (dropped while it is busy).
+        let (tap, analysis) = match shared.analysis.clone().filter(|_| content == Content::Camera) {
+            Some(opts) => {
+                let (tx, rx) = bounded::<(u64, Grey)>(1);
+                let shared = shared.clone();
+                let every_ms = (1000.0 / opts.fps.max(0.1)) as u64;
+                let handle = std::thread::Builder::new()
+                    .name("analysis-camera".into())
+                    .spawn(move || analyse_camera(&shared, opts, rx))
+                    .map_err(RecordError::Thread)?;
+                (Some((tx, every_ms)), Some(handle))
+            }
+            None => (None, None),
+        };
         let encoder = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("encode-{id}"))
-                .spawn(move || encode_track(&shared, writer, content, fps, w, h, rx, audio))
+                .spawn(move || encode_track(&shared, writer, content, fps, (w, h), rx, audio, tap))
                 .map_err(RecordError::Thread)?
         };
-        Ok(Track { source: id, description, stop, stats, pacer, encoder })
+        Ok(Track { source: id, description, stop, stats, pacer, encoder, analysis })
     }
 
     fn finish(self, shared: &Shared) -> SourceSummary {
@@ -323,6 +372,9 @@ impl Track {
                 (Vec::new(), 0, Some(shared.thread_died(&self.source, "encoder", &*panic)))
             }
         };
+        if let Some(Err(panic)) = self.analysis.map(JoinHandle::join) {
+            shared.thread_died(&self.source, "analysis", &*panic);
+        }
         let dropped = self.stats.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
             shared.event(EventKind::CaptureDroppedFrames, json!({"source": self.source, "frames": dropped}), None);
@@ -348,11 +400,12 @@ fn encode_track(
     mut writer: TrackWriter,
     content: Content,
     fps: f32,
-    w: u32,
-    h: u32,
+    (w, h): (u32, u32),
     video: Receiver<VideoFrame>,
     audio: Option<Receiver<MicChunk>>,
+    tap: Option<(crossbeam_channel::Sender<(u64, Grey)>, u64)>,
 ) -> (Vec<SegmentRecord>, u64, Option<String>) {
+    let mut next_tap_ms = 0;
     let source = writer.source().to_owned();
     let mut encoder = match OpenH264Encoder::new(content, w, h, fps) {
         Ok(e) => e,
@@ -381,6 +434,10 @@ fn encode_track(
                         last_print = print;
                         same
                     };
+                    if let Some((tx, every_ms)) = tap.as_ref().filter(|_| at_ms >= next_tap_ms) {
+                        next_tap_ms = at_ms + every_ms;
+                        let _ = tx.try_send((at_ms, grey(&frame)));
+                    }
                     if content == Content::Screen {
                         // An unchanged picture is as dark as the last one.
                         if !frame.unchanged {
@@ -434,6 +491,50 @@ fn encode_track(
     (std::mem::take(&mut writer.finished), audio_frames, failed)
 }
 
+/// A small grey copy of a camera picture, for the analysis.
+fn grey(frame: &VideoFrame) -> Grey {
+    use crate::frame::PixelFormat;
+    let (w, h) = (frame.width, frame.height);
+    match frame.format {
+        PixelFormat::I420 => Grey::from_luma(&frame.data, w, h, w as usize),
+        PixelFormat::Rgb8 => Grey::from_rgb(&frame.data, w, h, 3),
+        PixelFormat::Rgba8 => Grey::from_rgb(&frame.data, w, h, 4),
+        PixelFormat::Bgrx8 => {
+            let rgb: Vec<u8> = frame.data.chunks_exact(4).flat_map(|p| [p[2], p[1], p[0]]).collect();
+            Grey::from_rgb(&rgb, w, h, 3)
+        }
+    }
+}
+
+/// The camera's flags: pictures in, interval events out. Without its model the face flags are
+/// off (said once, as `analysis.unavailable`); the camera flags go on.
+fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<(u64, Grey)>) {
+    let dir = vigil_analysis::vision::models_dir();
+    let faces = match opts.wants_faces().then(|| vigil_analysis::vision::FaceDetector::load(&dir)) {
+        Some(Ok(detector)) => Some(detector),
+        Some(Err(e)) => {
+            shared.event(
+                EventKind::AnalysisUnavailable,
+                json!({"flags": ["face.missing", "face.multiple"], "code": e.code(), "error": e.to_string()}),
+                Some(format!("{e}: the face flags are off for this session; recording goes on")),
+            );
+            None
+        }
+        None => None,
+    };
+    let mut analyzer = VisionAnalyzer::new(opts, faces);
+    let mut last = 0;
+    for (at_ms, picture) in pictures {
+        last = at_ms;
+        for edge in analyzer.push(at_ms, picture) {
+            shared.flag(edge);
+        }
+    }
+    for edge in analyzer.finish(last) {
+        shared.flag(edge);
+    }
+}
+
 /// Records until `stop` is stopped (by the caller: a timer, Ctrl-C, the end of the exam) or the
 /// disk is full. Recovers what an earlier crash left in the spool first. Events go to `timeline`,
 /// segments to its spool; `status` tells which sources record now.
@@ -458,6 +559,7 @@ pub fn record(
         failed_threads: Mutex::new(Vec::new()),
         disk_full: std::sync::atomic::AtomicBool::new(false),
         blank: Mutex::new(crate::blank::BlankWatch::default()),
+        analysis: opts.analysis.clone(),
     });
     for r in &recovered {
         shared.event(
@@ -494,7 +596,7 @@ pub fn record(
 
     let mut finished: Vec<SourceSummary> = Vec::new();
     let mut tracks: Vec<Track> = Vec::new();
-    let camera = match crate::camera::open(opts.camera, opts.camera_size, opts.camera_fps as u32) {
+    let camera = match crate::camera::open(opts.camera.clone(), opts.camera_size, opts.camera_fps as u32) {
         Ok(c) => c,
         Err(e) => {
             shared.event(

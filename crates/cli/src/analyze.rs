@@ -1,6 +1,8 @@
-//! `vigil analyze`: the on-device analysis run offline on files, printing the flags it finds.
-//! Today: speech in WAV audio (16 kHz after resampling), with the exam policy's screen-reader
-//! accommodation for the candidate named (`--candidate`) applied as the live session does.
+//! `vigil analyze`: the on-device analysis run offline on files, printing the flags it finds:
+//! speech in WAV audio (16 kHz after resampling), with the exam policy's screen-reader
+//! accommodation for the candidate named (`--candidate`) applied as the live session does; and
+//! the camera flags (no face, several faces, covered, frozen) in raw Y4M video, at the policy's
+//! analysis rate, exactly as a live session computes them.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -18,7 +20,8 @@ pub struct AnalyzeArgs {
     /// Print JSON (one object per input: `{"input", "flags": [...]}`) instead of text.
     #[arg(long)]
     json: bool,
-    /// Audio files: PCM WAV, 8 or 16 bit, any rate and channels.
+    /// Audio files (PCM WAV, 8 or 16 bit, any rate and channels) and raw video (YUV4MPEG2 4:2:0,
+    /// `.y4m`), told apart by their content.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 }
@@ -31,6 +34,12 @@ pub fn run(args: AnalyzeArgs) -> Result<i32> {
     let speech = SpeechOptions::for_candidate(&policy, &args.candidate);
     let mut any = false;
     for input in &args.inputs {
+        if is_y4m(input) {
+            let flags = video_flags(input, &policy)?;
+            any |= !flags.is_empty();
+            print_flags(input, &flags, args.json, true);
+            continue;
+        }
         let samples = vigil_analysis::wav::read_16k_mono(input).map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
         // A flag the policy turns off is not computed at all.
         let flags = match speech {
@@ -70,4 +79,62 @@ pub fn run(args: AnalyzeArgs) -> Result<i32> {
     }
     // Like `vigil check`: 1 when something was flagged.
     Ok(i32::from(any))
+}
+
+fn is_y4m(path: &std::path::Path) -> bool {
+    let mut head = [0u8; 9];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
+        && &head == b"YUV4MPEG2"
+}
+
+/// The camera flags of a Y4M file, its pictures timed by its own frame rate.
+fn video_flags(input: &std::path::Path, policy: &vigil_core::ExamPolicy) -> Result<Vec<vigil_analysis::Flag>> {
+    use vigil_analysis::vision::{models_dir, FaceDetector, Grey, VisionAnalyzer, VisionOptions};
+    let opts = VisionOptions::from_policy(&policy.analysis);
+    let faces = if opts.wants_faces() {
+        Some(FaceDetector::load(&models_dir()).map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?)
+    } else {
+        None
+    };
+    let mut analyzer = VisionAnalyzer::new(opts, faces);
+    let mut video = vigil_analysis::y4m::Y4mReader::open(input).map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))?;
+    let (mut n, mut last_ms, mut edges) = (0u64, 0u64, Vec::new());
+    while let Some(frame) = video.next_frame().map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))? {
+        last_ms = (n as f64 * 1000.0 / f64::from(video.fps)) as u64;
+        if analyzer.wants(last_ms) {
+            edges.extend(
+                analyzer.push(last_ms, Grey::from_luma(&frame, video.width, video.height, video.width as usize)),
+            );
+        }
+        n += 1;
+    }
+    edges.extend(analyzer.finish(last_ms));
+    Ok(edges
+        .into_iter()
+        .filter_map(|e| match e {
+            vigil_analysis::Edge::Close(flag) => Some(flag),
+            vigil_analysis::Edge::Open { .. } => None,
+        })
+        .collect())
+}
+
+fn print_flags(input: &std::path::Path, flags: &[vigil_analysis::Flag], json: bool, analysed: bool) {
+    if json {
+        println!("{}", serde_json::json!({"input": input.display().to_string(), "flags": flags}));
+        return;
+    }
+    println!("{}", input.display());
+    for f in flags {
+        println!(
+            "  {} {:.1} s - {:.1} s (peak {:.2}, {})",
+            f.kind,
+            f.start_ms as f64 / 1000.0,
+            f.end_ms as f64 / 1000.0,
+            f.peak,
+            f.severity
+        );
+    }
+    if flags.is_empty() && analysed {
+        println!("  no flags");
+    }
 }

@@ -28,8 +28,10 @@ pub struct RecordArgs {
 /// What to capture; shared by `record` and `run`.
 #[derive(Args)]
 pub struct CaptureArgs {
-    #[arg(long, value_enum, default_value_t = Camera::Auto)]
-    camera: Camera,
+    /// auto (the first real camera), synthetic (a moving pattern), none, or file:PATH.y4m (a raw
+    /// video played in a loop at its own frame rate).
+    #[arg(long, value_name = "CAMERA", default_value = "auto", value_parser = parse_camera)]
+    camera: CameraMode,
     #[arg(long, value_enum, default_value_t = Mic::Auto)]
     mic: Mic,
     #[arg(long, value_enum, default_value_t = Screens::All)]
@@ -40,6 +42,18 @@ pub struct CaptureArgs {
     /// Screen frames per second (0.1-30).
     #[arg(long, value_name = "FPS", default_value_t = 1.0, value_parser = parse_fps)]
     screen_fps: f32,
+}
+
+fn parse_camera(s: &str) -> Result<CameraMode, String> {
+    match s {
+        "auto" => Ok(CameraMode::Auto),
+        "synthetic" => Ok(CameraMode::Synthetic),
+        "none" => Ok(CameraMode::None),
+        _ => match s.strip_prefix("file:") {
+            Some(path) if !path.is_empty() => Ok(CameraMode::File(path.into())),
+            _ => Err(format!("`{s}` is not auto, synthetic, none or file:PATH.y4m")),
+        },
+    }
 }
 
 fn parse_fps(s: &str) -> Result<f32, String> {
@@ -54,11 +68,7 @@ fn parse_fps(s: &str) -> Result<f32, String> {
 impl CaptureArgs {
     pub fn options(&self) -> RecordOptions {
         RecordOptions {
-            camera: match self.camera {
-                Camera::Auto => CameraMode::Auto,
-                Camera::Synthetic => CameraMode::Synthetic,
-                Camera::None => CameraMode::None,
-            },
+            camera: self.camera.clone(),
             microphone: matches!(self.mic, Mic::Auto),
             screens: matches!(self.screens, Screens::All),
             screen_fps: self.screen_fps,
@@ -66,15 +76,6 @@ impl CaptureArgs {
             ..RecordOptions::default()
         }
     }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Camera {
-    /// The first real camera; recording goes on without one if there is none.
-    Auto,
-    /// A moving test pattern (machines without a camera).
-    Synthetic,
-    None,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

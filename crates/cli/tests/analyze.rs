@@ -112,3 +112,69 @@ fn the_screen_reader_accommodation_makes_a_note_or_turns_speech_off() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[wav.not_wav]"));
 }
+
+/// The camera flags on labelled clips cut from a photograph: each flag where its scene is (within
+/// 2 s of the labelled start), and nothing on a steady face.
+#[test]
+fn camera_clips_give_each_flag_at_its_scene_and_a_steady_face_none() {
+    use vigil_testkit::{camera_clip, Scene};
+    let dir = tempfile::tempdir().unwrap();
+    let steady = camera_clip(dir.path(), "steady", &[(Scene::Face, 12)], false).unwrap();
+    let (reports, code) = analyze(&[steady.to_str().unwrap()]);
+    assert_eq!(reports[0]["flags"], serde_json::json!([]), "a steady face was flagged");
+    assert_eq!(code, 0);
+
+    let scenes = [
+        (Scene::Face, 5),
+        (Scene::NoFace, 6),
+        (Scene::Face, 5),
+        (Scene::TwoFaces, 6),
+        (Scene::Face, 5),
+        (Scene::Black, 5),
+        (Scene::Face, 4),
+    ];
+    let clip = camera_clip(dir.path(), "labelled", &scenes, false).unwrap();
+    let (reports, code) = analyze(&[clip.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let flags: Vec<(String, f64, f64)> = reports[0]["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["start_ms"].as_f64().unwrap() / 1000.0,
+                f["end_ms"].as_f64().unwrap() / 1000.0,
+            )
+        })
+        .collect();
+    let at = |kind: &str, start: f64, end: f64| {
+        flags.iter().any(|(k, s, e)| k == kind && (s - start).abs() <= 2.0 && (e - end).abs() <= 2.0)
+    };
+    // No face 5-11 s, two faces 16-22 s, covered 27-32 s; the noisy picture is never frozen.
+    assert!(at("face.missing", 5.0, 11.0), "{flags:?}");
+    assert!(at("face.multiple", 16.0, 22.0), "{flags:?}");
+    assert!(at("camera.covered", 27.0, 32.0), "{flags:?}");
+    assert!(
+        !flags.iter().any(|(k, s, _)| k == "face.missing" && (25.0..33.0).contains(s)),
+        "covered is not also no face: {flags:?}"
+    );
+    assert!(!flags.iter().any(|(k, ..)| k == "camera.frozen"), "{flags:?}");
+
+    // The same picture without a sensor's noise: a still image, frozen.
+    let still = camera_clip(dir.path(), "still", &[(Scene::Face, 10)], true).unwrap();
+    let (reports, _) = analyze(&[still.to_str().unwrap()]);
+    assert_eq!(reports[0]["flags"][0]["kind"], "camera.frozen", "{}", reports[0]);
+
+    // A policy that turns the face flags off: they are not computed.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "schema = 1\n[analysis]\nface_missing = false\nface_multiple = false\ncamera_frozen = false\n",
+    )
+    .unwrap();
+    let (reports, _) = analyze(&["--policy", policy.to_str().unwrap(), clip.to_str().unwrap()]);
+    let kinds: Vec<&str> =
+        reports[0]["flags"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["camera.covered"]);
+}

@@ -141,6 +141,15 @@ event_kinds! {
     CaptureScreenVisible = "capture.screen_visible", Info, "close", "A screen that was recorded as black shows a picture again.", "source, blank_ms, at_ms";
     CaptureBlind = "capture.blind", Critical, "open", "Every screen is lost or has shown only black for 10 s: the recording does not show what the candidate sees.", "screens, at_ms";
     CaptureSighted = "capture.sighted", Info, "close", "A screen shows a picture again after every screen was black or lost.", "blind_ms, at_ms";
+    FaceMissing = "face.missing", Warning, "open", "No face in front of the camera (on-device analysis; the interval starts where the face went).", "start_ms, peak, at_ms";
+    FaceFound = "face.found", Info, "close", "A face is in front of the camera again.", "start_ms, end_ms, peak, at_ms";
+    FaceMultiple = "face.multiple", Warning, "open", "More than one face in front of the camera (on-device analysis).", "start_ms, peak, at_ms";
+    FaceSingle = "face.single", Info, "close", "One face again.", "start_ms, end_ms, peak, at_ms";
+    CameraCovered = "camera.covered", Warning, "open", "The camera is covered or in the dark (on-device analysis).", "start_ms, peak, at_ms";
+    CameraUncovered = "camera.uncovered", Info, "close", "The camera shows a picture again.", "start_ms, end_ms, peak, at_ms";
+    CameraFrozen = "camera.frozen", Warning, "open", "The camera shows exactly the same picture for seconds: a still image or a broken virtual camera (on-device analysis).", "start_ms, peak, at_ms";
+    CameraMoving = "camera.moving", Info, "close", "The camera's picture changes again.", "start_ms, end_ms, peak, at_ms";
+    AnalysisUnavailable = "analysis.unavailable", Warning, "", "A flag the policy asks for cannot be computed (its model is missing or corrupt); the recording and the other flags go on.", "flags, code, error, at_ms";
     SegmentRecovered = "segment.recovered", Notice, "", "A segment cut short by a crash was recovered up to its last complete fragment.", "source, sequence, frames, duration_ms, at_ms";
     DeviceMissing = "device.missing", Warning, "", "A device was not there at the start; recording goes on without it.", "device, error, at_ms";
     DeviceLost = "device.lost", Warning, "", "A device stopped working during the recording.", "device or source, error, at_ms";

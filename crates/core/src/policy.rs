@@ -35,6 +35,10 @@ pub struct ExamPolicy {
     /// How the reviewer's workspace ranks sessions.
     #[serde(default)]
     pub review: Review,
+    /// Which flags the candidate's device computes from the camera, and how long a condition
+    /// must last before it is one.
+    #[serde(default)]
+    pub analysis: Analysis,
     /// The age X25519 recipient (`age1...`) segments are encrypted to. Set by the backend when
     /// it signs the exam's policy; its identity stays on the backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +64,64 @@ impl Review {
             "notice" => 3,
             _ => 0,
         })
+    }
+}
+
+/// `[analysis]`: the on-device camera flags. A flag turned off is not computed at all, and the
+/// consent screen does not list it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Analysis {
+    /// No face in front of the camera.
+    pub face_missing: bool,
+    /// More than one face.
+    pub face_multiple: bool,
+    /// The camera covered or in the dark.
+    pub camera_covered: bool,
+    /// The same picture for `frozen_seconds` (a still image, a broken virtual camera).
+    pub camera_frozen: bool,
+    /// How long a face condition must last before it is a flag (0.5-60 s).
+    pub min_seconds: f32,
+    /// How long a picture must stay the same to be frozen (1-600 s).
+    pub frozen_seconds: f32,
+    /// Camera pictures analysed per second (0.5-10).
+    pub camera_fps: f32,
+}
+
+impl Default for Analysis {
+    fn default() -> Analysis {
+        Analysis {
+            face_missing: true,
+            face_multiple: true,
+            camera_covered: true,
+            camera_frozen: true,
+            min_seconds: 3.0,
+            frozen_seconds: 5.0,
+            camera_fps: 2.0,
+        }
+    }
+}
+
+impl Analysis {
+    pub fn min_seconds_ms(&self) -> u64 {
+        (self.min_seconds * 1000.0) as u64
+    }
+
+    pub fn frozen_seconds_ms(&self) -> u64 {
+        (self.frozen_seconds * 1000.0) as u64
+    }
+
+    /// The flags that are on, by event kind (for the consent screen and the README).
+    pub fn flags_on(&self) -> Vec<&'static str> {
+        [
+            (self.face_missing, "face.missing"),
+            (self.face_multiple, "face.multiple"),
+            (self.camera_covered, "camera.covered"),
+            (self.camera_frozen, "camera.frozen"),
+        ]
+        .into_iter()
+        .filter_map(|(on, kind)| on.then_some(kind))
+        .collect()
     }
 }
 
@@ -200,6 +262,7 @@ impl Default for ExamPolicy {
             lockdown: crate::lockdown::Lockdown::default(),
             accommodations: Accommodations::default(),
             review: Review::default(),
+            analysis: Analysis::default(),
             encrypt_to: None,
         }
     }
@@ -294,6 +357,16 @@ impl ExamPolicy {
                 format!("accommodations.screen_reader[{i}]"),
                 "a candidate's name is empty; use \"*\" for every candidate",
             ));
+        }
+        let a = &self.analysis;
+        for (field, value, range) in [
+            ("analysis.min_seconds", a.min_seconds, 0.5..=60.0),
+            ("analysis.frozen_seconds", a.frozen_seconds, 1.0..=600.0),
+            ("analysis.camera_fps", a.camera_fps, 0.5..=10.0),
+        ] {
+            if !range.contains(&value) {
+                return Err(PolicyError::at(field, format!("{value} is outside {}-{}", range.start(), range.end())));
+            }
         }
         if let Some((kind, w)) = self.review.weights.iter().find(|(k, w)| k.is_empty() || **w > 100) {
             return Err(PolicyError::at(format!("review.weights.{kind}"), format!("{w} is not a weight of 0-100")));

@@ -74,8 +74,12 @@ pub trait PlatformLockdown: Send {
 /// The implementation for this platform and display server.
 pub fn platform() -> Box<dyn PlatformLockdown> {
     #[cfg(target_os = "linux")]
-    if std::env::var_os("DISPLAY").is_some() {
-        return Box::new(x11::X11Lockdown);
+    {
+        let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some()
+            || std::env::var("XDG_SESSION_TYPE").is_ok_and(|t| t.eq_ignore_ascii_case("wayland"));
+        if let Some(p) = linux_platform(wayland, std::env::var_os("DISPLAY").is_some()) {
+            return p;
+        }
     }
     #[cfg(target_os = "windows")]
     return Box::new(windows::WindowsLockdown);
@@ -83,6 +87,49 @@ pub fn platform() -> Box<dyn PlatformLockdown> {
     return Box::new(macos::MacosLockdown);
     #[allow(unreachable_code)]
     Box::new(Unsupported)
+}
+
+/// On Linux: a Wayland session gets what Wayland allows (never the X11 steps run against
+/// Xwayland, which would only pretend); an X11 session the X11 lockdown.
+#[cfg(target_os = "linux")]
+fn linux_platform(wayland: bool, display: bool) -> Option<Box<dyn PlatformLockdown>> {
+    match (wayland, display) {
+        (true, _) => Some(Box::new(WaylandLockdown { xwayland: display })),
+        (false, true) => Some(Box::new(x11::X11Lockdown)),
+        (false, false) => None,
+    }
+}
+
+/// A Wayland desktop lets no program take its shortcuts or see other programs' windows, so those
+/// steps are refused with the reason (each a `lockdown.unsupported` event the reviewer sees). The
+/// clipboard is cleared and watched through Xwayland, which bridges it, when there is one.
+#[cfg(target_os = "linux")]
+pub struct WaylandLockdown {
+    xwayland: bool,
+}
+
+#[cfg(target_os = "linux")]
+impl PlatformLockdown for WaylandLockdown {
+    fn name(&self) -> &'static str {
+        "wayland"
+    }
+
+    fn grab_shortcuts(&mut self, _: &Arc<Timeline>) -> Result<Step, LockdownError> {
+        Err(LockdownError::Unsupported { feature: "keyboard (a Wayland desktop gives no program its shortcuts)" })
+    }
+
+    fn clear_clipboard(&mut self, timeline: &Arc<Timeline>, hold: bool) -> Result<Step, LockdownError> {
+        if !self.xwayland {
+            return Err(LockdownError::Unsupported { feature: "clipboard (no Xwayland to reach it through)" });
+        }
+        x11::X11Lockdown.clear_clipboard(timeline, hold)
+    }
+
+    fn watch_windows_over(&mut self, _: &Arc<Timeline>, _: &str) -> Result<Step, LockdownError> {
+        Err(LockdownError::Unsupported {
+            feature: "window stacking (a Wayland desktop shows no program the other windows)",
+        })
+    }
 }
 
 /// Where nothing is implemented: every step is refused (and the guard says so on the timeline).
@@ -172,6 +219,16 @@ impl Drop for LockdownGuard {
 
 #[cfg(test)]
 mod tests {
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn wayland_never_gets_the_x11_lockdown() {
+        assert_eq!(super::linux_platform(true, true).map(|p| p.name()), Some("wayland"));
+        assert_eq!(super::linux_platform(true, false).map(|p| p.name()), Some("wayland"));
+        assert_eq!(super::linux_platform(false, true).map(|p| p.name()), Some("x11"));
+        assert!(super::linux_platform(false, false).is_none());
+    }
+
     use super::*;
     use std::sync::Mutex;
 

@@ -155,7 +155,10 @@ function flagsView(id, d) {
   table.append(headerRow(["time", "severity", "event", "until", "decision"]));
   const decided = new Map((d.flag_reviews || []).map((r) => [r.seq, r.decision]));
   for (const iv of d.intervals) {
-    const from = offsetOf(d, iv.start);
+    // A flag made with hysteresis is written when it was decided; its condition began
+    // `at_ms - start_ms` earlier, on the recording's clock.
+    const late = typeof iv.data?.start_ms === "number" && typeof iv.data?.at_ms === "number" ? Math.max(0, iv.data.at_ms - iv.data.start_ms) : 0;
+    const from = offsetOf(d, iv.start) - late;
     const to = iv.end ? offsetOf(d, iv.end) : (player.duration * 1000 + player.origin);
     const mark = el("div"); mark.className = "flag sev-" + iv.severity;
     mark.style.left = (100 * (from - player.origin) / 1000 / player.duration) + "%";

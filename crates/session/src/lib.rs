@@ -278,6 +278,9 @@ impl Session {
     /// stops it too.
     pub fn start(&self, mut options: vigil_capture::RecordOptions, stop: StopToken) -> Running {
         options.encrypt_to = self.policy.recipient.clone();
+        // The camera flags the exam's policy asks for (none if every one is off).
+        let analysis = vigil_analysis::vision::VisionOptions::from_policy(&self.policy.policy.analysis);
+        options.analysis = (!self.policy.policy.analysis.flags_on().is_empty()).then_some(analysis);
         Running::start(self.timeline.clone(), self.info.clone(), &self.policy, options, stop, self.up.clone())
     }
 

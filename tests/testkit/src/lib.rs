@@ -5,6 +5,7 @@
 //! missing and which Debian package brings it; it never skips silently.
 
 pub mod audio;
+pub mod clip;
 pub mod display;
 pub mod process;
 pub mod screen_reader;
@@ -12,6 +13,7 @@ pub mod server;
 pub mod webdriver;
 
 pub use audio::PulseAudio;
+pub use clip::{camera_clip, Scene};
 pub use display::{Screen, VncDisplay, XvfbDisplay};
 pub use process::RenamedProcess;
 pub use screen_reader::ScreenReader;

@@ -1,0 +1,368 @@
+//! Flags from the camera: no face, more than one face (SeetaFace through `rustface`, on a grey
+//! picture of at most 320x240), the camera covered or dark, and a frozen picture (the same
+//! picture for seconds: a still image or a broken virtual camera). Pictures come at a low rate
+//! (two a second by default); each flag needs its condition to hold `on_ms` and to be gone
+//! `off_ms`, so one blink or a hand passing is not a flag.
+//!
+//! The face model is a file, checked against its SHA-256 when it loads: a missing or corrupt model
+//! turns the face flags off with an error the caller reports, and the camera flags go on.
+
+use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// The face model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
+pub const FACE_MODEL: &str = "seeta_fd_frontal_v1.0.bin";
+pub const FACE_MODEL_SHA256: &str = "c4619d066ed35e84d9a8e842860b0dff567aba0cbb139881075538761db3ff5d";
+
+/// The width and height pictures are analysed at (at most), keeping the aspect.
+pub const ANALYSIS_WIDTH: u32 = 320;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("the face model {path} cannot be read: {source}")]
+    Missing { path: PathBuf, source: std::io::Error },
+    #[error("the face model {path} is corrupt: SHA-256 {actual}, expected {FACE_MODEL_SHA256}")]
+    Corrupt { path: PathBuf, actual: String },
+    #[error("the face model {path} cannot be loaded: {message}")]
+    Unreadable { path: PathBuf, message: String },
+}
+
+impl ModelError {
+    /// `analysis.model_missing`, `analysis.model_corrupt`, `analysis.model_unreadable`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ModelError::Missing { .. } => "analysis.model_missing",
+            ModelError::Corrupt { .. } => "analysis.model_corrupt",
+            ModelError::Unreadable { .. } => "analysis.model_unreadable",
+        }
+    }
+}
+
+/// Where the models are: `$VIGIL_MODELS`, then `../share/vigil/models` beside the executable (an
+/// installed package), then this crate's `models` directory (a build from the source tree).
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VIGIL_MODELS") {
+        return PathBuf::from(dir);
+    }
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("share/vigil/models")))
+        .filter(|d| d.join(FACE_MODEL).exists());
+    installed.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+}
+
+/// A grey picture (one byte per pixel, row by row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grey {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl Grey {
+    /// A grey copy of a plane of `width` x `height` luma bytes (`stride` apart), shrunk by whole
+    /// steps to at most [`ANALYSIS_WIDTH`] wide: the Y plane of I420 needs no conversion.
+    pub fn from_luma(luma: &[u8], width: u32, height: u32, stride: usize) -> Grey {
+        let step = width.div_ceil(ANALYSIS_WIDTH).max(1) as usize;
+        let (w, h) = (width as usize / step, height as usize / step);
+        let mut pixels = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let row = &luma[y * step * stride..];
+            pixels.extend((0..w).map(|x| row[x * step]));
+        }
+        Grey { width: w as u32, height: h as u32, pixels }
+    }
+
+    /// From packed RGB (3 bytes a pixel) or RGBA (4).
+    pub fn from_rgb(data: &[u8], width: u32, height: u32, bytes_per_pixel: usize) -> Grey {
+        let luma: Vec<u8> = data
+            .chunks_exact(bytes_per_pixel)
+            .map(|p| ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8)
+            .collect();
+        Grey::from_luma(&luma, width, height, width as usize)
+    }
+
+    fn mean_and_spread(&self) -> (f32, f32) {
+        let n = self.pixels.len().max(1) as f32;
+        let mean = self.pixels.iter().map(|&p| f32::from(p)).sum::<f32>() / n;
+        let var = self.pixels.iter().map(|&p| (f32::from(p) - mean).powi(2)).sum::<f32>() / n;
+        (mean, var.sqrt())
+    }
+}
+
+/// SeetaFace's frontal detector.
+pub struct FaceDetector {
+    inner: SendDetector,
+}
+
+impl std::fmt::Debug for FaceDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FaceDetector")
+    }
+}
+
+/// `rustface`'s boxed detector, which the crate does not mark `Send`.
+struct SendDetector(Box<dyn rustface::Detector>);
+// SAFETY: the box holds rustface's FuStDetector: its model's weights and its settings, plain
+// owned data with no `Rc`, cell or thread-bound handle (checked in rustface 0.1.7's source). It is
+// used from one thread at a time, through `&mut`.
+unsafe impl Send for SendDetector {}
+
+impl FaceDetector {
+    /// Loads the model in `dir`, checking its SHA-256 first.
+    pub fn load(dir: &Path) -> Result<FaceDetector, ModelError> {
+        let path = dir.join(FACE_MODEL);
+        let bytes = std::fs::read(&path).map_err(|source| ModelError::Missing { path: path.clone(), source })?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != FACE_MODEL_SHA256 {
+            return Err(ModelError::Corrupt { path, actual });
+        }
+        let model = rustface::read_model(&bytes[..])
+            .map_err(|e| ModelError::Unreadable { path: path.clone(), message: e.to_string() })?;
+        let mut inner = rustface::create_detector_with_model(model);
+        inner.set_min_face_size(20);
+        inner.set_score_thresh(2.0);
+        inner.set_pyramid_scale_factor(0.8);
+        inner.set_slide_window_step(4, 4);
+        Ok(FaceDetector { inner: SendDetector(inner) })
+    }
+
+    /// The faces in a picture, each with its detector score.
+    pub fn faces(&mut self, grey: &Grey) -> Vec<f64> {
+        if grey.width < 24 || grey.height < 24 {
+            return Vec::new();
+        }
+        let image = rustface::ImageData::new(&grey.pixels, grey.width, grey.height);
+        self.inner.0.detect(&image).iter().map(|f| f.score()).collect()
+    }
+}
+
+/// Which camera flags are computed and how long a condition must hold (from the policy's
+/// `[analysis]` section).
+#[derive(Debug, Clone)]
+pub struct VisionOptions {
+    pub face_missing: bool,
+    pub face_multiple: bool,
+    pub camera_covered: bool,
+    pub camera_frozen: bool,
+    pub face: Hysteresis,
+    /// A frozen picture: the same for this long.
+    pub frozen_ms: u64,
+    /// Pictures per second analysed.
+    pub fps: f32,
+}
+
+impl Default for VisionOptions {
+    fn default() -> VisionOptions {
+        VisionOptions {
+            face_missing: true,
+            face_multiple: true,
+            camera_covered: true,
+            camera_frozen: true,
+            face: Hysteresis { on_ms: 3_000, off_ms: 1_500 },
+            frozen_ms: 5_000,
+            fps: 2.0,
+        }
+    }
+}
+
+impl VisionOptions {
+    /// From an exam policy's `[analysis]` section.
+    pub fn from_policy(a: &vigil_core::policy::Analysis) -> VisionOptions {
+        VisionOptions {
+            face_missing: a.face_missing,
+            face_multiple: a.face_multiple,
+            camera_covered: a.camera_covered,
+            camera_frozen: a.camera_frozen,
+            face: Hysteresis { on_ms: a.min_seconds_ms(), off_ms: 1_500 },
+            frozen_ms: a.frozen_seconds_ms(),
+            fps: a.camera_fps,
+        }
+    }
+
+    /// Whether any face flag is on (then the model is needed).
+    pub fn wants_faces(&self) -> bool {
+        self.face_missing || self.face_multiple
+    }
+}
+
+/// The camera's flags from pictures in time order.
+#[derive(Debug)]
+pub struct VisionAnalyzer {
+    opts: VisionOptions,
+    faces: Option<FaceDetector>,
+    missing: FlagTracker,
+    multiple: FlagTracker,
+    covered: FlagTracker,
+    /// The frozen flag while it is open.
+    frozen_open: Option<Flag>,
+    last: Option<Grey>,
+    last_ms: u64,
+    same_since: Option<u64>,
+    next_ms: u64,
+}
+
+impl VisionAnalyzer {
+    /// `faces`: the detector, or `None` when it could not load (the face flags are then off).
+    pub fn new(opts: VisionOptions, faces: Option<FaceDetector>) -> VisionAnalyzer {
+        let h = opts.face;
+        // The covered and frozen conditions are judged on their own clocks: on at once, off after 1 s.
+        let quick = Hysteresis { on_ms: h.on_ms, off_ms: 1_000 };
+        VisionAnalyzer {
+            missing: FlagTracker::new("face.missing", h),
+            multiple: FlagTracker::new("face.multiple", h),
+            covered: FlagTracker::new("camera.covered", quick),
+            frozen_open: None,
+            opts,
+            faces,
+            last: None,
+            last_ms: 0,
+            same_since: None,
+            next_ms: 0,
+        }
+    }
+
+    /// Whether a picture taken at `t_ms` is due (pictures between analyses are skipped).
+    pub fn wants(&self, t_ms: u64) -> bool {
+        t_ms >= self.next_ms
+    }
+
+    /// Analyses a picture taken at `t_ms`: the flags that opened or closed.
+    pub fn push(&mut self, t_ms: u64, grey: Grey) -> Vec<Edge> {
+        if !self.wants(t_ms) {
+            return Vec::new();
+        }
+        self.next_ms = t_ms + (1000.0 / self.opts.fps.max(0.1)) as u64;
+        let mut edges = Vec::new();
+        let (mean, spread) = grey.mean_and_spread();
+        // Covered or in the dark: little light and nothing to tell apart.
+        let dark = mean < 28.0 && spread < 12.0;
+        if self.opts.camera_covered {
+            edges.extend(self.covered.step(t_ms, dark, 1.0 - mean / 255.0));
+        }
+        if self.opts.camera_frozen {
+            edges.extend(self.frozen_step(t_ms, &grey));
+        }
+        if let Some(detector) = self.faces.as_mut().filter(|_| !dark) {
+            let scores = detector.faces(&grey);
+            let best = scores.iter().cloned().fold(0.0f64, f64::max);
+            let confidence = |s: f64| (s / 10.0).clamp(0.0, 1.0) as f32;
+            if self.opts.face_missing {
+                edges.extend(self.missing.step(t_ms, scores.is_empty(), 1.0));
+            }
+            if self.opts.face_multiple {
+                edges.extend(self.multiple.step(t_ms, scores.len() > 1, confidence(best)));
+            }
+        } else if dark && self.opts.face_missing {
+            // A covered camera shows no face either; it is one flag (covered), not two.
+            edges.extend(self.missing.step(t_ms, false, 0.0));
+        }
+        self.last = Some(grey);
+        self.last_ms = t_ms;
+        edges
+    }
+
+    /// Frozen: the same picture as the one before, since the first of them. It opens once that
+    /// has lasted `frozen_ms` (starting where the still picture began) and closes at the first
+    /// picture that differs.
+    fn frozen_step(&mut self, t_ms: u64, grey: &Grey) -> Option<Edge> {
+        let same = self.last.as_ref() == Some(grey);
+        if !same {
+            self.same_since = None;
+            return self.frozen_open.take().map(Edge::Close);
+        }
+        let since = *self.same_since.get_or_insert(self.last_ms);
+        if let Some(f) = self.frozen_open.as_mut() {
+            f.end_ms = t_ms;
+            return None;
+        }
+        (t_ms - since >= self.opts.frozen_ms).then(|| {
+            self.frozen_open = Some(Flag {
+                kind: "camera.frozen",
+                start_ms: since,
+                end_ms: t_ms,
+                peak: 1.0,
+                severity: "warning",
+                accommodation: None,
+            });
+            Edge::Open { kind: "camera.frozen", start_ms: since }
+        })
+    }
+
+    /// The end of the pictures at `t_ms`: flags still open close there.
+    pub fn finish(&mut self, t_ms: u64) -> Vec<Edge> {
+        let mut edges: Vec<Edge> = [&mut self.missing, &mut self.multiple, &mut self.covered]
+            .into_iter()
+            .filter_map(|t| t.finish(t_ms).map(Edge::Close))
+            .collect();
+        edges.extend(self.frozen_open.take().map(Edge::Close));
+        edges
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(v: u8) -> Grey {
+        Grey { width: 320, height: 240, pixels: vec![v; 320 * 240] }
+    }
+
+    fn noise(seed: u32) -> Grey {
+        let mut x = seed.wrapping_mul(2654435761).max(1);
+        let pixels = (0..320 * 240)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x % 200) as u8 + 30
+            })
+            .collect();
+        Grey { width: 320, height: 240, pixels }
+    }
+
+    fn opened(edges: &[Edge]) -> Vec<(&'static str, u64)> {
+        edges
+            .iter()
+            .filter_map(|e| match e {
+                Edge::Open { kind, start_ms } => Some((*kind, *start_ms)),
+                Edge::Close(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_dark_picture_for_three_seconds_is_covered_and_a_still_one_frozen() {
+        let opts = VisionOptions { face_missing: false, face_multiple: false, ..Default::default() };
+        let mut a = VisionAnalyzer::new(opts, None);
+        let mut edges = Vec::new();
+        for t in (0..10_000).step_by(500) {
+            edges.extend(a.push(t, if (2_000..8_000).contains(&t) { flat(5) } else { noise(t as u32) }));
+        }
+        // Dark from 2 s: covered at 5 s (from 2 s); the same picture from 2 s: frozen at 7 s (from 2 s).
+        let open = opened(&edges);
+        assert!(open.contains(&("camera.covered", 2_000)), "{edges:?}");
+        assert!(open.contains(&("camera.frozen", 2_000)), "{edges:?}");
+        let closed: Vec<_> =
+            edges.iter().filter_map(|e| if let Edge::Close(f) = e { Some((f.kind, f.end_ms)) } else { None }).collect();
+        assert!(closed.contains(&("camera.covered", 7_500)), "{edges:?}");
+        assert!(closed.contains(&("camera.frozen", 7_500)), "{edges:?}");
+        // A moving picture is neither.
+        let mut b = VisionAnalyzer::new(
+            VisionOptions { face_missing: false, face_multiple: false, ..Default::default() },
+            None,
+        );
+        let edges: Vec<Edge> = (0..10_000).step_by(500).flat_map(|t| b.push(t, noise(t as u32))).collect();
+        assert!(edges.is_empty(), "{edges:?}");
+    }
+
+    #[test]
+    fn a_corrupt_or_missing_model_is_an_error_with_a_code() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(FaceDetector::load(dir.path()).unwrap_err().code(), "analysis.model_missing");
+        std::fs::write(dir.path().join(FACE_MODEL), b"not a model").unwrap();
+        assert_eq!(FaceDetector::load(dir.path()).unwrap_err().code(), "analysis.model_corrupt");
+        assert!(FaceDetector::load(&models_dir()).is_ok());
+    }
+}

@@ -1,0 +1,69 @@
+//! Labelled camera clips for the analysis: scenes cut from a public-domain photograph (the 1927
+//! Solvay conference, as the rustface package ships it, in `tests/analysis/`) with ImageMagick,
+//! joined by ffmpeg into raw 640x480 video (YUV4MPEG2) at 5 pictures a second. The clips are made
+//! by the tests, never committed.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What the camera shows for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scene {
+    /// One face, filling about a third of the picture.
+    Face,
+    /// Two faces side by side (and parts of others).
+    TwoFaces,
+    /// Clothes and floor: no face.
+    NoFace,
+    /// A covered camera.
+    Black,
+}
+
+impl Scene {
+    /// The part of the photograph (ImageMagick geometry), or none for black.
+    fn crop(self) -> Option<&'static str> {
+        match self {
+            Scene::Face => Some("128x96+831+245"),
+            Scene::TwoFaces => Some("320x240+830+180"),
+            Scene::NoFace => Some("320x240+600+820"),
+            Scene::Black => None,
+        }
+    }
+}
+
+fn photo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../analysis/solvay-1927.png")
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let out = cmd.output().with_context(|| format!("{what} (scripts/install-deps installs imagemagick and ffmpeg)"))?;
+    if !out.status.success() {
+        bail!("{what}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// A clip of `scenes` (each shown for its seconds) written to `dir/name.y4m`, with a real
+/// camera's sensor noise (every picture differs), or `still` without it (a frozen camera).
+pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool) -> Result<PathBuf> {
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg.args(["-v", "error", "-y"]);
+    for (i, (scene, seconds)) in scenes.iter().enumerate() {
+        let picture = dir.join(format!("{name}-{i}.png"));
+        let mut convert = Command::new("convert");
+        match scene.crop() {
+            Some(crop) => convert.arg(photo()).args(["-crop", crop, "+repage", "-resize", "640x480!"]),
+            None => convert.args(["-size", "640x480", "xc:black"]),
+        };
+        run(convert.arg(&picture), "convert")?;
+        ffmpeg.args(["-loop", "1", "-framerate", "5", "-t", &seconds.to_string(), "-i"]).arg(&picture);
+    }
+    let inputs: String = (0..scenes.len()).map(|i| format!("[{i}:v]")).collect();
+    let noise = if still { "" } else { ",noise=alls=6:allf=t" };
+    let filter = format!("{inputs}concat=n={}:v=1:a=0{noise},format=yuv420p[v]", scenes.len());
+    let out = dir.join(format!("{name}.y4m"));
+    ffmpeg.args(["-filter_complex", &filter, "-map", "[v]", "-r", "5", "-f", "yuv4mpegpipe"]).arg(&out);
+    run(&mut ffmpeg, "ffmpeg")?;
+    Ok(out)
+}
