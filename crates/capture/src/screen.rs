@@ -88,7 +88,7 @@ impl ScreenSource {
         // H.264 wants even dimensions.
         let (width, height) = (info.width & !1, info.height & !1);
         #[cfg(target_os = "linux")]
-        let x11 = if std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        let x11 = if std::env::var_os("WAYLAND_DISPLAY").is_none_or(|v| v.is_empty()) {
             // Never the root of Xwayland: it is black, whatever the Wayland desktop shows.
             if crate::x11::is_xwayland().unwrap_or(false) {
                 return Err(CaptureError::Unsupported {

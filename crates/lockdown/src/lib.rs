@@ -75,7 +75,8 @@ pub trait PlatformLockdown: Send {
 pub fn platform() -> Box<dyn PlatformLockdown> {
     #[cfg(target_os = "linux")]
     {
-        let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some()
+        // An empty variable is no Wayland display (test harnesses and some launchers set it so).
+        let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty())
             || std::env::var("XDG_SESSION_TYPE").is_ok_and(|t| t.eq_ignore_ascii_case("wayland"));
         if let Some(p) = linux_platform(wayland, std::env::var_os("DISPLAY").is_some()) {
             return p;
