@@ -37,7 +37,7 @@ pub fn run(args: AnalyzeArgs) -> Result<i32> {
         if is_y4m(input) {
             let flags = video_flags(input, &policy)?;
             any |= !flags.is_empty();
-            print_flags(input, &flags, args.json, true);
+            print_flags(input, &flags, args.json, None);
             continue;
         }
         let samples = vigil_analysis::wav::read_16k_mono(input).map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
@@ -51,31 +51,7 @@ pub fn run(args: AnalyzeArgs) -> Result<i32> {
             None => Vec::new(),
         };
         any |= !flags.is_empty();
-        if args.json {
-            println!(
-                "{}",
-                serde_json::json!({"input": input.display().to_string(), "speech_analysed": speech.is_some(), "flags": flags})
-            );
-            continue;
-        }
-        println!("{}", input.display());
-        if speech.is_none() {
-            println!("  speech: not analysed (the screen-reader accommodation turns speech flags off)");
-        }
-        for f in &flags {
-            let note = f.accommodation.map(|a| format!(", accommodation: {a}")).unwrap_or_default();
-            println!(
-                "  {} {:.1} s - {:.1} s (peak {:.2}, {}{note})",
-                f.kind,
-                f.start_ms as f64 / 1000.0,
-                f.end_ms as f64 / 1000.0,
-                f.peak,
-                f.severity
-            );
-        }
-        if flags.is_empty() && speech.is_some() {
-            println!("  no flags");
-        }
+        print_flags(input, &flags, args.json, Some(speech.is_some()));
     }
     // Like `vigil check`: 1 when something was flagged.
     Ok(i32::from(any))
@@ -118,15 +94,25 @@ fn video_flags(input: &std::path::Path, policy: &vigil_core::ExamPolicy) -> Resu
         .collect())
 }
 
-fn print_flags(input: &std::path::Path, flags: &[vigil_analysis::Flag], json: bool, analysed: bool) {
+/// Prints one input's flags, as text or one JSON line. `speech_analysed`: for audio, whether the
+/// policy let speech be analysed at all.
+fn print_flags(input: &std::path::Path, flags: &[vigil_analysis::Flag], json: bool, speech_analysed: Option<bool>) {
     if json {
-        println!("{}", serde_json::json!({"input": input.display().to_string(), "flags": flags}));
+        let mut line = serde_json::json!({"input": input.display().to_string(), "flags": flags});
+        if let Some(analysed) = speech_analysed {
+            line["speech_analysed"] = analysed.into();
+        }
+        println!("{line}");
         return;
     }
     println!("{}", input.display());
+    if speech_analysed == Some(false) {
+        println!("  speech: not analysed (the screen-reader accommodation turns speech flags off)");
+    }
     for f in flags {
+        let note = f.accommodation.map(|a| format!(", accommodation: {a}")).unwrap_or_default();
         println!(
-            "  {} {:.1} s - {:.1} s (peak {:.2}, {})",
+            "  {} {:.1} s - {:.1} s (peak {:.2}, {}{note})",
             f.kind,
             f.start_ms as f64 / 1000.0,
             f.end_ms as f64 / 1000.0,
@@ -134,7 +120,7 @@ fn print_flags(input: &std::path::Path, flags: &[vigil_analysis::Flag], json: bo
             f.severity
         );
     }
-    if flags.is_empty() && analysed {
+    if flags.is_empty() && speech_analysed != Some(false) {
         println!("  no flags");
     }
 }
