@@ -340,7 +340,7 @@ function renderExam(s) {
   $("exam-backlog").textContent = t("exam.backlog_value", { segments: s.backlog_segments, events: s.backlog_events });
   if (s.exam_page) $("exam-page").textContent = t("exam.page_loaded");
   renderMessages(s.messages);
-  renderWarnings(s.warnings, s.messages);
+  renderWarnings(s.warnings, s.messages, s.prompts || []);
   $("exam-blocked").textContent = s.blocked_urls.length ? t("exam.blocked_url", { url: s.blocked_urls[s.blocked_urls.length - 1] }) : "";
   if (s.recording_error) showError({ code: "unknown", detail: t("exam.recording_error", { detail: s.recording_error }) });
   const lost = s.timeline_failures || {};
@@ -367,11 +367,14 @@ const MESSAGE_SHOWN_MS = 30000;
 
 // Warnings show here and as a banner over the exam page (which covers the screen), and so do the
 // proctor's messages for their first 30 s: the candidate is in the exam window, not here.
-function renderWarnings(warnings, messages = []) {
+// An on-device flag that lasts (no face, speech, ...) is a gentle prompt there too, so that the
+// candidate can put it right.
+function renderWarnings(warnings, messages = [], prompts = []) {
   state.messageSince = state.messageSince || [];
   messages.forEach((_, i) => (state.messageSince[i] = state.messageSince[i] || Date.now()));
   const recent = messages.filter((_, i) => Date.now() - state.messageSince[i] < MESSAGE_SHOWN_MS);
-  const lines = [...warnings.map(warningText), ...recent.map(messageText)];
+  const promptLines = prompts.map((kind) => t(`prompt.${kind}`));
+  const lines = [...warnings.map(warningText), ...promptLines, ...recent.map(messageText)];
   const blocking = warnings.some((w) => w.blocking);
   const key = JSON.stringify([lines, blocking]);
   if (key === state.warningKey) return;
@@ -380,6 +383,8 @@ function renderWarnings(warnings, messages = []) {
   const warningLines = warnings.map(warningText);
   list.replaceChildren(...warningLines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
   $("exam-warnings").hidden = !warningLines.length;
+  $("exam-prompts").replaceChildren(...promptLines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
+  $("exam-prompts").hidden = !promptLines.length;
   invoke("exam_banner", { lines, blocking, hint: t("warning.return_hint") }).catch(() => {});
 }
 

@@ -34,6 +34,23 @@ pub enum Edge {
     Close(Flag),
 }
 
+impl Edge {
+    /// The same edge on a clock `by_ms` ahead (a detector's clock placed on the recording's).
+    pub fn shifted(self, by_ms: u64) -> Edge {
+        match self {
+            Edge::Open { kind, start_ms } => Edge::Open { kind, start_ms: start_ms + by_ms },
+            Edge::Close(f) => Edge::Close(Flag { start_ms: f.start_ms + by_ms, end_ms: f.end_ms + by_ms, ..f }),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Edge::Open { kind, .. } => kind,
+            Edge::Close(f) => f.kind,
+        }
+    }
+}
+
 /// Turns a stream of (time, active, confidence) observations into flags.
 #[derive(Debug)]
 pub struct FlagTracker {

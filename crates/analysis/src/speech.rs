@@ -5,7 +5,7 @@
 //! earshot alone scores a steady 440 Hz tone 0.84, and a fan's noise is steady too). The flag
 //! then needs 1 s of speech with gaps under 1.5 s.
 
-use crate::flag::{Flag, FlagTracker, Hysteresis};
+use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
 use vigil_core::policy::{ExamPolicy, SpeechFlags};
 
 /// The detector's sample rate.
@@ -41,8 +41,12 @@ impl Default for SpeechOptions {
 
 impl SpeechOptions {
     /// The options for `candidate` under `policy`; `None` when speech is not to be flagged at all
-    /// (the screen-reader accommodation with `speech_flags = "off"`), so it is not computed.
+    /// (`[analysis] speech = false`, or the screen-reader accommodation with `speech_flags = "off"`),
+    /// so it is not computed.
     pub fn for_candidate(policy: &ExamPolicy, candidate: &str) -> Option<SpeechOptions> {
+        if !policy.analysis.speech {
+            return None;
+        }
         let a = &policy.accommodations;
         if !a.screen_reader_for(candidate) {
             return Some(SpeechOptions::default());
@@ -86,8 +90,10 @@ impl SpeechDetector {
         self.samples * 1000 / u64::from(SAMPLE_RATE)
     }
 
-    /// Feeds samples (16 kHz, mono) in order.
-    pub fn push(&mut self, samples: &[i16]) {
+    /// Feeds samples (16 kHz, mono) in order; returns the flags that opened or closed (live use).
+    /// Closed flags are also kept for [`SpeechDetector::finish`].
+    pub fn push(&mut self, samples: &[i16]) -> Vec<Edge> {
+        let mut edges = Vec::new();
         for &s in samples {
             self.pending.push(s);
             if self.pending.len() < FRAME {
@@ -107,21 +113,36 @@ impl SpeechDetector {
                 self.window.clear();
                 let t = self.now_ms();
                 let speech = mean >= self.opts.threshold && self.spread_db() >= MIN_SPREAD_DB;
-                if let Some(f) = self.tracker.observe(t, speech, mean) {
-                    self.flags.push(self.mark(f));
+                match self.tracker.step(t, speech, mean) {
+                    Some(Edge::Close(f)) => {
+                        let f = self.mark(f);
+                        self.flags.push(f.clone());
+                        edges.push(Edge::Close(f));
+                    }
+                    Some(open) => edges.push(open),
+                    None => {}
                 }
             }
         }
+        edges
+    }
+
+    /// Whether flags are notes for the screen-reader accommodation.
+    pub fn options(&self) -> SpeechOptions {
+        self.opts
     }
 
     /// The end of the stream: every flag, in order.
     pub fn finish(mut self) -> Vec<Flag> {
-        let t = self.now_ms();
-        if let Some(f) = self.tracker.finish(t) {
-            let f = self.mark(f);
-            self.flags.push(f);
-        }
+        self.end();
         self.flags
+    }
+
+    /// The end of the stream, live: the flag still open, closed now.
+    pub fn end(&mut self) -> Option<Flag> {
+        let f = self.tracker.finish(self.now_ms()).map(|f| self.mark(f))?;
+        self.flags.push(f.clone());
+        Some(f)
     }
 
     /// How much the loudness moved over the last second (standard deviation, dB).

@@ -151,6 +151,8 @@ pub struct VisionOptions {
     pub frozen_ms: u64,
     /// Pictures per second analysed.
     pub fps: f32,
+    /// A small picture of the camera as evidence at each flag's start.
+    pub pictures: bool,
 }
 
 impl Default for VisionOptions {
@@ -163,6 +165,7 @@ impl Default for VisionOptions {
             face: Hysteresis { on_ms: 3_000, off_ms: 1_500 },
             frozen_ms: 5_000,
             fps: 2.0,
+            pictures: true,
         }
     }
 }
@@ -178,7 +181,13 @@ impl VisionOptions {
             face: Hysteresis { on_ms: a.min_seconds_ms(), off_ms: 1_500 },
             frozen_ms: a.frozen_seconds_ms(),
             fps: a.camera_fps,
+            pictures: a.pictures,
         }
+    }
+
+    /// Whether any camera flag is on (else nothing is computed).
+    pub fn any(&self) -> bool {
+        self.face_missing || self.face_multiple || self.camera_covered || self.camera_frozen
     }
 
     /// Whether any face flag is on (then the model is needed).

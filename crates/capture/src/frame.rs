@@ -37,6 +37,62 @@ pub struct VideoFrame {
     pub unchanged: bool,
 }
 
+impl VideoFrame {
+    /// The RGB colour of the pixel at (`x`, `y`) (BT.601 for I420).
+    fn rgb_at(&self, x: usize, y: usize) -> [u8; 3] {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let at = |i: usize| self.data.get(i).copied().unwrap_or(0);
+        match self.format {
+            PixelFormat::Rgb8 => {
+                let i = (y * w + x) * 3;
+                [at(i), at(i + 1), at(i + 2)]
+            }
+            PixelFormat::Rgba8 => {
+                let i = (y * w + x) * 4;
+                [at(i), at(i + 1), at(i + 2)]
+            }
+            PixelFormat::Bgrx8 => {
+                let i = (y * w + x) * 4;
+                [at(i + 2), at(i + 1), at(i)]
+            }
+            PixelFormat::I420 => {
+                let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+                let luma = f32::from(at(y * w + x)) - 16.0;
+                let c = (y / 2) * cw + x / 2;
+                let u = f32::from(at(w * h + c)) - 128.0;
+                let v = f32::from(at(w * h + cw * ch + c)) - 128.0;
+                let px = |f: f32| f.round().clamp(0.0, 255.0) as u8;
+                let l = 1.164 * luma;
+                [px(l + 1.596 * v), px(l - 0.392 * u - 0.813 * v), px(l + 2.017 * u)]
+            }
+        }
+    }
+
+    /// A small JPEG of the picture, at most `max_width` wide (shrunk by whole steps, aspect
+    /// kept): a flag's evidence. `None` for a frame without pixels (`unchanged`).
+    pub fn thumbnail_jpeg(&self, max_width: u32) -> Option<Result<Vec<u8>, image::ImageError>> {
+        if self.data.len() < self.format.frame_len(self.width as usize, self.height as usize) || self.width == 0 {
+            return None;
+        }
+        let step = self.width.div_ceil(max_width.max(1)).max(1) as usize;
+        let (w, h) = (self.width as usize / step, self.height as usize / step);
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                rgb.extend(self.rgb_at(x * step, y * step));
+            }
+        }
+        let mut jpeg = Vec::new();
+        let encoded = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode(
+            &rgb,
+            w as u32,
+            h as u32,
+            image::ExtendedColorType::Rgb8,
+        );
+        Some(encoded.map(|()| jpeg))
+    }
+}
+
 /// Mono samples in -1..1 at 48 kHz.
 #[derive(Debug, Clone)]
 pub struct AudioChunk {
@@ -66,5 +122,34 @@ impl CaptureError {
             CaptureError::Lost { .. } => "capture.lost",
             CaptureError::Unsupported { .. } => "capture.unsupported",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thumbnail_is_a_small_jpeg_with_the_pictures_colour() {
+        // 640x480 I420 of pure red (Y 81, U 90, V 240).
+        let (w, h) = (640usize, 480usize);
+        let mut data = vec![81u8; w * h];
+        data.extend(std::iter::repeat_n(90u8, w * h / 4));
+        data.extend(std::iter::repeat_n(240u8, w * h / 4));
+        let frame = VideoFrame {
+            width: 640,
+            height: 480,
+            format: PixelFormat::I420,
+            data,
+            captured: Duration::ZERO,
+            unchanged: false,
+        };
+        let jpeg = frame.thumbnail_jpeg(320).unwrap().unwrap();
+        let picture = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+        assert_eq!(picture.dimensions(), (320, 240));
+        let [r, g, b] = picture.get_pixel(160, 120).0;
+        assert!(r > 220 && g < 40 && b < 40, "{r} {g} {b}");
+        let empty = VideoFrame { data: Vec::new(), unchanged: true, ..frame };
+        assert!(empty.thumbnail_jpeg(320).is_none());
     }
 }

@@ -190,8 +190,13 @@ pub fn start_stream(
         device.default_input_config().map_err(|e| device_err(format!("cannot read the input format: {e}")))?;
     let (err_tx, err_rx) = mpsc::channel::<String>();
     let mut last_error = String::new();
-    for channels in [1u16, default.channels()] {
-        let config = cpal::StreamConfig { channels, sample_rate: 48_000, buffer_size: cpal::BufferSize::Default };
+    // Small fragments (about 21 ms): with the sound server's default a recording stream gets
+    // its sound in 2 s lumps, late for the live analysis. Not every backend takes a fixed size.
+    let tries = [1u16, default.channels()]
+        .into_iter()
+        .flat_map(|channels| [(channels, cpal::BufferSize::Fixed(1024)), (channels, cpal::BufferSize::Default)]);
+    for (channels, buffer_size) in tries {
+        let config = cpal::StreamConfig { channels, sample_rate: 48_000, buffer_size };
         let tx = tx.clone();
         let err_tx = err_tx.clone();
         let dropped = dropped.clone();
@@ -199,8 +204,11 @@ pub fn start_stream(
         let result = device.build_input_stream::<f32, _, _>(
             config,
             move |data: &[f32], _| {
-                let start = *position.get_or_insert_with(|| (epoch.elapsed().as_secs_f64() * 48_000.0) as u64);
                 let ch = channels as usize;
+                // The first chunk's samples end now: it began its own length ago.
+                let start = *position.get_or_insert_with(|| {
+                    ((epoch.elapsed().as_secs_f64() * 48_000.0) as u64).saturating_sub((data.len() / ch) as u64)
+                });
                 let mono: Vec<f32> = if ch == 1 {
                     data.to_vec()
                 } else {

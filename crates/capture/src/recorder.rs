@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use vigil_analysis::vision::{Grey, VisionAnalyzer, VisionOptions};
-use vigil_analysis::Edge;
+use vigil_analysis::{Edge, SpeechDetector, SpeechOptions};
 use vigil_core::compiled::Recipient;
 use vigil_core::event::{Event, EventKind};
 use vigil_core::StopToken;
@@ -49,6 +49,9 @@ pub struct RecordOptions {
     pub encrypt_to: Option<Arc<Recipient>>,
     /// The camera flags to compute on the device (the exam policy's `[analysis]`), or none.
     pub analysis: Option<VisionOptions>,
+    /// Speech flags from the microphone (the policy's `[analysis] speech` and the candidate's
+    /// accommodation), or none.
+    pub speech: Option<SpeechOptions>,
 }
 
 impl Default for RecordOptions {
@@ -64,6 +67,7 @@ impl Default for RecordOptions {
             monitor_poll: Duration::from_millis(500),
             encrypt_to: None,
             analysis: None,
+            speech: None,
         }
     }
 }
@@ -128,31 +132,50 @@ impl RecordError {
 }
 
 /// What the recorder is doing right now, for a status bar: each recording source and the
-/// segment it has open. Cheap to clone; shared with the recorder's threads.
+/// segment it has open, and the on-device flags open now. Cheap to clone; shared with the
+/// recorder's threads.
 #[derive(Debug, Clone, Default)]
-pub struct RecorderStatus(Arc<Mutex<BTreeMap<String, String>>>);
+pub struct RecorderStatus(Arc<Mutex<StatusNow>>);
+
+#[derive(Debug, Default)]
+struct StatusNow {
+    segments: BTreeMap<String, String>,
+    flags: std::collections::BTreeSet<&'static str>,
+}
 
 impl RecorderStatus {
-    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+    fn now(&self) -> std::sync::MutexGuard<'_, StatusNow> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sources with a segment open now (`camera`, `screen-0`, ...), sorted.
     pub fn recording(&self) -> Vec<String> {
-        self.map().keys().cloned().collect()
+        self.now().segments.keys().cloned().collect()
     }
 
     /// Per source, the file name of its open segment.
     pub fn open_segments(&self) -> BTreeMap<String, String> {
-        self.map().clone()
+        self.now().segments.clone()
+    }
+
+    /// The on-device flags open now (`face.missing`, `speech`, ...), sorted.
+    pub fn open_flags(&self) -> Vec<&'static str> {
+        self.now().flags.iter().copied().collect()
     }
 
     pub(crate) fn opened(&self, source: &str, file: &str) {
-        self.map().insert(source.to_owned(), file.to_owned());
+        self.now().segments.insert(source.to_owned(), file.to_owned());
     }
 
     pub(crate) fn closed(&self, source: &str) {
-        self.map().remove(source);
+        self.now().segments.remove(source);
+    }
+
+    fn flag(&self, edge: &Edge) {
+        match edge {
+            Edge::Open { kind, .. } => self.now().flags.insert(kind),
+            Edge::Close(f) => self.now().flags.remove(f.kind),
+        };
     }
 }
 
@@ -171,6 +194,7 @@ struct Shared {
     disk_full: std::sync::atomic::AtomicBool,
     blank: Mutex<crate::blank::BlankWatch>,
     analysis: Option<VisionOptions>,
+    speech: Option<SpeechOptions>,
 }
 
 impl Shared {
@@ -228,28 +252,36 @@ impl Shared {
         }
     }
 
-    /// A camera flag opening or closing, as an interval event (`start_ms` on the recording clock
-    /// is where its condition began; the event is written when the hysteresis decided).
-    fn flag(&self, edge: Edge) {
-        let kinds = |kind: &str| match kind {
-            "face.missing" => Some((EventKind::FaceMissing, EventKind::FaceFound)),
-            "face.multiple" => Some((EventKind::FaceMultiple, EventKind::FaceSingle)),
-            "camera.covered" => Some((EventKind::CameraCovered, EventKind::CameraUncovered)),
-            "camera.frozen" => Some((EventKind::CameraFrozen, EventKind::CameraMoving)),
-            _ => None,
+    /// An on-device flag opening or closing, as an interval event (`start_ms` on the recording
+    /// clock is where its condition began; the event is written when the hysteresis decided).
+    /// `extra` goes into the event's data (an evidence picture, an accommodation).
+    fn flag(&self, edge: Edge, extra: serde_json::Value) {
+        let kinds = match edge.kind() {
+            "face.missing" => (EventKind::FaceMissing, EventKind::FaceFound),
+            "face.multiple" => (EventKind::FaceMultiple, EventKind::FaceSingle),
+            "camera.covered" => (EventKind::CameraCovered, EventKind::CameraUncovered),
+            "camera.frozen" => (EventKind::CameraFrozen, EventKind::CameraMoving),
+            "speech" => (EventKind::SpeechHeard, EventKind::SpeechEnded),
+            _ => return,
         };
-        let event = match edge {
-            Edge::Open { kind, start_ms } => kinds(kind)
-                .map(|(open, _)| Event::new(open, json!({"start_ms": start_ms})).opens(&format!("{kind}-{start_ms}"))),
-            Edge::Close(f) => kinds(f.kind).map(|(_, close)| {
-                Event::new(close, json!({"start_ms": f.start_ms, "end_ms": f.end_ms, "peak": f.peak}))
-                    .closes(&format!("{}-{}", f.kind, f.start_ms))
-            }),
+        self.status.flag(&edge);
+        let mut event = match edge {
+            Edge::Open { kind, start_ms } => {
+                Event::new(kinds.0, json!({"start_ms": start_ms})).opens(&format!("{kind}-{start_ms}"))
+            }
+            Edge::Close(f) => {
+                let event = Event::new(kinds.1, json!({"start_ms": f.start_ms, "end_ms": f.end_ms, "peak": f.peak}));
+                event.closes(&format!("{}-{}", f.kind, f.start_ms))
+            }
         };
-        if let Some(mut event) = event {
-            event.data["at_ms"] = json!(self.now_ms());
-            self.timeline.record(event);
+        if extra.get("accommodation").is_some() {
+            event = event.with_severity(vigil_core::event::Severity::Info);
         }
+        if let (Some(data), Some(more)) = (event.data.as_object_mut(), extra.as_object()) {
+            data.extend(more.clone());
+        }
+        event.data["at_ms"] = json!(self.now_ms());
+        self.timeline.record(event);
     }
 
     /// A thread of `source` that panicked: a `critical` event, a message, and the error text.
@@ -295,8 +327,9 @@ struct Track {
     stats: Arc<SourceStats>,
     pacer: JoinHandle<PaceEnd>,
     encoder: JoinHandle<(Vec<SegmentRecord>, u64, Option<String>)>,
-    /// The camera's on-device analysis, fed by the encoder; it ends when the encoder does.
-    analysis: Option<JoinHandle<()>>,
+    /// The on-device analysis of the camera and the microphone, fed by the encoder; it ends
+    /// when the encoder does.
+    analysis: Vec<JoinHandle<()>>,
 }
 
 impl Track {
@@ -325,25 +358,39 @@ impl Track {
                 .spawn(move || pace(source, period, epoch, tx, stop, stats))
                 .map_err(RecordError::Thread)?
         };
-        // The camera's pictures, a few a second, to the analysis thread (dropped while it is busy).
-        let (tap, analysis) = match shared.analysis.clone().filter(|_| content == Content::Camera) {
-            Some(opts) => {
-                let (tx, rx) = bounded::<(u64, Grey)>(1);
+        // The camera's pictures, a few a second, and the microphone's sound to the analysis
+        // threads (a picture is dropped while its thread is busy).
+        let mut taps = Taps::default();
+        let mut analysis = Vec::new();
+        if content == Content::Camera {
+            if let Some(opts) = shared.analysis.clone() {
+                let (tx, rx) = bounded::<VideoFrame>(1);
                 let shared = shared.clone();
-                let every_ms = (1000.0 / opts.fps.max(0.1)) as u64;
-                let handle = std::thread::Builder::new()
-                    .name("analysis-camera".into())
-                    .spawn(move || analyse_camera(&shared, opts, rx))
-                    .map_err(RecordError::Thread)?;
-                (Some((tx, every_ms)), Some(handle))
+                taps.camera = Some((tx, (1000.0 / opts.fps.max(0.1)) as u64));
+                analysis.push(
+                    std::thread::Builder::new()
+                        .name("analysis-camera".into())
+                        .spawn(move || analyse_camera(&shared, opts, rx))
+                        .map_err(RecordError::Thread)?,
+                );
             }
-            None => (None, None),
-        };
+            if let Some(opts) = shared.speech.filter(|_| audio.is_some()) {
+                let (tx, rx) = bounded::<MicChunk>(256);
+                let shared = shared.clone();
+                taps.speech = Some(tx);
+                analysis.push(
+                    std::thread::Builder::new()
+                        .name("analysis-speech".into())
+                        .spawn(move || analyse_speech(&shared, opts, rx))
+                        .map_err(RecordError::Thread)?,
+                );
+            }
+        }
         let encoder = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("encode-{id}"))
-                .spawn(move || encode_track(&shared, writer, content, fps, (w, h), rx, audio, tap))
+                .spawn(move || encode_track(&shared, writer, content, fps, (w, h), rx, audio, taps))
                 .map_err(RecordError::Thread)?
         };
         Ok(Track { source: id, description, stop, stats, pacer, encoder, analysis })
@@ -372,8 +419,10 @@ impl Track {
                 (Vec::new(), 0, Some(shared.thread_died(&self.source, "encoder", &*panic)))
             }
         };
-        if let Some(Err(panic)) = self.analysis.map(JoinHandle::join) {
-            shared.thread_died(&self.source, "analysis", &*panic);
+        for handle in self.analysis {
+            if let Err(panic) = handle.join() {
+                shared.thread_died(&self.source, "analysis", &*panic);
+            }
         }
         let dropped = self.stats.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
@@ -403,7 +452,7 @@ fn encode_track(
     (w, h): (u32, u32),
     video: Receiver<VideoFrame>,
     audio: Option<Receiver<MicChunk>>,
-    tap: Option<(crossbeam_channel::Sender<(u64, Grey)>, u64)>,
+    taps: Taps,
 ) -> (Vec<SegmentRecord>, u64, Option<String>) {
     let mut next_tap_ms = 0;
     let source = writer.source().to_owned();
@@ -434,9 +483,9 @@ fn encode_track(
                         last_print = print;
                         same
                     };
-                    if let Some((tx, every_ms)) = tap.as_ref().filter(|_| at_ms >= next_tap_ms) {
+                    if let Some((tx, every_ms)) = taps.camera.as_ref().filter(|_| at_ms >= next_tap_ms) {
                         next_tap_ms = at_ms + every_ms;
-                        let _ = tx.try_send((at_ms, grey(&frame)));
+                        let _ = tx.try_send(frame.clone());
                     }
                     if content == Content::Screen {
                         // An unchanged picture is as dark as the last one.
@@ -458,6 +507,9 @@ fn encode_track(
             },
             recv(audio_rx) -> msg => match msg {
                 Ok(chunk) => {
+                    if let Some(tx) = taps.speech.as_ref() {
+                        let _ = tx.try_send(MicChunk { at_samples: chunk.at_samples, samples: chunk.samples.clone() });
+                    }
                     let Some(enc) = opus.as_mut() else { continue };
                     // The position of the next packet: where this chunk starts, minus what is
                     // still buffered in the encoder.
@@ -507,8 +559,10 @@ fn grey(frame: &VideoFrame) -> Grey {
 }
 
 /// The camera's flags: pictures in, interval events out. Without its model the face flags are
-/// off (said once, as `analysis.unavailable`); the camera flags go on.
-fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<(u64, Grey)>) {
+/// off (said once, as `analysis.unavailable`); the camera flags go on. With `pictures` on, each
+/// flag's opening event points to a small picture of the camera at that moment, filed like the
+/// identity photos (source `evidence-camera`).
+fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<VideoFrame>) {
     let dir = vigil_analysis::vision::models_dir();
     let faces = match opts.wants_faces().then(|| vigil_analysis::vision::FaceDetector::load(&dir)) {
         Some(Ok(detector)) => Some(detector),
@@ -522,17 +576,98 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<(u64,
         }
         None => None,
     };
+    let with_pictures = opts.pictures;
     let mut analyzer = VisionAnalyzer::new(opts, faces);
     let mut last = 0;
-    for (at_ms, picture) in pictures {
+    for frame in pictures {
+        let at_ms = frame.captured.as_millis() as u64;
         last = at_ms;
-        for edge in analyzer.push(at_ms, picture) {
-            shared.flag(edge);
+        for edge in analyzer.push(at_ms, grey(&frame)) {
+            let picture = match &edge {
+                Edge::Open { .. } if with_pictures => file_evidence(shared, &frame),
+                _ => None,
+            };
+            shared.flag(edge, picture.map_or(json!({}), |sequence| json!({"picture": sequence})));
         }
     }
     for edge in analyzer.finish(last) {
-        shared.flag(edge);
+        shared.flag(edge, json!({}));
     }
+}
+
+/// Files a 320-pixel-wide JPEG of `frame` as evidence (sealed when the recording is); its
+/// sequence number, or `None` (logged) when it could not be made or written.
+fn file_evidence(shared: &Shared, frame: &VideoFrame) -> Option<u64> {
+    let jpeg = match frame.thumbnail_jpeg(320)? {
+        Ok(jpeg) => jpeg,
+        Err(e) => {
+            tracing::warn!("evidence picture: {e}");
+            return None;
+        }
+    };
+    let (bytes, sealed) = match shared.seal.as_deref() {
+        Some(recipient) => match vigil_spool::seal::seal_bytes(&jpeg, recipient) {
+            Ok(sealed) => (sealed, true),
+            Err(e) => {
+                tracing::warn!("evidence picture not sealed, not filed: {e}");
+                return None;
+            }
+        },
+        None => (jpeg, false),
+    };
+    shared
+        .spool
+        .add_picture(EVIDENCE_SOURCE, &bytes, sealed)
+        .map_err(|e| tracing::warn!("evidence picture not filed: {e}"))
+        .ok()
+}
+
+/// The source of the camera pictures filed as flags' evidence.
+pub const EVIDENCE_SOURCE: &str = "evidence-camera";
+
+/// Speech in the microphone: 48 kHz chunks in, `speech` intervals out, on the recording's clock.
+fn analyse_speech(shared: &Shared, opts: SpeechOptions, chunks: Receiver<MicChunk>) {
+    let note = if opts.screen_reader_note { json!({"accommodation": "screen_reader"}) } else { json!({}) };
+    let mut detector = SpeechDetector::new(opts);
+    let mut origin_ms = None;
+    let mut resampler = To16k::default();
+    for chunk in chunks {
+        let origin = *origin_ms.get_or_insert(chunk.at_samples / 48);
+        for edge in detector.push(&resampler.push(&chunk.samples)) {
+            shared.flag(edge.shifted(origin), note.clone());
+        }
+    }
+    if let (Some(flag), Some(origin)) = (detector.end(), origin_ms) {
+        shared.flag(Edge::Close(flag).shifted(origin), note);
+    }
+}
+
+/// 48 kHz float samples to 16 kHz 16-bit: the mean of each three (a low-pass good enough for a
+/// voice detector).
+#[derive(Default)]
+struct To16k {
+    carry: Vec<f32>,
+}
+
+impl To16k {
+    fn push(&mut self, samples: &[f32]) -> Vec<i16> {
+        self.carry.extend_from_slice(samples);
+        let whole = self.carry.len() / 3 * 3;
+        let out = self.carry[..whole]
+            .chunks_exact(3)
+            .map(|t| ((t[0] + t[1] + t[2]) / 3.0 * 32767.0).clamp(-32768.0, 32767.0) as i16)
+            .collect();
+        self.carry.drain(..whole);
+        out
+    }
+}
+
+/// What an encoder hands the on-device analysis: a copy of a camera picture every so many
+/// milliseconds, and a copy of each microphone chunk.
+#[derive(Default)]
+struct Taps {
+    camera: Option<(crossbeam_channel::Sender<VideoFrame>, u64)>,
+    speech: Option<crossbeam_channel::Sender<MicChunk>>,
 }
 
 /// Records until `stop` is stopped (by the caller: a timer, Ctrl-C, the end of the exam) or the
@@ -560,6 +695,7 @@ pub fn record(
         disk_full: std::sync::atomic::AtomicBool::new(false),
         blank: Mutex::new(crate::blank::BlankWatch::default()),
         analysis: opts.analysis.clone(),
+        speech: opts.speech,
     });
     for r in &recovered {
         shared.event(

@@ -67,8 +67,8 @@ impl Review {
     }
 }
 
-/// `[analysis]`: the on-device camera flags. A flag turned off is not computed at all, and the
-/// consent screen does not list it.
+/// `[analysis]`: the on-device flags (camera and microphone). A flag turned off is not computed
+/// at all, and the consent screen does not list it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Analysis {
@@ -80,6 +80,14 @@ pub struct Analysis {
     pub camera_covered: bool,
     /// The same picture for `frozen_seconds` (a still image, a broken virtual camera).
     pub camera_frozen: bool,
+    /// Speech in the microphone (the screen-reader accommodation can make it a note or turn it off).
+    pub speech: bool,
+    /// At each camera flag's start, a small picture of the camera (320x240 JPEG), sealed and
+    /// uploaded like the identity photos, as the flag's evidence.
+    pub pictures: bool,
+    /// A gentle prompt on the candidate's screen while a flag lasts ("we cannot see your face"),
+    /// so they can put it right before it becomes evidence.
+    pub prompts: bool,
     /// How long a face condition must last before it is a flag (0.5-60 s).
     pub min_seconds: f32,
     /// How long a picture must stay the same to be frozen (1-600 s).
@@ -95,6 +103,9 @@ impl Default for Analysis {
             face_multiple: true,
             camera_covered: true,
             camera_frozen: true,
+            speech: true,
+            pictures: true,
+            prompts: true,
             min_seconds: 3.0,
             frozen_seconds: 5.0,
             camera_fps: 2.0,
@@ -118,6 +129,7 @@ impl Analysis {
             (self.face_multiple, "face.multiple"),
             (self.camera_covered, "camera.covered"),
             (self.camera_frozen, "camera.frozen"),
+            (self.speech, "speech"),
         ]
         .into_iter()
         .filter_map(|(on, kind)| on.then_some(kind))

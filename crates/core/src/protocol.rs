@@ -421,6 +421,12 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// Whether a source's segments are single JPEG pictures (identity photos, flags' evidence from
+/// the camera) rather than fMP4 video.
+pub fn is_picture_source(source: &str) -> bool {
+    source.starts_with("identity-") || source.starts_with("evidence-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ const STRINGS = {
     high: "high", medium: "medium", low: "low", running: "running", finished: "finished", abandoned: "abandoned",
     clear: "clear", suspicious: "suspicious", violation: "violation",
     loading_session: "Loading the session…", timeline: "Timeline", recordings: "Recordings", seq: "#", time: "Time",
-    event: "Event", details: "Details", photo: "identity photo ({kind})", comment: "Comment", save_verdict: "Save verdict",
+    event: "Event", details: "Details", photo: "identity photo ({kind})", flag_picture: "the camera when this flag began", comment: "Comment", save_verdict: "Save verdict",
     saved: "saved", saved_by: "saved by {name}", not_reviewed_yet: "not reviewed yet", report: "Report (JSON)",
     events_csv: "Events (CSV)", instruction: "Instruction", text: "Text", send: "Send", delivered: "{n} delivered so far",
     queued: "queued: delivered with the candidate's next heartbeat", message: "message", warning: "warning",
@@ -28,7 +28,7 @@ const STRINGS = {
     high: "высокий", medium: "средний", low: "низкий", running: "идёт", finished: "завершена", abandoned: "прервана",
     clear: "нарушений нет", suspicious: "подозрительно", violation: "нарушение",
     loading_session: "Загрузка сессии…", timeline: "Хронология", recordings: "Записи", seq: "№", time: "Время",
-    event: "Событие", details: "Подробности", photo: "фото для идентификации ({kind})", comment: "Комментарий",
+    event: "Событие", details: "Подробности", photo: "фото для идентификации ({kind})", flag_picture: "камера в начале этой отметки", comment: "Комментарий",
     save_verdict: "Сохранить решение", saved: "сохранено", saved_by: "сохранил(а) {name}", not_reviewed_yet: "ещё не проверено",
     report: "Отчёт (JSON)", events_csv: "События (CSV)", instruction: "Указание", text: "Текст", send: "Отправить",
     delivered: "доставлено: {n}", queued: "в очереди: дойдёт со следующим сигналом от кандидата", message: "сообщение",
@@ -44,7 +44,7 @@ const STRINGS = {
     high: "жоғары", medium: "орташа", low: "төмен", running: "жүріп жатыр", finished: "аяқталды", abandoned: "үзілді",
     clear: "бұзушылық жоқ", suspicious: "күмәнді", violation: "бұзушылық",
     loading_session: "Сессия жүктелуде…", timeline: "Оқиғалар тізбегі", recordings: "Жазбалар", seq: "№", time: "Уақыты",
-    event: "Оқиға", details: "Толығырақ", photo: "жеке басын растайтын сурет ({kind})", comment: "Түсініктеме",
+    event: "Оқиға", details: "Толығырақ", photo: "жеке басын растайтын сурет ({kind})", flag_picture: "осы белгі басталғандағы камера", comment: "Түсініктеме",
     save_verdict: "Шешімді сақтау", saved: "сақталды", saved_by: "{name} сақтады", not_reviewed_yet: "әлі тексерілмеген",
     report: "Есеп (JSON)", events_csv: "Оқиғалар (CSV)", instruction: "Нұсқау", text: "Мәтін", send: "Жіберу",
     delivered: "жеткізілді: {n}", queued: "кезекте: кандидаттың келесі белгісімен жетеді", message: "хабар",
@@ -181,7 +181,11 @@ function flagsView(id, d) {
       decision.append(b, " ");
     }
     decision.append(status);
-    tr.append(when, el("td", t(iv.severity)), el("td", describe(iv.kind, iv.data)), el("td", iv.end ? VigilPlayer.clock((to - player.origin) / 1000) : t("open")), decision);
+    const what = el("td", describe(iv.kind, iv.data));
+    // The camera when the flag began, filed by the device as its evidence.
+    const picture = d.segments.find((s) => s.source === "evidence-camera" && s.sequence === iv.data?.picture);
+    if (picture) what.append(Object.assign(el("img"), { src: picture.download, alt: t("flag_picture"), className: "evidence" }));
+    tr.append(when, el("td", t(iv.severity)), what, el("td", iv.end ? VigilPlayer.clock((to - player.origin) / 1000) : t("open")), decision);
     table.append(tr);
   }
   section.append(el("h3", t("flags")), bar, d.intervals.length ? table : el("p", t("no_flags")));

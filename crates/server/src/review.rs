@@ -125,7 +125,7 @@ pub async fn segment(
     }
     stored_number("sequence", sequence)?;
     let bytes = filed_bytes(&state, &id, &source, sequence).await?;
-    let kind = if source.starts_with("identity-") { "image/jpeg" } else { "video/mp4" };
+    let kind = if vigil_core::protocol::is_picture_source(&source) { "image/jpeg" } else { "video/mp4" };
     let len = bytes.len() as u64;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let mut resp = match byte_range(range, len) {

@@ -47,6 +47,7 @@ pub async fn live(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
         )?;
         let mut latest = db.prepare_cached(
             "SELECT source, MAX(sequence) FROM segments WHERE session_id = ?1 AND source NOT LIKE 'identity-%'
+             AND source NOT LIKE 'evidence-%'
              GROUP BY source ORDER BY source",
         )?;
         let recent: Vec<_> = latest

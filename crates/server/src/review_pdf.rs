@@ -51,15 +51,17 @@ pub async fn report_pdf(
     let who = actor(&state, &headers)?;
     let lang = Lang::parse(query.lang.as_deref())?;
     let report = report(&state, &id)?;
-    let mut photos = Vec::new();
+    let (mut photos, mut evidence) = (Vec::new(), std::collections::BTreeMap::new());
     for s in report["segments"].as_array().into_iter().flatten() {
         let (Some(source), Some(sequence)) = (s["source"].as_str(), s["sequence"].as_u64()) else { continue };
-        if source.starts_with("identity-") {
+        if let Some(kind) = source.strip_prefix("identity-") {
             let jpeg = crate::review::filed_bytes(&state, &id, source, sequence).await?;
-            photos.push((source.trim_start_matches("identity-").to_owned(), jpeg));
+            photos.push((kind.to_owned(), jpeg));
+        } else if source == "evidence-camera" {
+            evidence.insert(sequence, crate::review::filed_bytes(&state, &id, source, sequence).await?);
         }
     }
-    let pdf = tokio::task::spawn_blocking(move || render(&report, &photos, lang))
+    let pdf = tokio::task::spawn_blocking(move || render(&report, &photos, &evidence, lang))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "report.failed", e.to_string()))??;
     audit(&state, &who, "session.exported", &id, json!({"format": "pdf", "lang": lang.code()}));
@@ -142,6 +144,12 @@ const WORDS: &[[&str; 4]] = &[
     ["notes", "Reviewer's notes", "Заметки проверяющего", "Тексерушінің жазбалары"],
     ["no_notes", "No notes.", "Заметок нет.", "Жазбалар жоқ."],
     ["photos", "Identity photos", "Фото для идентификации", "Жеке басын растайтын суреттер"],
+    [
+        "flag_pictures",
+        "The camera when each flag began",
+        "Камера в начале каждой отметки",
+        "Әр белгі басталғандағы камера",
+    ],
     ["timeline", "Timeline", "Хронология", "Оқиғалар тізбегі"],
     ["evidence", "Evidence and its integrity", "Доказательства и их целостность", "Дәлелдер және олардың тұтастығы"],
     [
@@ -339,7 +347,14 @@ fn str_of<'v>(v: &'v Value, key: &str) -> &'v str {
 }
 
 /// Lays out and draws the report.
-pub fn render(report: &Value, photos: &[(String, Vec<u8>)], lang: Lang) -> ApiResult<Vec<u8>> {
+/// `photos`: the identity photos by kind; `evidence`: the camera pictures filed at flags' starts,
+/// by their sequence in `evidence-camera` (a flag's `data.picture`).
+pub fn render(
+    report: &Value,
+    photos: &[(String, Vec<u8>)],
+    evidence: &std::collections::BTreeMap<u64, Vec<u8>>,
+    lang: Lang,
+) -> ApiResult<Vec<u8>> {
     let failed = |what: &str| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "report.failed", what.to_owned());
     let metrics = Metrics {
         regular: FontRef::new(REGULAR).map_err(|_| failed("the embedded font is unreadable"))?,
@@ -398,6 +413,16 @@ pub fn render(report: &Value, photos: &[(String, Vec<u8>)], lang: Lang) -> ApiRe
                 decision.to_owned(),
             ];
             l.row(&flag_cols, &cells, TEXT, false, severity_color(severity));
+        }
+        // Each flag's evidence picture, when the device filed one.
+        let pictured: Vec<_> =
+            flags.iter().filter_map(|f| Some((f, evidence.get(&f["data"]["picture"].as_u64()?)?))).collect();
+        if !pictured.is_empty() {
+            l.heading(t("flag_pictures"));
+            for (f, jpeg) in pictured {
+                let caption = format!("{} {}", clock(f["offset_ms"].as_i64()), describe(str_of(f, "kind"), &f["data"]));
+                l.picture(jpeg.to_vec(), &caption);
+            }
         }
     }
 

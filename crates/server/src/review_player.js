@@ -186,7 +186,7 @@ function clock(t) {
 /// time. `labels` holds the translated words it shows.
 class SessionPlayer {
   constructor(segments, fetchBytes, labels) {
-    const { origin, placed } = placeSegments(segments.filter((s) => !s.source.startsWith("identity-")));
+    const { origin, placed } = placeSegments(segments.filter((s) => !isPicture(s)));
     this.origin = origin; // ms on the session clock of the player's 0
     this.labels = labels;
     this.duration = Math.max(1, ...placed.map((s) => s.end));
@@ -306,4 +306,9 @@ class SessionPlayer {
   }
 }
 
-window.VigilPlayer = { SessionPlayer, clock };
+/// Identity photos and flags' evidence are single pictures, not video.
+function isPicture(segment) {
+  return segment.source.startsWith("identity-") || segment.source.startsWith("evidence-");
+}
+
+window.VigilPlayer = { SessionPlayer, clock, isPicture };

@@ -27,7 +27,7 @@ use vigil_core::apps::Os;
 use vigil_core::event::{Event, EventKind};
 use vigil_core::protocol::{Candidate, Consent, JoinRequest, ServerInfo};
 use vigil_core::{CompiledPolicy, ExamPolicy, PolicyError, StopToken};
-use vigil_spool::{SegmentRecord, Spool, SpoolError, Timeline};
+use vigil_spool::{Spool, SpoolError, Timeline};
 use vigil_uplink::{drain, verify_receipt, SessionInfo, Uplink};
 
 const SESSION_KEY: &str = "session";
@@ -127,6 +127,8 @@ pub struct Session {
     up: Uplink,
     /// The provisioned key everything the server signs is checked against.
     server_key: String,
+    /// Speech flags for this candidate, or none (turned off by the policy or the accommodation).
+    speech: Option<vigil_analysis::SpeechOptions>,
 }
 
 /// What [`Session::deliver`] reports while it works.
@@ -222,6 +224,8 @@ impl Session {
         };
         // Compiled once, before anything is captured: a policy that does not compile stops here.
         let policy = ExamPolicy::parse(&info.policy_json, vigil_core::policy::Format::Json)?;
+        // Speech flags as the policy and this candidate's accommodation ask (computed at all?).
+        let speech = vigil_analysis::SpeechOptions::for_candidate(&policy, &params.name);
         let accommodations = &policy.accommodations;
         if !resumed && accommodations.screen_reader_for(&params.name) {
             // On the timeline, so that the analysis and the reviewer both see it.
@@ -234,7 +238,7 @@ impl Session {
         if let Some(recipient) = policy.recipient.as_deref() {
             seal_plain_segments(&spool, recipient)?;
         }
-        Ok(Session { info, policy, spool, timeline, resumed, up, server_key: params.server_key.clone() })
+        Ok(Session { info, policy, spool, timeline, resumed, up, server_key: params.server_key.clone(), speech })
     }
 
     /// Files an identity photo (`kind`: `face` or `id`) as a one-picture segment, encrypted to
@@ -246,29 +250,7 @@ impl Session {
         }
         let recipient = self.policy.recipient.as_deref().ok_or(SessionError::NoRecipient)?;
         let sealed = vigil_spool::seal::seal_bytes(jpeg, recipient)?;
-        let sequence = self.spool.next_sequence(&source)?;
-        let file = format!("{source}-{sequence:06}.jpg.age");
-        let path = self.spool.segments_dir().join(&file);
-        vigil_spool::write_atomically(&path, &sealed).map_err(|source| SessionError::Io {
-            what: "saving the photo",
-            path: path.clone(),
-            source,
-        })?;
-        self.spool.add_segment(&SegmentRecord {
-            source: source.clone(),
-            sequence,
-            file,
-            started_at: vigil_core::time::now_rfc3339(),
-            start_ms: 0,
-            duration_ms: 0,
-            video_frames: 1,
-            audio_frames: 0,
-            width: 0,
-            height: 0,
-            bytes: sealed.len() as u64,
-            sha256: vigil_spool::sha256_hex(&sealed),
-            recovered: false,
-        })?;
+        let sequence = self.spool.add_picture(&source, &sealed, true)?;
         self.timeline.try_record(&Event::new(EventKind::IdentityPhoto, json!({"kind": kind, "sequence": sequence})))?;
         Ok(())
     }
@@ -278,9 +260,10 @@ impl Session {
     /// stops it too.
     pub fn start(&self, mut options: vigil_capture::RecordOptions, stop: StopToken) -> Running {
         options.encrypt_to = self.policy.recipient.clone();
-        // The camera flags the exam's policy asks for (none if every one is off).
+        // The flags the exam's policy asks for (none if every one is off): nothing else is computed.
         let analysis = vigil_analysis::vision::VisionOptions::from_policy(&self.policy.policy.analysis);
-        options.analysis = (!self.policy.policy.analysis.flags_on().is_empty()).then_some(analysis);
+        options.analysis = analysis.any().then_some(analysis);
+        options.speech = self.speech;
         Running::start(self.timeline.clone(), self.info.clone(), &self.policy, options, stop, self.up.clone())
     }
 

@@ -39,6 +39,9 @@ pub struct LiveStatus {
     pub blocked: bool,
     /// Events that could not be written to the spool (the record is incomplete).
     pub timeline_failures: TimelineFailures,
+    /// On-device flags open now (`face.missing`, `speech`, ...), for a gentle prompt to the
+    /// candidate; empty when the policy's `[analysis] prompts` is off.
+    pub prompts: Vec<&'static str>,
 }
 
 /// Alerts from the watchers: an event on the timeline, a warning on screen while it lasts.
@@ -74,6 +77,9 @@ pub struct Running {
     uploader: Option<JoinHandle<()>>,
     timeline: Arc<Timeline>,
     started: Instant,
+    prompts: bool,
+    /// Speech is a note for this candidate (the screen-reader accommodation): never prompted.
+    quiet_speech: bool,
     _watchers: LiveWatchers,
 }
 
@@ -86,6 +92,7 @@ impl Running {
         stop: StopToken,
         up: Uplink,
     ) -> Running {
+        let options_speech_note = options.speech.is_some_and(|o| o.screen_reader_note);
         let status = Arc::new(Mutex::new(LiveStatus::default()));
         let sink = Arc::new(SessionSink { timeline: timeline.clone(), status: status.clone() });
         let watchers = LiveWatchers::start(WatchRules::from_policy(policy), sink);
@@ -116,6 +123,9 @@ impl Running {
             uploader: Some(uploader),
             timeline,
             started: Instant::now(),
+            prompts: policy.policy.analysis.prompts,
+            // A screen reader's own voice is not something to put right.
+            quiet_speech: options_speech_note,
             _watchers: watchers,
         }
     }
@@ -127,6 +137,10 @@ impl Running {
         s.recording = self.recorder_status.recording();
         s.elapsed_secs = self.started.elapsed().as_secs();
         s.timeline_failures = self.timeline.failures();
+        if self.prompts {
+            s.prompts = self.recorder_status.open_flags();
+            s.prompts.retain(|kind| !(self.quiet_speech && *kind == "speech"));
+        }
         s
     }
 

@@ -231,6 +231,32 @@ impl Spool {
         })
     }
 
+    /// Files one JPEG picture (an identity photo, a flag's evidence) as a one-picture segment of
+    /// `source`, written atomically: `bytes` are the JPEG, or its age file when `sealed`. Returns
+    /// its sequence number.
+    pub fn add_picture(&self, source: &str, bytes: &[u8], sealed: bool) -> Result<u64, SpoolError> {
+        let sequence = self.next_sequence(source)?;
+        let file = format!("{source}-{sequence:06}.jpg{}", if sealed { ".age" } else { "" });
+        let path = self.segments_dir().join(&file);
+        write_atomically(&path, bytes).map_err(|source| SpoolError::Io { path: path.clone(), source })?;
+        self.add_segment(&SegmentRecord {
+            source: source.to_owned(),
+            sequence,
+            file,
+            started_at: vigil_core::time::now_rfc3339(),
+            start_ms: 0,
+            duration_ms: 0,
+            video_frames: 1,
+            audio_frames: 0,
+            width: 0,
+            height: 0,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+            recovered: false,
+        })?;
+        Ok(sequence)
+    }
+
     /// Appends an event, stamped now; returns its sequence number. Writers go through
     /// [`Timeline`], which counts the writes that fail.
     pub fn add_event(&self, event: &Event) -> Result<u64, SpoolError> {

@@ -75,6 +75,15 @@ impl PulseAudio {
         std::thread::sleep(Duration::from_millis(300));
         Ok(())
     }
+
+    /// Plays a sound file into the sink (paplay), in the background; returns when it started.
+    pub fn play_file(&mut self, file: &Path) -> Result<std::time::SystemTime> {
+        let mut paplay = self.command("paplay");
+        paplay.args(["-d", "vsink", "--latency-msec=50"]).arg(file).stdout(Stdio::null()).stderr(Stdio::null());
+        let started = std::time::SystemTime::now();
+        self._tones.push(Guard::spawn(&mut paplay, "paplay")?);
+        Ok(started)
+    }
 }
 
 impl Drop for PulseAudio {
