@@ -351,6 +351,8 @@ function warningText(w) {
   const d = w.data || {};
   if (w.kind.startsWith("app.prohibited")) return t(w.blocking ? "warning.app_blocking" : "warning.app", { app: d.app_name || d.process_name });
   if (w.kind === "monitor.rule_broken") return t("warning.monitors", { count: d.monitors, min: d.min, max: d.max });
+  if (w.kind === "audio.output_recorded") return t("warning.sound_recorder", { app: d.app });
+  if (w.kind === "camera.virtual") return t("warning.virtual_camera", { name: d.name });
   return w.kind;
 }
 

@@ -144,6 +144,7 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
     if let Some(probes) = facts.screen_capture.as_ref().filter(|p| !p.is_empty()) {
         out.push(screen_capture_finding(probes, policy.verdicts.screen_capture));
     }
+    out.extend(capture_signal_findings(&facts.capture_signals, v));
     if let Some(level) = &facts.microphone_level {
         out.push(match (level.rms_dbfs, &level.error) {
             (Some(rms), None) => {
@@ -335,6 +336,50 @@ fn device_finding(id: &str, title: &str, list: &crate::facts::DeviceList, missin
     }
 }
 
+/// `sound.recorders`: no other program records the sound output; `camera.virtual`: every camera
+/// is a physical device.
+fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::policy::Verdicts) -> [Finding; 2] {
+    let recorders = match (&signals.sound_error, signals.sound_recorders.as_slice()) {
+        (Some(e), _) => finding(
+            "sound.recorders",
+            "Other recordings of the sound",
+            Verdict::Warn,
+            format!("Vigil cannot tell whether another program records the sound: {e}"),
+        ),
+        (None, []) => finding(
+            "sound.recorders",
+            "Other recordings of the sound",
+            Verdict::Ok,
+            "no other program records the computer's sound output".into(),
+        ),
+        (None, found) => {
+            let names: Vec<String> = found
+                .iter()
+                .map(|r| format!("{}{}", r.app, r.pid.map(|p| format!(" (pid {p})")).unwrap_or_default()))
+                .collect();
+            finding(
+                "sound.recorders",
+                "Other recordings of the sound",
+                v.sound_recorder,
+                format!("{} records the computer's sound output: close it", names.join(", ")),
+            )
+        }
+    };
+    let cameras = if signals.virtual_cameras.is_empty() {
+        finding("camera.virtual", "Virtual cameras", Verdict::Ok, "every camera is a physical device".into())
+    } else {
+        let list: Vec<String> =
+            signals.virtual_cameras.iter().map(|c| format!("{} \"{}\": {}", c.device, c.name, c.reason)).collect();
+        finding(
+            "camera.virtual",
+            "Virtual cameras",
+            v.virtual_camera,
+            format!("{}; remove it or unload its driver", list.join("; ")),
+        )
+    };
+    [recorders, cameras]
+}
+
 /// `monitors.capture`: every monitor gave a picture of its own size that is not black everywhere.
 fn screen_capture_finding(probes: &[ScreenProbe], broken: Verdict) -> Finding {
     let problems: Vec<String> = probes
@@ -467,6 +512,39 @@ mod tests {
         assert!(r.iter().any(|x| x.message.contains("/opt/anydesk")));
         assert_eq!(verdict(&r, "backend.reachable"), Verdict::Ok);
         assert_eq!(verdict(&r, "backend.tls"), Verdict::Fail);
+    }
+
+    #[test]
+    fn another_sound_recorder_and_a_virtual_camera_are_findings_by_policy() {
+        use crate::facts::{SoundRecorder, VirtualCamera};
+        let mut f = healthy();
+        let r = evaluate(&f, &ExamPolicy::default());
+        assert_eq!((verdict(&r, "sound.recorders"), verdict(&r, "camera.virtual")), (Verdict::Ok, Verdict::Ok));
+        f.capture_signals.sound_recorders.push(SoundRecorder {
+            app: "cluely".into(),
+            pid: Some(4242),
+            binary: Some("cluely".into()),
+            source: "vsink.monitor".into(),
+        });
+        f.capture_signals.virtual_cameras.push(VirtualCamera {
+            device: "/dev/video4".into(),
+            name: "OBS Virtual Camera".into(),
+            driver: None,
+            reason: "it sits on no USB or PCI bus".into(),
+        });
+        let r = evaluate(&f, &ExamPolicy::default());
+        assert_eq!((verdict(&r, "sound.recorders"), verdict(&r, "camera.virtual")), (Verdict::Warn, Verdict::Warn));
+        assert!(r.iter().any(|x| x.message.contains("cluely (pid 4242)")));
+        let strict = ExamPolicy::parse(
+            "schema = 1\n[verdicts]\nsound_recorder = \"fail\"\nvirtual_camera = \"fail\"",
+            crate::policy::Format::Toml,
+        )
+        .unwrap();
+        let r = evaluate(&f, &strict);
+        assert_eq!((verdict(&r, "sound.recorders"), verdict(&r, "camera.virtual")), (Verdict::Fail, Verdict::Fail));
+        f.capture_signals = Default::default();
+        f.capture_signals.sound_error = Some("pactl: not found".into());
+        assert_eq!(verdict(&evaluate(&f, &strict), "sound.recorders"), Verdict::Warn);
     }
 
     #[test]

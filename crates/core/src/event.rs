@@ -164,6 +164,10 @@ event_kinds! {
     AppProhibitedStarted = "app.prohibited.started", Warning, "open", "A prohibited application started during the exam.", "pid, process_name, exe, app_id, app_name, matched_by, action";
     AppProhibitedClosed = "app.prohibited.closed", Notice, "", "Vigil asked a prohibited application to end (policy action `close`).", "pid, app_id, app_name, signal_sent";
     AppProhibitedExited = "app.prohibited.exited", Info, "close", "A prohibited application is gone.", "pid, app_id, app_name, exe";
+    AudioOutputRecorded = "audio.output_recorded", Warning, "open", "Another program records this computer's sound output (what the speakers play), as AI interview assistants do to hear the interviewer.", "app, pid, binary, source";
+    AudioOutputReleased = "audio.output_released", Info, "close", "That program stopped recording the sound output.", "app, pid, binary, source";
+    CameraVirtual = "camera.virtual", Warning, "open", "A camera that is not a physical device is present (v4l2loopback, OBS's or DroidCam's virtual camera): it can show a recorded face.", "device, name, driver, reason";
+    CameraVirtualGone = "camera.virtual_gone", Info, "close", "That virtual camera is gone.", "device, name, driver, reason";
     FocusLost = "focus.lost", Warning, "open", "The exam window lost the focus (for longer than the grace time).", "since_ms_ago";
     FocusRegained = "focus.regained", Info, "close", "The exam window has the focus again.", "away_ms";
     WindowOverExam = "window.over_exam", Warning, "open", "Another window is stacked over the exam window (X11).", "windows";

@@ -20,6 +20,9 @@ pub struct Facts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_capture: Option<Vec<ScreenProbe>>,
     pub processes: ProcessScan,
+    /// Signs that something else captures the exam or that a device is not what it seems.
+    #[serde(default)]
+    pub capture_signals: CaptureSignals,
     pub virtual_machine: VmFacts,
     pub remote_session: RemoteFacts,
     /// Present only with `--server`.
@@ -91,6 +94,42 @@ pub struct MediaDevice {
     pub name: String,
     /// A backend-specific id (V4L2 index, ALSA name, ...).
     pub id: String,
+}
+
+/// Signs of hidden capture and second channels.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaptureSignals {
+    /// Other programs recording the computer's sound output (what the speakers play): the way an
+    /// AI assistant hears an interviewer.
+    pub sound_recorders: Vec<SoundRecorder>,
+    /// Why the sound server could not be asked (then nothing is known about recorders).
+    pub sound_error: Option<String>,
+    /// Cameras that are not physical devices (a loopback driver, a virtual bus).
+    pub virtual_cameras: Vec<VirtualCamera>,
+}
+
+/// A recording stream on a sound server's `.monitor` source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SoundRecorder {
+    /// The program's name as it told the sound server.
+    pub app: String,
+    pub pid: Option<u32>,
+    pub binary: Option<String>,
+    /// The monitor source it records (`alsa_output.pci-0000_00_1f.3.analog-stereo.monitor`).
+    pub source: String,
+}
+
+/// A video device whose driver or bus says it is not a camera.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VirtualCamera {
+    /// `/dev/video2`
+    pub device: String,
+    /// The name it shows to programs (`OBS Virtual Camera`).
+    pub name: String,
+    /// The kernel driver (`v4l2 loopback`), when sysfs names one.
+    pub driver: Option<String>,
+    /// Why it is not taken for a camera.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -211,6 +211,10 @@ pub struct Verdicts {
     pub monitor_count: Verdict,
     pub display_mismatch: Verdict,
     pub screen_capture: Verdict,
+    /// Another program records the computer's sound output.
+    pub sound_recorder: Verdict,
+    /// A camera that is not a physical device (v4l2loopback, OBS's virtual camera).
+    pub virtual_camera: Verdict,
     pub virtual_machine: Verdict,
     pub remote_session: Verdict,
     pub prohibited_application: Verdict,
@@ -230,6 +234,8 @@ impl Default for Verdicts {
             monitor_count: Fail,
             display_mismatch: Warn,
             screen_capture: Fail,
+            sound_recorder: Warn,
+            virtual_camera: Warn,
             virtual_machine: Warn,
             remote_session: Fail,
             prohibited_application: Fail,

@@ -55,13 +55,11 @@ impl AlertSink for SessionSink {
         self.timeline.record(alert.event());
         tracing::warn!(kind = %alert.kind, data = %alert.data, "exam rule");
         let mut s = lock(&self.status);
-        let pid = alert.data.get("pid").cloned();
+        // A warning lasts until the end of its interval.
         if alert.active {
             s.warnings.push(alert);
-        } else if alert.kind == "monitor.rule_ok" {
-            s.warnings.retain(|w| w.kind != "monitor.rule_broken");
-        } else if pid.is_some() {
-            s.warnings.retain(|w| w.data.get("pid") != pid.as_ref());
+        } else if let Some(id) = &alert.interval {
+            s.warnings.retain(|w| w.interval.as_ref() != Some(id));
         }
         s.blocked = s.warnings.iter().any(|w| w.blocking);
     }

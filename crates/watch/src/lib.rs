@@ -4,6 +4,7 @@
 
 pub mod devices;
 pub mod displays;
+pub mod hidden;
 pub mod live;
 pub mod network;
 pub mod processes;
@@ -28,12 +29,13 @@ pub struct CheckOptions {
 /// Gathers every fact a system check needs, running the slow sensors in parallel.
 /// (The microphone level probe lives in `vigil-capture`; the caller adds it.)
 pub fn gather(opts: &CheckOptions) -> Facts {
-    let (system, monitors, cameras, microphones, snapshot, backend) = std::thread::scope(|s| {
+    let (system, monitors, cameras, microphones, snapshot, backend, capture_signals) = std::thread::scope(|s| {
         let monitors = s.spawn(displays::monitors);
         let cameras = s.spawn(devices::cameras);
         let microphones = s.spawn(devices::microphones);
         let snapshot = s.spawn(processes::snapshot);
         let backend = opts.server.as_deref().map(|url| s.spawn(move || network::probe_backend(url)));
+        let signals = s.spawn(hidden::signals);
         let system = system::facts(&opts.data_dir);
         (
             system,
@@ -42,6 +44,7 @@ pub fn gather(opts: &CheckOptions) -> Facts {
             microphones.join().unwrap_or_default(),
             snapshot.join().unwrap_or_else(|_| Err(processes::ProcessListError("the process sensor panicked".into()))),
             backend.map(|b| b.join().unwrap_or_default()),
+            signals.join().unwrap_or_default(),
         )
     });
 
@@ -59,6 +62,7 @@ pub fn gather(opts: &CheckOptions) -> Facts {
         microphone_level: None,
         screen_capture: None,
         processes,
+        capture_signals,
         virtual_machine: vm::detect(),
         remote_session,
         backend,

@@ -1,6 +1,7 @@
 //! Watchers that run during a session and report what breaks the exam's rules, as [`Alert`]s:
-//! prohibited applications (started, still running, closed, gone) and the monitor rule. They live
-//! here, not in the app, so that `vigil run --headless` has them too.
+//! prohibited applications (started, still running, closed, gone), the monitor rule, programs
+//! recording the sound output and virtual cameras ([`crate::hidden`]). They live here, not in the
+//! app, so that `vigil run --headless` has them too.
 //!
 //! Processes are found by polling the `/proc` directory (a cheap `readdir`); only new process ids
 //! are looked at (`/proc/PID/exe`, `/proc/PID/comm`), so a poll costs well under a millisecond.
@@ -134,6 +135,7 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &StopToken) {
     let mut monitors_ok: Option<bool> = None;
     let mut monitor_interval = String::new();
     let mut tick = 0u64;
+    let mut signals = SignalWatch::start();
     while !stop.is_stopped() {
         let began = Instant::now();
         let pids = list_pids();
@@ -206,8 +208,69 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &StopToken) {
                 }
             }
         }
+        signals.poll(tick, &*sink);
         tick += 1;
         stop.wait(rules.poll.saturating_sub(began.elapsed()));
+    }
+}
+
+/// Programs recording the sound output (read again when the sound server says a recording
+/// stream came or went) and virtual cameras (read every 20 polls), each an interval while it lasts.
+struct SignalWatch {
+    sound: Option<crate::hidden::SoundStreamChanges>,
+    recorders: HashMap<vigil_core::facts::SoundRecorder, String>,
+    cameras: HashMap<vigil_core::facts::VirtualCamera, String>,
+}
+
+impl SignalWatch {
+    fn start() -> SignalWatch {
+        let sound = crate::hidden::SoundStreamChanges::start()
+            .map_err(|e| tracing::warn!("cannot follow the sound server's recording streams: {e}"))
+            .ok();
+        SignalWatch { sound, recorders: HashMap::new(), cameras: HashMap::new() }
+    }
+
+    fn poll(&mut self, tick: u64, sink: &dyn AlertSink) {
+        if tick == 0 || self.sound.as_ref().is_some_and(|s| s.changed()) {
+            if let Ok(now) = crate::hidden::sound_output_recorders() {
+                let kinds = (EventKind::AudioOutputRecorded, EventKind::AudioOutputReleased);
+                follow(&mut self.recorders, now, kinds, "sound-recorder", sink);
+            }
+        }
+        if tick.is_multiple_of(20) {
+            let now = crate::hidden::virtual_cameras(std::path::Path::new("/sys"));
+            follow(&mut self.cameras, now, (EventKind::CameraVirtual, EventKind::CameraVirtualGone), "camera", sink);
+        }
+    }
+}
+
+/// Opens an interval for each item of `now` not seen before, closes those no longer there.
+fn follow<T: Serialize + Eq + std::hash::Hash + Clone>(
+    known: &mut HashMap<T, String>,
+    now: Vec<T>,
+    (open, close): (EventKind, EventKind),
+    prefix: &str,
+    sink: &dyn AlertSink,
+) {
+    let alert = |kind, interval: &String, active, item: &T| Alert {
+        kind,
+        interval: Some(interval.clone()),
+        active,
+        blocking: false,
+        data: serde_json::to_value(item).unwrap_or_default(),
+    };
+    let gone: Vec<T> = known.keys().filter(|k| !now.contains(k)).cloned().collect();
+    for item in gone {
+        if let Some(interval) = known.remove(&item) {
+            sink.alert(alert(close, &interval, false, &item));
+        }
+    }
+    for item in now {
+        if let std::collections::hash_map::Entry::Vacant(entry) = known.entry(item) {
+            let interval = interval_id(prefix);
+            sink.alert(alert(open, &interval, true, entry.key()));
+            entry.insert(interval);
+        }
     }
 }
 

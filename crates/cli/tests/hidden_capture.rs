@@ -1,0 +1,76 @@
+//! Another program recording the computer's sound output (`parec` on the null sink's monitor,
+//! as an AI interview assistant listens to the interviewer): `vigil check` names it, and during
+//! `vigil run` it is an `audio.output_recorded` interval on the server's timeline, opened and
+//! closed within 2 s of the program starting and stopping. Vigil's own microphone stream on the
+//! same monitor source is not reported.
+
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+use vigil_testkit::{Guard, PulseAudio, ReferenceServer, XvfbDisplay};
+
+fn parec(pulse: &PulseAudio) -> Guard {
+    let mut cmd = pulse.command("parec");
+    cmd.args(["-d", "vsink.monitor"]).stdout(Stdio::null()).stderr(Stdio::null());
+    Guard::spawn(&mut cmd, "parec").unwrap()
+}
+
+fn wall_ms(t: SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64
+}
+
+#[test]
+fn a_program_recording_the_sound_output_is_a_finding_and_an_interval() {
+    let pulse = PulseAudio::start().unwrap();
+    let recorder = parec(&pulse);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["check", "--json"]).envs(pulse.env()).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "sound.recorders").unwrap();
+    assert_eq!(finding["verdict"], "warn", "{finding}");
+    assert!(finding["message"].as_str().unwrap().contains("parec (pid "), "{finding}");
+    assert_eq!(report["facts"]["capture_signals"]["sound_recorders"][0]["source"], "vsink.monitor");
+    drop(recorder);
+
+    let x = XvfbDisplay::start(640, 480).unwrap();
+    let server = ReferenceServer::start("SOUND-1").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["run", "--headless", "--consent", "--name", "Nurlan", "--camera", "synthetic"])
+        .args(["--server", &server.url, "--server-key", &server.key, "--exam-code", "SOUND-1"])
+        .args(["--duration", "14", "--drain-timeout", "60", "--data-dir"])
+        .arg(dir.path())
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .envs(pulse.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let started = SystemTime::now();
+    let recorder = parec(&pulse);
+    std::thread::sleep(Duration::from_secs(4));
+    let stopped = SystemTime::now();
+    drop(recorder);
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "vigil run: {}", String::from_utf8_lossy(&out.stderr));
+    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let detail = server.review(&format!("/v1/review/sessions/{}", receipt["session_id"].as_str().unwrap())).unwrap();
+    let events = detail["events"].as_array().unwrap();
+    let at = |kind: &str| -> Vec<(f64, &Value)> {
+        events
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| (vigil_core::time::parse_rfc3339_ms(e["time"].as_str().unwrap()).unwrap() as f64, &e["data"]))
+            .collect()
+    };
+    let (opened, closed) = (at("audio.output_recorded"), at("audio.output_released"));
+    assert_eq!(opened.len(), 1, "only the other program, not Vigil's own stream: {opened:?}");
+    assert_eq!(opened[0].1["app"], "parec");
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    let (open_s, close_s) = ((opened[0].0 - wall_ms(started)) / 1000.0, (closed[0].0 - wall_ms(stopped)) / 1000.0);
+    println!("reported {open_s:.2} s after parec started, {close_s:.2} s after it stopped");
+    assert!((0.0..=2.0).contains(&open_s) && (0.0..=2.0).contains(&close_s), "{open_s} {close_s}");
+    assert!(detail["intervals"].as_array().unwrap().iter().any(|i| i["kind"] == "audio.output_recorded"));
+}
