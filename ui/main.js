@@ -376,9 +376,9 @@ function renderWarnings(warnings, messages = [], prompts = []) {
   messages.forEach((_, i) => (state.messageSince[i] = state.messageSince[i] || Date.now()));
   const recent = messages.filter((_, i) => Date.now() - state.messageSince[i] < MESSAGE_SHOWN_MS);
   const promptLines = prompts.map((kind) => t(`prompt.${kind}`));
-  const lines = [...warnings.map(warningText), ...promptLines, ...recent.map(messageText)];
+  const lines = [...warnings.map(warningText), ...recent.map(messageText)];
   const blocking = warnings.some((w) => w.blocking);
-  const key = JSON.stringify([lines, blocking]);
+  const key = JSON.stringify([lines, promptLines, blocking]);
   if (key === state.warningKey) return;
   state.warningKey = key;
   const list = $("exam-warning-list");
@@ -387,7 +387,7 @@ function renderWarnings(warnings, messages = [], prompts = []) {
   $("exam-warnings").hidden = !warningLines.length;
   $("exam-prompts").replaceChildren(...promptLines.map((l) => Object.assign(document.createElement("li"), { textContent: l })));
   $("exam-prompts").hidden = !promptLines.length;
-  invoke("exam_banner", { lines, blocking, hint: t("warning.return_hint") }).catch(() => {});
+  invoke("exam_banner", { lines, notes: promptLines, blocking, hint: t("warning.return_hint") }).catch(() => {});
 }
 
 // Re-rendered only when a message arrives, so that screen readers announce it once.

@@ -400,15 +400,36 @@ pub fn exam_status(flow: State<'_, Flow>) -> UiResult<ExamStatus> {
 ///
 /// A new warning takes the focus, so that a screen reader speaks it (Orca 43 ignores alerts that
 /// appear in WebKitGTK pages); Escape (`hint` says so) gives the focus back to where the
-/// candidate was, and so does the warning's end.
+/// candidate was, and so does the warning's end. `notes` (the gentle prompts of the on-device
+/// flags) are a quiet bar at the bottom that never takes the focus from the candidate's work.
 #[tauri::command]
-pub fn exam_banner(app: AppHandle, lines: Vec<String>, blocking: bool, hint: Option<String>) -> UiResult<()> {
+pub fn exam_banner(
+    app: AppHandle,
+    lines: Vec<String>,
+    notes: Option<Vec<String>>,
+    blocking: bool,
+    hint: Option<String>,
+) -> UiResult<()> {
     let Some(w) = app.get_webview_window("exam") else { return Ok(()) };
     let text = serde_json::to_string(&lines).unwrap_or_else(|_| "[]".into());
+    let notes = serde_json::to_string(&notes.unwrap_or_default()).unwrap_or_else(|_| "[]".into());
     let hint = serde_json::to_string(&hint.unwrap_or_default()).unwrap_or_else(|_| "\"\"".into());
     let script = format!(
         r#"(() => {{
   const lines = {text};
+  const notes = {notes};
+  // The gentle prompts: a quiet bar at the bottom, apart from the warnings.
+  let q = document.getElementById("vigil-prompt");
+  if (!notes.length) {{ if (q) q.remove(); }} else {{
+    if (!q) {{
+      q = document.createElement("div");
+      q.id = "vigil-prompt";
+      q.setAttribute("role", "status");
+      q.style.cssText = "position:fixed;bottom:0;left:0;right:0;z-index:2147483646;background:#1e3a5f;color:#fff;font:16px system-ui,sans-serif;padding:8px 16px";
+      document.documentElement.appendChild(q);
+    }}
+    q.replaceChildren(...notes.map((l) => {{ const p = document.createElement("div"); p.textContent = l; return p; }}));
+  }}
   let b = document.getElementById("vigil-banner");
   const back = () => {{ const el = b && b.vigilReturnTo; if (el && el.isConnected) el.focus(); }};
   if (!lines.length) {{ if (b) {{ if (document.activeElement === b) back(); b.remove(); }} return; }}

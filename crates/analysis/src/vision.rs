@@ -310,6 +310,35 @@ impl VisionAnalyzer {
     }
 }
 
+/// Every camera flag in a raw video file (YUV4MPEG2), in the order they closed: the offline
+/// twin of the live analysis (`vigil analyze`, the accuracy benchmark).
+pub fn flags_in_y4m(
+    path: &Path,
+    opts: VisionOptions,
+    faces: Option<FaceDetector>,
+) -> Result<Vec<Flag>, crate::y4m::Y4mError> {
+    let mut analyzer = VisionAnalyzer::new(opts, faces);
+    let mut video = crate::y4m::Y4mReader::open(path)?;
+    let (mut n, mut last_ms, mut edges) = (0u64, 0u64, Vec::new());
+    while let Some(frame) = video.next_frame()? {
+        last_ms = (n as f64 * 1000.0 / f64::from(video.fps)) as u64;
+        if analyzer.wants(last_ms) {
+            edges.extend(
+                analyzer.push(last_ms, Grey::from_luma(&frame, video.width, video.height, video.width as usize)),
+            );
+        }
+        n += 1;
+    }
+    edges.extend(analyzer.finish(last_ms));
+    Ok(edges
+        .into_iter()
+        .filter_map(|e| match e {
+            Edge::Close(flag) => Some(flag),
+            Edge::Open { .. } => None,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,33 +65,14 @@ fn is_y4m(path: &std::path::Path) -> bool {
 
 /// The camera flags of a Y4M file, its pictures timed by its own frame rate.
 fn video_flags(input: &std::path::Path, policy: &vigil_core::ExamPolicy) -> Result<Vec<vigil_analysis::Flag>> {
-    use vigil_analysis::vision::{models_dir, FaceDetector, Grey, VisionAnalyzer, VisionOptions};
+    use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, VisionOptions};
     let opts = VisionOptions::from_policy(&policy.analysis);
     let faces = if opts.wants_faces() {
         Some(FaceDetector::load(&models_dir()).map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?)
     } else {
         None
     };
-    let mut analyzer = VisionAnalyzer::new(opts, faces);
-    let mut video = vigil_analysis::y4m::Y4mReader::open(input).map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))?;
-    let (mut n, mut last_ms, mut edges) = (0u64, 0u64, Vec::new());
-    while let Some(frame) = video.next_frame().map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))? {
-        last_ms = (n as f64 * 1000.0 / f64::from(video.fps)) as u64;
-        if analyzer.wants(last_ms) {
-            edges.extend(
-                analyzer.push(last_ms, Grey::from_luma(&frame, video.width, video.height, video.width as usize)),
-            );
-        }
-        n += 1;
-    }
-    edges.extend(analyzer.finish(last_ms));
-    Ok(edges
-        .into_iter()
-        .filter_map(|e| match e {
-            vigil_analysis::Edge::Close(flag) => Some(flag),
-            vigil_analysis::Edge::Open { .. } => None,
-        })
-        .collect())
+    flags_in_y4m(input, opts, faces).map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))
 }
 
 /// Prints one input's flags, as text or one JSON line. `speech_analysed`: for audio, whether the

@@ -145,6 +145,7 @@ pub fn evaluate(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
         out.push(screen_capture_finding(probes, policy.verdicts.screen_capture));
     }
     out.extend(capture_signal_findings(&facts.capture_signals, v));
+    out.extend(desktop_findings(&facts.desktop, policy));
     if let Some(level) = &facts.microphone_level {
         out.push(match (level.rms_dbfs, &level.error) {
             (Some(rms), None) => {
@@ -334,6 +335,48 @@ fn device_finding(id: &str, title: &str, list: &crate::facts::DeviceList, missin
         let names: Vec<&str> = list.devices.iter().map(|d| d.name.as_str()).collect();
         finding(id, title, Verdict::Ok, names.join(", "))
     }
+}
+
+/// `desktop.session`: the session type is one the exam allows (with the compositor and its
+/// version); `desktop.capture_hiding`: the compositor cannot hide windows from screen capture.
+fn desktop_findings(d: &crate::facts::DesktopFacts, policy: &ExamPolicy) -> Vec<Finding> {
+    if d.session_type.is_empty() {
+        return Vec::new(); // not observed (a report of an older Vigil)
+    }
+    let kind = match d.session_type.as_str() {
+        "wayland" => "Wayland session",
+        "x11" => "X11 session",
+        "tty" => "text console session",
+        _ => "no graphical session (neither WAYLAND_DISPLAY nor DISPLAY)",
+    };
+    let what = match (&d.compositor, &d.compositor_version) {
+        (Some(c), Some(v)) => format!("{kind}, {c} {v}"),
+        (Some(c), None) => format!("{kind}, {c}"),
+        (None, _) => kind.to_owned(),
+    };
+    let allowed = &policy.requirements.session_types;
+    let ok =
+        allowed.iter().any(|t| t.as_str() == d.session_type) || !matches!(d.session_type.as_str(), "x11" | "wayland");
+    let mut out = vec![if ok {
+        finding("desktop.session", "Desktop session", Verdict::Ok, what)
+    } else {
+        let names: Vec<&str> = allowed.iter().map(|t| t.as_str()).collect();
+        finding(
+            "desktop.session",
+            "Desktop session",
+            Verdict::Fail,
+            format!("{what}: this exam allows only {}; log in with one of those", names.join(", ")),
+        )
+    }];
+    if let (Some(how), Some(c)) = (&d.hides_windows, &d.compositor) {
+        out.push(finding(
+            "desktop.capture_hiding",
+            "Windows hidden from capture",
+            policy.verdicts.hiding_compositor,
+            format!("{c}: {how}; the screen recording may not show every window"),
+        ));
+    }
+    out
 }
 
 /// `sound.recorders`: no other program records the sound output; `camera.virtual`: every camera
@@ -545,6 +588,34 @@ mod tests {
         f.capture_signals = Default::default();
         f.capture_signals.sound_error = Some("pactl: not found".into());
         assert_eq!(verdict(&evaluate(&f, &strict), "sound.recorders"), Verdict::Warn);
+    }
+
+    #[test]
+    fn the_session_type_must_be_allowed_and_a_hiding_compositor_is_said() {
+        use crate::facts::DesktopFacts;
+        let mut f = healthy();
+        f.desktop = DesktopFacts {
+            session_type: "wayland".into(),
+            compositor: Some("Hyprland".into()),
+            compositor_version: Some("0.45.2".into()),
+            hides_windows: Some("a window rule (noscreenshare) hides chosen windows".into()),
+            ..Default::default()
+        };
+        let r = evaluate(&f, &ExamPolicy::default());
+        assert_eq!(verdict(&r, "desktop.session"), Verdict::Ok);
+        assert!(r.iter().any(|x| x.message == "Wayland session, Hyprland 0.45.2"));
+        assert_eq!(verdict(&r, "desktop.capture_hiding"), Verdict::Warn);
+        let x11_only =
+            ExamPolicy::parse("schema = 1\n[requirements]\nsession_types = [\"x11\"]", crate::policy::Format::Toml)
+                .unwrap();
+        assert_eq!(verdict(&evaluate(&f, &x11_only), "desktop.session"), Verdict::Fail);
+        f.desktop = DesktopFacts { session_type: "x11".into(), ..Default::default() };
+        let r = evaluate(&f, &x11_only);
+        assert_eq!(verdict(&r, "desktop.session"), Verdict::Ok);
+        assert!(r.iter().all(|x| x.id != "desktop.capture_hiding"));
+        assert!(
+            ExamPolicy::parse("schema = 1\n[requirements]\nsession_types = []", crate::policy::Format::Toml).is_err()
+        );
     }
 
     #[test]

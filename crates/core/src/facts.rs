@@ -25,6 +25,9 @@ pub struct Facts {
     pub capture_signals: CaptureSignals,
     pub virtual_machine: VmFacts,
     pub remote_session: RemoteFacts,
+    /// The desktop session: its type and compositor.
+    #[serde(default)]
+    pub desktop: DesktopFacts,
     /// Present only with `--server`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<BackendFacts>,
@@ -94,6 +97,20 @@ pub struct MediaDevice {
     pub name: String,
     /// A backend-specific id (V4L2 index, ALSA name, ...).
     pub id: String,
+}
+
+/// The desktop session the exam runs in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesktopFacts {
+    /// `wayland`, `x11`, `tty` or `none`.
+    pub session_type: String,
+    /// `XDG_CURRENT_DESKTOP` (`GNOME`, `KDE`, `sway`, ...).
+    pub desktop: Option<String>,
+    /// The compositor (or window manager) Vigil recognised, and its version.
+    pub compositor: Option<String>,
+    pub compositor_version: Option<String>,
+    /// How this compositor can hide chosen windows from screen capture, when it can.
+    pub hides_windows: Option<String>,
 }
 
 /// Signs of hidden capture and second channels.

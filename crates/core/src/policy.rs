@@ -187,6 +187,26 @@ pub struct Requirements {
     pub min_free_disk_mib: u64,
     /// With `--mic-probe`: an RMS level below this (dBFS) counts as a silent microphone.
     pub min_microphone_dbfs: f64,
+    /// Desktop sessions the exam may be taken in (`x11`, `wayland`): on Wayland Vigil cannot
+    /// see which window is on top nor hold the keyboard's shortcuts.
+    pub session_types: Vec<SessionType>,
+}
+
+/// A kind of desktop session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionType {
+    X11,
+    Wayland,
+}
+
+impl SessionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionType::X11 => "x11",
+            SessionType::Wayland => "wayland",
+        }
+    }
 }
 
 impl Default for Requirements {
@@ -197,6 +217,7 @@ impl Default for Requirements {
             min_memory_mib: 2048,
             min_free_disk_mib: 1024,
             min_microphone_dbfs: -50.0,
+            session_types: vec![SessionType::X11, SessionType::Wayland],
         }
     }
 }
@@ -215,6 +236,8 @@ pub struct Verdicts {
     pub sound_recorder: Verdict,
     /// A camera that is not a physical device (v4l2loopback, OBS's virtual camera).
     pub virtual_camera: Verdict,
+    /// The compositor can hide chosen windows from screen capture (Hyprland, niri, KWin 6).
+    pub hiding_compositor: Verdict,
     pub virtual_machine: Verdict,
     pub remote_session: Verdict,
     pub prohibited_application: Verdict,
@@ -236,6 +259,7 @@ impl Default for Verdicts {
             screen_capture: Fail,
             sound_recorder: Warn,
             virtual_camera: Warn,
+            hiding_compositor: Warn,
             virtual_machine: Warn,
             remote_session: Fail,
             prohibited_application: Fail,
@@ -362,6 +386,12 @@ impl ExamPolicy {
             return Err(PolicyError::at(
                 "requirements.min_monitors",
                 format!("{} is more than requirements.max_monitors ({})", r.min_monitors, r.max_monitors),
+            ));
+        }
+        if r.session_types.is_empty() {
+            return Err(PolicyError::at(
+                "requirements.session_types",
+                "lists no session type: no one could take the exam",
             ));
         }
         if !(-120.0..=0.0).contains(&r.min_microphone_dbfs) {

@@ -2,6 +2,7 @@
 //! returns plain facts (`vigil_core::facts`); no sensor ever panics on what it finds, a failure
 //! becomes an `error` in the facts.
 
+pub mod desktop;
 pub mod devices;
 pub mod displays;
 pub mod hidden;
@@ -54,6 +55,7 @@ pub fn gather(opts: &CheckOptions) -> Facts {
         (_, Err(e)) => (ProcessScan { error: Some(e.to_string()), ..Default::default() }, Vec::new()),
     };
     let remote_session = remote::detect(&snapshot, &processes.prohibited);
+    let desktop = desktop::facts(&snapshot);
     Facts {
         system,
         monitors,
@@ -65,6 +67,7 @@ pub fn gather(opts: &CheckOptions) -> Facts {
         capture_signals,
         virtual_machine: vm::detect(),
         remote_session,
+        desktop,
         backend,
     }
 }

@@ -1,0 +1,176 @@
+//! `cargo bench -p vigil-analysis --bench accuracy`
+//!
+//! Builds a labelled set and prints how well the on-device flags find what it holds. Nothing is
+//! downloaded: the camera clips are cut (by `vigil_testkit::camera_clip`, ImageMagick and ffmpeg)
+//! from the public-domain 1927 Solvay photograph the rustface package ships; the voices are
+//! Debian's espeak-ng in English, Kazakh and Russian, the noise, tone and clicks come from sox.
+//!
+//! A flag counts as found when one of the same kind starts and ends within 2 s of the label's;
+//! any other flag is a false alarm. Also printed: milliseconds per analysed camera picture and
+//! the speech detector's speed (seconds of sound per second of work). Prints figures; asserts
+//! nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, VisionOptions};
+use vigil_analysis::{Flag, SpeechDetector, SpeechOptions};
+use vigil_testkit::{camera_clip, Scene};
+
+/// A labelled clip: what it is, the file, and the flags it should give (kind, start s, end s).
+struct Labelled {
+    name: &'static str,
+    file: PathBuf,
+    expected: Vec<(&'static str, f64, f64)>,
+}
+
+fn sh(program: &str, args: &[&str]) {
+    let ok = Command::new(program).args(args).status().is_ok_and(|s| s.success());
+    assert!(ok, "{program} {args:?} (scripts/install-deps installs espeak-ng, sox, imagemagick and ffmpeg)");
+}
+
+fn seconds_of(wav: &Path) -> f64 {
+    let out = Command::new("soxi").arg("-D").arg(wav).output().expect("soxi");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0)
+}
+
+fn camera_set(dir: &Path) -> Vec<Labelled> {
+    use Scene::*;
+    let clip = |name: &'static str, scenes: &[(Scene, u32)], still: bool, expected: Vec<(&'static str, f64, f64)>| {
+        Labelled { name, file: camera_clip(dir, name, scenes, still).expect("camera clip"), expected }
+    };
+    vec![
+        clip("steady face (30 s)", &[(Face, 30)], false, vec![]),
+        clip("a blink: 1 s away", &[(Face, 6), (NoFace, 1), (Face, 6)], false, vec![]),
+        clip(
+            "face leaving twice",
+            &[(Face, 5), (NoFace, 10), (Face, 5), (NoFace, 5), (Face, 6)],
+            false,
+            vec![("face.missing", 5.0, 15.0), ("face.missing", 20.0, 25.0)],
+        ),
+        clip("a second face", &[(Face, 5), (TwoFaces, 8), (Face, 7)], false, vec![("face.multiple", 5.0, 13.0)]),
+        clip("camera covered", &[(Face, 5), (Black, 6), (Face, 6)], false, vec![("camera.covered", 5.0, 11.0)]),
+        clip("a still picture (frozen)", &[(Face, 12)], true, vec![("camera.frozen", 0.0, 12.0)]),
+    ]
+}
+
+/// `text` in `voice` between silences (3 s before, `after` s after), mixed with `noise` (a sox
+/// synth) at `noise_vol` when given.
+fn speech_clip(dir: &Path, name: &str, voice: &str, text: &str, noise: Option<(&str, &str)>) -> (PathBuf, f64) {
+    let raw = dir.join(format!("{name}-voice.wav"));
+    sh("espeak-ng", &["-v", voice, "-w", raw.to_str().unwrap(), text]);
+    let spoken = seconds_of(&raw);
+    let padded = dir.join(format!("{name}-padded.wav"));
+    sh("sox", &[raw.to_str().unwrap(), "-r", "16000", padded.to_str().unwrap(), "pad", "3", "4"]);
+    let Some((synth, vol)) = noise else { return (padded, spoken) };
+    let total = format!("{}", spoken + 7.0);
+    let noise_wav = dir.join(format!("{name}-noise.wav"));
+    let mut args = vec!["-n", "-r", "16000", "-c", "1", "-b", "16", noise_wav.to_str().unwrap(), "synth", &total];
+    args.extend(synth.split(' '));
+    args.extend(["vol", vol]);
+    sh("sox", &args);
+    let mixed = dir.join(format!("{name}.wav"));
+    sh("sox", &["-m", padded.to_str().unwrap(), noise_wav.to_str().unwrap(), mixed.to_str().unwrap()]);
+    (mixed, spoken)
+}
+
+fn speech_set(dir: &Path) -> Vec<Labelled> {
+    let mut set = Vec::new();
+    let voices = [
+        ("English", "en", "The answer to question four is in the second paragraph. Let me read it again slowly."),
+        ("Kazakh", "kk", "Менің атым Айгерім, мен бүгін емтихан тапсырып жатырмын, сұрақ өте қиын."),
+        ("Russian", "ru", "Ответ на четвёртый вопрос находится во втором абзаце, прочитай его ещё раз."),
+    ];
+    for (name, voice, text) in voices {
+        let (file, spoken) = speech_clip(dir, voice, voice, text, None);
+        set.push(Labelled { name, file, expected: vec![("speech", 3.0, 3.0 + spoken)] });
+    }
+    let (file, spoken) = speech_clip(dir, "en-fan", "en", voices[0].2, Some(("brownnoise", "0.3")));
+    set.push(Labelled { name: "English over fan noise", file, expected: vec![("speech", 3.0, 3.0 + spoken)] });
+    for (name, synth) in [
+        ("fan (brown noise, 20 s)", "brownnoise"),
+        ("hiss (white noise, 20 s)", "whitenoise"),
+        ("a 440 Hz tone (20 s)", "sine 440"),
+        ("key clicks (20 s)", "square 8"),
+    ] {
+        let file = dir.join(format!("{}.wav", name.split(' ').next().unwrap()));
+        let mut args = vec!["-n", "-r", "16000", "-c", "1", "-b", "16", file.to_str().unwrap(), "synth", "20"];
+        args.extend(synth.split(' '));
+        args.extend(["vol", "0.4"]);
+        sh("sox", &args);
+        set.push(Labelled { name, file, expected: vec![] });
+    }
+    set
+}
+
+/// (found, false alarms) of `flags` against `expected`.
+fn score(flags: &[Flag], expected: &[(&str, f64, f64)]) -> (usize, usize) {
+    let close = |f: &Flag, (kind, start, end): &(&str, f64, f64)| {
+        f.kind == *kind
+            && (f.start_ms as f64 / 1000.0 - start).abs() <= 2.0
+            && (f.end_ms as f64 / 1000.0 - end).abs() <= 2.0
+    };
+    let found = expected.iter().filter(|e| flags.iter().any(|f| close(f, e))).count();
+    let false_alarms = flags.iter().filter(|f| !expected.iter().any(|e| close(f, e))).count();
+    (found, false_alarms)
+}
+
+fn show(flags: &[Flag]) -> String {
+    let list: Vec<String> = flags
+        .iter()
+        .map(|f| format!("{} {:.1}-{:.1}", f.kind, f.start_ms as f64 / 1000.0, f.end_ms as f64 / 1000.0))
+        .collect();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mut expected_total, mut found_total, mut false_total) = (0, 0, 0);
+    println!("{:<28} {:>8} {:>6} {:>6}  flags", "camera clip", "expected", "found", "false");
+    let camera = camera_set(dir.path());
+    let (mut pictures, mut camera_work) = (0u64, 0.0f64);
+    for clip in &camera {
+        let faces = FaceDetector::load(&models_dir()).expect("the face model");
+        let began = Instant::now();
+        let flags = flags_in_y4m(&clip.file, VisionOptions::default(), Some(faces)).expect("clip");
+        camera_work += began.elapsed().as_secs_f64();
+        let bytes = std::fs::metadata(&clip.file).map(|m| m.len()).unwrap_or(0);
+        // 640x480 I420 at 5 pictures a second; the analysis takes 2 a second.
+        pictures += bytes / (640 * 480 * 3 / 2) * 2 / 5;
+        let (found, false_alarms) = score(&flags, &clip.expected);
+        println!("{:<28} {:>8} {:>6} {:>6}  {}", clip.name, clip.expected.len(), found, false_alarms, show(&flags));
+        (expected_total, found_total, false_total) =
+            (expected_total + clip.expected.len(), found_total + found, false_total + false_alarms);
+    }
+    println!();
+    println!("{:<28} {:>8} {:>6} {:>6}  flags", "sound clip", "expected", "found", "false");
+    let (mut sound_seconds, mut sound_work) = (0.0f64, 0.0f64);
+    for clip in speech_set(dir.path()) {
+        let samples = vigil_analysis::wav::read_16k_mono(&clip.file).expect("wav");
+        let began = Instant::now();
+        let mut detector = SpeechDetector::new(SpeechOptions::default());
+        let _ = detector.push(&samples);
+        let flags = detector.finish();
+        sound_work += began.elapsed().as_secs_f64();
+        sound_seconds += samples.len() as f64 / 16_000.0;
+        let (found, false_alarms) = score(&flags, &clip.expected);
+        println!("{:<28} {:>8} {:>6} {:>6}  {}", clip.name, clip.expected.len(), found, false_alarms, show(&flags));
+        (expected_total, found_total, false_total) =
+            (expected_total + clip.expected.len(), found_total + found, false_total + false_alarms);
+    }
+    println!();
+    println!(
+        "found {found_total} of {expected_total} labelled flags ({:.0} %), {false_total} false alarms",
+        100.0 * found_total as f64 / expected_total.max(1) as f64
+    );
+    println!(
+        "camera: {:.1} ms per analysed picture (320x240, SeetaFace); speech: {:.0}x faster than real time",
+        1000.0 * camera_work / pictures.max(1) as f64,
+        sound_seconds / sound_work.max(1e-9)
+    );
+    println!("not measured: a turned-away head (no pose model yet)");
+}
