@@ -1,5 +1,5 @@
 //! Vigil's capture: sources (camera through nokhwa or a synthetic pattern, microphone through
-//! cpal, every monitor through xcap), encoders (H.264 through openh264, Opus), crash-safe
+//! cpal, every monitor through X11 shared memory, wlroots' screencopy or xcap), encoders (H.264 through openh264, Opus), crash-safe
 //! fragmented-MP4 segments in the spool, and the app's live preview ([`preview`]). Each source runs on its own thread with a bounded queue.
 //! Knows nothing of the network: the spool is the hand-off to the uplink.
 
@@ -14,6 +14,8 @@ pub mod recorder;
 pub mod screen;
 pub mod segment;
 pub mod source;
+#[cfg(target_os = "linux")]
+pub mod wlr;
 #[cfg(target_os = "linux")]
 pub mod x11;
 

@@ -1,5 +1,6 @@
-//! Monitors through xcap: one source per monitor, and change detection so that an unchanged
-//! screen is not converted again (the encoder then emits a tiny all-skip frame).
+//! Monitors: one source per monitor, through the X11 fast path, wlroots' screencopy on Wayland
+//! ([`crate::wlr`]) or xcap, and change detection so that an unchanged screen is not converted
+//! again (the encoder then emits a tiny all-skip frame).
 
 use crate::frame::{CaptureError, PixelFormat, VideoFrame};
 use crate::source::VideoSource;
@@ -17,8 +18,15 @@ pub struct MonitorId {
 
 use vigil_core::xcap_lock::xcap_lock;
 
-/// The monitors xcap sees now.
+/// The monitors there are now: from a wlroots compositor's outputs on Wayland when it offers
+/// screencopy, else as xcap sees them.
 pub fn monitors() -> Result<Vec<MonitorId>, CaptureError> {
+    #[cfg(target_os = "linux")]
+    if crate::wlr::is_wayland() {
+        if let Some(list) = crate::wlr::monitors()? {
+            return Ok(list);
+        }
+    }
     let _xcap = xcap_lock();
     let err = |e: xcap::XCapError| CaptureError::Device { device: "monitors".into(), message: e.to_string() };
     let all = xcap::Monitor::all().map_err(err)?;
@@ -70,6 +78,9 @@ pub struct ScreenSource {
     /// The X11 fast path (shared memory + damage), when available.
     #[cfg(target_os = "linux")]
     x11: Option<crate::x11::X11Grabber>,
+    /// wlroots' screencopy on Wayland, when the compositor offers it (then there is no xcap monitor).
+    #[cfg(target_os = "linux")]
+    wlr: Option<crate::wlr::WlrScreen>,
     name: String,
     width: u32,
     height: u32,
@@ -78,6 +89,15 @@ pub struct ScreenSource {
 impl ScreenSource {
     /// Opens the monitor named `info.name`.
     pub fn open(id: String, info: &MonitorId) -> Result<ScreenSource, CaptureError> {
+        // H.264 wants even dimensions.
+        let (width, height) = (info.width & !1, info.height & !1);
+        #[cfg(target_os = "linux")]
+        if crate::wlr::is_wayland() {
+            if let Some(wlr) = crate::wlr::WlrScreen::open(&info.name)? {
+                let name = info.name.clone();
+                return Ok(ScreenSource { id, monitor: None, x11: None, wlr: Some(wlr), name, width, height });
+            }
+        }
         let _xcap = xcap_lock();
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", info.name), message };
         let monitor = xcap::Monitor::all()
@@ -85,8 +105,6 @@ impl ScreenSource {
             .into_iter()
             .find(|m| m.name().is_ok_and(|n| n == info.name))
             .ok_or_else(|| lost("no longer connected".into()))?;
-        // H.264 wants even dimensions.
-        let (width, height) = (info.width & !1, info.height & !1);
         #[cfg(target_os = "linux")]
         let x11 = if std::env::var_os("WAYLAND_DISPLAY").is_none_or(|v| v.is_empty()) {
             // Never the root of Xwayland: it is black, whatever the Wayland desktop shows.
@@ -109,6 +127,8 @@ impl ScreenSource {
             monitor: Some(monitor),
             #[cfg(target_os = "linux")]
             x11,
+            #[cfg(target_os = "linux")]
+            wlr: None,
             name: info.name.clone(),
             width,
             height,
@@ -134,6 +154,10 @@ impl VideoSource for ScreenSource {
 
     fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", self.name), message };
+        #[cfg(target_os = "linux")]
+        if let Some(wlr) = self.wlr.as_mut() {
+            return wlr.grab(self.width, self.height);
+        }
         #[cfg(target_os = "linux")]
         if let Some(x11) = self.x11.as_mut() {
             // Converted to I420 right out of the shared memory: 3 MB per queued 1080p frame

@@ -144,7 +144,7 @@ fn a_click_on_a_flag_moves_every_track_to_its_start() {
         .unwrap()
         .iter()
         .map(|s| s["source"].as_str().unwrap().to_owned())
-        .filter(|s| !s.starts_with("identity-"))
+        .filter(|s| !vigil_core::protocol::is_picture_source(s))
         .collect();
     sources.sort();
     sources.dedup();

@@ -1,5 +1,5 @@
 //! Test fixtures that own real devices, per `shared/TESTING.md`: an X display (Xvfb), several
-//! monitors (TigerVNC resized over RFB), a PulseAudio server with a null sink and a tone, and
+//! monitors (TigerVNC resized over RFB), a headless Wayland desktop (sway), a PulseAudio server with a null sink and a tone, and
 //! processes with chosen executable names. Each fixture starts its own server on a free display
 //! number or port and stops it (by PID) when dropped. A fixture that cannot start says what is
 //! missing and which Debian package brings it; it never skips silently.
@@ -10,6 +10,7 @@ pub mod display;
 pub mod process;
 pub mod screen_reader;
 pub mod server;
+pub mod wayland;
 pub mod webdriver;
 
 pub use audio::PulseAudio;
@@ -18,6 +19,7 @@ pub use display::{Screen, VncDisplay, XvfbDisplay};
 pub use process::RenamedProcess;
 pub use screen_reader::ScreenReader;
 pub use server::ReferenceServer;
+pub use wayland::{SwayDisplay, WaylandOutput};
 pub use webdriver::AppDriver;
 
 use anyhow::{bail, Context, Result};

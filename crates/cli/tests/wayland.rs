@@ -1,0 +1,91 @@
+//! Wayland screens through wlroots' screencopy, on a headless sway desktop: two outputs side by
+//! side, the second at scale 2, each with a solid background of its own colour. `vigil check`
+//! lists both at their real pixel sizes and its test picture of each passes; `vigil record`
+//! records each as its own track at that size, and a decoded frame of each shows its colour over
+//! the whole picture (not black, not the top-left quarter of a scaled screen).
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use vigil_testkit::{SwayDisplay, WaylandOutput};
+
+const OUTPUTS: [WaylandOutput; 2] = [
+    WaylandOutput { x: 0, y: 0, width: 640, height: 480, scale: 1, colour: "#d02020" },
+    WaylandOutput { x: 640, y: 0, width: 1280, height: 720, scale: 2, colour: "#20a040" },
+];
+
+fn vigil(sway: &SwayDisplay, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .env("WAYLAND_DISPLAY", &sway.socket)
+        .env("XDG_SESSION_TYPE", "wayland")
+        .env_remove("DISPLAY")
+        .env_remove("PULSE_SERVER")
+        .output()
+        .unwrap()
+}
+
+/// The mean RGB of a frame 1 s into `segment`, and its size.
+fn colour_of(segment: &Path) -> ((f64, f64, f64), (u64, u64)) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", "1", "-i"])
+        .arg(segment)
+        .args(["-frames:v", "1", "-vf", "scale=64:36", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.len() == 64 * 36 * 3, "{}", String::from_utf8_lossy(&out.stderr));
+    let n = (64 * 36) as f64;
+    let sum = |c: usize| out.stdout.chunks_exact(3).map(|p| f64::from(p[c])).sum::<f64>() / n;
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-show_entries", "stream=width,height", "-of", "json"])
+        .arg(segment)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let s = &v["streams"][0];
+    ((sum(0), sum(1), sum(2)), (s["width"].as_u64().unwrap(), s["height"].as_u64().unwrap()))
+}
+
+#[test]
+fn two_outputs_one_scaled_are_recorded_whole_at_their_pixel_sizes() {
+    let sway = SwayDisplay::start(&OUTPUTS).unwrap();
+
+    let out = vigil(&sway, &["check", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let probes = report["facts"]["screen_capture"].as_array().expect("the check grabbed the screens");
+    let sizes: Vec<(u64, u64)> =
+        probes.iter().map(|p| (p["grabbed_width"].as_u64().unwrap(), p["grabbed_height"].as_u64().unwrap())).collect();
+    assert_eq!(sizes, [(640, 480), (1280, 720)], "{probes:?}");
+    let capture = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "monitors.capture").unwrap();
+    assert_eq!(capture["verdict"], "ok", "{capture}");
+    assert_eq!(report["facts"]["desktop"]["session_type"], "wayland");
+    assert_eq!(report["facts"]["desktop"]["compositor"], "sway");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(
+        &sway,
+        &[
+            "record",
+            "--json",
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--camera",
+            "none",
+            "--mic",
+            "none",
+            "--duration",
+            "4",
+        ],
+    );
+    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    for (source, want, size) in
+        [("screen-0", (208.0, 32.0, 32.0), (640, 480)), ("screen-1", (32.0, 160.0, 64.0), (1280, 720))]
+    {
+        let segment = dir.path().join("segments").join(format!("{source}-000000.mp4"));
+        let (rgb, got) = colour_of(&segment);
+        println!("{source}: {got:?}, mean colour {rgb:.0?}");
+        assert_eq!(got, size, "{source}");
+        let near = |a: f64, b: f64| (a - b).abs() < 20.0;
+        assert!(near(rgb.0, want.0) && near(rgb.1, want.1) && near(rgb.2, want.2), "{source}: {rgb:?}, want {want:?}");
+    }
+}

@@ -1,0 +1,111 @@
+//! A headless Wayland desktop: sway with the pixman renderer, outputs of given sizes, positions,
+//! scales and solid background colours (swaybg). sway refuses to run as root, so as root it runs
+//! as a system user `vigil-sway` (made on first use) with a private runtime directory; clients
+//! (root may connect to any socket) use the absolute socket path as `WAYLAND_DISPLAY`.
+
+use crate::{install_hint, private_dir, wait_until, Guard};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// One output of the headless desktop.
+#[derive(Debug, Clone, Copy)]
+pub struct WaylandOutput {
+    pub x: i32,
+    pub y: i32,
+    /// Its mode, in pixels.
+    pub width: u32,
+    pub height: u32,
+    pub scale: u32,
+    /// The background, `#rrggbb`.
+    pub colour: &'static str,
+}
+
+pub struct SwayDisplay {
+    _sway: Guard,
+    dir: tempfile::TempDir,
+    /// The socket's absolute path: the value of `WAYLAND_DISPLAY`.
+    pub socket: PathBuf,
+}
+
+const USER: &str = "vigil-sway";
+
+impl SwayDisplay {
+    pub fn start(outputs: &[WaylandOutput]) -> Result<SwayDisplay> {
+        let dir = private_dir("vigil-sway-")?;
+        let root = is_root();
+        if root {
+            let known = Command::new("id").arg(USER).stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+            if !known.success() {
+                let made = Command::new("useradd")
+                    .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER])
+                    .status()
+                    .context("useradd")?;
+                if !made.success() {
+                    bail!("cannot make the user {USER} that sway runs as");
+                }
+            }
+            let chown = Command::new("chown").arg(USER).arg(dir.path()).status()?;
+            if !chown.success() {
+                bail!("chown {USER} {}", dir.path().display());
+            }
+        }
+        let mut config = String::from("xwayland disable\n");
+        for (i, o) in outputs.iter().enumerate() {
+            config.push_str(&format!(
+                "output HEADLESS-{} resolution {}x{} position {} {} scale {} bg {} solid_color\n",
+                i + 1,
+                o.width,
+                o.height,
+                o.x,
+                o.y,
+                o.scale,
+                o.colour
+            ));
+        }
+        let config_file = dir.path().join("config");
+        std::fs::write(&config_file, config)?;
+        let mut cmd = if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", USER, "--", "env"]);
+            c
+        } else {
+            Command::new("env")
+        };
+        cmd.arg("-i")
+            .arg(format!("XDG_RUNTIME_DIR={}", dir.path().display()))
+            .args(["WLR_BACKENDS=headless", "WLR_RENDERER=pixman", "WLR_LIBINPUT_NO_DEVICES=1", "PATH=/usr/bin:/bin"])
+            .arg(format!("WLR_HEADLESS_OUTPUTS={}", outputs.len()))
+            .arg("sway")
+            .arg("-c")
+            .arg(&config_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let sway = Guard::spawn(&mut cmd, "sway").with_context(|| install_hint("sway"))?;
+        let socket = dir.path().join("wayland-1");
+        wait_until(Duration::from_secs(10), "sway's socket", || socket.exists())?;
+        // swaybg paints the backgrounds a moment after the outputs appear.
+        let grim = |o: &str| {
+            Command::new("grim")
+                .args(["-o", o, "-"])
+                .env("WAYLAND_DISPLAY", &socket)
+                .output()
+                .is_ok_and(|out| out.status.success())
+        };
+        wait_until(Duration::from_secs(10), "sway's outputs", || {
+            (1..=outputs.len()).all(|i| grim(&format!("HEADLESS-{i}")))
+        })?;
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(SwayDisplay { _sway: sway, dir, socket })
+    }
+
+    /// The runtime directory (sway's IPC socket is there too).
+    pub fn runtime_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
