@@ -158,7 +158,7 @@ async function joinSubmitted(ev) {
   busy(button, true);
   try {
     // Who receives the recordings, signed by the server: named before the candidate agrees.
-    state.receiver = await invoke("server_identity", { server: args.server, serverKey: args.serverKey });
+    state.receiver = await invoke("server_identity", { server: args.server, serverKey: args.serverKey, examCode: args.examCode });
   } catch (e) {
     showError(e);
     return;
@@ -175,6 +175,12 @@ function renderReceiver() {
   $("consent-recipient").textContent = r.organiser
     ? t("consent.recipient", { organiser: r.organiser, host: r.host })
     : t("consent.recipient_host", { host: r.host });
+  // Exactly the flags this exam computes, as the server signed them (the session computes no others).
+  if (Array.isArray(r.flags)) {
+    const list = r.flags.map((f) => t(`flag.${f}`)).join(", ");
+    const text = r.flags.length ? t("consent.item.flags_list", { flags: list }) : t("consent.item.no_flags");
+    $("consent-flags").textContent = r.evidence_pictures ? `${text} ${t("consent.item.flags_pictures")}` : text;
+  }
 }
 
 // ---- 2. consent ----

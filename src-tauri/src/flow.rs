@@ -50,6 +50,9 @@ pub struct Flow {
     finish: Arc<Mutex<FinishState>>,
     /// Wrong quit passwords so far, and when the next may be checked.
     quit_gate: Mutex<vigil_core::quit_password::QuitGate>,
+    /// What the consent screen listed as derived on the device (signed by the server): the
+    /// session computes nothing beyond it.
+    consented: Mutex<Option<vigil_core::protocol::ExamInventory>>,
 }
 
 /// The finish screen's state.
@@ -79,6 +82,7 @@ impl Flow {
             lockdown: Mutex::new(None),
             finish: Arc::new(Mutex::new(FinishState::default())),
             quit_gate: Mutex::default(),
+            consented: Mutex::new(None),
         }
     }
 
@@ -130,17 +134,25 @@ fn provisioned_only(l: &crate::launch::Launch, server: &str, server_key: &str) -
     Ok(())
 }
 
-/// Who receives the recordings: the server's host and its organiser, signed by the server's key.
+/// Who receives the recordings: the server's host and its organiser, signed by the server's key;
+/// and what the exam derives on the device (its flags, and whether pictures are their evidence).
 #[derive(Serialize)]
 pub struct Receiver {
     host: String,
     organiser: Option<String>,
+    flags: Option<Vec<String>>,
+    evidence_pictures: bool,
 }
 
 /// Asks the server who it is, before consent (nothing about the candidate is sent), so that the
 /// consent screen can name who receives the recordings.
 #[tauri::command]
-pub async fn server_identity(flow: State<'_, Flow>, server: String, server_key: String) -> UiResult<Receiver> {
+pub async fn server_identity(
+    flow: State<'_, Flow>,
+    server: String,
+    server_key: String,
+    exam_code: Option<String>,
+) -> UiResult<Receiver> {
     provisioned_only(&flow.launch, &server, &server_key)?;
     if server_key.trim().is_empty() {
         return Err(UiError::new(
@@ -150,14 +162,17 @@ pub async fn server_identity(flow: State<'_, Flow>, server: String, server_key: 
     }
     let insecure_http = flow.launch.insecure_http;
     let info = tauri::async_runtime::spawn_blocking(move || {
-        vigil_session::receiver(server.trim(), server_key.trim(), insecure_http)
+        let code = exam_code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        vigil_session::receiver(server.trim(), server_key.trim(), code, insecure_http)
     })
     .await
     .map_err(|e| UiError::new("join.failed", e))?
     .map_err(join_error)?;
     let host =
         tauri::Url::parse(&info.origin).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or(info.origin);
-    Ok(Receiver { host, organiser: info.organiser })
+    *lock(&flow.consented) = info.exam.clone();
+    let evidence_pictures = info.exam.as_ref().is_some_and(|e| e.evidence_pictures);
+    Ok(Receiver { host, organiser: info.organiser, flags: info.exam.map(|e| e.flags), evidence_pictures })
 }
 
 /// The UI's error for a failed join, chosen by the error's code (never by its text).
@@ -211,10 +226,14 @@ pub async fn join(
         join_timeout: Duration::from_secs(10),
         insecure_http: flow.launch.insecure_http,
     };
-    let session = tauri::async_runtime::spawn_blocking(move || Session::open(&params))
+    let consented = lock(&flow.consented).clone().filter(|c| c.exam_code == params.exam_code.trim());
+    let mut session = tauri::async_runtime::spawn_blocking(move || Session::open(&params))
         .await
         .map_err(|e| UiError::new("join.failed", e))?
         .map_err(join_error)?;
+    if let Some(consented) = consented {
+        session.limit_to_consent(consented);
+    }
     let joined = Joined {
         session_id: session.info.session_id.clone(),
         policy_name: session.policy.policy.name.clone(),

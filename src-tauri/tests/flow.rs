@@ -47,6 +47,10 @@ fn join_screen(app: &AppDriver) {
     assert!(consent.contains("camera"), "the consent screen lists the camera");
     // Who receives it all, as the server signed it, before the candidate agrees.
     assert!(consent.contains(&format!("Your recordings go to {}, at 127.0.0.1.", common::ORGANISER)), "{consent}");
+    // Exactly the flags this exam computes (its policy turns speech off), as the server signed them.
+    let flags = app.text("#consent-flags").unwrap();
+    assert!(flags.contains("no face, several faces, camera covered, a frozen picture — each"), "{flags}");
+    assert!(!flags.contains("speech") && flags.contains("small picture"), "{flags}");
     shoot_languages(app, "consent");
     assert!(app.text("#consent-recipient").unwrap().contains(common::ORGANISER));
 }

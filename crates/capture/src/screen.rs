@@ -107,8 +107,9 @@ impl ScreenSource {
             .ok_or_else(|| lost("no longer connected".into()))?;
         #[cfg(target_os = "linux")]
         let x11 = if std::env::var_os("WAYLAND_DISPLAY").is_none_or(|v| v.is_empty()) {
-            // Never the root of Xwayland: it is black, whatever the Wayland desktop shows.
-            if crate::x11::is_xwayland().unwrap_or(false) {
+            // Never the root of Xwayland: it is black, whatever the Wayland desktop shows. Xwayland
+            // before 23.1 has no XWAYLAND extension, but names its outputs XWAYLAND0, 1, ...
+            if crate::x11::is_xwayland().unwrap_or(false) || info.name.starts_with("XWAYLAND") {
                 return Err(CaptureError::Unsupported {
                     device: format!("monitor {}", info.name),
                     message: "DISPLAY is served by Xwayland, whose screen is black: Vigil must run in the Wayland \

@@ -2,12 +2,13 @@
 //! frame next to ffmpeg doing the same screen job, and how long stopping a recording takes (from
 //! the stop token to every track closed and filed). Prints figures; asserts nothing.
 //!
-//! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera.
+//! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera;
+//! for Wayland, a headless sway with one 1920x1080 output (wlroots screencopy).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vigil_testkit::{Guard, PulseAudio, Screen, VncDisplay};
+use vigil_testkit::{Guard, PulseAudio, Screen, SwayDisplay, VncDisplay, WaylandOutput};
 
 const SECONDS: u64 = 30;
 
@@ -164,6 +165,47 @@ fn main() {
     };
     let (m_changing, m_still) = (marginal(true, &changing, changing_frames), marginal(false, &still, still_frames));
     println!("marginal CPU per frame (30 s run minus 10 s run): changing {m_changing:.1} ms, static {m_still:.1} ms; static / changing: {:.2}", m_still / m_changing);
+
+    // Wayland through wlroots' screencopy: one 1920x1080 output whose background changes, the
+    // same marginal cost per frame as on X11 above.
+    {
+        let output = WaylandOutput { x: 0, y: 0, width: 1920, height: 1080, scale: 1, colour: "#204080" };
+        let sway = SwayDisplay::start(&[output], false).expect("sway");
+        let run = |secs: &str| {
+            let stop = vigil_core::StopToken::new();
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    for colour in ["#204080", "#c08020"].iter().cycle() {
+                        if stop.is_stopped() {
+                            break;
+                        }
+                        let _ = sway.swaymsg(&["output", "HEADLESS-1", "bg", colour, "solid_color"]);
+                        stop.wait(Duration::from_millis(300));
+                    }
+                });
+                let dir = tempfile::tempdir().unwrap();
+                let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+                    .args(["record", "--json", "--out"])
+                    .arg(dir.path())
+                    .args(["--duration", secs, "--camera", "none", "--mic", "none"])
+                    .env("WAYLAND_DISPLAY", &sway.socket)
+                    .env_remove("DISPLAY")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let usage = measure(child);
+                stop.stop();
+                (usage, frames_of(dir.path(), "screen-"))
+            })
+        };
+        let ((long, long_frames), (short, short_frames)) = (run(&secs), run("10"));
+        let wayland = 1000.0 * (long.cpu - short.cpu) / long_frames.saturating_sub(short_frames).max(1) as f64;
+        println!(
+            "Wayland (sway, wlroots screencopy), one changing 1920x1080 output: marginal {wayland:.1} ms CPU per frame ({long_frames} frames in {SECONDS} s); Wayland / X11: {:.2}",
+            wayland / m_changing
+        );
+    }
 
     // ffmpeg: each monitor grabbed at 1 fps, libx264 ultrafast, ~1 Mbit/s (similar to vigil's screens).
     let _busy = busy_screens(&vnc.display);

@@ -2,7 +2,9 @@
 //! side, the second at scale 2, each with a solid background of its own colour. `vigil check`
 //! lists both at their real pixel sizes and its test picture of each passes; `vigil record`
 //! records each as its own track at that size, and a decoded frame of each shows its colour over
-//! the whole picture (not black, not the top-left quarter of a scaled screen).
+//! the whole picture (not black, not the top-left quarter of a scaled screen). Started with only
+//! `DISPLAY` (Xwayland's), Vigil refuses the black Xwayland root: the check fails
+//! `monitors.capture` and the recording exits non-zero.
 
 use serde_json::Value;
 use std::path::Path;
@@ -48,7 +50,7 @@ fn colour_of(segment: &Path) -> ((f64, f64, f64), (u64, u64)) {
 
 #[test]
 fn two_outputs_one_scaled_are_recorded_whole_at_their_pixel_sizes() {
-    let sway = SwayDisplay::start(&OUTPUTS).unwrap();
+    let sway = SwayDisplay::start(&OUTPUTS, false).unwrap();
 
     let out = vigil(&sway, &["check", "--json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -88,4 +90,40 @@ fn two_outputs_one_scaled_are_recorded_whole_at_their_pixel_sizes() {
         let near = |a: f64, b: f64| (a - b).abs() < 20.0;
         assert!(near(rgb.0, want.0) && near(rgb.1, want.1) && near(rgb.2, want.2), "{source}: {rgb:?}, want {want:?}");
     }
+}
+
+#[test]
+fn only_xwaylands_display_is_refused_not_recorded_black() {
+    let sway = SwayDisplay::start(&OUTPUTS[..1], true).unwrap();
+    let display = sway.x_display().unwrap();
+    let vigil = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .env("DISPLAY", &display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("PULSE_SERVER")
+            .output()
+            .unwrap()
+    };
+    let out = vigil(&["check", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let capture = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "monitors.capture").unwrap();
+    assert_eq!(capture["verdict"], "fail", "{capture}");
+    assert!(capture["message"].as_str().unwrap().contains("Xwayland"), "{capture}");
+    assert_eq!(out.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(&[
+        "record",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--camera",
+        "none",
+        "--mic",
+        "none",
+        "--duration",
+        "3",
+    ]);
+    assert!(!out.status.success(), "a recording that cannot see the screen must not pass");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Xwayland"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -163,6 +163,20 @@ pub struct ServerInfo {
     /// The organisation that receives the recordings (`vigil-server serve --organiser`).
     pub organiser: Option<String>,
     pub issued_at: String,
+    /// With `?exam=CODE` of an exam it holds: what that exam's policy derives on the device, for
+    /// the consent screen (signed, so the client can hold the exam to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exam: Option<ExamInventory>,
+}
+
+/// What an exam's policy derives on the candidate's device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExamInventory {
+    pub exam_code: String,
+    /// The on-device flags it computes (`face.missing`, `speech`, ...).
+    pub flags: Vec<String>,
+    /// Whether a camera picture is filed as evidence at each camera flag's start.
+    pub evidence_pictures: bool,
 }
 
 /// The signed part of a join answer: which exam and session this is, the policy's hash, where the

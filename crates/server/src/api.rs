@@ -4,7 +4,7 @@ use crate::limits::*;
 use crate::state::{random_hex, AppState};
 use crate::{db, retention, review, review_export, review_list, review_live, review_pdf, review_work, reviewers, tus};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -141,14 +141,55 @@ async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"public_key": state.public_key()}))
 }
 
-/// Who receives the recordings, signed: the app shows it on the consent screen.
-async fn server_info(State(state): State<AppState>, headers: HeaderMap) -> Json<SignedJson> {
-    let info = ServerInfo {
+#[derive(serde::Deserialize)]
+struct ServerInfoQuery {
+    exam: Option<String>,
+}
+
+/// Who receives the recordings, and with `?exam=CODE` what that exam derives on the device,
+/// signed: the app shows both on the consent screen. A code the server does not hold counts
+/// against the address like a wrong code at join.
+async fn server_info(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<ServerInfoQuery>,
+    headers: HeaderMap,
+) -> Result<Json<SignedJson>, Response> {
+    let mut info = ServerInfo {
         origin: request_origin(&state, &headers),
         organiser: state.config.organiser.clone(),
         issued_at: vigil_core::time::now_rfc3339(),
+        exam: None,
     };
-    Json(SignedJson::sign(SignedKind::ServerInfo, &info, &state.key))
+    if let Some(code) = query.exam {
+        let address = peer.ip().to_string();
+        let limited = |wait| too_many("join.rate_limited", "too many wrong exam codes from this address: wait", wait);
+        state.wrong_codes.check(&address).map_err(limited)?;
+        match db::exam(&state.db(), &code).map_err(|e| ApiError::from(e).into_response())? {
+            Some(exam) => {
+                let policy = vigil_core::ExamPolicy::parse(&exam.policy_json, vigil_core::policy::Format::Json)
+                    .map_err(|e| {
+                        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "exam.policy", e.to_string()).into_response()
+                    })?;
+                let a = &policy.analysis;
+                info.exam = Some(vigil_core::protocol::ExamInventory {
+                    exam_code: code,
+                    flags: a.flags_on().into_iter().map(str::to_owned).collect(),
+                    evidence_pictures: a.pictures && a.flags_on().iter().any(|f| *f != "speech"),
+                });
+            }
+            None => {
+                state.wrong_codes.hit(&address).map_err(limited)?;
+                return Err(ApiError(
+                    StatusCode::NOT_FOUND,
+                    "exam.unknown_code",
+                    format!("unknown exam code `{code:.64}`: check the code you were given"),
+                )
+                .into_response());
+            }
+        }
+    }
+    Ok(Json(SignedJson::sign(SignedKind::ServerInfo, &info, &state.key)))
 }
 
 fn too_many(code: &'static str, message: &str, retry_after: std::time::Duration) -> Response {

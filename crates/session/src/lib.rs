@@ -129,6 +129,8 @@ pub struct Session {
     server_key: String,
     /// Speech flags for this candidate, or none (turned off by the policy or the accommodation).
     speech: Option<vigil_analysis::SpeechOptions>,
+    /// What the candidate's consent screen listed as derived on the device, when it listed it.
+    consented: Option<vigil_core::protocol::ExamInventory>,
 }
 
 /// What [`Session::deliver`] reports while it works.
@@ -238,7 +240,24 @@ impl Session {
         if let Some(recipient) = policy.recipient.as_deref() {
             seal_plain_segments(&spool, recipient)?;
         }
-        Ok(Session { info, policy, spool, timeline, resumed, up, server_key: params.server_key.clone(), speech })
+        Ok(Session {
+            info,
+            policy,
+            spool,
+            timeline,
+            resumed,
+            up,
+            server_key: params.server_key.clone(),
+            speech,
+            consented: None,
+        })
+    }
+
+    /// Holds the session to what the candidate's consent screen listed as derived on the device
+    /// (the server's signed inventory of the exam): a flag the exam's policy turns on but the
+    /// screen did not list is not computed.
+    pub fn limit_to_consent(&mut self, consented: vigil_core::protocol::ExamInventory) {
+        self.consented = Some(consented);
     }
 
     /// Files an identity photo (`kind`: `face` or `id`) as a one-picture segment, encrypted to
@@ -260,10 +279,17 @@ impl Session {
     /// stops it too.
     pub fn start(&self, mut options: vigil_capture::RecordOptions, stop: StopToken) -> Running {
         options.encrypt_to = self.policy.recipient.clone();
-        // The flags the exam's policy asks for (none if every one is off): nothing else is computed.
-        let analysis = vigil_analysis::vision::VisionOptions::from_policy(&self.policy.policy.analysis);
+        // The flags the exam's policy asks for (none if every one is off) and the consent screen
+        // listed: nothing else is computed.
+        let listed = |flag: &str| self.consented.as_ref().is_none_or(|c| c.flags.iter().any(|f| f == flag));
+        let mut analysis = vigil_analysis::vision::VisionOptions::from_policy(&self.policy.policy.analysis);
+        analysis.face_missing &= listed("face.missing");
+        analysis.face_multiple &= listed("face.multiple");
+        analysis.camera_covered &= listed("camera.covered");
+        analysis.camera_frozen &= listed("camera.frozen");
+        analysis.pictures &= self.consented.as_ref().is_none_or(|c| c.evidence_pictures);
         options.analysis = analysis.any().then_some(analysis);
-        options.speech = self.speech;
+        options.speech = self.speech.filter(|_| listed("speech"));
         Running::start(self.timeline.clone(), self.info.clone(), &self.policy, options, stop, self.up.clone())
     }
 
@@ -324,9 +350,15 @@ impl Session {
 }
 
 /// Who will receive the recordings (the server's origin and organiser, signed with the server's
-/// key), for the consent screen: one request that sends nothing about the candidate.
-pub fn receiver(server: &str, server_key: &str, insecure_http: bool) -> Result<ServerInfo, SessionError> {
-    Ok(Uplink::new(server, insecure_http)?.server_info(server_key)?)
+/// key) and, with `exam`, what that exam derives on the device, for the consent screen: one
+/// request that sends nothing about the candidate.
+pub fn receiver(
+    server: &str,
+    server_key: &str,
+    exam: Option<&str>,
+    insecure_http: bool,
+) -> Result<ServerInfo, SessionError> {
+    Ok(Uplink::new(server, insecure_http)?.server_info(server_key, exam)?)
 }
 
 /// Seals finished segments that are still in plaintext (recorded by 0.1, before segments were

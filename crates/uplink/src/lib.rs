@@ -235,13 +235,22 @@ impl Uplink {
     }
 
     /// Who receives the recordings, as the server signs it: verified against `server_key`, and
-    /// naming the server this client addressed. Sends nothing about the candidate.
-    pub fn server_info(&self, server_key: &str) -> Result<ServerInfo, UplinkError> {
-        let resp = check(self.http.get(self.url("/v1/server-info")?).send().map_err(transport)?)?;
+    /// naming the server this client addressed; with `exam`, also what that exam derives on the
+    /// device. Sends nothing about the candidate.
+    pub fn server_info(&self, server_key: &str, exam: Option<&str>) -> Result<ServerInfo, UplinkError> {
+        let mut url = self.url("/v1/server-info")?;
+        if let Some(code) = exam {
+            url.query_pairs_mut().append_pair("exam", code);
+        }
+        let resp = check(self.http.get(url).send().map_err(transport)?)?;
         let signed: SignedJson = read_json(resp, "server-info")?;
         let info: ServerInfo = signed.open(SignedKind::ServerInfo, server_key)?;
         if info.origin != self.base.origin().ascii_serialization() {
             return Err(mismatch("server", &info.origin, self.base.as_str()));
+        }
+        let named = info.exam.as_ref().map(|e| e.exam_code.as_str());
+        if let Some(code) = exam.filter(|c| named != Some(*c)) {
+            return Err(mismatch("exam", named.unwrap_or(""), code));
         }
         Ok(info)
     }

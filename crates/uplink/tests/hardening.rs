@@ -209,9 +209,26 @@ fn plain_http_goes_only_to_this_machine_unless_allowed() {
 fn the_receiver_is_named_by_the_servers_signature() {
     let server = ReferenceServer::start_with("INFO", &["--organiser", "Әл-Фараби атындағы ҚазҰУ"]).unwrap();
     let up = Uplink::new(&server.url, false).unwrap();
-    let info = up.server_info(&server.key).unwrap();
+    let info = up.server_info(&server.key, None).unwrap();
     assert_eq!(info.organiser.as_deref(), Some("Әл-Фараби атындағы ҚазҰУ"));
     assert_eq!(info.origin, server.url.trim_end_matches('/'));
     let other = vigil_core::protocol::public_key_base64(&ed25519_dalek::SigningKey::from_bytes(&[4; 32]));
-    assert_eq!(up.server_info(&other).unwrap_err().code(), "policy.signature");
+    assert_eq!(up.server_info(&other, None).unwrap_err().code(), "policy.signature");
+    assert!(info.exam.is_none());
+
+    // With an exam code: what that exam derives on the device, signed with the rest.
+    server
+        .create_exam(
+            "QUIET",
+            Some("schema = 1\n[analysis]\nspeech = false\nface_multiple = false\npictures = false\n"),
+            None,
+        )
+        .unwrap();
+    let exam = up.server_info(&server.key, Some("QUIET")).unwrap().exam.unwrap();
+    assert_eq!(exam.flags, ["face.missing", "camera.covered", "camera.frozen"]);
+    assert!(!exam.evidence_pictures);
+    let default = up.server_info(&server.key, Some("INFO")).unwrap().exam.unwrap();
+    assert_eq!(default.flags, ["face.missing", "face.multiple", "camera.covered", "camera.frozen", "speech"]);
+    assert!(default.evidence_pictures);
+    assert_eq!(up.server_info(&server.key, Some("NOPE")).unwrap_err().code(), "exam.unknown_code");
 }

@@ -16,6 +16,8 @@ camera_missing = "warn"
 microphone_missing = "warn"
 remote_session = "warn"
 virtual_machine = "warn"
+[analysis]
+speech = false
 "#;
 
 pub fn shots() -> PathBuf {

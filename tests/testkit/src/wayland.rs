@@ -32,7 +32,8 @@ pub struct SwayDisplay {
 const USER: &str = "vigil-sway";
 
 impl SwayDisplay {
-    pub fn start(outputs: &[WaylandOutput]) -> Result<SwayDisplay> {
+    /// A desktop with `outputs`; with `xwayland`, X clients are served too (see [`Self::x_display`]).
+    pub fn start(outputs: &[WaylandOutput], xwayland: bool) -> Result<SwayDisplay> {
         let dir = private_dir("vigil-sway-")?;
         let root = is_root();
         if root {
@@ -51,7 +52,7 @@ impl SwayDisplay {
                 bail!("chown {USER} {}", dir.path().display());
             }
         }
-        let mut config = String::from("xwayland disable\n");
+        let mut config = format!("xwayland {}\n", if xwayland { "enable" } else { "disable" });
         for (i, o) in outputs.iter().enumerate() {
             config.push_str(&format!(
                 "output HEADLESS-{} resolution {}x{} position {} {} scale {} bg {} solid_color\n",
@@ -103,6 +104,36 @@ impl SwayDisplay {
     /// The runtime directory (sway's IPC socket is there too).
     pub fn runtime_dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// The X display Xwayland serves in this desktop (`:1`), as sway gives it to the programs it
+    /// starts; Xwayland itself starts with the first X client. Xwayland admits only its own user:
+    /// this user (root, in CI) is let in with `xhost`, as the candidate's own session would be.
+    pub fn x_display(&self) -> Result<String> {
+        let file = self.dir.path().join("x-display");
+        let me = String::from_utf8(Command::new("id").arg("-un").output()?.stdout)?;
+        // A script file: sway would split a command line at its `;`.
+        let script = self.dir.path().join("x-display.sh");
+        std::fs::write(
+            &script,
+            format!("xhost +si:localuser:{} >/dev/null\nprintf %s \"$DISPLAY\" > {}\n", me.trim(), file.display()),
+        )?;
+        self.swaymsg(&["exec", &format!("sh {}", script.display())])?;
+        wait_until(Duration::from_secs(10), "sway's DISPLAY", || std::fs::metadata(&file).is_ok_and(|m| m.len() > 0))?;
+        Ok(std::fs::read_to_string(&file)?)
+    }
+
+    /// A command to sway over its IPC socket (`output HEADLESS-1 bg #204080 solid_color`).
+    pub fn swaymsg(&self, args: &[&str]) -> Result<()> {
+        let ipc = std::fs::read_dir(self.dir.path())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("sway-ipc.")))
+            .context("sway's IPC socket")?;
+        let status = Command::new("swaymsg").arg("-s").arg(&ipc).args(args).stdout(Stdio::null()).status()?;
+        if !status.success() {
+            bail!("swaymsg {args:?} failed ({status})");
+        }
+        Ok(())
     }
 }
 
