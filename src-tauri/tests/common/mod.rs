@@ -108,7 +108,24 @@ pub fn to_exam(app: &AppDriver) {
     ) {
         panic!("{e}; findings: {}", app.text("#findings").unwrap_or_default());
     }
+    // On to the identity screen; a click that met the button while a check re-ran is given again.
+    let identity_shown = || {
+        app.wait_script(
+            "the identity screen",
+            "return !document.getElementById('screen-identity').hidden",
+            Duration::from_secs(10),
+        )
+    };
     app.click("#check-continue").unwrap();
+    if identity_shown().is_err() {
+        eprintln!(
+            "the identity screen did not open; screen {:?}, error {:?}",
+            app.script("return state.screen").ok(),
+            app.text("#error").ok()
+        );
+        app.click("#check-continue").unwrap();
+        identity_shown().unwrap();
+    }
     app.wait_visible("#camera-preview", Duration::from_secs(5)).ok();
     app.wait_script(
         "a camera picture",
