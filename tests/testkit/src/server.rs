@@ -5,6 +5,7 @@ use crate::{wait_until, workspace_bin, Guard};
 use anyhow::{bail, Context, Result};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use vigil_core::protocol::{ServerInfo, SignedJson, SignedKind};
 
 pub struct ReferenceServer {
     pub url: String,
@@ -42,23 +43,33 @@ impl ReferenceServer {
         admin(data.path(), &["exam", "create", "--code", code])?;
         let key = admin(data.path(), &["key"])?;
         let admin_token = admin(data.path(), &["token"])?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut s = ReferenceServer {
-            url: format!("http://127.0.0.1:{port}"),
-            port,
+            url: String::new(),
+            port: 0,
             key,
             admin_token,
             data,
             serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
             process: None,
         };
-        s.resume()?;
-        Ok(s)
+        // A free port can be taken by another test between our probe and the server's bind: the
+        // server then exits and the other one answers. Try a few ports.
+        let mut last = None;
+        for _ in 0..5 {
+            s.port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            s.url = format!("http://127.0.0.1:{}", s.port);
+            match s.resume() {
+                Ok(()) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("tried at least once"))
     }
 
-    /// Starts the server process again (after [`stop`](Self::stop)).
+    /// Starts the server process again (after [`stop`](Self::stop)); ready when the server on the
+    /// port signs with this server's key (not merely when something listens there).
     pub fn resume(&mut self) -> Result<()> {
-        let guard = Guard::spawn(
+        let mut guard = Guard::spawn(
             Command::new(workspace_bin("vigil-server"))
                 .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
                 .arg(self.data.path())
@@ -67,9 +78,28 @@ impl ReferenceServer {
                 .stderr(Stdio::null()),
             "vigil-server",
         )?;
+        let mut exited = None;
+        wait_until(Duration::from_secs(20), "vigil-server to answer", || {
+            if let Err(e) = guard.ensure_running() {
+                exited = Some(e);
+                return true;
+            }
+            self.answers_as_itself()
+        })?;
+        if let Some(e) = exited {
+            bail!("vigil-server on port {}: {e}", self.port);
+        }
         self.process = Some(guard);
-        let addr = format!("127.0.0.1:{}", self.port);
-        wait_until(Duration::from_secs(20), "vigil-server to listen", || std::net::TcpStream::connect(&addr).is_ok())
+        Ok(())
+    }
+
+    fn answers_as_itself(&self) -> bool {
+        let info = reqwest::blocking::Client::new()
+            .get(format!("{}/v1/server-info", self.url))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .and_then(|r| r.json::<SignedJson>());
+        info.is_ok_and(|signed| signed.open::<ServerInfo>(SignedKind::ServerInfo, &self.key).is_ok())
     }
 
     /// Creates (or replaces) exam `code` with a policy (TOML text) and an exam page address.
