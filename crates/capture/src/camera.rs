@@ -103,8 +103,9 @@ impl VideoSource for FileCamera {
     }
 }
 
-/// A moving test pattern with a frame counter bar, 640x480 by default. Changes every frame, like
-/// a real camera's noise does, so the encoder does real work.
+/// A moving test pattern with a frame counter bar, 640x480 by default, made straight in I420 (the
+/// encoder's format, as a real camera's pictures are converted to). Changes every frame, like a
+/// real camera's noise does, so the encoder does real work.
 pub struct SyntheticCamera {
     width: u32,
     height: u32,
@@ -113,7 +114,7 @@ pub struct SyntheticCamera {
 
 impl SyntheticCamera {
     pub fn new(width: u32, height: u32) -> SyntheticCamera {
-        SyntheticCamera { width, height, frame: 0 }
+        SyntheticCamera { width: width & !1, height: height & !1, frame: 0 }
     }
 }
 
@@ -128,26 +129,33 @@ impl VideoSource for SyntheticCamera {
 
     fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
         let (w, h) = (self.width as usize, self.height as usize);
-        let mut data = vec![0u8; w * h * 3];
         let t = self.frame as usize;
+        let mut data = Vec::with_capacity(crate::yuv::i420_len(self.width, self.height));
+        // Luma: a gradient that slides, under squares that swap every eight frames.
         for y in 0..h {
-            for x in 0..w {
-                let i = (y * w + x) * 3;
-                data[i] = ((x + t * 4) % 256) as u8;
-                data[i + 1] = ((y + t * 2) % 256) as u8;
-                data[i + 2] = (((x / 40 + y / 40 + t / 8) % 2) * 200) as u8;
-            }
+            let row = (y + t * 2) % 256;
+            data.extend((0..w).map(|x| {
+                let square = (x / 40 + y / 40 + t / 8) % 2;
+                (16 + ((x + t * 4 + row) % 200) / (1 + square)) as u8
+            }));
         }
         // A white bar whose length counts frames: every frame differs.
         let bar = (t * 7) % w;
         for y in h - 16..h {
-            data[(y * w) * 3..(y * w + bar) * 3].fill(255);
+            data[y * w..y * w + bar].fill(235);
+        }
+        // Chroma: slow colour gradients that drift.
+        let (cw, ch) = (w / 2, h / 2);
+        for plane in 0..2 {
+            for y in 0..ch {
+                data.extend((0..cw).map(|x| (64 + (if plane == 0 { x + t } else { y + t }) % 128) as u8));
+            }
         }
         self.frame += 1;
         Ok(VideoFrame {
             width: self.width,
             height: self.height,
-            format: PixelFormat::Rgb8,
+            format: PixelFormat::I420,
             data,
             captured: Duration::ZERO, // stamped by the pacer
             unchanged: false,
@@ -155,7 +163,8 @@ impl VideoSource for SyntheticCamera {
     }
 }
 
-/// The first camera nokhwa finds, asked for `width`x`height` at `fps` in YUYV (decoded to RGB).
+/// The first camera nokhwa finds, asked for `width`x`height` at `fps` in YUYV (or what it offers
+/// closest: MJPEG, NV12), each picture taken straight to I420 by [`crate::yuv`].
 /// nokhwa's camera is not `Send`, so it lives on a thread of its own and `grab` asks that thread
 /// for the next frame.
 pub struct NokhwaCamera {
@@ -188,17 +197,8 @@ impl NokhwaCamera {
                         .frame()
                         .map_err(|e| CaptureError::Lost { device: name.clone(), message: e.to_string() })
                         .and_then(|buffer| {
-                            buffer
-                                .decode_image::<nokhwa::pixel_format::RgbFormat>()
+                            to_i420(&buffer)
                                 .map_err(|e| CaptureError::Device { device: name.clone(), message: e.to_string() })
-                        })
-                        .map(|image| VideoFrame {
-                            width: image.width(),
-                            height: image.height(),
-                            format: PixelFormat::Rgb8,
-                            data: image.into_raw(),
-                            captured: Duration::ZERO, // stamped by the pacer
-                            unchanged: false,
                         });
                     if frame_tx.send(frame).is_err() {
                         break;
@@ -217,6 +217,27 @@ impl NokhwaCamera {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// A camera's picture, in whatever format it sent, as I420.
+fn to_i420(buffer: &nokhwa::Buffer) -> Result<VideoFrame, crate::yuv::ConvertError> {
+    use crate::yuv;
+    use nokhwa::utils::FrameFormat;
+    let (raw, r) = (buffer.buffer(), buffer.resolution());
+    let (mut width, mut height) = (r.width(), r.height());
+    let data = match buffer.source_frame_format() {
+        FrameFormat::YUYV => yuv::yuyv_to_i420(raw, width, height)?,
+        FrameFormat::NV12 => yuv::nv12_to_i420(raw, width, height)?,
+        FrameFormat::GRAY => yuv::grey_to_i420(raw, width, height)?,
+        FrameFormat::RAWRGB => yuv::rgb_to_i420(raw, width, height, false)?,
+        FrameFormat::RAWBGR => yuv::rgb_to_i420(raw, width, height, true)?,
+        FrameFormat::MJPEG => {
+            let (w, h, data) = yuv::mjpeg_to_i420(raw)?;
+            (width, height) = (w, h);
+            data
+        }
+    };
+    Ok(VideoFrame { width, height, format: PixelFormat::I420, data, captured: Duration::ZERO, unchanged: false })
 }
 
 fn open_nokhwa(index: u32, width: u32, height: u32, fps: u32) -> Result<nokhwa::Camera, CaptureError> {
@@ -269,7 +290,7 @@ mod tests {
     fn synthetic_frames_differ() {
         let mut cam = SyntheticCamera::new(640, 480);
         let (a, b) = (cam.grab().unwrap(), cam.grab().unwrap());
-        assert_eq!(a.data.len(), 640 * 480 * 3);
+        assert_eq!((a.format, a.data.len()), (PixelFormat::I420, 640 * 480 * 3 / 2));
         assert_ne!(a.data, b.data);
     }
 }

@@ -1,4 +1,4 @@
-//! Vigil's capture: sources (camera through nokhwa or a synthetic pattern, microphone through
+//! Vigil's capture: sources (camera through nokhwa, its pictures taken straight to I420 by [`yuv`], or a synthetic pattern, microphone through
 //! cpal, every monitor through X11 shared memory, wlroots' screencopy or xcap), encoders (H.264 through openh264, Opus), crash-safe
 //! fragmented-MP4 segments in the spool, and the app's live preview ([`preview`]). Each source runs on its own thread with a bounded queue.
 //! Knows nothing of the network: the spool is the hand-off to the uplink.
@@ -18,5 +18,6 @@ pub mod source;
 pub mod wlr;
 #[cfg(target_os = "linux")]
 pub mod x11;
+pub mod yuv;
 
 pub use recorder::{record, CameraMode, RecordError, RecordOptions, RecordSummary, RecorderStatus};

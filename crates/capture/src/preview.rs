@@ -2,7 +2,6 @@
 //! check screen shows them, and the identity photos taken from the same preview. The app starts
 //! it only after consent, and drops it (which releases the devices) before recording starts.
 
-use crate::frame::PixelFormat;
 use crate::microphone::LevelMeter;
 use crate::source::VideoSource;
 use crate::CameraMode;
@@ -104,15 +103,9 @@ fn camera_loop(mode: CameraMode, stop: &StopToken, latest: &Mutex<Latest>) {
     };
     while !stop.is_stopped() {
         let began = Instant::now();
-        match camera.grab().map_err(|e| e.to_string()).and_then(|f| {
-            if f.format != PixelFormat::Rgb8 {
-                return Err(format!("unexpected camera format {:?}", f.format));
-            }
-            let mut jpeg = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
-                .encode(&f.data, f.width, f.height, image::ExtendedColorType::Rgb8)
-                .map_err(|e| e.to_string())?;
-            Ok(jpeg)
+        match camera.grab().map_err(|e| e.to_string()).and_then(|f| match f.thumbnail_jpeg(f.width) {
+            Some(jpeg) => jpeg.map_err(|e| e.to_string()),
+            None => Err(format!("the camera sent an empty {:?} picture", f.format)),
         }) {
             Ok(jpeg) => {
                 let mut l = lock(latest);
@@ -154,5 +147,29 @@ fn mic_loop(stop: &StopToken, latest: &Mutex<Latest>) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(_) => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preview_shows_the_cameras_i420_pictures_as_jpeg() {
+        let preview = Preview::start(CameraMode::Synthetic, false);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let jpeg = loop {
+            if let Some(jpeg) = preview.snapshot() {
+                break jpeg;
+            }
+            assert!(Instant::now() < deadline, "no picture: {:?}", preview.frame().camera_error);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let picture = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+        assert_eq!(picture.dimensions(), (640, 480));
+        // The synthetic pattern has colour: the chroma planes made it through.
+        let coloured = picture.pixels().filter(|p| p.0.iter().max().unwrap() - p.0.iter().min().unwrap() > 30).count();
+        assert!(coloured > 640 * 480 / 4, "{coloured} coloured pixels");
+        assert_eq!(preview.frame().mic_error.as_deref(), Some("the microphone is switched off for this session"));
     }
 }

@@ -1,5 +1,6 @@
-//! `cargo bench -p vigil-cli --bench record`: CPU and memory of a real recording, CPU per screen
-//! frame next to ffmpeg doing the same screen job, and how long stopping a recording takes (from
+//! `cargo bench -p vigil-cli --bench record`: CPU and memory of a real recording, without and with
+//! the on-device analysis, next to ffmpeg doing the same job; CPU per screen frame next to ffmpeg
+//! doing the same screen job (and on Wayland), and how long stopping a recording takes (from
 //! the stop token to every track closed and filed). Prints figures; asserts nothing.
 //!
 //! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera;
@@ -116,14 +117,75 @@ fn main() {
         );
     }
 
-    // 1. The whole default recording, screens changing.
+    // 1. The whole default recording, screens changing, without and with the on-device analysis
+    // (the default policy's flags), next to ffmpeg doing the same job: a 640x480@15 test pattern
+    // (ffmpeg's testsrc2 for the synthetic camera) with the microphone in Opus, and both monitors
+    // at 1 frame/s, all in H.264 (libx264 ultrafast).
     {
         let _busy = busy_screens(&vnc.display);
-        let dir = tempfile::tempdir().unwrap();
-        let u = measure(vigil(dir.path(), &vnc.display, &pulse, &["--duration", &secs, "--camera", "synthetic"]));
+        let policy = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(policy.path(), "schema = 1\n").unwrap();
+        let whole = |analysis: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut args = vec!["--duration", &secs, "--camera", "synthetic"];
+            if analysis {
+                args.extend(["--policy", policy.path().to_str().unwrap()]);
+            }
+            let u = measure(vigil(dir.path(), &vnc.display, &pulse, &args));
+            let label = if analysis { "with the analysis (default flags)" } else { "without analysis" };
+            println!(
+                "vigil default recording {label} (camera 640x480@15 synthetic + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}",
+                100.0 * u.cpu / u.wall, u.peak_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-")
+            );
+            u
+        };
+        let (plain, analysed) = (whole(false), whole(true));
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x480:rate=15",
+            "-f",
+            "pulse",
+            "-i",
+            "default",
+        ]);
+        for x in [0, 1920] {
+            cmd.args(["-f", "x11grab", "-framerate", "1", "-video_size", "1920x1080", "-i"])
+                .arg(format!("{}+{x},0", vnc.display));
+        }
+        let h264 = ["-c:v", "libx264", "-preset", "ultrafast"];
+        cmd.args(["-map", "0:v", "-map", "1:a"]).args(h264).args(["-b:v", "600k", "-c:a", "libopus", "-b:a", "32k"]);
+        cmd.args(["-t", &secs]).arg(out.path().join("camera.mp4"));
+        for (i, name) in [(2, "a.mp4"), (3, "b.mp4")] {
+            cmd.args(["-map", &format!("{i}:v")])
+                .args(h264)
+                .args(["-b:v", "1M", "-t", &secs])
+                .arg(out.path().join(name));
+        }
+        let ff = measure(
+            cmd.envs(pulse.env())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ffmpeg"),
+        );
+        let share = |u: &Usage| u.cpu / u.wall;
         println!(
-            "default recording (camera 640x480@15 synthetic + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}",
-            100.0 * u.cpu / u.wall, u.peak_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-")
+            "ffmpeg, the same job (testsrc2 640x480@15 + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, peak RSS {:.0} MiB",
+            100.0 * share(&ff), ff.peak_mib
+        );
+        println!(
+            "vigil / ffmpeg CPU, the whole job: without analysis {:.2}, with the analysis {:.2} (the analysis alone: {:.1}% of one core)",
+            share(&plain) / share(&ff),
+            share(&analysed) / share(&ff),
+            100.0 * (share(&analysed) - share(&plain))
         );
     }
 

@@ -20,6 +20,10 @@ pub struct RecordArgs {
     duration: Option<f64>,
     #[command(flatten)]
     capture: CaptureArgs,
+    /// Compute the on-device flags this exam policy's `[analysis]` asks for (faces, camera,
+    /// speech), recorded as events with their evidence pictures; without it, none are computed.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -113,7 +117,13 @@ pub fn run(args: RecordArgs) -> Result<i32> {
     let spool =
         Arc::new(Spool::open(&args.out).with_context(|| format!("cannot open the spool in {}", args.out.display()))?);
     let timeline = Arc::new(Timeline::new(spool));
-    let opts = args.capture.options();
+    let mut opts = args.capture.options();
+    if let Some(p) = &args.policy {
+        let policy = crate::policy_cmd::load(p).with_context(|| format!("policy file {}", p.display()))?;
+        let vision = vigil_analysis::vision::VisionOptions::from_policy(&policy.analysis);
+        opts.analysis = vision.any().then_some(vision);
+        opts.speech = vigil_analysis::SpeechOptions::for_candidate(&policy, "");
+    }
     let stop = stop_signal(args.duration)?;
     if !args.json {
         eprintln!(
