@@ -105,16 +105,31 @@ impl VideoSource for FileCamera {
 
 /// A moving test pattern with a frame counter bar, 640x480 by default, made straight in I420 (the
 /// encoder's format, as a real camera's pictures are converted to). Changes every frame, like a
-/// real camera's noise does, so the encoder does real work.
+/// real camera's noise does, so the encoder does real work. Each picture is cut from a larger
+/// pattern drawn once, at an offset that moves: copying rows, not computing pixels.
 pub struct SyntheticCamera {
     width: u32,
     height: u32,
     frame: u64,
+    /// The luma pattern, [`PERIOD`] wider and taller than a picture.
+    luma: Vec<u8>,
+    /// One row of the U plane's pattern, [`PERIOD`] / 2 longer than a picture's chroma row.
+    chroma_row: Vec<u8>,
 }
+
+/// The pattern repeats every this many pixels across and down.
+const PERIOD: usize = 400;
 
 impl SyntheticCamera {
     pub fn new(width: u32, height: u32) -> SyntheticCamera {
-        SyntheticCamera { width: width & !1, height: height & !1, frame: 0 }
+        let (width, height) = (width & !1, height & !1);
+        let (pw, ph) = (width as usize + PERIOD, height as usize + PERIOD);
+        // A diagonal gradient under squares of half its brightness (periodic in 400 pixels).
+        let luma = (0..ph)
+            .flat_map(|y| (0..pw).map(move |x| (16 + ((x + y) % 200) / (1 + (x / 40 + y / 40) % 2)) as u8))
+            .collect();
+        let chroma_row = (0..width as usize / 2 + PERIOD / 2).map(|x| (64 + x % 128) as u8).collect();
+        SyntheticCamera { width, height, frame: 0, luma, chroma_row }
     }
 }
 
@@ -130,26 +145,27 @@ impl VideoSource for SyntheticCamera {
     fn grab(&mut self) -> Result<VideoFrame, CaptureError> {
         let (w, h) = (self.width as usize, self.height as usize);
         let t = self.frame as usize;
+        let pw = w + PERIOD;
         let mut data = Vec::with_capacity(crate::yuv::i420_len(self.width, self.height));
-        // Luma: a gradient that slides, under squares that swap every eight frames.
+        // The pattern slides right and down, at different speeds.
+        let (dx, dy) = ((t * 4) % PERIOD, (t * 2) % PERIOD);
         for y in 0..h {
-            let row = (y + t * 2) % 256;
-            data.extend((0..w).map(|x| {
-                let square = (x / 40 + y / 40 + t / 8) % 2;
-                (16 + ((x + t * 4 + row) % 200) / (1 + square)) as u8
-            }));
+            let start = (y + dy) * pw + dx;
+            data.extend_from_slice(&self.luma[start..start + w]);
         }
         // A white bar whose length counts frames: every frame differs.
         let bar = (t * 7) % w;
         for y in h - 16..h {
             data[y * w..y * w + bar].fill(235);
         }
-        // Chroma: slow colour gradients that drift.
+        // Chroma: U drifts across, V down.
         let (cw, ch) = (w / 2, h / 2);
-        for plane in 0..2 {
-            for y in 0..ch {
-                data.extend((0..cw).map(|x| (64 + (if plane == 0 { x + t } else { y + t }) % 128) as u8));
-            }
+        let shift = t % (PERIOD / 2);
+        for _ in 0..ch {
+            data.extend_from_slice(&self.chroma_row[shift..shift + cw]);
+        }
+        for y in 0..ch {
+            data.extend(std::iter::repeat_n((64 + (y + t) % 128) as u8, cw));
         }
         self.frame += 1;
         Ok(VideoFrame {
@@ -165,8 +181,6 @@ impl VideoSource for SyntheticCamera {
 
 /// The first camera nokhwa finds, asked for `width`x`height` at `fps` in YUYV (or what it offers
 /// closest: MJPEG, NV12), each picture taken straight to I420 by [`crate::yuv`].
-/// nokhwa's camera is not `Send`, so it lives on a thread of its own and `grab` asks that thread
-/// for the next frame.
 pub struct NokhwaCamera {
     name: String,
     size: (u32, u32),

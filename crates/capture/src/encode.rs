@@ -3,18 +3,9 @@
 
 use crate::frame::{PixelFormat, VideoFrame};
 use crate::h264skip::SkipFrames;
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
+use openh264::encoder::{BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, UsageType};
 use openh264::formats::{BgraSliceU8, RgbSliceU8, RgbaSliceU8, YUVBuffer, YUVSource};
 
-/// Converts a BGRX picture to I420 (planar Y, U, V), as [`PixelFormat::I420`] holds it.
-pub fn bgrx_to_i420(bgrx: &[u8], width: usize, height: usize) -> Vec<u8> {
-    let yuv = YUVBuffer::from_bgra8_source(BgraSliceU8::new(bgrx, (width, height)));
-    let mut out = Vec::with_capacity(width * height * 3 / 2);
-    out.extend_from_slice(yuv.y());
-    out.extend_from_slice(yuv.u());
-    out.extend_from_slice(yuv.v());
-    out
-}
 use openh264::OpenH264API;
 
 /// One encoded picture, its NAL units length-prefixed (MP4 / AVCC layout).
@@ -76,6 +67,10 @@ impl OpenH264Encoder {
             // Key frames come when a segment starts (forced), not on a timer.
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .skip_frames(false)
+            .complexity(Complexity::Low)
+            .scene_change_detect(false)
+            .background_detection(false)
+            .adaptive_quantization(false)
             .num_threads(1);
         let encoder =
             Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError(e.to_string()))?;

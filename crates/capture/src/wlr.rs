@@ -110,6 +110,8 @@ pub struct WlrScreen {
     output: wl_output::WlOutput,
     name: String,
     buffer: Option<ShmBuffer>,
+    /// The fingerprint of the last picture's pixels, to notice an unchanged screen.
+    last_print: Option<u64>,
 }
 
 impl WlrScreen {
@@ -121,10 +123,11 @@ impl WlrScreen {
             device: format!("monitor {name}"),
             message: "no longer connected".into(),
         })?;
-        Ok(Some(WlrScreen { session, output, name: name.to_owned(), buffer: None }))
+        Ok(Some(WlrScreen { session, output, name: name.to_owned(), buffer: None, last_print: None }))
     }
 
-    /// One picture as BGRX, `width` x `height` (the output's pixels; cut to even sizes).
+    /// One picture as I420, `width` x `height` (the output's pixels; cut to even sizes), or an
+    /// `unchanged` frame without pixels when they are the same as the last picture's.
     pub fn grab(&mut self, width: u32, height: u32) -> Result<VideoFrame, CaptureError> {
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", self.name), message };
         let s = &mut self.session;
@@ -166,13 +169,29 @@ impl WlrScreen {
             return Err(lost(format!("the output is now {w}x{h}, it was {width}x{height}")));
         }
         let pixels = self.buffer.as_ref().map(|b| b.bytes()).unwrap_or_default();
-        let (row, stride) = (width as usize * 4, stride as usize);
-        let mut bgrx = Vec::with_capacity(row * height as usize);
-        for y in 0..height as usize {
-            let y = if s.state.frame.y_invert { h as usize - 1 - y } else { y };
-            bgrx.extend_from_slice(&pixels[y * stride..y * stride + row]);
+        // The same pixels as last time: neither converted nor encoded again.
+        let print = crate::screen::fingerprint(pixels);
+        if self.last_print.replace(print) == Some(print) {
+            return Ok(VideoFrame {
+                width,
+                height,
+                format: PixelFormat::I420,
+                data: Vec::new(),
+                captured: Duration::ZERO,
+                unchanged: true,
+            });
         }
-        let data = crate::encode::bgrx_to_i420(&bgrx, width as usize, height as usize);
+        let (row, stride) = (width as usize * 4, stride as usize);
+        let data = if s.state.frame.y_invert {
+            let mut bgrx = Vec::with_capacity(row * height as usize);
+            for y in (0..height as usize).map(|y| h as usize - 1 - y) {
+                bgrx.extend_from_slice(&pixels[y * stride..y * stride + row]);
+            }
+            crate::yuv::bgrx_to_i420(&bgrx, width, height, row)
+        } else {
+            crate::yuv::bgrx_to_i420(pixels, width, height, stride)
+        }
+        .map_err(|e| lost(e.to_string()))?;
         Ok(VideoFrame { width, height, format: PixelFormat::I420, data, captured: Duration::ZERO, unchanged: false })
     }
 }

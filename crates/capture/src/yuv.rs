@@ -108,6 +108,31 @@ pub fn rgb_to_i420(rgb: &[u8], width: u32, height: u32, bgr: bool) -> Result<Vec
     Ok(out)
 }
 
+/// BGRX (X11's 24-bit pixels and Wayland's XRGB8888 as they lie in memory: blue, green, red, one
+/// unused byte), rows `stride` bytes apart, to I420.
+pub fn bgrx_to_i420(bgrx: &[u8], width: u32, height: u32, stride: usize) -> Result<Vec<u8>, ConvertError> {
+    let wanted = stride * height as usize;
+    if stride < width as usize * 4 || bgrx.len() < wanted {
+        return Err(ConvertError {
+            format: "BGRX",
+            width,
+            height,
+            message: format!("{} bytes with rows {stride} apart", bgrx.len()),
+        });
+    }
+    let mut out = vec![0u8; i420_len(width, height)];
+    yuvutils_rs::bgra_to_yuv420(
+        &mut planes(&mut out, width, height),
+        &bgrx[..wanted],
+        stride as u32,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt601,
+        YuvConversionMode::Balanced,
+    )
+    .map_err(|e| ConvertError { format: "BGRX", width, height, message: e.to_string() })?;
+    Ok(out)
+}
+
 /// Full-range (JPEG) luma and chroma to the limited range: 0-255 to 16-235 and 16-240.
 const LIMITED_LUMA: [u8; 256] = limited(219);
 const LIMITED_CHROMA: [u8; 256] = limited(224);
@@ -202,6 +227,25 @@ mod tests {
         assert!(u.iter().all(|&p| p.abs_diff(90) <= 2) && v.iter().all(|&p| p.abs_diff(240) <= 2), "{u:?} {v:?}");
         let bgr_red: Vec<u8> = std::iter::repeat_n([0u8, 0, 255], 16).flatten().collect();
         assert_eq!(rgb_to_i420(&bgr_red, 4, 4, true).unwrap(), i420);
+    }
+
+    #[test]
+    fn bgrx_rows_with_padding_convert_like_tight_ones() {
+        // Blue, green, red, unused: pure red in a 4x2 picture, then with 8 bytes of padding a row.
+        let tight: Vec<u8> = std::iter::repeat_n([0u8, 0, 255, 0], 8).flatten().collect();
+        let i420 = bgrx_to_i420(&tight, 4, 2, 16).unwrap();
+        let (y, u, v) = split(&i420, 4, 2);
+        assert!(y.iter().all(|&p| p.abs_diff(81) <= 2), "{y:?}");
+        assert!(u.iter().all(|&p| p.abs_diff(90) <= 2) && v.iter().all(|&p| p.abs_diff(240) <= 2), "{u:?} {v:?}");
+        let mut padded = Vec::new();
+        for row in tight.chunks(16) {
+            padded.extend_from_slice(row);
+            padded.extend_from_slice(&[7; 8]);
+        }
+        assert_eq!(bgrx_to_i420(&padded, 4, 2, 24).unwrap(), i420);
+        assert!(bgrx_to_i420(&tight[..20], 4, 2, 16).is_err());
+        assert!(bgrx_to_i420(&padded[..40], 4, 2, 24).is_err(), "the last row's padding is part of the picture");
+        assert!(bgrx_to_i420(&tight, 4, 2, 8).is_err(), "rows shorter than a row of pixels");
     }
 
     #[test]

@@ -127,3 +127,50 @@ fn only_xwaylands_display_is_refused_not_recorded_black() {
     assert!(!out.status.success(), "a recording that cannot see the screen must not pass");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Xwayland"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Windows, not only backgrounds: a native Wayland window (foot, a terminal painted in one
+/// colour) on the first output and an Xwayland window (xmessage in another colour) on the
+/// second, scaled, output are both in the recorded frames.
+#[test]
+fn native_wayland_and_xwayland_windows_are_both_recorded() {
+    let sway = SwayDisplay::start(&OUTPUTS, true).unwrap();
+    let (native, x) = ([0x20u8, 0x40, 0xc0], [0xc0u8, 0x40, 0x80]);
+    sway.start_on(
+        "HEADLESS-1",
+        "foot -o colors.background=2040c0 -o colors.foreground=2040c0 -o 'cursor.color=2040c0 2040c0' sleep 600",
+    )
+    .unwrap();
+    sway.start_on("HEADLESS-2", "xmessage -bg '#c04080' -fg '#c04080' -bd '#c04080' -buttons '' ' '").unwrap();
+    // Each window is up when the middle of its output shows its colour (the second output is
+    // 640x360 in layout coordinates at scale 2).
+    let near = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(&p, q)| p.abs_diff(q) < 24);
+    let shown =
+        || sway.pixel(320, 240).is_ok_and(|p| near(p, native)) && sway.pixel(960, 180).is_ok_and(|p| near(p, x));
+    vigil_testkit::wait_until(std::time::Duration::from_secs(20), "foot and xmessage to show", shown)
+        .unwrap_or_else(|e| panic!("{e}: {:?} {:?}", sway.pixel(320, 240), sway.pixel(960, 180)));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(
+        &sway,
+        &[
+            "record",
+            "--json",
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--camera",
+            "none",
+            "--mic",
+            "none",
+            "--duration",
+            "4",
+        ],
+    );
+    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    for (source, want) in [("screen-0", native), ("screen-1", x)] {
+        let segment = dir.path().join("segments").join(format!("{source}-000000.mp4"));
+        let (rgb, _) = colour_of(&segment);
+        println!("{source}: mean colour {rgb:.0?}, the window's {want:?}");
+        let close = |a: f64, b: u8| (a - f64::from(b)).abs() < 24.0;
+        assert!(close(rgb.0, want[0]) && close(rgb.1, want[1]) && close(rgb.2, want[2]), "{source}: {rgb:?}");
+    }
+}

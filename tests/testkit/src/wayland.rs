@@ -52,7 +52,8 @@ impl SwayDisplay {
                 bail!("chown {USER} {}", dir.path().display());
             }
         }
-        let mut config = format!("xwayland {}\n", if xwayland { "enable" } else { "disable" });
+        // Windows without borders or title bars, so that a window fills its output.
+        let mut config = format!("xwayland {}\ndefault_border none\n", if xwayland { "enable" } else { "disable" });
         for (i, o) in outputs.iter().enumerate() {
             config.push_str(&format!(
                 "output HEADLESS-{} resolution {}x{} position {} {} scale {} bg {} solid_color\n",
@@ -121,6 +122,33 @@ impl SwayDisplay {
         self.swaymsg(&["exec", &format!("sh {}", script.display())])?;
         wait_until(Duration::from_secs(10), "sway's DISPLAY", || std::fs::metadata(&file).is_ok_and(|m| m.len() > 0))?;
         Ok(std::fs::read_to_string(&file)?)
+    }
+
+    /// Starts `command` (a shell command line, run as sway's user with sway's environment: its
+    /// `WAYLAND_DISPLAY`, and `DISPLAY` for Xwayland) with output `output` focused, so that its
+    /// window opens there.
+    pub fn start_on(&self, output: &str, command: &str) -> Result<()> {
+        self.swaymsg(&["focus", "output", output])?;
+        // A script file (sway would split a command line at its `;`), readable by sway's user.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let script = self.dir.path().join(format!("start-{n}.sh"));
+        std::fs::write(&script, format!("{command}\n"))?;
+        self.swaymsg(&["exec", &format!("sh {}", script.display())])
+    }
+
+    /// The colour of the pixel at (`x`, `y`) in the desktop's layout (logical) coordinates, as
+    /// grim sees it.
+    pub fn pixel(&self, x: i32, y: i32) -> Result<[u8; 3]> {
+        let out = Command::new("grim")
+            .args(["-g", &format!("{x},{y} 1x1"), "-t", "ppm", "-"])
+            .env("WAYLAND_DISPLAY", &self.socket)
+            .output()?;
+        // A binary PPM: "P6\n1 1\n255\n" then three bytes.
+        match out.stdout.len().checked_sub(3).map(|at| &out.stdout[at..]) {
+            Some(&[r, g, b]) if out.status.success() => Ok([r, g, b]),
+            _ => bail!("grim: {}", String::from_utf8_lossy(&out.stderr)),
+        }
     }
 
     /// A command to sway over its IPC socket (`output HEADLESS-1 bg #204080 solid_color`).
