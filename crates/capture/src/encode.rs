@@ -51,27 +51,35 @@ pub struct OpenH264Encoder {
     skip_checked: bool,
 }
 
+/// The encoder's settings for `content` at `width` x `height` and `fps`: the one place they are
+/// chosen (the skip pictures' test encodes with them too).
+pub fn encoder_config(content: Content, width: u32, height: u32, fps: f32) -> EncoderConfig {
+    let pixels = width as f32 * height as f32;
+    let (usage, bps) = match content {
+        // ~0.1 bit per pixel per frame: 640x480@15 -> ~460 kbit/s.
+        Content::Camera => (UsageType::CameraVideoRealTime, (pixels * fps * 0.1) as u32),
+        // Screens change rarely and must stay readable: ~0.5 bit per pixel per frame.
+        Content::Screen => (UsageType::ScreenContentRealTime, (pixels * fps * 0.5) as u32),
+    };
+    EncoderConfig::new()
+        .usage_type(usage)
+        .bitrate(BitRate::from_bps(bps.max(100_000)))
+        .max_frame_rate(FrameRate::from_hz(fps))
+        // Key frames come when a segment starts (forced), not on a timer.
+        .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+        .skip_frames(false)
+        // The cheapest search, without the passes that cost more than they give at these rates
+        // (measured by the record benchmark).
+        .complexity(Complexity::Low)
+        .scene_change_detect(false)
+        .background_detection(false)
+        .adaptive_quantization(false)
+        .num_threads(1)
+}
+
 impl OpenH264Encoder {
     pub fn new(content: Content, width: u32, height: u32, fps: f32) -> Result<OpenH264Encoder, EncodeError> {
-        let pixels = width as f32 * height as f32;
-        let (usage, bps) = match content {
-            // ~0.1 bit per pixel per frame: 640x480@15 -> ~460 kbit/s.
-            Content::Camera => (UsageType::CameraVideoRealTime, (pixels * fps * 0.1) as u32),
-            // Screens change rarely and must stay readable: ~0.5 bit per pixel per frame.
-            Content::Screen => (UsageType::ScreenContentRealTime, (pixels * fps * 0.5) as u32),
-        };
-        let config = EncoderConfig::new()
-            .usage_type(usage)
-            .bitrate(BitRate::from_bps(bps.max(100_000)))
-            .max_frame_rate(FrameRate::from_hz(fps))
-            // Key frames come when a segment starts (forced), not on a timer.
-            .intra_frame_period(IntraFramePeriod::from_num_frames(0))
-            .skip_frames(false)
-            .complexity(Complexity::Low)
-            .scene_change_detect(false)
-            .background_detection(false)
-            .adaptive_quantization(false)
-            .num_threads(1);
+        let config = encoder_config(content, width, height, fps);
         let encoder =
             Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError(e.to_string()))?;
         Ok(OpenH264Encoder { encoder, yuv: None, config: None, skip: None, skip_checked: false })

@@ -260,7 +260,7 @@ impl SkipFrames {
 mod tests {
     use super::*;
     use openh264::decoder::Decoder;
-    use openh264::encoder::{Encoder, EncoderConfig, FrameRate, UsageType};
+    use openh264::encoder::Encoder;
     use openh264::formats::{RgbSliceU8, YUVBuffer, YUVSource};
     use openh264::OpenH264API;
 
@@ -305,11 +305,8 @@ mod tests {
     #[test]
     fn skip_pictures_decode_to_exact_copies_and_keep_the_stream_valid() {
         let (w, h) = (320, 240);
-        let config = EncoderConfig::new()
-            .usage_type(UsageType::ScreenContentRealTime)
-            .max_frame_rate(FrameRate::from_hz(1.0))
-            .skip_frames(false)
-            .num_threads(1);
+        // The recorder's own settings for a screen.
+        let config = crate::encode::encoder_config(crate::encode::Content::Screen, w as u32, h as u32, 1.0);
         let mut enc = Encoder::with_api_config(OpenH264API::from_source(), config).unwrap();
         let mut encoded: Vec<Vec<Vec<u8>>> = Vec::new();
         for seed in [0, 1, 2] {
