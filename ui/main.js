@@ -359,6 +359,7 @@ function warningText(w) {
   if (w.kind === "monitor.rule_broken") return t("warning.monitors", { count: d.monitors, min: d.min, max: d.max });
   if (w.kind === "audio.output_recorded") return t("warning.sound_recorder", { app: d.app });
   if (w.kind === "camera.virtual") return t("warning.virtual_camera", { name: d.name });
+  if (w.kind === "display.capture_device") return t("warning.capture_device", { name: d.name || d.device });
   return w.kind;
 }
 

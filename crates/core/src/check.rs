@@ -380,8 +380,9 @@ fn desktop_findings(d: &crate::facts::DesktopFacts, policy: &ExamPolicy) -> Vec<
 }
 
 /// `sound.recorders`: no other program records the sound output; `camera.virtual`: every camera
-/// is a physical device.
-fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::policy::Verdicts) -> [Finding; 2] {
+/// is a physical device; `display.capture_devices`: no HDMI capture device and no output that is
+/// one, virtual or without an EDID.
+fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::policy::Verdicts) -> [Finding; 3] {
     let recorders = match (&signals.sound_error, signals.sound_recorders.as_slice()) {
         (Some(e), _) => finding(
             "sound.recorders",
@@ -420,7 +421,30 @@ fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::po
             format!("{}; remove it or unload its driver", list.join("; ")),
         )
     };
-    [recorders, cameras]
+    let devices = if signals.capture_devices.is_empty() {
+        finding(
+            "display.capture_devices",
+            "Capture devices and virtual displays",
+            Verdict::Ok,
+            "no capture device and no virtual display".into(),
+        )
+    } else {
+        let list: Vec<String> = signals
+            .capture_devices
+            .iter()
+            .map(|d| match d.name.as_str() {
+                "" => format!("{}: {}", d.device, d.reason),
+                name => format!("{} \"{name}\": {}", d.device, d.reason),
+            })
+            .collect();
+        finding(
+            "display.capture_devices",
+            "Capture devices and virtual displays",
+            v.capture_device,
+            format!("{}; unplug it", list.join("; ")),
+        )
+    };
+    [recorders, cameras, devices]
 }
 
 /// `monitors.capture`: every monitor gave a picture of its own size that is not black everywhere.
@@ -588,6 +612,25 @@ mod tests {
         f.capture_signals = Default::default();
         f.capture_signals.sound_error = Some("pactl: not found".into());
         assert_eq!(verdict(&evaluate(&f, &strict), "sound.recorders"), Verdict::Warn);
+    }
+
+    #[test]
+    fn a_capture_device_or_virtual_display_is_a_finding_by_policy() {
+        let mut f = healthy();
+        assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "display.capture_devices"), Verdict::Ok);
+        f.capture_signals.capture_devices.push(crate::facts::CaptureDevice {
+            kind: "display".into(),
+            device: "card0-HDMI-A-1".into(),
+            name: "USB Capture".into(),
+            reason: "a capture device that records it".into(),
+        });
+        let r = evaluate(&f, &ExamPolicy::default());
+        assert_eq!(verdict(&r, "display.capture_devices"), Verdict::Warn);
+        assert!(r.iter().any(|x| x.message.contains("card0-HDMI-A-1 \"USB Capture\"")), "{r:?}");
+        let strict =
+            ExamPolicy::parse("schema = 1\n[verdicts]\ncapture_device = \"fail\"", crate::policy::Format::Toml)
+                .unwrap();
+        assert_eq!(verdict(&evaluate(&f, &strict), "display.capture_devices"), Verdict::Fail);
     }
 
     #[test]

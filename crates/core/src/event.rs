@@ -168,6 +168,8 @@ event_kinds! {
     AudioOutputReleased = "audio.output_released", Info, "close", "That program stopped recording the sound output.", "app, pid, binary, source";
     CameraVirtual = "camera.virtual", Warning, "open", "A camera that is not a physical device is present (v4l2loopback, OBS's or DroidCam's virtual camera): it can show a recorded face.", "device, name, driver, reason";
     CameraVirtualGone = "camera.virtual_gone", Info, "close", "That virtual camera is gone.", "device, name, driver, reason";
+    DisplayCaptureDevice = "display.capture_device", Warning, "open", "An HDMI capture device is plugged in, or an output is a capture device, a virtual display (evdi) or has no EDID: the screen can be carried to another machine.", "kind, device, name, reason";
+    DisplayCaptureDeviceGone = "display.capture_device_gone", Info, "close", "That capture device or virtual display is gone.", "kind, device, name, reason";
     FocusLost = "focus.lost", Warning, "open", "The exam window lost the focus (for longer than the grace time).", "since_ms_ago";
     FocusRegained = "focus.regained", Info, "close", "The exam window has the focus again.", "away_ms";
     WindowOverExam = "window.over_exam", Warning, "open", "Another window is stacked over the exam window (X11).", "windows";

@@ -123,6 +123,23 @@ pub struct CaptureSignals {
     pub sound_error: Option<String>,
     /// Cameras that are not physical devices (a loopback driver, a virtual bus).
     pub virtual_cameras: Vec<VirtualCamera>,
+    /// HDMI capture devices plugged in, and outputs that are a capture device, virtual or have no
+    /// EDID: ways to carry the screen to another machine.
+    #[serde(default)]
+    pub capture_devices: Vec<CaptureDevice>,
+}
+
+/// A capture device or a display output that is not a monitor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CaptureDevice {
+    /// `usb_capture` (an HDMI capture device plugged in here) or `display` (an output).
+    pub kind: String,
+    /// `/dev/video3`, or the DRM connector (`card0-HDMI-A-1`).
+    pub device: String,
+    /// The name it gives (its EDID's monitor name for an output; may be empty).
+    pub name: String,
+    /// Why it is reported.
+    pub reason: String,
 }
 
 /// A recording stream on a sound server's `.monitor` source.

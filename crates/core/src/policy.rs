@@ -236,6 +236,8 @@ pub struct Verdicts {
     pub sound_recorder: Verdict,
     /// A camera that is not a physical device (v4l2loopback, OBS's virtual camera).
     pub virtual_camera: Verdict,
+    /// An HDMI capture device, or an output that is one, virtual (evdi) or without an EDID.
+    pub capture_device: Verdict,
     /// The compositor can hide chosen windows from screen capture (Hyprland, niri, KWin 6).
     pub hiding_compositor: Verdict,
     pub virtual_machine: Verdict,
@@ -259,6 +261,7 @@ impl Default for Verdicts {
             screen_capture: Fail,
             sound_recorder: Warn,
             virtual_camera: Warn,
+            capture_device: Warn,
             hiding_compositor: Warn,
             virtual_machine: Warn,
             remote_session: Fail,

@@ -6,12 +6,17 @@
 //! The sound server is asked through `pactl` (PulseAudio, or PipeWire through its PulseAudio
 //! service), which also tells, through `pactl subscribe`, when a recording stream comes or goes.
 //! Cameras are judged by what sysfs says of their bus and driver.
+//!
+//! Capture devices and virtual displays carry the screen to another machine: an HDMI capture
+//! device plugged in here (known USB ids), and outputs that are one on the other end (an EDID
+//! naming a capture device), that have no EDID at all (a dummy plug, a virtual head), or whose
+//! driver makes virtual displays (DisplayLink's evdi, vkms); read from sysfs too.
 
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use vigil_core::facts::{CaptureSignals, SoundRecorder, VirtualCamera};
+use vigil_core::facts::{CaptureDevice, CaptureSignals, SoundRecorder, VirtualCamera};
 
 /// Everything this module can tell now (for the system check).
 pub fn signals() -> CaptureSignals {
@@ -19,7 +24,13 @@ pub fn signals() -> CaptureSignals {
         Ok(found) => (found, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    CaptureSignals { sound_recorders, sound_error, virtual_cameras: virtual_cameras(Path::new("/sys")) }
+    let sys = Path::new("/sys");
+    CaptureSignals {
+        sound_recorders,
+        sound_error,
+        virtual_cameras: virtual_cameras(sys),
+        capture_devices: capture_devices(sys),
+    }
 }
 
 /// Programs other than this one recording a `.monitor` source, from the sound server.
@@ -157,6 +168,105 @@ pub fn virtual_cameras(sys: &Path) -> Vec<VirtualCamera> {
     found
 }
 
+/// HDMI capture devices by USB vendor and product id.
+const CAPTURE_USB_IDS: &[(&str, &str, &str)] = &[
+    ("534d", "2109", "MacroSilicon MS2109 HDMI capture"),
+    ("345f", "2130", "MacroSilicon MS2130 HDMI capture"),
+    ("0fd9", "0066", "Elgato Cam Link 4K"),
+];
+/// Words in a monitor's EDID name that say it is a capture device.
+const CAPTURE_EDID_NAMES: &[&str] = &["capture", "ms2109", "ms2130", "cam link", "elgato", "avermedia", "hdmi to usb"];
+/// DRM drivers whose outputs are virtual displays a program feeds elsewhere.
+const VIRTUAL_DISPLAY_DRIVERS: &[&str] = &["evdi", "vkms"];
+/// DRM drivers of virtual machines: their outputs are virtual by nature (the virtual-machine
+/// finding says so), not a sign of their own.
+const VM_DISPLAY_DRIVERS: &[&str] = &["virtio-gpu", "virtio_gpu", "qxl", "bochs-drm", "vmwgfx", "cirrus", "simpledrm"];
+
+/// Capture devices and virtual displays under `sys` (`/sys`).
+pub fn capture_devices(sys: &Path) -> Vec<CaptureDevice> {
+    let mut found = usb_capture_devices(sys);
+    found.extend(display_outputs(sys));
+    found.sort_by(|a, b| a.device.cmp(&b.device));
+    found
+}
+
+fn driver_of(dir: &Path) -> Option<String> {
+    std::fs::read_link(dir.join("driver")).ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+}
+
+/// Video devices whose USB device (an ancestor in sysfs with `idVendor` and `idProduct`) is a
+/// known HDMI capture device.
+fn usb_capture_devices(sys: &Path) -> Vec<CaptureDevice> {
+    let Ok(dir) = std::fs::read_dir(sys.join("class/video4linux")) else { return Vec::new() };
+    let mut seen = std::collections::HashSet::new();
+    dir.filter_map(Result::ok)
+        .filter_map(|entry| {
+            let real = std::fs::canonicalize(entry.path()).ok()?;
+            let usb = real.ancestors().find(|a| a.join("idVendor").is_file())?;
+            let id = (read_trimmed(&usb.join("idVendor"))?, read_trimmed(&usb.join("idProduct"))?);
+            let (_, _, what) = CAPTURE_USB_IDS.iter().find(|(v, p, _)| (*v, *p) == (id.0.as_str(), id.1.as_str()))?;
+            // One entry per physical device (it has several video nodes).
+            seen.insert(usb.to_path_buf()).then(|| CaptureDevice {
+                kind: "usb_capture".into(),
+                device: format!("/dev/{}", entry.file_name().to_string_lossy()),
+                name: read_trimmed(&entry.path().join("name")).unwrap_or_default(),
+                reason: format!(
+                    "USB id {}:{} is a {what}: it records a video signal, such as another screen",
+                    id.0, id.1
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Connected DRM outputs (`class/drm/cardN-CONNECTOR`) that are a capture device, virtual, or
+/// without an EDID.
+fn display_outputs(sys: &Path) -> Vec<CaptureDevice> {
+    let Ok(dir) = std::fs::read_dir(sys.join("class/drm")) else { return Vec::new() };
+    dir.filter_map(Result::ok)
+        .filter_map(|entry| {
+            let connector = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            // Connectors only (card0-HDMI-A-1), not the cards or render nodes.
+            if !connector.starts_with("card") || !connector.contains('-') {
+                return None;
+            }
+            if read_trimmed(&path.join("status")).as_deref() != Some("connected") {
+                return None;
+            }
+            let card = path.parent()?.join(connector.split('-').next()?);
+            let driver = driver_of(&card.join("device")).or_else(|| driver_of(&path.join("device/device")));
+            let edid = std::fs::read(path.join("edid")).unwrap_or_default();
+            let name = edid_name(&edid).unwrap_or_default();
+            let reason = if let Some(d) = driver.as_deref().filter(|d| VIRTUAL_DISPLAY_DRIVERS.contains(d)) {
+                format!("a virtual display made by the {d} driver: a program can send what it shows elsewhere")
+            } else if CAPTURE_EDID_NAMES.iter().any(|c| name.to_lowercase().contains(c)) {
+                format!("the screen on this output calls itself \"{name}\": a capture device that records it")
+            } else if edid.is_empty() && !driver.as_deref().is_some_and(|d| VM_DISPLAY_DRIVERS.contains(&d)) {
+                "connected but with no EDID: a dummy plug or a virtual output, not a monitor".to_owned()
+            } else {
+                return None;
+            };
+            Some(CaptureDevice { kind: "display".into(), device: connector, name, reason })
+        })
+        .collect()
+}
+
+/// The monitor name in an EDID (its display descriptor with tag 0xFC), if it has one.
+pub fn edid_name(edid: &[u8]) -> Option<String> {
+    if edid.len() < 128 || edid[..8] != [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0] {
+        return None;
+    }
+    edid[54..126].chunks_exact(18).find(|d| d[..3] == [0, 0, 0] && d[3] == 0xfc).map(|d| {
+        let text: String = d[5..18].iter().take_while(|&&b| b != 0x0a).map(|&b| b as char).collect();
+        text.trim().to_owned()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +342,81 @@ mod tests {
         assert!(found[0].reason.contains("no USB or PCI bus"), "{found:?}");
         assert_eq!(found[1].driver.as_deref(), Some("v4l2 loopback"));
         assert!(virtual_cameras(&sys.join("nothing")).is_empty());
+    }
+
+    /// A 128-byte EDID whose monitor name descriptor says `name`.
+    fn edid(name: &str) -> Vec<u8> {
+        let mut e = vec![0u8; 128];
+        e[..8].copy_from_slice(&[0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
+        let d = &mut e[72..90];
+        d[..5].copy_from_slice(&[0, 0, 0, 0xfc, 0]);
+        let mut text = name.as_bytes().to_vec();
+        text.push(0x0a);
+        text.resize(13, b' ');
+        d[5..].copy_from_slice(&text);
+        e
+    }
+
+    /// A DRM connector `card0-NAME` of a card with `driver`, connected or not, with an EDID.
+    fn connector(sys: &Path, card: &str, name: &str, driver: &str, connected: bool, edid: &[u8]) {
+        let card_dir = sys.join("devices/pci0000:00/0000:00:02.0/drm").join(card);
+        let dir = card_dir.join(format!("{card}-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("status"), if connected { "connected\n" } else { "disconnected\n" }).unwrap();
+        std::fs::write(dir.join("edid"), edid).unwrap();
+        let drivers = sys.join("bus/drivers").join(driver);
+        std::fs::create_dir_all(&drivers).unwrap();
+        if !card_dir.join("device").exists() {
+            std::fs::create_dir_all(card_dir.join("device")).unwrap();
+            std::os::unix::fs::symlink(&drivers, card_dir.join("device/driver")).unwrap();
+        }
+        std::fs::create_dir_all(sys.join("class/drm")).unwrap();
+        let link = sys.join("class/drm").join(format!("{card}-{name}"));
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        if !sys.join("class/drm").join(card).exists() {
+            std::os::unix::fs::symlink(&card_dir, sys.join("class/drm").join(card)).unwrap();
+        }
+    }
+
+    #[test]
+    fn capture_edids_virtual_drivers_and_edidless_outputs_are_found_monitors_are_not() {
+        let sys = tempfile::tempdir().unwrap();
+        let sys = sys.path();
+        connector(sys, "card0", "eDP-1", "i915", true, &edid("LG Display"));
+        connector(sys, "card0", "HDMI-A-1", "i915", true, &edid("USB Capture"));
+        connector(sys, "card0", "DP-1", "i915", true, &[]);
+        connector(sys, "card0", "DP-2", "i915", false, &[]);
+        connector(sys, "card1", "DVI-I-1", "evdi", true, &edid("DELL P2419H"));
+        connector(sys, "card2", "Virtual-1", "virtio-gpu", true, &[]);
+        let found = capture_devices(sys);
+        let got: Vec<(&str, &str)> = found.iter().map(|d| (d.device.as_str(), d.name.as_str())).collect();
+        assert_eq!(got, [("card0-DP-1", ""), ("card0-HDMI-A-1", "USB Capture"), ("card1-DVI-I-1", "DELL P2419H")]);
+        assert!(found[0].reason.contains("no EDID"), "{found:?}");
+        assert!(found[1].reason.contains("capture device"), "{found:?}");
+        assert!(found[2].reason.contains("evdi"), "{found:?}");
+        assert!(found.iter().all(|d| d.kind == "display"));
+        assert_eq!(edid_name(&edid("LG Display")).as_deref(), Some("LG Display"));
+        assert_eq!(edid_name(b"short"), None);
+    }
+
+    #[test]
+    fn a_known_hdmi_capture_device_is_found_once_a_webcam_is_not() {
+        let sys = tempfile::tempdir().unwrap();
+        let sys = sys.path();
+        let usb = |port: &str, vendor: &str, product: &str| {
+            let dir = sys.join("devices/pci0000:00/0000:00:14.0/usb1").join(port);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("idVendor"), format!("{vendor}\n")).unwrap();
+            std::fs::write(dir.join("idProduct"), format!("{product}\n")).unwrap();
+        };
+        usb("1-6", "04f2", "b604");
+        usb("1-2", "534d", "2109");
+        node(sys, "video0", "pci0000:00/0000:00:14.0/usb1/1-6/1-6:1.0", "Integrated Camera", Some("uvcvideo"));
+        node(sys, "video2", "pci0000:00/0000:00:14.0/usb1/1-2/1-2:1.0", "USB Video: USB Video", Some("uvcvideo"));
+        node(sys, "video3", "pci0000:00/0000:00:14.0/usb1/1-2/1-2:1.0", "USB Video: USB Video", Some("uvcvideo"));
+        let found = capture_devices(sys);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].kind.as_str(), found[0].name.as_str()), ("usb_capture", "USB Video: USB Video"));
+        assert!(found[0].reason.contains("534d:2109"), "{found:?}");
     }
 }

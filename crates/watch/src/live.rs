@@ -215,11 +215,13 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &StopToken) {
 }
 
 /// Programs recording the sound output (read again when the sound server says a recording
-/// stream came or went) and virtual cameras (read every 20 polls), each an interval while it lasts.
+/// stream came or went), virtual cameras, capture devices and virtual displays (read every 20
+/// polls), each an interval while it lasts.
 struct SignalWatch {
     sound: Option<crate::hidden::SoundStreamChanges>,
     recorders: HashMap<vigil_core::facts::SoundRecorder, String>,
     cameras: HashMap<vigil_core::facts::VirtualCamera, String>,
+    capture_devices: HashMap<vigil_core::facts::CaptureDevice, String>,
 }
 
 impl SignalWatch {
@@ -227,7 +229,7 @@ impl SignalWatch {
         let sound = crate::hidden::SoundStreamChanges::start()
             .map_err(|e| tracing::warn!("cannot follow the sound server's recording streams: {e}"))
             .ok();
-        SignalWatch { sound, recorders: HashMap::new(), cameras: HashMap::new() }
+        SignalWatch { sound, recorders: HashMap::new(), cameras: HashMap::new(), capture_devices: HashMap::new() }
     }
 
     fn poll(&mut self, tick: u64, sink: &dyn AlertSink) {
@@ -238,8 +240,12 @@ impl SignalWatch {
             }
         }
         if tick.is_multiple_of(20) {
-            let now = crate::hidden::virtual_cameras(std::path::Path::new("/sys"));
+            let sys = std::path::Path::new("/sys");
+            let now = crate::hidden::virtual_cameras(sys);
             follow(&mut self.cameras, now, (EventKind::CameraVirtual, EventKind::CameraVirtualGone), "camera", sink);
+            let now = crate::hidden::capture_devices(sys);
+            let kinds = (EventKind::DisplayCaptureDevice, EventKind::DisplayCaptureDeviceGone);
+            follow(&mut self.capture_devices, now, kinds, "capture-device", sink);
         }
     }
 }
