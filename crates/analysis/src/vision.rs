@@ -210,6 +210,37 @@ pub struct VisionAnalyzer {
     last_ms: u64,
     same_since: Option<u64>,
     next_ms: u64,
+    /// The last picture the face detector ran on, when, and the faces' scores.
+    last_faces: Option<(u64, Grey, Vec<f64>)>,
+    /// How many pictures the face detector has run on.
+    detections: u64,
+}
+
+/// A picture that differs from the last one the detector saw by less than this in every region
+/// (mean absolute difference of its grey levels; a camera's noise is 1-3) shows the same faces.
+const STILL_REGION_DIFFERENCE: f32 = 8.0;
+/// The detector runs at least this often, still picture or not.
+const MAX_REUSE_MS: u64 = 5_000;
+
+/// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
+/// [`STILL_REGION_DIFFERENCE`] on average (every second pixel of every second row compared).
+fn looks_the_same(a: &Grey, b: &Grey) -> bool {
+    if (a.width, a.height) != (b.width, b.height) || a.width < 16 || a.height < 16 {
+        return false;
+    }
+    let (w, h) = (a.width as usize, a.height as usize);
+    let (rw, rh) = (w / 8, h / 8);
+    (0..64).all(|region| {
+        let (x0, y0) = ((region % 8) * rw, (region / 8) * rh);
+        let (mut sum, mut n) = (0u32, 0u32);
+        for y in (y0..y0 + rh).step_by(2) {
+            for x in (x0..x0 + rw).step_by(2) {
+                sum += u32::from(a.pixels[y * w + x].abs_diff(b.pixels[y * w + x]));
+                n += 1;
+            }
+        }
+        (sum as f32) < STILL_REGION_DIFFERENCE * n.max(1) as f32
+    })
 }
 
 impl VisionAnalyzer {
@@ -229,7 +260,14 @@ impl VisionAnalyzer {
             last_ms: 0,
             same_since: None,
             next_ms: 0,
+            last_faces: None,
+            detections: 0,
         }
+    }
+
+    /// How many pictures the face detector has run on (a still picture reuses the last result).
+    pub fn detections(&self) -> u64 {
+        self.detections
     }
 
     /// Whether a picture taken at `t_ms` is due (pictures between analyses are skipped).
@@ -254,7 +292,19 @@ impl VisionAnalyzer {
             edges.extend(self.frozen_step(t_ms, &grey));
         }
         if let Some(detector) = self.faces.as_mut().filter(|_| !dark) {
-            let scores = detector.faces(&grey);
+            // A picture that shows what the last detected one showed has the same faces.
+            let reused = self.last_faces.as_ref().and_then(|(at, seen, scores)| {
+                (t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(seen, &grey)).then(|| scores.clone())
+            });
+            let scores = match reused {
+                Some(scores) => scores,
+                None => {
+                    self.detections += 1;
+                    let scores = detector.faces(&grey);
+                    self.last_faces = Some((t_ms, grey.clone(), scores.clone()));
+                    scores
+                }
+            };
             let best = scores.iter().cloned().fold(0.0f64, f64::max);
             let confidence = |s: f64| (s / 10.0).clamp(0.0, 1.0) as f32;
             if self.opts.face_missing {
@@ -393,6 +443,30 @@ mod tests {
         );
         let edges: Vec<Edge> = (0..10_000).step_by(500).flat_map(|t| b.push(t, noise(t as u32))).collect();
         assert!(edges.is_empty(), "{edges:?}");
+    }
+
+    #[test]
+    fn a_still_picture_reuses_the_faces_found_a_changed_one_does_not() {
+        let detector = FaceDetector::load(&models_dir()).unwrap();
+        let mut a = VisionAnalyzer::new(VisionOptions::default(), Some(detector));
+        let picture = noise(1);
+        // The same scene with a camera's noise (a grey level or two) for 4 s: detected once.
+        for (i, t) in (0..4_000).step_by(500).enumerate() {
+            let mut p = picture.clone();
+            p.pixels.iter_mut().skip(i % 3).step_by(3).for_each(|v| *v = v.saturating_add(2));
+            a.push(t, p);
+        }
+        assert_eq!(a.detections(), 1);
+        // Still, but 5 s on: detected again.
+        a.push(5_000, picture.clone());
+        assert_eq!(a.detections(), 2);
+        // One region changes (someone comes into a corner of the picture): detected again.
+        let mut changed = picture.clone();
+        for y in 0..30 {
+            changed.pixels[y * 320..y * 320 + 40].fill(250);
+        }
+        a.push(5_500, changed);
+        assert_eq!(a.detections(), 3);
     }
 
     #[test]

@@ -198,6 +198,8 @@ impl OpusEncoder {
         let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
             .map_err(|e| EncodeError(e.to_string()))?;
         encoder.set_bitrate(opus::Bitrate::Bits(32_000)).map_err(|e| EncodeError(e.to_string()))?;
+        // Complexity 5 of 10: speech at 32 kbit/s sounds the same, for about half the CPU.
+        encoder.set_complexity(5).map_err(|e| EncodeError(e.to_string()))?;
         Ok(OpusEncoder { encoder, pending: Vec::with_capacity(OPUS_FRAME * 4) })
     }
 
