@@ -1,4 +1,5 @@
-//! Speech in the microphone signal: earshot's voice detector scores each 16 ms frame at 16 kHz;
+//! Speech in the microphone signal: a 200 Hz high-pass first takes away what a fan or a hum puts
+//! below the voice, then earshot's voice detector scores each 16 ms frame at 16 kHz;
 //! scores are averaged over quarter seconds (a key click or a tick is one frame, speech is
 //! many), and a quarter second whose mean reaches the threshold counts as speech if the signal's
 //! loudness also moves like speech (syllables: a spread of at least 4 dB over the last second;
@@ -18,6 +19,36 @@ const FRAMES_PER_WINDOW: usize = 16;
 const ENVELOPE_FRAMES: usize = 62;
 /// The spread of frame loudness (standard deviation, dB) below which a signal is steady.
 const MIN_SPREAD_DB: f32 = 4.0;
+
+/// A second-order Butterworth high-pass at 200 Hz for 16 kHz (a biquad, direct form I): a fan's
+/// rumble and mains hum are below it, a voice's formants above.
+#[derive(Debug, Clone, Copy)]
+struct HighPass {
+    b: [f32; 3],
+    a: [f32; 2],
+    x: [f32; 2],
+    y: [f32; 2],
+}
+
+impl HighPass {
+    fn new(cutoff_hz: f32) -> HighPass {
+        let w0 = std::f32::consts::TAU * cutoff_hz / SAMPLE_RATE as f32;
+        let alpha = w0.sin() / (2.0 * std::f32::consts::FRAC_1_SQRT_2);
+        let (cos, a0) = (w0.cos(), 1.0 + alpha);
+        let b = (1.0 + cos) / 2.0 / a0;
+        HighPass { b: [b, -2.0 * b, b], a: [-2.0 * cos / a0, (1.0 - alpha) / a0], x: [0.0; 2], y: [0.0; 2] }
+    }
+
+    fn filter(&mut self, sample: i16) -> i16 {
+        let x = f32::from(sample);
+        let y = self.b[0] * x + self.b[1] * self.x[0] + self.b[2] * self.x[1]
+            - self.a[0] * self.y[0]
+            - self.a[1] * self.y[1];
+        self.x = [x, self.x[0]];
+        self.y = [y, self.y[0]];
+        y.round().clamp(-32768.0, 32767.0) as i16
+    }
+}
 
 /// How speech is flagged for one candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,6 +92,7 @@ impl SpeechOptions {
 /// Finds speech in a stream of 16 kHz mono samples.
 pub struct SpeechDetector {
     vad: earshot::Detector,
+    high_pass: HighPass,
     opts: SpeechOptions,
     pending: Vec<i16>,
     window: Vec<f32>,
@@ -76,6 +108,7 @@ impl SpeechDetector {
     pub fn new(opts: SpeechOptions) -> SpeechDetector {
         SpeechDetector {
             vad: earshot::Detector::default(),
+            high_pass: HighPass::new(200.0),
             opts,
             pending: Vec::with_capacity(FRAME),
             window: Vec::with_capacity(FRAMES_PER_WINDOW),
@@ -95,6 +128,7 @@ impl SpeechDetector {
     pub fn push(&mut self, samples: &[i16]) -> Vec<Edge> {
         let mut edges = Vec::new();
         for &s in samples {
+            let s = self.high_pass.filter(s);
             self.pending.push(s);
             if self.pending.len() < FRAME {
                 continue;
@@ -178,6 +212,23 @@ mod tests {
         assert!(!SpeechOptions::for_candidate(&note, "Bolat").unwrap().screen_reader_note);
         let off = parse("schema = 1\n[accommodations]\nscreen_reader = [\"*\"]\nspeech_flags = \"off\"");
         assert_eq!(SpeechOptions::for_candidate(&off, "anyone"), None);
+    }
+
+    #[test]
+    fn the_high_pass_takes_away_a_hum_and_keeps_a_voice() {
+        let rms = |freq: f32| {
+            let mut hp = HighPass::new(200.0);
+            let out: Vec<f32> = (0..16_000)
+                .map(|i| {
+                    f32::from(hp.filter(((i as f32 * freq * std::f32::consts::TAU / 16_000.0).sin() * 10_000.0) as i16))
+                })
+                .skip(1_600)
+                .collect();
+            (out.iter().map(|v| v * v).sum::<f32>() / out.len() as f32).sqrt()
+        };
+        let full = 10_000.0 / std::f32::consts::SQRT_2;
+        assert!(rms(50.0) < full * 0.08, "50 Hz hum: {}", rms(50.0));
+        assert!(rms(1_000.0) > full * 0.95, "1 kHz: {}", rms(1_000.0));
     }
 
     #[test]

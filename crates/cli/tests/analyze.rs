@@ -72,6 +72,19 @@ fn a_voice_is_one_speech_flag_at_its_time_and_noise_tones_and_clicks_are_none() 
     let (reports, code) = analyze(&paths);
     assert_eq!(code, 0, "{reports:?}");
     assert!(reports.iter().all(|r| r["flags"].as_array().unwrap().is_empty()), "{reports:#?}");
+
+    // The same voice over a loud fan (brown noise louder than the voice): still speech.
+    let fan = dir.path().join("fan.wav");
+    sh(
+        "sox",
+        &["-n", "-r", "22050", "-b", "16", "-c", "1", fan.to_str().unwrap(), "synth", "12", "brownnoise", "vol", "0.3"],
+    );
+    let noisy = dir.path().join("en-over-fan.wav");
+    sh("sox", &["-m", english.to_str().unwrap(), fan.to_str().unwrap(), noisy.to_str().unwrap(), "trim", "0", "11"]);
+    let (reports, _) = analyze(&[noisy.to_str().unwrap()]);
+    let flags = reports[0]["flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 1, "{reports:#?}");
+    assert!((3000..=5000).contains(&flags[0]["start_ms"].as_u64().unwrap()), "{reports:#?}");
 }
 
 #[test]
