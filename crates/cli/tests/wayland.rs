@@ -27,6 +27,28 @@ fn vigil(sway: &SwayDisplay, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// 4 s of the screens alone (no camera, no microphone), in a new spool directory.
+fn record_screens(sway: &SwayDisplay) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(
+        sway,
+        &[
+            "record",
+            "--json",
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--camera",
+            "none",
+            "--mic",
+            "none",
+            "--duration",
+            "4",
+        ],
+    );
+    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
 /// The mean RGB of a frame 1 s into `segment`, and its size.
 fn colour_of(segment: &Path) -> ((f64, f64, f64), (u64, u64)) {
     let out = Command::new("ffmpeg")
@@ -63,23 +85,7 @@ fn two_outputs_one_scaled_are_recorded_whole_at_their_pixel_sizes() {
     assert_eq!(report["facts"]["desktop"]["session_type"], "wayland");
     assert_eq!(report["facts"]["desktop"]["compositor"], "sway");
 
-    let dir = tempfile::tempdir().unwrap();
-    let out = vigil(
-        &sway,
-        &[
-            "record",
-            "--json",
-            "--out",
-            dir.path().to_str().unwrap(),
-            "--camera",
-            "none",
-            "--mic",
-            "none",
-            "--duration",
-            "4",
-        ],
-    );
-    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    let dir = record_screens(&sway);
     for (source, want, size) in
         [("screen-0", (208.0, 32.0, 32.0), (640, 480)), ("screen-1", (32.0, 160.0, 64.0), (1280, 720))]
     {
@@ -149,23 +155,7 @@ fn native_wayland_and_xwayland_windows_are_both_recorded() {
     vigil_testkit::wait_until(std::time::Duration::from_secs(20), "foot and xmessage to show", shown)
         .unwrap_or_else(|e| panic!("{e}: {:?} {:?}", sway.pixel(320, 240), sway.pixel(960, 180)));
 
-    let dir = tempfile::tempdir().unwrap();
-    let out = vigil(
-        &sway,
-        &[
-            "record",
-            "--json",
-            "--out",
-            dir.path().to_str().unwrap(),
-            "--camera",
-            "none",
-            "--mic",
-            "none",
-            "--duration",
-            "4",
-        ],
-    );
-    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    let dir = record_screens(&sway);
     for (source, want) in [("screen-0", native), ("screen-1", x)] {
         let segment = dir.path().join("segments").join(format!("{source}-000000.mp4"));
         let (rgb, _) = colour_of(&segment);
