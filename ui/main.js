@@ -118,8 +118,24 @@ async function initJoin() {
   $("server-key").readOnly = launch.provisioned;
   renderJoinFrom();
   if (launch.problem) showError({ code: launch.problem_code || "launch", detail: launch.problem });
+  else if (launch.server && launch.server_key) showJoinRecipient(launch.server, launch.server_key);
   return launch;
 }
+
+// A join link or IT's file named the server and its key: say who receives the recordings, as the
+// server signed it, before the candidate types anything. A server that does not answer yet is not
+// an error here; joining reports it.
+async function showJoinRecipient(server, serverKey) {
+  try {
+    state.receiver = await invoke("server_identity", { server, serverKey, examCode: null });
+  } catch (e) {
+    return;
+  }
+  $("join-recipient").hidden = false;
+  renderReceiver();
+}
+// Another server or key than the one named: the name no longer applies.
+for (const id of ["server", "server-key"]) $(id).addEventListener("input", () => ($("join-recipient").hidden = true));
 
 function renderJoinFrom() {
   const el = $("join-from");
@@ -172,9 +188,11 @@ async function joinSubmitted(ev) {
 function renderReceiver() {
   const r = state.receiver;
   if (!r) return;
-  $("consent-recipient").textContent = r.organiser
+  const recipient = r.organiser
     ? t("consent.recipient", { organiser: r.organiser, host: r.host })
     : t("consent.recipient_host", { host: r.host });
+  $("join-recipient").textContent = recipient;
+  $("consent-recipient").textContent = recipient;
   // Exactly the flags this exam computes, as the server signed them (the session computes no others).
   if (Array.isArray(r.flags)) {
     const list = r.flags.map((f) => t(`flag.${f}`)).join(", ");

@@ -370,7 +370,12 @@ pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Optio
             *guard = Some(g);
         }
     }
-    let Some(url) = session.info.exam_url.clone() else { return Ok(None) };
+    // What this desktop refused, in one event, once the steps it will get were tried.
+    let report_limits = || lock(&flow.lockdown).as_mut().map(LockdownGuard::report_limits);
+    let Some(url) = session.info.exam_url.clone() else {
+        report_limits();
+        return Ok(None);
+    };
     let parsed: tauri::Url = url.parse().map_err(|e| UiError::new("exam.bad_url", format!("{url}: {e}")))?;
     if app.get_webview_window("exam").is_none() {
         crate::exam_window::exam_window(
@@ -385,6 +390,7 @@ pub async fn start_exam(app: AppHandle, flow: State<'_, Flow>) -> UiResult<Optio
             let _ = g.watch_windows_over(crate::exam_window::EXAM_TITLE);
         }
     }
+    report_limits();
     Ok(Some(url))
 }
 

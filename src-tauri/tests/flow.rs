@@ -39,6 +39,11 @@ fn join_screen(app: &AppDriver) {
         Duration::from_secs(10),
     )
     .unwrap();
+    // The link named the server and its key: the join screen already says who receives the
+    // recordings, as the server signed it.
+    app.wait_visible("#join-recipient", Duration::from_secs(10)).unwrap();
+    let recipient = app.text("#join-recipient").unwrap();
+    assert_eq!(recipient, format!("Your recordings go to {}, at 127.0.0.1.", common::ORGANISER));
     shoot_languages(app, "join");
     app.type_into("#name", "Aigerim Bekova").unwrap();
     app.click("#join-continue").unwrap();

@@ -69,6 +69,16 @@ fn finding(id: &str, title: &str, verdict: Verdict, message: String) -> Finding 
     Finding { id: id.to_owned(), title: title.to_owned(), verdict, message }
 }
 
+/// A finding that is ok (saying `none`) when nothing was found, else `verdict` listing what was,
+/// and what to do.
+fn listed((id, title): (&str, &str), found: Vec<String>, none: &str, (verdict, advice): (Verdict, &str)) -> Finding {
+    if found.is_empty() {
+        finding(id, title, Verdict::Ok, none.into())
+    } else {
+        finding(id, title, verdict, format!("{}; {advice}", found.join("; ")))
+    }
+}
+
 /// `verdict` when `condition` holds, else ok.
 fn when(condition: bool, verdict: Verdict) -> Verdict {
     if condition {
@@ -409,41 +419,25 @@ fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::po
             )
         }
     };
-    let cameras = if signals.virtual_cameras.is_empty() {
-        finding("camera.virtual", "Virtual cameras", Verdict::Ok, "every camera is a physical device".into())
-    } else {
-        let list: Vec<String> =
-            signals.virtual_cameras.iter().map(|c| format!("{} \"{}\": {}", c.device, c.name, c.reason)).collect();
-        finding(
-            "camera.virtual",
-            "Virtual cameras",
-            v.virtual_camera,
-            format!("{}; remove it or unload its driver", list.join("; ")),
-        )
-    };
-    let devices = if signals.capture_devices.is_empty() {
-        finding(
-            "display.capture_devices",
-            "Capture devices and virtual displays",
-            Verdict::Ok,
-            "no capture device and no virtual display".into(),
-        )
-    } else {
-        let list: Vec<String> = signals
+    let cameras = listed(
+        ("camera.virtual", "Virtual cameras"),
+        signals.virtual_cameras.iter().map(|c| format!("{} \"{}\": {}", c.device, c.name, c.reason)).collect(),
+        "every camera is a physical device",
+        (v.virtual_camera, "remove it or unload its driver"),
+    );
+    let devices = listed(
+        ("display.capture_devices", "Capture devices and virtual displays"),
+        signals
             .capture_devices
             .iter()
             .map(|d| match d.name.as_str() {
                 "" => format!("{}: {}", d.device, d.reason),
                 name => format!("{} \"{name}\": {}", d.device, d.reason),
             })
-            .collect();
-        finding(
-            "display.capture_devices",
-            "Capture devices and virtual displays",
-            v.capture_device,
-            format!("{}; unplug it", list.join("; ")),
-        )
-    };
+            .collect(),
+        "no capture device and no virtual display",
+        (v.capture_device, "unplug it"),
+    );
     [recorders, cameras, devices]
 }
 

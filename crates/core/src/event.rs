@@ -189,6 +189,7 @@ event_kinds! {
     KeyboardShortcutBlocked = "keyboard.shortcut_blocked", Notice, "", "A system shortcut taken by the lockdown was pressed.", "shortcut";
     LockdownKeyboard = "lockdown.keyboard", Info, "", "How many shortcut grabs the lockdown holds.", "grabs";
     LockdownUnsupported = "lockdown.unsupported", Warning, "", "A lockdown step this platform or desktop cannot do.", "feature, error";
+    LockdownLimited = "lockdown.limited", Warning, "", "This desktop refused lockdown steps the policy asks for (on Wayland: shortcuts and window stacking); one event names them all with their reasons, after the lockdown was applied.", "platform, limits";
     LockdownReleased = "lockdown.released", Info, "", "The lockdown's steps were undone, in reverse order.", "steps";
     NetworkOffline = "network.offline", Notice, "open", "The backend could not be reached; everything is kept and sent later.", "";
     NetworkOnline = "network.online", Info, "close", "The backend is reachable again.", "";

@@ -156,11 +156,13 @@ pub struct LockdownGuard {
     platform: Box<dyn PlatformLockdown>,
     timeline: Arc<Timeline>,
     steps: Vec<Step>,
+    /// Steps this desktop refused, with the reason, until `report_limits` says so.
+    refused: Vec<(&'static str, String)>,
 }
 
 impl LockdownGuard {
     pub fn new(platform: Box<dyn PlatformLockdown>, timeline: Arc<Timeline>) -> LockdownGuard {
-        LockdownGuard { platform, timeline, steps: Vec::new() }
+        LockdownGuard { platform, timeline, steps: Vec::new(), refused: Vec::new() }
     }
 
     /// Applies one step; one that fails is a `lockdown.unsupported` event and the error.
@@ -180,6 +182,7 @@ impl LockdownGuard {
                     EventKind::LockdownUnsupported,
                     json!({"feature": feature, "platform": self.platform.name(), "error": e.to_string()}),
                 ));
+                self.refused.push((feature, e.to_string()));
                 Err(e)
             }
         }
@@ -196,6 +199,22 @@ impl LockdownGuard {
 
     pub fn watch_windows_over(&mut self, exam_title: &str) -> Result<(), LockdownError> {
         self.apply("window stacking", |p, t| p.watch_windows_over(t, exam_title))
+    }
+
+    /// Once every step the policy asks for was tried: when this desktop refused any since the last
+    /// report, one `lockdown.limited` event names them with their reasons, so that a reviewer
+    /// sees at a glance what this exam's lockdown could not hold.
+    pub fn report_limits(&mut self) {
+        if self.refused.is_empty() {
+            return;
+        }
+        let limits: Vec<_> =
+            self.refused.drain(..).map(|(feature, reason)| json!({"feature": feature, "reason": reason})).collect();
+        tracing::warn!(platform = self.platform.name(), ?limits, "lockdown limited on this desktop");
+        self.timeline.record(Event::new(
+            EventKind::LockdownLimited,
+            json!({"platform": self.platform.name(), "limits": limits}),
+        ));
     }
 
     /// The steps held now, in the order they were applied.
@@ -282,5 +301,38 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), ["apply keyboard", "apply clipboard", "undo clipboard", "undo keyboard"]);
         let kinds: Vec<String> = timeline.spool().events().unwrap().into_iter().map(|e| e.kind).collect();
         assert_eq!(kinds, ["lockdown.unsupported", "lockdown.released"]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_wayland_desktop_records_what_its_lockdown_cannot_hold_once() {
+        let (_dir, timeline) = timeline();
+        let mut guard = LockdownGuard::new(Box::new(WaylandLockdown { xwayland: false }), timeline.clone());
+        assert!(guard.grab_shortcuts().is_err());
+        assert!(guard.clear_clipboard(true).is_err());
+        assert!(guard.watch_windows_over("Vigil exam").is_err());
+        guard.report_limits();
+        guard.report_limits();
+        drop(guard);
+        let events = timeline.spool().events().unwrap();
+        let limited: Vec<_> = events.iter().filter(|e| e.kind == "lockdown.limited").collect();
+        assert_eq!(limited.len(), 1, "{events:?}");
+        assert_eq!(limited[0].data["platform"], "wayland");
+        let limits = limited[0].data["limits"].as_array().unwrap();
+        let features: Vec<_> = limits.iter().map(|l| l["feature"].as_str().unwrap()).collect();
+        assert_eq!(features, ["keyboard", "clipboard", "window stacking"]);
+        assert!(limits[0]["reason"].as_str().unwrap().contains("shortcuts"), "{limits:?}");
+        // Nothing was applied, so there is nothing to release.
+        assert!(events.iter().all(|e| e.kind != "lockdown.released"));
+    }
+
+    #[test]
+    fn a_lockdown_that_holds_reports_no_limits() {
+        let (_dir, timeline) = timeline();
+        let mut guard = LockdownGuard::new(Box::new(Recording(Default::default())), timeline.clone());
+        guard.grab_shortcuts().unwrap();
+        guard.report_limits();
+        drop(guard);
+        assert!(timeline.spool().events().unwrap().iter().all(|e| e.kind != "lockdown.limited"));
     }
 }
