@@ -1,5 +1,5 @@
 //! Vigil's capture: sources (camera through nokhwa, its pictures taken straight to I420 by [`yuv`], or a synthetic pattern, microphone through
-//! cpal, every monitor through X11 shared memory, wlroots' screencopy or xcap), encoders (H.264 through openh264, Opus), crash-safe
+//! cpal, every monitor through X11 shared memory, wlroots' screencopy, the desktop portal with PipeWire, or xcap), encoders (H.264 through openh264, Opus), crash-safe
 //! fragmented-MP4 segments in the spool, and the app's live preview ([`preview`]). Each source runs on its own thread with a bounded queue.
 //! Knows nothing of the network: the spool is the hand-off to the uplink.
 
@@ -9,6 +9,10 @@ pub mod encode;
 pub mod frame;
 pub mod h264skip;
 pub mod microphone;
+#[cfg(target_os = "linux")]
+mod pipewire_video;
+#[cfg(target_os = "linux")]
+pub mod portal;
 pub mod preview;
 pub mod recorder;
 pub mod screen;

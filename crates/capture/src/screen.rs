@@ -1,5 +1,5 @@
-//! Monitors: one source per monitor, through the X11 fast path, wlroots' screencopy on Wayland
-//! ([`crate::wlr`]) or xcap, and change detection so that an unchanged screen is not converted
+//! Monitors: one source per monitor, through the X11 fast path, on Wayland wlroots' screencopy
+//! ([`crate::wlr`]) or the desktop portal ([`crate::portal`]), elsewhere xcap, and change detection so that an unchanged screen is not converted
 //! again (the encoder then emits a tiny all-skip frame).
 
 use crate::frame::{CaptureError, PixelFormat, VideoFrame};
@@ -18,14 +18,47 @@ pub struct MonitorId {
 
 use vigil_core::xcap_lock::xcap_lock;
 
-/// The monitors there are now: from a wlroots compositor's outputs on Wayland when it offers
-/// screencopy, else as xcap sees them.
+/// How Vigil sees a Wayland desktop's screens.
+#[cfg(target_os = "linux")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaylandCapture {
+    /// wlroots' screencopy when the compositor offers it, else the desktop portal.
+    Auto,
+    Screencopy,
+    Portal,
+}
+
+#[cfg(target_os = "linux")]
+impl WaylandCapture {
+    /// From `VIGIL_WAYLAND_CAPTURE` (`auto`, `screencopy`, `portal`; for IT and tests), else auto.
+    pub fn from_env() -> WaylandCapture {
+        match std::env::var("VIGIL_WAYLAND_CAPTURE").as_deref() {
+            Ok("portal") => WaylandCapture::Portal,
+            Ok("screencopy") => WaylandCapture::Screencopy,
+            _ => WaylandCapture::Auto,
+        }
+    }
+}
+
+/// The monitors there are now. On Wayland: a wlroots compositor's outputs when it offers
+/// screencopy, else the monitors shared through the desktop portal (which asks the candidate
+/// once); elsewhere as xcap sees them.
 pub fn monitors() -> Result<Vec<MonitorId>, CaptureError> {
     #[cfg(target_os = "linux")]
     if crate::wlr::is_wayland() {
-        if let Some(list) = crate::wlr::monitors()? {
-            return Ok(list);
+        let how = WaylandCapture::from_env();
+        if how != WaylandCapture::Portal {
+            if let Some(list) = crate::wlr::monitors()? {
+                return Ok(list);
+            }
         }
+        if how == WaylandCapture::Screencopy {
+            return Err(CaptureError::Unsupported {
+                device: "monitors".into(),
+                message: "this compositor offers no screencopy (VIGIL_WAYLAND_CAPTURE=screencopy)".into(),
+            });
+        }
+        return crate::portal::monitors();
     }
     let _xcap = xcap_lock();
     let err = |e: xcap::XCapError| CaptureError::Device { device: "monitors".into(), message: e.to_string() };
@@ -46,8 +79,30 @@ pub fn monitors() -> Result<Vec<MonitorId>, CaptureError> {
 /// One picture from every monitor, grabbed the way the recorder grabs it: its size, whether it
 /// is black everywhere, or why it could not be had. For the system check (`monitors.capture`).
 pub fn probe_all() -> Vec<vigil_core::facts::ScreenProbe> {
-    // No monitors to list is the `monitors.count` finding's to judge.
-    let Ok(list) = monitors() else { return Vec::new() };
+    // The check may ask again for screen sharing the candidate refused before.
+    #[cfg(target_os = "linux")]
+    crate::portal::retry();
+    let list = match monitors() {
+        Ok(list) => list,
+        // Refused screen sharing is this check's failure; no monitors to list is `monitors.count`'s.
+        #[cfg(target_os = "linux")]
+        Err(e) if crate::wlr::is_wayland() => {
+            return vec![vigil_core::facts::ScreenProbe {
+                monitor: "every monitor".into(),
+                error: Some(e.to_string()),
+                ..Default::default()
+            }]
+        }
+        Err(_) => return Vec::new(),
+    };
+    #[cfg(target_os = "linux")]
+    let unshared = crate::portal::unshared().into_iter().map(|name| vigil_core::facts::ScreenProbe {
+        monitor: name,
+        error: Some("not shared in the desktop's screen-sharing dialog: Vigil cannot see it".into()),
+        ..Default::default()
+    });
+    #[cfg(not(target_os = "linux"))]
+    let unshared = std::iter::empty();
     list.iter()
         .enumerate()
         .map(|(i, m)| {
@@ -67,6 +122,7 @@ pub fn probe_all() -> Vec<vigil_core::facts::ScreenProbe> {
             }
             probe
         })
+        .chain(unshared)
         .collect()
 }
 
@@ -81,6 +137,9 @@ pub struct ScreenSource {
     /// wlroots' screencopy on Wayland, when the compositor offers it (then there is no xcap monitor).
     #[cfg(target_os = "linux")]
     wlr: Option<crate::wlr::WlrScreen>,
+    /// The desktop portal's stream on other Wayland desktops.
+    #[cfg(target_os = "linux")]
+    portal: Option<crate::portal::PortalScreen>,
     name: String,
     width: u32,
     height: u32,
@@ -93,10 +152,24 @@ impl ScreenSource {
         let (width, height) = (info.width & !1, info.height & !1);
         #[cfg(target_os = "linux")]
         if crate::wlr::is_wayland() {
-            if let Some(wlr) = crate::wlr::WlrScreen::open(&info.name)? {
-                let name = info.name.clone();
-                return Ok(ScreenSource { id, monitor: None, x11: None, wlr: Some(wlr), name, width, height });
+            let (name, how) = (info.name.clone(), WaylandCapture::from_env());
+            let wlr = match how {
+                WaylandCapture::Portal => None,
+                _ => crate::wlr::WlrScreen::open(&info.name)?,
+            };
+            let portal = match (&wlr, how) {
+                (None, WaylandCapture::Auto | WaylandCapture::Portal) => {
+                    Some(crate::portal::PortalScreen::open(&name)?)
+                }
+                _ => None,
+            };
+            if wlr.is_none() && portal.is_none() {
+                return Err(CaptureError::Unsupported {
+                    device: format!("monitor {name}"),
+                    message: "this compositor offers no screencopy (VIGIL_WAYLAND_CAPTURE=screencopy)".into(),
+                });
             }
+            return Ok(ScreenSource { id, monitor: None, x11: None, wlr, portal, name, width, height });
         }
         let _xcap = xcap_lock();
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", info.name), message };
@@ -130,6 +203,8 @@ impl ScreenSource {
             x11,
             #[cfg(target_os = "linux")]
             wlr: None,
+            #[cfg(target_os = "linux")]
+            portal: None,
             name: info.name.clone(),
             width,
             height,
@@ -158,6 +233,10 @@ impl VideoSource for ScreenSource {
         #[cfg(target_os = "linux")]
         if let Some(wlr) = self.wlr.as_mut() {
             return wlr.grab(self.width, self.height);
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(portal) = self.portal.as_mut() {
+            return portal.grab(self.width, self.height);
         }
         #[cfg(target_os = "linux")]
         if let Some(x11) = self.x11.as_mut() {

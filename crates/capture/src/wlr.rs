@@ -8,7 +8,7 @@
 use crate::frame::{CaptureError, PixelFormat, VideoFrame};
 use crate::screen::MonitorId;
 use std::time::Duration;
-use wayland_client::globals::{registry_queue_init, GlobalListContents};
+use wayland_client::globals::{registry_queue_init, GlobalList, GlobalListContents};
 use wayland_client::protocol::{wl_buffer, wl_output, wl_registry, wl_shm, wl_shm_pool};
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
 use wayland_protocols_wlr::screencopy::v1::client::{
@@ -27,6 +27,18 @@ struct Output {
     y: i32,
     width: i32,
     height: i32,
+    scale: i32,
+}
+
+/// An output as any Wayland compositor announces it: its name, and its place and size in the
+/// layout's (logical) coordinates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputInfo {
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+    pub logical_width: i32,
+    pub logical_height: i32,
 }
 
 /// What the frame being copied has said so far.
@@ -58,12 +70,45 @@ fn device_err(message: String) -> CaptureError {
     CaptureError::Device { device: "Wayland screens".into(), message }
 }
 
+/// Connects to the compositor and reads its outputs.
+fn connect_outputs() -> Result<(GlobalList, EventQueue<State>, State), CaptureError> {
+    let conn = Connection::connect_to_env().map_err(|e| device_err(format!("cannot reach the compositor: {e}")))?;
+    let (globals, mut queue) =
+        registry_queue_init::<State>(&conn).map_err(|e| device_err(format!("compositor registry: {e}")))?;
+    let qh = queue.handle();
+    let mut state = State::default();
+    for global in globals.contents().clone_list() {
+        if global.interface == "wl_output" {
+            let output: wl_output::WlOutput = globals.registry().bind(global.name, global.version.min(4), &qh, ());
+            state.outputs.push((output, Output { scale: 1, ..Output::default() }));
+        }
+    }
+    queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
+    queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
+    Ok((globals, queue, state))
+}
+
+/// Every output of this Wayland session's compositor, whichever it is.
+pub fn outputs() -> Result<Vec<OutputInfo>, CaptureError> {
+    let (_, _, state) = connect_outputs()?;
+    Ok(state
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, o))| OutputInfo {
+            name: o.name.clone().unwrap_or_else(|| format!("WL-{i}")),
+            x: o.x,
+            y: o.y,
+            logical_width: o.width / o.scale.max(1),
+            logical_height: o.height / o.scale.max(1),
+        })
+        .collect())
+}
+
 impl Session {
     /// Connects, or `Ok(None)` when the compositor has no screencopy.
     fn connect() -> Result<Option<Session>, CaptureError> {
-        let conn = Connection::connect_to_env().map_err(|e| device_err(format!("cannot reach the compositor: {e}")))?;
-        let (globals, mut queue) =
-            registry_queue_init::<State>(&conn).map_err(|e| device_err(format!("compositor registry: {e}")))?;
+        let (globals, queue, state) = connect_outputs()?;
         let qh = queue.handle();
         let Ok(manager) = globals.bind::<manager::ZwlrScreencopyManagerV1, _, _>(&qh, 1..=3, ()) else {
             return Ok(None);
@@ -71,15 +116,6 @@ impl Session {
         let shm = globals
             .bind::<wl_shm::WlShm, _, _>(&qh, 1..=1, ())
             .map_err(|e| device_err(format!("no shared memory: {e}")))?;
-        let mut state = State::default();
-        for global in globals.contents().clone_list() {
-            if global.interface == "wl_output" {
-                let output: wl_output::WlOutput = globals.registry().bind(global.name, global.version.min(4), &qh, ());
-                state.outputs.push((output, Output::default()));
-            }
-        }
-        queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
-        queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
         Ok(Some(Session { queue, state, shm, manager }))
     }
 
@@ -290,6 +326,7 @@ impl Dispatch<wl_output::WlOutput, ()> for State {
                 (o.width, o.height) = (width, height)
             }
             wl_output::Event::Name { name } => o.name = Some(name),
+            wl_output::Event::Scale { factor } => o.scale = factor,
             _ => {}
         }
     }

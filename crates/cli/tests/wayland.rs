@@ -4,34 +4,51 @@
 //! records each as its own track at that size, and a decoded frame of each shows its colour over
 //! the whole picture (not black, not the top-left quarter of a scaled screen). Started with only
 //! `DISPLAY` (Xwayland's), Vigil refuses the black Xwayland root: the check fails
-//! `monitors.capture` and the recording exits non-zero.
+//! `monitors.capture` and the recording exits non-zero. The same desktop through the ScreenCast
+//! portal and PipeWire, as GNOME and KDE offer it: one sharing dialog, every monitor, honest
+//! failures when the candidate shares less or nothing.
 
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use vigil_testkit::{SwayDisplay, WaylandOutput};
+use vigil_testkit::portal::{Backend, Dialog};
+use vigil_testkit::{PortalDesktop, SwayDisplay, WaylandOutput};
 
 const OUTPUTS: [WaylandOutput; 2] = [
     WaylandOutput { x: 0, y: 0, width: 640, height: 480, scale: 1, colour: "#d02020" },
     WaylandOutput { x: 640, y: 0, width: 1280, height: 720, scale: 2, colour: "#20a040" },
 ];
 
-fn vigil(sway: &SwayDisplay, args: &[&str]) -> std::process::Output {
+/// `vigil` in the sway session, with `env` added (a portal's, say).
+fn vigil(sway: &SwayDisplay, env: &[(String, String)], args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(args)
         .env("WAYLAND_DISPLAY", &sway.socket)
         .env("XDG_SESSION_TYPE", "wayland")
         .env_remove("DISPLAY")
         .env_remove("PULSE_SERVER")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap()
 }
 
+/// `vigil check --json`'s report and exit code.
+fn check(sway: &SwayDisplay, env: &[(String, String)]) -> (Value, Option<i32>) {
+    let out = vigil(sway, env, &["check", "--json"]);
+    (serde_json::from_slice(&out.stdout).unwrap(), out.status.code())
+}
+
+fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["findings"].as_array().unwrap().iter().find(|f| f["id"] == id).unwrap()
+}
+
 /// 4 s of the screens alone (no camera, no microphone), in a new spool directory.
-fn record_screens(sway: &SwayDisplay) -> tempfile::TempDir {
+fn record_screens(sway: &SwayDisplay, env: &[(String, String)]) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let out = vigil(
         sway,
+        env,
         &[
             "record",
             "--json",
@@ -45,8 +62,31 @@ fn record_screens(sway: &SwayDisplay) -> tempfile::TempDir {
             "4",
         ],
     );
-    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
-    dir
+    (dir, out)
+}
+
+/// The check grabbed both outputs of `OUTPUTS` at their pixel sizes, and passes.
+fn assert_both_outputs_checked(report: &Value) {
+    let probes = report["facts"]["screen_capture"].as_array().expect("the check grabbed the screens");
+    let sizes: Vec<(u64, u64)> =
+        probes.iter().map(|p| (p["grabbed_width"].as_u64().unwrap(), p["grabbed_height"].as_u64().unwrap())).collect();
+    assert_eq!(sizes, [(640, 480), (1280, 720)], "{probes:?}");
+    let capture = finding(report, "monitors.capture");
+    assert_eq!(capture["verdict"], "ok", "{capture}");
+}
+
+/// Each output of `OUTPUTS` is its own track at its pixel size, showing its colour whole.
+fn assert_both_outputs_recorded(dir: &Path) {
+    for (source, want, size) in
+        [("screen-0", (208.0, 32.0, 32.0), (640, 480)), ("screen-1", (32.0, 160.0, 64.0), (1280, 720))]
+    {
+        let segment = dir.join("segments").join(format!("{source}-000000.mp4"));
+        let (rgb, got) = colour_of(&segment);
+        println!("{source}: {got:?}, mean colour {rgb:.0?}");
+        assert_eq!(got, size, "{source}");
+        let near = |a: f64, b: f64| (a - b).abs() < 20.0;
+        assert!(near(rgb.0, want.0) && near(rgb.1, want.1) && near(rgb.2, want.2), "{source}: {rgb:?}, want {want:?}");
+    }
 }
 
 /// The mean RGB of a frame 1 s into `segment`, and its size.
@@ -74,28 +114,14 @@ fn colour_of(segment: &Path) -> ((f64, f64, f64), (u64, u64)) {
 fn two_outputs_one_scaled_are_recorded_whole_at_their_pixel_sizes() {
     let sway = SwayDisplay::start(&OUTPUTS, false).unwrap();
 
-    let out = vigil(&sway, &["check", "--json"]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let probes = report["facts"]["screen_capture"].as_array().expect("the check grabbed the screens");
-    let sizes: Vec<(u64, u64)> =
-        probes.iter().map(|p| (p["grabbed_width"].as_u64().unwrap(), p["grabbed_height"].as_u64().unwrap())).collect();
-    assert_eq!(sizes, [(640, 480), (1280, 720)], "{probes:?}");
-    let capture = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "monitors.capture").unwrap();
-    assert_eq!(capture["verdict"], "ok", "{capture}");
+    let (report, _) = check(&sway, &[]);
+    assert_both_outputs_checked(&report);
     assert_eq!(report["facts"]["desktop"]["session_type"], "wayland");
     assert_eq!(report["facts"]["desktop"]["compositor"], "sway");
 
-    let dir = record_screens(&sway);
-    for (source, want, size) in
-        [("screen-0", (208.0, 32.0, 32.0), (640, 480)), ("screen-1", (32.0, 160.0, 64.0), (1280, 720))]
-    {
-        let segment = dir.path().join("segments").join(format!("{source}-000000.mp4"));
-        let (rgb, got) = colour_of(&segment);
-        println!("{source}: {got:?}, mean colour {rgb:.0?}");
-        assert_eq!(got, size, "{source}");
-        let near = |a: f64, b: f64| (a - b).abs() < 20.0;
-        assert!(near(rgb.0, want.0) && near(rgb.1, want.1) && near(rgb.2, want.2), "{source}: {rgb:?}, want {want:?}");
-    }
+    let (dir, out) = record_screens(&sway, &[]);
+    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    assert_both_outputs_recorded(dir.path());
 }
 
 #[test]
@@ -155,7 +181,8 @@ fn native_wayland_and_xwayland_windows_are_both_recorded() {
     vigil_testkit::wait_until(std::time::Duration::from_secs(20), "foot and xmessage to show", shown)
         .unwrap_or_else(|e| panic!("{e}: {:?} {:?}", sway.pixel(320, 240), sway.pixel(960, 180)));
 
-    let dir = record_screens(&sway);
+    let (dir, out) = record_screens(&sway, &[]);
+    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
     for (source, want) in [("screen-0", native), ("screen-1", x)] {
         let segment = dir.path().join("segments").join(format!("{source}-000000.mp4"));
         let (rgb, _) = colour_of(&segment);
@@ -163,4 +190,72 @@ fn native_wayland_and_xwayland_windows_are_both_recorded() {
         let close = |a: f64, b: u8| (a - f64::from(b)).abs() < 24.0;
         assert!(close(rgb.0, want[0]) && close(rgb.1, want[1]) && close(rgb.2, want[2]), "{source}: {rgb:?}");
     }
+}
+
+/// GNOME's and KDE's way: the ScreenCast portal with PipeWire (here behind the real
+/// xdg-desktop-portal, PipeWire and WirePlumber, with `vigil-test-portal` as the desktop's
+/// backend). The system check asks once; both outputs are shared, checked and recorded whole at
+/// their pixel sizes; the recording after it is not asked again (the restore token).
+#[test]
+fn the_portal_shares_every_monitor_with_one_dialog_for_check_and_recording() {
+    let sway = SwayDisplay::start(&OUTPUTS, false).unwrap();
+    let portal = PortalDesktop::start(&sway, &OUTPUTS, Backend::Test(Dialog::ShareAll)).unwrap();
+    let env = portal.env();
+
+    let (report, _) = check(&sway, &env);
+    assert_both_outputs_checked(&report);
+    assert_eq!(portal.dialogs(), 1, "the check asks once");
+    assert!(portal.token_file().exists(), "the permission is kept for the recording");
+
+    let (dir, out) = record_screens(&sway, &env);
+    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    assert_both_outputs_recorded(dir.path());
+    assert_eq!(portal.dialogs(), 1, "the recording reuses the permission: no second dialog");
+}
+
+/// A candidate who shares one monitor of two in the dialog: the other is named as unseen, and
+/// the check fails.
+#[test]
+fn a_monitor_left_out_of_the_sharing_dialog_fails_the_check() {
+    let sway = SwayDisplay::start(&OUTPUTS, false).unwrap();
+    let portal = PortalDesktop::start(&sway, &OUTPUTS, Backend::Test(Dialog::Share(1))).unwrap();
+    let (report, code) = check(&sway, &portal.env());
+    let capture = finding(&report, "monitors.capture");
+    assert_eq!(capture["verdict"], "fail", "{capture}");
+    let message = capture["message"].as_str().unwrap();
+    assert!(message.contains("HEADLESS-2") && message.contains("not shared"), "{message}");
+    assert_eq!(code, Some(2));
+}
+
+/// Sharing refused in the dialog: the check fails saying so, and a recording, which sees no
+/// screen, exits non-zero.
+#[test]
+fn refused_sharing_fails_the_check_and_the_recording() {
+    let sway = SwayDisplay::start(&OUTPUTS[..1], false).unwrap();
+    let portal = PortalDesktop::start(&sway, &OUTPUTS[..1], Backend::Test(Dialog::Refuse)).unwrap();
+    let (report, code) = check(&sway, &portal.env());
+    let capture = finding(&report, "monitors.capture");
+    assert_eq!(capture["verdict"], "fail", "{capture}");
+    assert!(capture["message"].as_str().unwrap().contains("not allowed"), "{capture}");
+    assert_eq!(code, Some(2));
+    let (_dir, out) = record_screens(&sway, &portal.env());
+    assert!(!out.status.success(), "a recording that sees no screen must not pass");
+}
+
+/// Debian's xdg-desktop-portal-wlr on a GPU-less sway: it refuses to start any screencast (no
+/// DMA-BUF format with screencopy v3). Forced onto the portal, Vigil says so clearly; left to
+/// choose, it records through screencopy.
+#[test]
+fn xdg_desktop_portal_wlr_without_a_gpu_fails_clearly_and_screencopy_still_serves() {
+    let sway = SwayDisplay::start(&OUTPUTS, false).unwrap();
+    let portal = PortalDesktop::start(&sway, &OUTPUTS, Backend::Wlr).unwrap();
+    let (report, code) = check(&sway, &portal.env());
+    let capture = finding(&report, "monitors.capture");
+    assert_eq!(capture["verdict"], "fail", "{capture}");
+    assert!(capture["message"].as_str().unwrap().contains("desktop portal"), "{capture}");
+    assert_eq!(code, Some(2));
+
+    let auto: Vec<(String, String)> = portal.env().into_iter().filter(|(k, _)| k != "VIGIL_WAYLAND_CAPTURE").collect();
+    let (report, _) = check(&sway, &auto);
+    assert_both_outputs_checked(&report);
 }

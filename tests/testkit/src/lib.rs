@@ -7,6 +7,7 @@
 pub mod audio;
 pub mod clip;
 pub mod display;
+pub mod portal;
 pub mod process;
 pub mod screen_reader;
 pub mod server;
@@ -16,6 +17,7 @@ pub mod webdriver;
 pub use audio::PulseAudio;
 pub use clip::{camera_clip, Scene};
 pub use display::{Screen, VncDisplay, XvfbDisplay};
+pub use portal::PortalDesktop;
 pub use process::RenamedProcess;
 pub use screen_reader::ScreenReader;
 pub use server::ReferenceServer;
@@ -82,6 +84,10 @@ pub fn install_hint(program: &str) -> String {
         "chromedriver" => "chromium-driver",
         "dbus-daemon" => "dbus",
         "at-spi-bus-launcher" => "at-spi2-core",
+        "pipewire" => "pipewire",
+        "wireplumber" => "wireplumber",
+        "xdg-desktop-portal" => "xdg-desktop-portal",
+        "org.freedesktop.impl.portal.desktop.wlr" => "xdg-desktop-portal-wlr",
         _ => return format!("is {program} installed? (run scripts/install-deps)"),
     };
     format!("install the Debian package `{pkg}` (scripts/install-deps does)")
