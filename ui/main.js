@@ -284,7 +284,10 @@ function renderReport(report) {
 async function runCheck() {
   busy($("check-again"), true);
   $("check-continue").disabled = true;
-  $("check-status").textContent = t("check.running");
+  // Joined, on a Wayland desktop that shares screens through its own dialog: said before it opens.
+  const asks = state.joinArgs !== null && (await invoke("screen_sharing_asked").catch(() => false));
+  $("check-sharing").hidden = !asks;
+  $("check-status").textContent = t(asks ? "check.sharing" : "check.running");
   try {
     renderReport(await invoke("system_check"));
     // The overall result is spoken; the findings follow it in reading order.

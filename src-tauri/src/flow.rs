@@ -244,6 +244,13 @@ pub async fn join(
     Ok(joined)
 }
 
+/// Whether the check will make the desktop ask the candidate to share the screens (a Wayland
+/// desktop that shares them through its portal), so that the check screen says so first.
+#[tauri::command]
+pub fn screen_sharing_asked() -> bool {
+    vigil_capture::screen::asks_to_share()
+}
+
 /// The system check with the exam's policy (the built-in one before joining), including the
 /// connection to the server.
 #[tauri::command]

@@ -31,6 +31,7 @@ fn main() {
             flow::server_identity,
             flow::join,
             flow::system_check,
+            flow::screen_sharing_asked,
             flow::preview_start,
             flow::preview_frame,
             flow::take_photo,

@@ -98,6 +98,13 @@ impl BlankWatch {
         self.blind_change(at_ms).into_iter().collect()
     }
 
+    /// `source`'s track ended while its monitor is still there (screen sharing stopped, the
+    /// capture failed): it counts as a screen Vigil cannot see, at once.
+    pub fn lost(&mut self, source: &str, at_ms: u64) -> Vec<Change> {
+        self.screens.insert(source.to_owned(), Screen { dark_since: Some(at_ms), reported: true });
+        self.blind_change(at_ms).into_iter().collect()
+    }
+
     fn blind_change(&mut self, at_ms: u64) -> Option<Change> {
         let blind = !self.screens.is_empty() && self.screens.values().all(|s| s.reported);
         match (blind, self.blind_since) {
@@ -166,6 +173,16 @@ mod tests {
         // A short dark moment (a blink, a mode switch) is nothing.
         assert!(w.frame("screen-0", true, 26_000).is_empty());
         assert!(w.frame("screen-0", false, 27_000).is_empty());
+    }
+
+    #[test]
+    fn a_lost_screen_counts_as_unseen_at_once() {
+        let mut w = BlankWatch::default();
+        w.frame("screen-0", false, 0);
+        w.frame("screen-1", false, 0);
+        assert!(w.lost("screen-0", 1_000).is_empty(), "the other screen still shows a picture");
+        assert_eq!(w.lost("screen-1", 2_000), [Change::Blind { screens: vec!["screen-0".into(), "screen-1".into()] }]);
+        assert!(w.ever_blind);
     }
 
     #[test]

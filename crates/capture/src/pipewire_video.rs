@@ -70,10 +70,19 @@ fn run(
         let (on_state, on_picture) = (slot.clone(), slot.clone());
         let listener = stream
             .add_local_listener_with_user_data(VideoInfoRaw::default())
-            .state_changed(move |_, _, _, new| match new {
-                StreamState::Error(e) => on_state.end(format!("the shared stream failed: {e}")),
-                StreamState::Unconnected => on_state.end("screen sharing was stopped".into()),
-                _ => {}
+            .state_changed({
+                // A stream that streamed and then pauses lost its producer: the candidate
+                // stopped sharing, or the monitor went away. Its last picture is not the screen.
+                let mut streamed = false;
+                move |_, _, old, new| match new {
+                    StreamState::Error(e) => on_state.end(format!("the shared stream failed: {e}")),
+                    StreamState::Unconnected => on_state.end("screen sharing was stopped".into()),
+                    StreamState::Paused if streamed => {
+                        on_state.end("screen sharing was stopped (the desktop ended the shared stream)".into())
+                    }
+                    StreamState::Streaming => streamed = true,
+                    _ => tracing::debug!(?old, ?new, "shared stream"),
+                }
             })
             .param_changed(|_, info, id, param| {
                 if id != ParamType::Format.as_raw() {

@@ -94,6 +94,11 @@ pub fn session() -> Result<Arc<PortalSession>, CaptureError> {
     }
 }
 
+/// Whether a portal session is open (so the desktop will not ask again in this process).
+pub fn is_open() -> bool {
+    SESSION.lock().is_ok_and(|s| matches!(s.as_ref(), Some(Ok(_))))
+}
+
 /// Forgets a failed opening, so that the next [`session`] asks the candidate again.
 pub fn retry() {
     if let Ok(mut slot) = SESSION.lock() {

@@ -197,6 +197,17 @@ struct Shared {
     speech: Option<SpeechOptions>,
 }
 
+/// What a screen track says of its screen.
+#[derive(Debug, Clone, Copy)]
+enum ScreenSeen {
+    /// A picture, black everywhere or not.
+    Picture { dark: bool },
+    /// Its monitor was unplugged: it no longer counts.
+    Unplugged,
+    /// Its capture failed while the monitor is there: Vigil cannot see it.
+    Lost,
+}
+
 impl Shared {
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
@@ -213,13 +224,14 @@ impl Shared {
     }
 
     /// A screen's picture at `at_ms`, dark or not; or (`None`) its track ended.
-    fn screen_seen(&self, source: &str, dark: Option<bool>, at_ms: u64) {
+    fn screen_seen(&self, source: &str, seen: ScreenSeen, at_ms: u64) {
         use crate::blank::Change;
         let changes = {
             let mut watch = self.blank.lock().unwrap_or_else(|p| p.into_inner());
-            match dark {
-                Some(dark) => watch.frame(source, dark, at_ms),
-                None => watch.gone(source, at_ms),
+            match seen {
+                ScreenSeen::Picture { dark } => watch.frame(source, dark, at_ms),
+                ScreenSeen::Unplugged => watch.gone(source, at_ms),
+                ScreenSeen::Lost => watch.lost(source, at_ms),
             }
         };
         for change in changes {
@@ -236,7 +248,7 @@ impl Shared {
                 ),
                 Change::Blind { screens } => (
                     Event::new(EventKind::CaptureBlind, json!({"screens": screens})).opens("blind"),
-                    Some("Every screen has recorded only black: the recording does not show what is on screen".into()),
+                    Some("Every screen is lost or has recorded only black: the recording does not show what is on screen".into()),
                 ),
                 Change::Sighted { blind_ms } => {
                     (Event::new(EventKind::CaptureSighted, json!({"blind_ms": blind_ms})).closes("blind"), None)
@@ -492,7 +504,7 @@ fn encode_track(
                         if !frame.unchanged {
                             dark = crate::blank::is_dark(&frame);
                         }
-                        shared.screen_seen(&source, Some(dark), at_ms);
+                        shared.screen_seen(&source, ScreenSeen::Picture { dark }, at_ms);
                     }
                     let key = writer.wants_keyframe(at_ms);
                     match encoder.encode(frame, key, same) {
@@ -778,6 +790,14 @@ pub fn record(
     #[cfg(target_os = "linux")]
     let mut last_read = Instant::now();
     while !shared.stop.is_stopped() {
+        // A screen whose capture failed while its monitor is still there (screen sharing
+        // stopped, say): its track ends now, and it counts as a screen Vigil cannot see.
+        if let Some(pos) = tracks.iter().position(|t| t.source.starts_with("screen-") && t.pacer.is_finished()) {
+            let track = tracks.remove(pos);
+            let source = track.source.clone();
+            finished.push(track.finish(&shared));
+            shared.screen_seen(&source, ScreenSeen::Lost, shared.now_ms());
+        }
         if let Some(m) = mic.as_ref() {
             if let Ok(err) = m.errors.try_recv() {
                 shared.event(
@@ -817,13 +837,12 @@ pub fn record(
                         if let Some(i) = index {
                             unplugged.insert((id.name.clone(), id.x, id.y), i);
                         }
-                        if let Some(pos) =
-                            index.and_then(|src| tracks.iter().position(|t| t.source == format!("screen-{src}")))
-                        {
-                            let track = tracks.remove(pos);
-                            let source = track.source.clone();
-                            finished.push(track.finish(&shared));
-                            shared.screen_seen(&source, None, shared.now_ms());
+                        if let Some(source) = index.map(|src| format!("screen-{src}")) {
+                            // Its track may have ended already, its capture failing first.
+                            if let Some(pos) = tracks.iter().position(|t| t.source == source) {
+                                finished.push(tracks.remove(pos).finish(&shared));
+                            }
+                            shared.screen_seen(&source, ScreenSeen::Unplugged, shared.now_ms());
                             shared.event(EventKind::MonitorRemoved, json!({"source": source, "name": id.name, "x": id.x, "y": id.y, "width": id.width, "height": id.height}),
                                 Some(format!("monitor {} removed", id.name)));
                         }

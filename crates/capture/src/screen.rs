@@ -40,6 +40,21 @@ impl WaylandCapture {
     }
 }
 
+/// Whether seeing the screens will make the desktop ask the candidate to share them (a Wayland
+/// desktop without screencopy, before the portal session is open): the app says so first.
+pub fn asks_to_share() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let how = WaylandCapture::from_env();
+        crate::wlr::is_wayland()
+            && how != WaylandCapture::Screencopy
+            && !crate::portal::is_open()
+            && (how == WaylandCapture::Portal || crate::wlr::monitors().is_ok_and(|m| m.is_none()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
 /// The monitors there are now. On Wayland: a wlroots compositor's outputs when it offers
 /// screencopy, else the monitors shared through the desktop portal (which asks the candidate
 /// once); elsewhere as xcap sees them.

@@ -242,6 +242,42 @@ fn refused_sharing_fails_the_check_and_the_recording() {
     assert!(!out.status.success(), "a recording that sees no screen must not pass");
 }
 
+/// The desktop stops sharing in the middle of a recording: each screen's track ends as lost
+/// (`device.lost`), the recording is blind (`capture.blind`, critical) and exits non-zero, rather
+/// than repeating the last picture as if the screen stood still.
+#[test]
+fn sharing_stopped_mid_recording_is_blind_not_a_frozen_screen() {
+    let sway = SwayDisplay::start(&OUTPUTS, false).unwrap();
+    let mut portal = PortalDesktop::start(&sway, &OUTPUTS, Backend::Test(Dialog::ShareAll)).unwrap();
+    let env = portal.env();
+    let recording = std::thread::spawn({
+        let socket = sway.socket.clone();
+        move || {
+            let dir = tempfile::tempdir().unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+                .args(["record", "--out", dir.path().to_str().unwrap(), "--camera", "none", "--mic", "none"])
+                .args(["--duration", "8"])
+                .env("WAYLAND_DISPLAY", socket)
+                .env_remove("DISPLAY")
+                .env_remove("PULSE_SERVER")
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .output()
+                .unwrap();
+            (dir, out)
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    portal.stop_sharing();
+    let (dir, out) = recording.join().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "monitor.recorded").count(), 2, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "device.lost").count(), 2, "{kinds:?}");
+    let blind = events.iter().find(|e| e.kind == "capture.blind").expect("the recording says it is blind");
+    assert_eq!(blind.severity, vigil_core::event::Severity::Critical);
+}
+
 /// Debian's xdg-desktop-portal-wlr on a GPU-less sway: it refuses to start any screencast (no
 /// DMA-BUF format with screencopy v3). Forced onto the portal, Vigil says so clearly; left to
 /// choose, it records through screencopy.

@@ -34,7 +34,7 @@ pub enum Backend {
 pub struct PortalDesktop {
     // Dropped in reverse order of starting: the portal before its backend before PipeWire.
     _portal: Guard,
-    _backend: Guard,
+    backend: Option<Guard>,
     _session_manager: Guard,
     _pipewire: Guard,
     _bus: Guard,
@@ -57,10 +57,32 @@ impl PortalDesktop {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
         };
+        // A session bus that can start only the permission store (where the portal keeps restore
+        // tokens): no document portal, no other backend started behind the test's back.
+        let services = dir.path().join("services");
+        std::fs::create_dir(&services)?;
+        std::fs::write(
+            services.join("org.freedesktop.impl.portal.PermissionStore.service"),
+            "[D-BUS Service]\nName=org.freedesktop.impl.portal.PermissionStore\nExec=/usr/libexec/xdg-permission-store\n",
+        )?;
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "<busconfig><type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+                 <servicedir>{}</servicedir><policy context=\"default\">\
+                 <allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>\
+                 <allow own=\"*\"/></policy></busconfig>",
+                bus_socket.display(),
+                services.display()
+            ),
+        )?;
         let bus = Guard::spawn(
             Command::new("dbus-daemon")
-                .args(["--session", "--nofork", "--nopidfile"])
-                .arg(format!("--address=unix:path={}", bus_socket.display())),
+                .args(["--nofork", "--nopidfile"])
+                .arg(format!("--config-file={}", config.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
             "dbus-daemon",
         )?;
         wait_until(Duration::from_secs(10), "the session bus", || bus_socket.exists())?;
@@ -121,12 +143,17 @@ impl PortalDesktop {
         };
         env(&mut cmd);
         let backend = Guard::spawn(&mut cmd, name)?;
+        // A name some process owns now (not one the bus could only start on demand).
         let on_bus = |name: &str| {
             Command::new("busctl")
                 .arg(format!("--address=unix:path={}", bus_socket.display()))
-                .arg("list")
+                .args(["list", "--no-legend"])
                 .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(name))
+                .is_ok_and(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .any(|l| l.split_whitespace().next() == Some(name) && !l.contains("(activatable)"))
+                })
         };
         wait_until(Duration::from_secs(10), "the portal backend on the bus", || on_bus(name))?;
         let mut cmd = Command::new("/usr/libexec/xdg-desktop-portal");
@@ -138,12 +165,18 @@ impl PortalDesktop {
         })?;
         Ok(PortalDesktop {
             _portal: portal,
-            _backend: backend,
+            backend: Some(backend),
             _session_manager: session_manager,
             _pipewire: pipewire,
             _bus: bus,
             dir,
         })
+    }
+
+    /// The desktop ends screen sharing (its "Stop sharing" button, or the backend crashing): the
+    /// backend goes, and with it every shared stream.
+    pub fn stop_sharing(&mut self) {
+        self.backend.take();
     }
 
     /// What a program needs to use this portal, and to keep its screen-sharing permission here
