@@ -381,6 +381,7 @@ function warningText(w) {
   if (w.kind === "audio.output_recorded") return t("warning.sound_recorder", { app: d.app });
   if (w.kind === "camera.virtual") return t("warning.virtual_camera", { name: d.name });
   if (w.kind === "display.capture_device") return t("warning.capture_device", { name: d.name || d.device });
+  if (w.kind === "display.screen_cast") return t("warning.screen_cast", { app: d.app });
   return w.kind;
 }
 

@@ -829,6 +829,18 @@ pub fn record(
             last_poll = Some(Instant::now());
             match screen::monitors() {
                 Ok(now) => {
+                    // Monitors the candidate left out of the desktop's sharing dialog: said once.
+                    #[cfg(target_os = "linux")]
+                    if initial {
+                        for name in crate::portal::unshared() {
+                            let error = "not shared in the desktop's screen-sharing dialog: Vigil cannot see it";
+                            shared.event(
+                                EventKind::DeviceMissing,
+                                json!({"device": format!("monitor {name}"), "error": error}),
+                                Some(format!("monitor {name}: {error}")),
+                            );
+                        }
+                    }
                     let present: Vec<&MonitorId> = now.iter().collect();
                     // Gone: end their tracks.
                     let gone: Vec<MonitorId> = screens.keys().filter(|k| !present.contains(k)).cloned().collect();

@@ -40,6 +40,9 @@ pub fn run(args: CheckArgs) -> Result<i32> {
     let started = Instant::now();
     let opts = CheckOptions { policy, data_dir: data_dir(args.data_dir), server: args.server };
     let mic_seconds = args.mic_probe.then(|| Duration::from_secs_f64(args.mic_seconds));
+    if vigil_capture::screen::asks_to_share() {
+        eprintln!("vigil check: your desktop will ask you to share your screens: choose every monitor and allow it");
+    }
     // The microphone probe takes seconds; the other sensors run meanwhile.
     let (mut facts, level, screens) = std::thread::scope(|s| {
         let level = mic_seconds.map(|d| s.spawn(move || vigil_capture::microphone::probe_level(d)));

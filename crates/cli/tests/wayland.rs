@@ -202,8 +202,10 @@ fn the_portal_shares_every_monitor_with_one_dialog_for_check_and_recording() {
     let portal = PortalDesktop::start(&sway, &OUTPUTS, Backend::Test(Dialog::ShareAll)).unwrap();
     let env = portal.env();
 
-    let (report, _) = check(&sway, &env);
-    assert_both_outputs_checked(&report);
+    let out = vigil(&sway, &env, &["check", "--json"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("your desktop will ask you to share your screens"), "said first: {said}");
+    assert_both_outputs_checked(&serde_json::from_slice(&out.stdout).unwrap());
     assert_eq!(portal.dialogs(), 1, "the check asks once");
     assert!(portal.token_file().exists(), "the permission is kept for the recording");
 
@@ -225,6 +227,14 @@ fn a_monitor_left_out_of_the_sharing_dialog_fails_the_check() {
     let message = capture["message"].as_str().unwrap();
     assert!(message.contains("HEADLESS-2") && message.contains("not shared"), "{message}");
     assert_eq!(code, Some(2));
+
+    // The recording records what was shared and says, on the timeline, what was not.
+    let (dir, out) = record_screens(&sway, &portal.env());
+    assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
+    let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
+    let missing = events.iter().find(|e| e.kind == "device.missing").expect("the unshared monitor is named");
+    assert_eq!(missing.data["device"], "monitor HEADLESS-2");
+    assert_eq!(events.iter().filter(|e| e.kind == "monitor.recorded").count(), 1);
 }
 
 /// Sharing refused in the dialog: the check fails saying so, and a recording, which sees no
@@ -276,6 +286,37 @@ fn sharing_stopped_mid_recording_is_blind_not_a_frozen_screen() {
     assert_eq!(kinds.iter().filter(|k| **k == "device.lost").count(), 2, "{kinds:?}");
     let blind = events.iter().find(|e| e.kind == "capture.blind").expect("the recording says it is blind");
     assert_eq!(blind.severity, vigil_core::event::Severity::Critical);
+}
+
+/// Another program receives the screen through the portal (here a second Vigil, recording):
+/// the check names it with its pid from PipeWire's graph, by the policy's `screen_cast` verdict.
+#[test]
+fn a_program_receiving_a_screen_cast_is_named_by_the_check() {
+    let sway = SwayDisplay::start(&OUTPUTS[..1], false).unwrap();
+    let portal = PortalDesktop::start(&sway, &OUTPUTS[..1], Backend::Test(Dialog::ShareAll)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut receiver = vigil_testkit::Guard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["record", "--out", dir.path().to_str().unwrap(), "--camera", "none", "--mic", "none"])
+            .args(["--duration", "30"])
+            .env("WAYLAND_DISPLAY", &sway.socket)
+            .env_remove("DISPLAY")
+            .envs(portal.env())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        "vigil record",
+    )
+    .unwrap();
+    // This check sees the screen through screencopy, and PipeWire's graph through the portal's.
+    let env: Vec<(String, String)> = portal.env().into_iter().filter(|(k, _)| k != "VIGIL_WAYLAND_CAPTURE").collect();
+    let pid = format!("(pid {})", receiver.pid());
+    let mut last = Value::Null;
+    let named = vigil_testkit::wait_until(std::time::Duration::from_secs(20), "the receiver to be named", || {
+        last = finding(&check(&sway, &env).0, "display.screen_casts").clone();
+        last["verdict"] == "warn" && last["message"].as_str().is_some_and(|m| m.contains(&pid))
+    });
+    receiver.ensure_running().unwrap();
+    named.unwrap_or_else(|e| panic!("{e}: {last}"));
 }
 
 /// Debian's xdg-desktop-portal-wlr on a GPU-less sway: it refuses to start any screencast (no

@@ -79,6 +79,25 @@ fn listed((id, title): (&str, &str), found: Vec<String>, none: &str, (verdict, a
     }
 }
 
+/// A warning when Vigil could not look (`unknown`, saying why), else as [`listed`].
+fn unknown_or_listed(
+    (id, title): (&str, &str),
+    unknown: Option<String>,
+    found: Vec<String>,
+    none: &str,
+    verdict: (Verdict, &str),
+) -> Finding {
+    match unknown {
+        Some(why) => finding(id, title, Verdict::Warn, why),
+        None => listed((id, title), found, none, verdict),
+    }
+}
+
+/// " (pid 42)", or nothing when the pid is not known.
+fn pid_note(pid: Option<u32>) -> String {
+    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+}
+
 /// `verdict` when `condition` holds, else ok.
 fn when(condition: bool, verdict: Verdict) -> Verdict {
     if condition {
@@ -392,33 +411,21 @@ fn desktop_findings(d: &crate::facts::DesktopFacts, policy: &ExamPolicy) -> Vec<
 /// `sound.recorders`: no other program records the sound output; `camera.virtual`: every camera
 /// is a physical device; `display.capture_devices`: no HDMI capture device and no output that is
 /// one, virtual or without an EDID.
-fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::policy::Verdicts) -> [Finding; 3] {
-    let recorders = match (&signals.sound_error, signals.sound_recorders.as_slice()) {
-        (Some(e), _) => finding(
-            "sound.recorders",
-            "Other recordings of the sound",
-            Verdict::Warn,
-            format!("Vigil cannot tell whether another program records the sound: {e}"),
-        ),
-        (None, []) => finding(
-            "sound.recorders",
-            "Other recordings of the sound",
-            Verdict::Ok,
-            "no other program records the computer's sound output".into(),
-        ),
-        (None, found) => {
-            let names: Vec<String> = found
-                .iter()
-                .map(|r| format!("{}{}", r.app, r.pid.map(|p| format!(" (pid {p})")).unwrap_or_default()))
-                .collect();
-            finding(
-                "sound.recorders",
-                "Other recordings of the sound",
-                v.sound_recorder,
-                format!("{} records the computer's sound output: close it", names.join(", ")),
-            )
-        }
-    };
+fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::policy::Verdicts) -> [Finding; 4] {
+    let recorders = unknown_or_listed(
+        ("sound.recorders", "Other recordings of the sound"),
+        signals
+            .sound_error
+            .as_deref()
+            .map(|e| format!("Vigil cannot tell whether another program records the sound: {e}")),
+        signals
+            .sound_recorders
+            .iter()
+            .map(|r| format!("{}{} records the computer's sound output", r.app, pid_note(r.pid)))
+            .collect(),
+        "no other program records the computer's sound output",
+        (v.sound_recorder, "close it"),
+    );
     let cameras = listed(
         ("camera.virtual", "Virtual cameras"),
         signals.virtual_cameras.iter().map(|c| format!("{} \"{}\": {}", c.device, c.name, c.reason)).collect(),
@@ -438,7 +445,21 @@ fn capture_signal_findings(signals: &crate::facts::CaptureSignals, v: &crate::po
         "no capture device and no virtual display",
         (v.capture_device, "unplug it"),
     );
-    [recorders, cameras, devices]
+    let casts = unknown_or_listed(
+        ("display.screen_casts", "Screen sharing by other programs"),
+        signals
+            .screen_cast_error
+            .as_deref()
+            .map(|e| format!("Vigil cannot tell whether another program receives the screen: {e}")),
+        signals
+            .screen_casts
+            .iter()
+            .map(|c| format!("{}{} receives the screen cast \"{}\"", c.app, pid_note(c.pid), c.source))
+            .collect(),
+        "no other program receives a screen cast",
+        (v.screen_cast, "stop sharing the screen and close it"),
+    );
+    [recorders, cameras, devices, casts]
 }
 
 /// `monitors.capture`: every monitor gave a picture of its own size that is not black everywhere.
@@ -531,6 +552,28 @@ mod tests {
         let r = evaluate(&f, &p);
         assert_eq!(verdict(&r, "monitors.count"), Verdict::Ok);
         assert_eq!(verdict(&r, "monitors.agreement"), Verdict::Ok);
+    }
+
+    #[test]
+    fn a_program_receiving_a_screen_cast_is_named_by_the_policys_verdict() {
+        let mut f = healthy();
+        assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "display.screen_casts"), Verdict::Ok);
+        f.capture_signals.screen_casts.push(crate::facts::ScreenCast {
+            source: "xdpw_stream".into(),
+            app: "Zoom".into(),
+            pid: Some(4242),
+            binary: None,
+        });
+        let r = evaluate(&f, &ExamPolicy::default());
+        let cast = r.iter().find(|x| x.id == "display.screen_casts").unwrap();
+        assert_eq!(cast.verdict, Verdict::Warn);
+        assert!(cast.message.contains("Zoom (pid 4242) receives the screen cast \"xdpw_stream\""), "{}", cast.message);
+        let mut strict = ExamPolicy::default();
+        strict.verdicts.screen_cast = Verdict::Fail;
+        assert_eq!(verdict(&evaluate(&f, &strict), "display.screen_casts"), Verdict::Fail);
+        f.capture_signals.screen_casts.clear();
+        f.capture_signals.screen_cast_error = Some("pw-dump is not installed".into());
+        assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "display.screen_casts"), Verdict::Warn);
     }
 
     #[test]

@@ -170,6 +170,8 @@ event_kinds! {
     CameraVirtualGone = "camera.virtual_gone", Info, "close", "That virtual camera is gone.", "device, name, driver, reason";
     DisplayCaptureDevice = "display.capture_device", Warning, "open", "An HDMI capture device is plugged in, or an output is a capture device, a virtual display (evdi) or has no EDID: the screen can be carried to another machine.", "kind, device, name, reason";
     DisplayCaptureDeviceGone = "display.capture_device_gone", Info, "close", "That capture device or virtual display is gone.", "kind, device, name, reason";
+    DisplayScreenCast = "display.screen_cast", Warning, "open", "Another program receives a screen cast (a shared screen or window) through PipeWire: a video call sharing the screen, a helper watching it.", "source, app, pid, binary";
+    DisplayScreenCastEnded = "display.screen_cast_ended", Info, "close", "That program no longer receives the screen cast.", "source, app, pid, binary";
     FocusLost = "focus.lost", Warning, "open", "The exam window lost the focus (for longer than the grace time).", "since_ms_ago";
     FocusRegained = "focus.regained", Info, "close", "The exam window has the focus again.", "away_ms";
     WindowOverExam = "window.over_exam", Warning, "open", "Another window is stacked over the exam window (X11).", "windows";

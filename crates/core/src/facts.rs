@@ -127,6 +127,24 @@ pub struct CaptureSignals {
     /// EDID: ways to carry the screen to another machine.
     #[serde(default)]
     pub capture_devices: Vec<CaptureDevice>,
+    /// Other programs receiving a screen cast (a shared screen or window) through PipeWire.
+    #[serde(default)]
+    pub screen_casts: Vec<ScreenCast>,
+    /// Why PipeWire's graph could not be read (then nothing is known about screen casts).
+    #[serde(default)]
+    pub screen_cast_error: Option<String>,
+}
+
+/// A program receiving a screen cast: a PipeWire video stream that is not a camera's, linked to
+/// it (a video call sharing the screen, a helper watching it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ScreenCast {
+    /// The shared stream, as PipeWire names it (`xdpw_stream`, `gnome-shell-screencast`).
+    pub source: String,
+    /// The receiving program's name as it told PipeWire.
+    pub app: String,
+    pub pid: Option<u32>,
+    pub binary: Option<String>,
 }
 
 /// A capture device or a display output that is not a monitor.

@@ -238,6 +238,8 @@ pub struct Verdicts {
     pub virtual_camera: Verdict,
     /// An HDMI capture device, or an output that is one, virtual (evdi) or without an EDID.
     pub capture_device: Verdict,
+    /// Another program receives a screen cast (a shared screen or window) through PipeWire.
+    pub screen_cast: Verdict,
     /// The compositor can hide chosen windows from screen capture (Hyprland, niri, KWin 6).
     pub hiding_compositor: Verdict,
     pub virtual_machine: Verdict,
@@ -262,6 +264,7 @@ impl Default for Verdicts {
             sound_recorder: Warn,
             virtual_camera: Warn,
             capture_device: Warn,
+            screen_cast: Warn,
             hiding_compositor: Warn,
             virtual_machine: Warn,
             remote_session: Fail,

@@ -11,16 +11,23 @@
 //! device plugged in here (known USB ids), and outputs that are one on the other end (an EDID
 //! naming a capture device), that have no EDID at all (a dummy plug, a virtual head), or whose
 //! driver makes virtual displays (DisplayLink's evdi, vkms); read from sysfs too.
+//!
+//! Screen casts received by other programs (a video call sharing the screen, a helper watching
+//! it) are read from PipeWire's graph, where a Wayland desktop's portal puts every shared screen.
 
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use vigil_core::facts::{CaptureDevice, CaptureSignals, SoundRecorder, VirtualCamera};
+use vigil_core::facts::{CaptureDevice, CaptureSignals, ScreenCast, SoundRecorder, VirtualCamera};
 
 /// Everything this module can tell now (for the system check).
 pub fn signals() -> CaptureSignals {
     let (sound_recorders, sound_error) = match sound_output_recorders() {
+        Ok(found) => (found, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let (screen_casts, screen_cast_error) = match screen_casts() {
         Ok(found) => (found, None),
         Err(e) => (Vec::new(), Some(e)),
     };
@@ -30,7 +37,79 @@ pub fn signals() -> CaptureSignals {
         sound_error,
         virtual_cameras: virtual_cameras(sys),
         capture_devices: capture_devices(sys),
+        screen_casts,
+        screen_cast_error,
     }
+}
+
+/// Other programs receiving a screen cast through PipeWire (read with `pw-dump`). Where no
+/// PipeWire runs, no program can receive one through it: none.
+pub fn screen_casts() -> Result<Vec<ScreenCast>, String> {
+    let out = match Command::new("pw-dump").stdin(Stdio::null()).stderr(Stdio::null()).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("pw-dump is not installed (install pipewire-bin so that Vigil can see who receives a \
+                        screen cast)"
+                .into())
+        }
+        Err(e) => return Err(format!("pw-dump: {e}")),
+    };
+    if !out.status.success() {
+        return Ok(Vec::new());
+    }
+    parse_screen_casts(&String::from_utf8_lossy(&out.stdout), std::process::id())
+}
+
+/// The screen casts in a `pw-dump`: a video node that is not a camera (what the desktop portal
+/// makes of a shared screen or window: GNOME's, KDE's, xdg-desktop-portal-wlr's), linked to a
+/// stream of a program other than `own_pid`.
+pub fn parse_screen_casts(dump: &str, own_pid: u32) -> Result<Vec<ScreenCast>, String> {
+    let objects: Vec<serde_json::Value> = serde_json::from_str(dump).map_err(|e| format!("pw-dump: {e}"))?;
+    let of_type = |o: &serde_json::Value, t: &str| o["type"].as_str().is_some_and(|k| k.ends_with(t));
+    // pw-dump writes numbers as numbers, some older versions as strings.
+    let number = |v: &serde_json::Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    let props = |o: &serde_json::Value| o["info"]["props"].clone();
+    let by_id = |t: &str| -> std::collections::HashMap<u64, serde_json::Value> {
+        objects.iter().filter(|o| of_type(o, t)).filter_map(|o| Some((number(&o["id"])?, props(o)))).collect()
+    };
+    let (nodes, clients) = (by_id(":Node"), by_id(":Client"));
+    let text = |p: &serde_json::Value, k: &str| p[k].as_str().map(str::to_owned);
+    let screen_source = |p: &serde_json::Value| {
+        let video = matches!(p["media.class"].as_str(), Some("Video/Source" | "Stream/Output/Video"));
+        let camera = matches!(p["device.api"].as_str(), Some("v4l2" | "libcamera")) || p["media.role"] == "Camera";
+        video && !camera
+    };
+    let mut found = Vec::new();
+    for link in objects.iter().filter(|o| of_type(o, ":Link")) {
+        let (Some(from), Some(to)) = (number(&link["info"]["output-node-id"]), number(&link["info"]["input-node-id"]))
+        else {
+            continue;
+        };
+        let (Some(source), Some(sink)) = (nodes.get(&from), nodes.get(&to)) else { continue };
+        if !screen_source(source) {
+            continue;
+        }
+        let client = number(&sink["client.id"]).and_then(|c| clients.get(&c)).cloned().unwrap_or_default();
+        let pid = number(&client["application.process.id"]).or_else(|| number(&client["pipewire.sec.pid"]));
+        let pid = pid.and_then(|p| u32::try_from(p).ok());
+        if pid == Some(own_pid) {
+            continue;
+        }
+        let cast = ScreenCast {
+            source: text(source, "node.description")
+                .or_else(|| text(source, "node.name"))
+                .unwrap_or_else(|| format!("node {from}")),
+            app: text(&client, "application.name")
+                .or_else(|| text(sink, "node.name"))
+                .unwrap_or_else(|| "unknown".into()),
+            pid,
+            binary: text(&client, "application.process.binary"),
+        };
+        if !found.contains(&cast) {
+            found.push(cast);
+        }
+    }
+    Ok(found)
 }
 
 /// Programs other than this one recording a `.monitor` source, from the sound server.
@@ -275,6 +354,47 @@ mod tests {
         {"index": 0, "name": "alsa_output.pci-0000_00_1f.3.analog-stereo.monitor", "monitor_of_sink": "alsa_output.pci-0000_00_1f.3.analog-stereo"},
         {"index": 1, "name": "alsa_input.pci-0000_00_1f.3.analog-stereo", "monitor_of_sink": "n/a"}
     ]"#;
+
+    /// A PipeWire graph as `pw-dump` writes it: a shared screen (the portal's node) received by a
+    /// video call and by this process, a camera received by the video call, and a sound stream.
+    const GRAPH: &str = r#"[
+        {"id": 31, "type": "PipeWire:Interface:Client", "info": {"props": {"application.name": "Zoom",
+            "application.process.id": 4242, "application.process.binary": "zoom"}}},
+        {"id": 32, "type": "PipeWire:Interface:Client", "info": {"props": {"application.name": "vigil",
+            "pipewire.sec.pid": 77}}},
+        {"id": 40, "type": "PipeWire:Interface:Node", "info": {"props": {"node.name": "xdpw_stream",
+            "media.class": "Video/Source", "client.id": 30}}},
+        {"id": 41, "type": "PipeWire:Interface:Node", "info": {"props": {"node.name": "v4l2_input.usb-cam",
+            "media.class": "Video/Source", "device.api": "v4l2"}}},
+        {"id": 42, "type": "PipeWire:Interface:Node", "info": {"props": {"node.name": "zoom-video",
+            "media.class": "Stream/Input/Video", "client.id": 31}}},
+        {"id": 43, "type": "PipeWire:Interface:Node", "info": {"props": {"node.name": "vigil",
+            "media.class": "Stream/Input/Video", "client.id": "32"}}},
+        {"id": 44, "type": "PipeWire:Interface:Node", "info": {"props": {"node.name": "speakers",
+            "media.class": "Audio/Sink"}}},
+        {"id": 50, "type": "PipeWire:Interface:Link", "info": {"output-node-id": 40, "input-node-id": 42}},
+        {"id": 51, "type": "PipeWire:Interface:Link", "info": {"output-node-id": 41, "input-node-id": 42}},
+        {"id": 52, "type": "PipeWire:Interface:Link", "info": {"output-node-id": 40, "input-node-id": 43}},
+        {"id": 53, "type": "PipeWire:Interface:Link", "info": {"output-node-id": 42, "input-node-id": 44}}
+    ]"#;
+
+    #[test]
+    fn a_screen_cast_received_by_another_program_is_found_and_cameras_and_our_own_are_not() {
+        let found = parse_screen_casts(GRAPH, 77).unwrap();
+        assert_eq!(
+            found,
+            [ScreenCast {
+                source: "xdpw_stream".into(),
+                app: "Zoom".into(),
+                pid: Some(4242),
+                binary: Some("zoom".into())
+            }]
+        );
+        // Seen from another process, our own stream counts too.
+        assert_eq!(parse_screen_casts(GRAPH, 1).unwrap().len(), 2);
+        assert!(parse_screen_casts("[]", 77).unwrap().is_empty());
+        assert!(parse_screen_casts("not json", 77).is_err());
+    }
 
     fn stream(source: u64, app: &str, pid: u32) -> String {
         format!(

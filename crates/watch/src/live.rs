@@ -215,13 +215,14 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &StopToken) {
 }
 
 /// Programs recording the sound output (read again when the sound server says a recording
-/// stream came or went), virtual cameras, capture devices and virtual displays (read every 20
-/// polls), each an interval while it lasts.
+/// stream came or went), programs receiving a screen cast (every 4 polls), virtual cameras,
+/// capture devices and virtual displays (every 20 polls), each an interval while it lasts.
 struct SignalWatch {
     sound: Option<crate::hidden::SoundStreamChanges>,
     recorders: HashMap<vigil_core::facts::SoundRecorder, String>,
     cameras: HashMap<vigil_core::facts::VirtualCamera, String>,
     capture_devices: HashMap<vigil_core::facts::CaptureDevice, String>,
+    screen_casts: HashMap<vigil_core::facts::ScreenCast, String>,
 }
 
 impl SignalWatch {
@@ -229,7 +230,13 @@ impl SignalWatch {
         let sound = crate::hidden::SoundStreamChanges::start()
             .map_err(|e| tracing::warn!("cannot follow the sound server's recording streams: {e}"))
             .ok();
-        SignalWatch { sound, recorders: HashMap::new(), cameras: HashMap::new(), capture_devices: HashMap::new() }
+        SignalWatch {
+            sound,
+            recorders: HashMap::new(),
+            cameras: HashMap::new(),
+            capture_devices: HashMap::new(),
+            screen_casts: HashMap::new(),
+        }
     }
 
     fn poll(&mut self, tick: u64, sink: &dyn AlertSink) {
@@ -237,6 +244,13 @@ impl SignalWatch {
             if let Ok(now) = crate::hidden::sound_output_recorders() {
                 let kinds = (EventKind::AudioOutputRecorded, EventKind::AudioOutputReleased);
                 follow(&mut self.recorders, now, kinds, "sound-recorder", sink);
+            }
+        }
+        // PipeWire's graph, every 4 polls (a second): a screen shared with another program.
+        if tick.is_multiple_of(4) {
+            if let Ok(now) = crate::hidden::screen_casts() {
+                let kinds = (EventKind::DisplayScreenCast, EventKind::DisplayScreenCastEnded);
+                follow(&mut self.screen_casts, now, kinds, "screen-cast", sink);
             }
         }
         if tick.is_multiple_of(20) {

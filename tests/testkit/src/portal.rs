@@ -179,11 +179,13 @@ impl PortalDesktop {
         self.backend.take();
     }
 
-    /// What a program needs to use this portal, and to keep its screen-sharing permission here
-    /// (`XDG_STATE_HOME`); Vigil is told to use the portal even though sway has screencopy.
+    /// What a program needs to use this portal and its PipeWire, and to keep its screen-sharing
+    /// permission here (`XDG_STATE_HOME`); Vigil is told to use the portal even though sway has
+    /// screencopy.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("DBUS_SESSION_BUS_ADDRESS".into(), format!("unix:path={}", self.dir.path().join("bus").display())),
+            ("XDG_RUNTIME_DIR".into(), self.dir.path().join("run").display().to_string()),
             ("XDG_STATE_HOME".into(), self.state_home().display().to_string()),
             ("VIGIL_WAYLAND_CAPTURE".into(), "portal".into()),
         ]
