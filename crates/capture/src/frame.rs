@@ -38,6 +38,19 @@ pub struct VideoFrame {
 }
 
 impl VideoFrame {
+    /// A picture the source knows is the same as its last one: no pixels, and the encoder writes
+    /// a skip picture.
+    pub fn unchanged(width: u32, height: u32) -> VideoFrame {
+        VideoFrame {
+            width,
+            height,
+            format: PixelFormat::I420,
+            data: Vec::new(),
+            captured: Duration::ZERO,
+            unchanged: true,
+        }
+    }
+
     /// The RGB colour of the pixel at (`x`, `y`) (BT.601 for I420).
     fn rgb_at(&self, x: usize, y: usize) -> [u8; 3] {
         let (w, h) = (self.width as usize, self.height as usize);

@@ -263,20 +263,12 @@ impl PortalScreen {
     /// same pixels.
     pub fn grab(&mut self, width: u32, height: u32) -> Result<VideoFrame, CaptureError> {
         let lost = |message: String| CaptureError::Lost { device: format!("monitor {}", self.name), message };
-        let unchanged = || VideoFrame {
-            width,
-            height,
-            format: PixelFormat::I420,
-            data: Vec::new(),
-            captured: Duration::ZERO,
-            unchanged: true,
-        };
         let l = self.slot.latest.lock().map_err(|_| lost("poisoned".into()))?;
         if let Some(why) = &l.ended {
             return Err(lost(why.clone()));
         }
         if self.last.is_some_and(|(count, _)| count == l.count) {
-            return Ok(unchanged());
+            return Ok(VideoFrame::unchanged(width, height));
         }
         if l.width & !1 != width || l.height & !1 != height {
             return Err(lost(format!("the monitor is now {}x{}, it was {width}x{height}", l.width, l.height)));
@@ -285,7 +277,7 @@ impl PortalScreen {
         let same = self.last.is_some_and(|(_, p)| p == print);
         self.last = Some((l.count, print));
         if same {
-            return Ok(unchanged());
+            return Ok(VideoFrame::unchanged(width, height));
         }
         let data = crate::yuv::bgrx_to_i420(&l.pixels, width, height, l.stride).map_err(|e| lost(e.to_string()))?;
         Ok(VideoFrame { width, height, format: PixelFormat::I420, data, captured: Duration::ZERO, unchanged: false })

@@ -208,14 +208,7 @@ impl WlrScreen {
         // The same pixels as last time: neither converted nor encoded again.
         let print = crate::screen::fingerprint(pixels);
         if self.last_print.replace(print) == Some(print) {
-            return Ok(VideoFrame {
-                width,
-                height,
-                format: PixelFormat::I420,
-                data: Vec::new(),
-                captured: Duration::ZERO,
-                unchanged: true,
-            });
+            return Ok(VideoFrame::unchanged(width, height));
         }
         let (row, stride) = (width as usize * 4, stride as usize);
         let data = if s.state.frame.y_invert {
