@@ -43,8 +43,12 @@ fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["findings"].as_array().unwrap().iter().find(|f| f["id"] == id).unwrap()
 }
 
-/// 4 s of the screens alone (no camera, no microphone), in a new spool directory.
-fn record_screens(sway: &SwayDisplay, env: &[(String, String)]) -> (tempfile::TempDir, std::process::Output) {
+/// `seconds` of the screens alone (no camera, no microphone), in a new spool directory.
+fn record_screens(
+    sway: &SwayDisplay,
+    env: &[(String, String)],
+    seconds: u32,
+) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let out = vigil(
         sway,
@@ -59,7 +63,7 @@ fn record_screens(sway: &SwayDisplay, env: &[(String, String)]) -> (tempfile::Te
             "--mic",
             "none",
             "--duration",
-            "4",
+            &seconds.to_string(),
         ],
     );
     (dir, out)
@@ -119,7 +123,7 @@ fn two_outputs_one_scaled_are_recorded_whole_at_their_pixel_sizes() {
     assert_eq!(report["facts"]["desktop"]["session_type"], "wayland");
     assert_eq!(report["facts"]["desktop"]["compositor"], "sway");
 
-    let (dir, out) = record_screens(&sway, &[]);
+    let (dir, out) = record_screens(&sway, &[], 4);
     assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
     assert_both_outputs_recorded(dir.path());
 }
@@ -181,7 +185,7 @@ fn native_wayland_and_xwayland_windows_are_both_recorded() {
     vigil_testkit::wait_until(std::time::Duration::from_secs(20), "foot and xmessage to show", shown)
         .unwrap_or_else(|e| panic!("{e}: {:?} {:?}", sway.pixel(320, 240), sway.pixel(960, 180)));
 
-    let (dir, out) = record_screens(&sway, &[]);
+    let (dir, out) = record_screens(&sway, &[], 4);
     assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
     for (source, want) in [("screen-0", native), ("screen-1", x)] {
         let segment = dir.path().join("segments").join(format!("{source}-000000.mp4"));
@@ -209,7 +213,7 @@ fn the_portal_shares_every_monitor_with_one_dialog_for_check_and_recording() {
     assert_eq!(portal.dialogs(), 1, "the check asks once");
     assert!(portal.token_file().exists(), "the permission is kept for the recording");
 
-    let (dir, out) = record_screens(&sway, &env);
+    let (dir, out) = record_screens(&sway, &env, 4);
     assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
     assert_both_outputs_recorded(dir.path());
     assert_eq!(portal.dialogs(), 1, "the recording reuses the permission: no second dialog");
@@ -229,7 +233,7 @@ fn a_monitor_left_out_of_the_sharing_dialog_fails_the_check() {
     assert_eq!(code, Some(2));
 
     // The recording records what was shared and says, on the timeline, what was not.
-    let (dir, out) = record_screens(&sway, &portal.env());
+    let (dir, out) = record_screens(&sway, &portal.env(), 4);
     assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));
     let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
     let missing = events.iter().find(|e| e.kind == "device.missing").expect("the unshared monitor is named");
@@ -248,7 +252,7 @@ fn refused_sharing_fails_the_check_and_the_recording() {
     assert_eq!(capture["verdict"], "fail", "{capture}");
     assert!(capture["message"].as_str().unwrap().contains("not allowed"), "{capture}");
     assert_eq!(code, Some(2));
-    let (_dir, out) = record_screens(&sway, &portal.env());
+    let (_dir, out) = record_screens(&sway, &portal.env(), 4);
     assert!(!out.status.success(), "a recording that sees no screen must not pass");
 }
 
@@ -260,25 +264,12 @@ fn sharing_stopped_mid_recording_is_blind_not_a_frozen_screen() {
     let sway = SwayDisplay::start(&OUTPUTS, false).unwrap();
     let mut portal = PortalDesktop::start(&sway, &OUTPUTS, Backend::Test(Dialog::ShareAll)).unwrap();
     let env = portal.env();
-    let recording = std::thread::spawn({
-        let socket = sway.socket.clone();
-        move || {
-            let dir = tempfile::tempdir().unwrap();
-            let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-                .args(["record", "--out", dir.path().to_str().unwrap(), "--camera", "none", "--mic", "none"])
-                .args(["--duration", "8"])
-                .env("WAYLAND_DISPLAY", socket)
-                .env_remove("DISPLAY")
-                .env_remove("PULSE_SERVER")
-                .envs(env.iter().map(|(k, v)| (k, v)))
-                .output()
-                .unwrap();
-            (dir, out)
-        }
+    let (dir, out) = std::thread::scope(|s| {
+        let recording = s.spawn(|| record_screens(&sway, &env, 8));
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        portal.stop_sharing();
+        recording.join().unwrap()
     });
-    std::thread::sleep(std::time::Duration::from_secs(4));
-    portal.stop_sharing();
-    let (dir, out) = recording.join().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
