@@ -382,6 +382,7 @@ function warningText(w) {
   if (w.kind === "camera.virtual") return t("warning.virtual_camera", { name: d.name });
   if (w.kind === "display.capture_device") return t("warning.capture_device", { name: d.name || d.device });
   if (w.kind === "display.screen_cast") return t("warning.screen_cast", { app: d.app });
+  if (w.kind === "desktop.hiding_rule") return t("warning.hiding_rule", { windows: d.windows });
   return w.kind;
 }
 

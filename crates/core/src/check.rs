@@ -367,7 +367,8 @@ fn device_finding(id: &str, title: &str, list: &crate::facts::DeviceList, missin
 }
 
 /// `desktop.session`: the session type is one the exam allows (with the compositor and its
-/// version); `desktop.capture_hiding`: the compositor cannot hide windows from screen capture.
+/// version); `desktop.capture_hiding`: the compositor cannot hide windows from screen capture;
+/// `desktop.hiding_rules` (when it can): no rule in its configuration does.
 fn desktop_findings(d: &crate::facts::DesktopFacts, policy: &ExamPolicy) -> Vec<Finding> {
     if d.session_type.is_empty() {
         return Vec::new(); // not observed (a report of an older Vigil)
@@ -403,6 +404,20 @@ fn desktop_findings(d: &crate::facts::DesktopFacts, policy: &ExamPolicy) -> Vec<
             "Windows hidden from capture",
             policy.verdicts.hiding_compositor,
             format!("{c}: {how}; the screen recording may not show every window"),
+        ));
+        let rules = d
+            .hiding_rules
+            .iter()
+            .map(|r| format!("{} hidden from {} ({}:{})", r.windows, r.from, r.file, r.line))
+            .collect();
+        out.push(listed(
+            ("desktop.hiding_rules", "Rules that hide windows from capture"),
+            rules,
+            &format!("no rule in {c}'s configuration hides a window from screen capture"),
+            (
+                policy.verdicts.hiding_rules,
+                "these windows are not in the recording; remove the rules (the compositor applies the change at once)",
+            ),
         ));
     }
     out
@@ -685,6 +700,23 @@ mod tests {
         assert_eq!(verdict(&r, "desktop.session"), Verdict::Ok);
         assert!(r.iter().any(|x| x.message == "Wayland session, Hyprland 0.45.2"));
         assert_eq!(verdict(&r, "desktop.capture_hiding"), Verdict::Warn);
+        assert_eq!(verdict(&r, "desktop.hiding_rules"), Verdict::Ok);
+        f.desktop.hiding_rules.push(crate::facts::HidingRule {
+            compositor: "Hyprland".into(),
+            file: "/home/c/.config/hypr/hyprland.conf".into(),
+            line: 12,
+            windows: "class:^(cluely)$".into(),
+            from: "screen capture".into(),
+        });
+        let r = evaluate(&f, &ExamPolicy::default());
+        let rules = r.iter().find(|x| x.id == "desktop.hiding_rules").unwrap();
+        assert_eq!(rules.verdict, Verdict::Warn);
+        assert!(rules
+            .message
+            .starts_with("class:^(cluely)$ hidden from screen capture (/home/c/.config/hypr/hyprland.conf:12)"));
+        let strict =
+            ExamPolicy::parse("schema = 1\n[verdicts]\nhiding_rules = \"fail\"", crate::policy::Format::Toml).unwrap();
+        assert_eq!(verdict(&evaluate(&f, &strict), "desktop.hiding_rules"), Verdict::Fail);
         let x11_only =
             ExamPolicy::parse("schema = 1\n[requirements]\nsession_types = [\"x11\"]", crate::policy::Format::Toml)
                 .unwrap();

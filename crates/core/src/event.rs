@@ -172,6 +172,8 @@ event_kinds! {
     DisplayCaptureDeviceGone = "display.capture_device_gone", Info, "close", "That capture device or virtual display is gone.", "kind, device, name, reason";
     DisplayScreenCast = "display.screen_cast", Warning, "open", "Another program receives a screen cast (a shared screen or window) through PipeWire: a video call sharing the screen, a helper watching it.", "source, app, pid, binary";
     DisplayScreenCastEnded = "display.screen_cast_ended", Info, "close", "That program no longer receives the screen cast.", "source, app, pid, binary";
+    DesktopHidingRule = "desktop.hiding_rule", Warning, "open", "A rule in the compositor's configuration hides windows from screen capture (Hyprland, niri and KWin apply a changed configuration at once, so it is read again every 5 s).", "compositor, file, line, windows, from";
+    DesktopHidingRuleRemoved = "desktop.hiding_rule_removed", Info, "close", "That rule is no longer in the compositor's configuration.", "compositor, file, line, windows, from";
     FocusLost = "focus.lost", Warning, "open", "The exam window lost the focus (for longer than the grace time).", "since_ms_ago";
     FocusRegained = "focus.regained", Info, "close", "The exam window has the focus again.", "away_ms";
     WindowOverExam = "window.over_exam", Warning, "open", "Another window is stacked over the exam window (X11).", "windows";

@@ -111,6 +111,39 @@ pub struct DesktopFacts {
     pub compositor_version: Option<String>,
     /// How this compositor can hide chosen windows from screen capture, when it can.
     pub hides_windows: Option<String>,
+    /// The rules in this compositor's configuration that hide windows from screen capture.
+    #[serde(default)]
+    pub hiding_rules: Vec<HidingRule>,
+}
+
+/// A rule in a compositor's configuration that hides windows from screen capture (Hyprland's
+/// `noscreenshare`, niri's `block-out-from`, a KWin rule "exclude from screen capture").
+///
+/// Two rules are the same rule when they differ only in `line` (an edit above it moves it).
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
+pub struct HidingRule {
+    /// `Hyprland`, `niri` or `KWin`.
+    pub compositor: String,
+    /// The configuration file, and the rule's line in it (1-based).
+    pub file: String,
+    pub line: u32,
+    /// The windows it hides, as the rule matches them (`class:^(cluely)$`, `app-id="^cluely$"`).
+    pub windows: String,
+    /// What it hides them from: `screencast`, `screen-capture` (niri), or `screen capture`.
+    pub from: String,
+}
+
+impl PartialEq for HidingRule {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.compositor, &self.file, &self.windows, &self.from)
+            == (&other.compositor, &other.file, &other.windows, &other.from)
+    }
+}
+
+impl std::hash::Hash for HidingRule {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.compositor, &self.file, &self.windows, &self.from).hash(state);
+    }
 }
 
 /// Signs of hidden capture and second channels.

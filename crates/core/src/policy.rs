@@ -242,6 +242,8 @@ pub struct Verdicts {
     pub screen_cast: Verdict,
     /// The compositor can hide chosen windows from screen capture (Hyprland, niri, KWin 6).
     pub hiding_compositor: Verdict,
+    /// The compositor's configuration has rules that hide windows from screen capture.
+    pub hiding_rules: Verdict,
     pub virtual_machine: Verdict,
     pub remote_session: Verdict,
     pub prohibited_application: Verdict,
@@ -266,6 +268,7 @@ impl Default for Verdicts {
             capture_device: Warn,
             screen_cast: Warn,
             hiding_compositor: Warn,
+            hiding_rules: Warn,
             virtual_machine: Warn,
             remote_session: Fail,
             prohibited_application: Fail,

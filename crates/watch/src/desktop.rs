@@ -2,7 +2,7 @@
 //! variables), the desktop, the compositor that runs it with its version, and whether that
 //! compositor can hide chosen windows from screen capture (Hyprland's `noscreenshare` rule, niri's
 //! `block-out-from`, KDE Plasma 6's per-window setting): then a recording may not show every
-//! window, and the check says so.
+//! window, and the check says so, with the rules its configuration has ([`crate::hiding_rules`]).
 
 use crate::processes::ProcessInfo;
 use std::process::{Command, Stdio};
@@ -26,8 +26,12 @@ const COMPOSITORS: &[(&str, &str)] = &[
 ];
 
 pub fn facts(snapshot: &[ProcessInfo]) -> DesktopFacts {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    detect_with(&env, snapshot, &version_of)
+    detect_with(&env_var, snapshot, &version_of)
+}
+
+/// A non-empty environment variable.
+pub fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
 /// Detection with a given environment, process list and version probe (for tests).
@@ -42,19 +46,42 @@ pub fn detect_with(
         _ if env("DISPLAY").is_some() => "x11".into(),
         _ => "none".into(),
     };
+    let (compositor, compositor_version) = match compositor(env, snapshot) {
+        Some((name, Some(exe))) => (Some(name.to_owned()), version(&exe)),
+        Some((name, None)) => (Some(name.to_owned()), None),
+        None => (None, None),
+    };
+    let hides_windows = compositor.as_deref().and_then(|c| hiding_rule(c, compositor_version.as_deref()));
+    let hiding_rules = match (&hides_windows, &compositor) {
+        (Some(_), Some(c)) => crate::hiding_rules::read(c, env),
+        _ => Vec::new(),
+    };
+    DesktopFacts {
+        session_type,
+        desktop: env("XDG_CURRENT_DESKTOP"),
+        compositor,
+        compositor_version,
+        hides_windows,
+        hiding_rules,
+    }
+}
+
+/// The compositor of this session and its program: by a running program Vigil knows, else by the
+/// variable Hyprland (`HYPRLAND_INSTANCE_SIGNATURE`) or niri (`NIRI_SOCKET`) gives its clients.
+pub fn compositor(
+    env: &dyn Fn(&str) -> Option<String>,
+    snapshot: &[ProcessInfo],
+) -> Option<(&'static str, Option<String>)> {
     let running = snapshot.iter().find_map(|p| {
         let file = p.exe.as_deref().and_then(|e| e.rsplit('/').next()).unwrap_or(&p.name);
         COMPOSITORS.iter().find(|(program, _)| *program == file || *program == p.name).map(|c| (c, p))
     });
-    let (compositor, compositor_version) = match running {
-        Some(((program, name), p)) => {
-            let exe = p.exe.clone().unwrap_or_else(|| (*program).to_owned());
-            (Some((*name).to_owned()), version(&exe))
-        }
-        None => (None, None),
-    };
-    let hides_windows = compositor.as_deref().and_then(|c| hiding_rule(c, compositor_version.as_deref()));
-    DesktopFacts { session_type, desktop: env("XDG_CURRENT_DESKTOP"), compositor, compositor_version, hides_windows }
+    match running {
+        Some(((program, name), p)) => Some((*name, Some(p.exe.clone().unwrap_or_else(|| (*program).to_owned())))),
+        None if env("HYPRLAND_INSTANCE_SIGNATURE").is_some() => Some(("Hyprland", None)),
+        None if env("NIRI_SOCKET").is_some() => Some(("niri", None)),
+        None => None,
+    }
 }
 
 /// How `compositor` (at `version`) lets a window hide from screen capture, if it can.
@@ -143,5 +170,10 @@ mod tests {
 
         let x = detect(&[("DISPLAY", ":99")], &[process("Xvfb", "/usr/bin/Xvfb")], "");
         assert_eq!((x.session_type.as_str(), x.compositor), ("x11", None));
+
+        // In a sandbox that does not show the compositor's process, its variable names it.
+        let niri = detect(&[("WAYLAND_DISPLAY", "wayland-1"), ("NIRI_SOCKET", "/run/user/1000/niri.sock")], &[], "");
+        assert_eq!((niri.compositor.as_deref(), niri.compositor_version), (Some("niri"), None));
+        assert!(niri.hides_windows.is_some());
     }
 }

@@ -6,6 +6,7 @@ pub mod desktop;
 pub mod devices;
 pub mod displays;
 pub mod hidden;
+pub mod hiding_rules;
 pub mod live;
 pub mod network;
 pub mod processes;

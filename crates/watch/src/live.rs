@@ -1,6 +1,7 @@
 //! Watchers that run during a session and report what breaks the exam's rules, as [`Alert`]s:
 //! prohibited applications (started, still running, closed, gone), the monitor rule, programs
-//! recording the sound output and virtual cameras ([`crate::hidden`]). They live here, not in the
+//! recording the sound output, virtual cameras and the like ([`crate::hidden`]), and rules that
+//! hide windows from capture ([`crate::hiding_rules`]). They live here, not in the
 //! app, so that `vigil run --headless` has them too.
 //!
 //! Processes are found by polling the `/proc` directory (a cheap `readdir`); only new process ids
@@ -216,8 +217,12 @@ fn run(rules: WatchRules, sink: Arc<dyn AlertSink>, stop: &StopToken) {
 
 /// Programs recording the sound output (read again when the sound server says a recording
 /// stream came or went), programs receiving a screen cast (every 4 polls), virtual cameras,
-/// capture devices and virtual displays (every 20 polls), each an interval while it lasts.
+/// capture devices, virtual displays and the compositor's rules that hide windows from capture
+/// (every 20 polls), each an interval while it lasts.
 struct SignalWatch {
+    /// The compositor whose configuration is read for hiding rules.
+    compositor: Option<&'static str>,
+    hiding_rules: HashMap<vigil_core::facts::HidingRule, String>,
     sound: Option<crate::hidden::SoundStreamChanges>,
     recorders: HashMap<vigil_core::facts::SoundRecorder, String>,
     cameras: HashMap<vigil_core::facts::VirtualCamera, String>,
@@ -230,7 +235,10 @@ impl SignalWatch {
         let sound = crate::hidden::SoundStreamChanges::start()
             .map_err(|e| tracing::warn!("cannot follow the sound server's recording streams: {e}"))
             .ok();
+        let processes = crate::processes::snapshot().unwrap_or_default();
         SignalWatch {
+            compositor: crate::desktop::compositor(&crate::desktop::env_var, &processes).map(|(name, _)| name),
+            hiding_rules: HashMap::new(),
             sound,
             recorders: HashMap::new(),
             cameras: HashMap::new(),
@@ -260,6 +268,11 @@ impl SignalWatch {
             let now = crate::hidden::capture_devices(sys);
             let kinds = (EventKind::DisplayCaptureDevice, EventKind::DisplayCaptureDeviceGone);
             follow(&mut self.capture_devices, now, kinds, "capture-device", sink);
+            if let Some(compositor) = self.compositor {
+                let now = crate::hiding_rules::read(compositor, &crate::desktop::env_var);
+                let kinds = (EventKind::DesktopHidingRule, EventKind::DesktopHidingRuleRemoved);
+                follow(&mut self.hiding_rules, now, kinds, "hiding-rule", sink);
+            }
         }
     }
 }
