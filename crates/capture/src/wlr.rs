@@ -11,6 +11,7 @@ use std::time::Duration;
 use wayland_client::globals::{registry_queue_init, GlobalList, GlobalListContents};
 use wayland_client::protocol::{wl_buffer, wl_output, wl_registry, wl_shm, wl_shm_pool};
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
+use wayland_protocols::xdg::xdg_output::zv1::client::{zxdg_output_manager_v1, zxdg_output_v1};
 use wayland_protocols_wlr::screencopy::v1::client::{
     zwlr_screencopy_frame_v1 as frame, zwlr_screencopy_manager_v1 as manager,
 };
@@ -28,6 +29,15 @@ struct Output {
     width: i32,
     height: i32,
     scale: i32,
+    /// xdg-output's layout position (wlroots says 0,0 in `wl_output`'s geometry).
+    logical_position: Option<(i32, i32)>,
+}
+
+impl Output {
+    /// Its position in the compositor's layout.
+    fn position(&self) -> (i32, i32) {
+        self.logical_position.unwrap_or((self.x, self.y))
+    }
 }
 
 /// An output as any Wayland compositor announces it: its name, and its place and size in the
@@ -83,6 +93,11 @@ fn connect_outputs() -> Result<(GlobalList, EventQueue<State>, State), CaptureEr
             state.outputs.push((output, Output { scale: 1, ..Output::default() }));
         }
     }
+    if let Ok(manager) = globals.bind::<zxdg_output_manager_v1::ZxdgOutputManagerV1, _, _>(&qh, 1..=3, ()) {
+        for (i, (output, _)) in state.outputs.iter().enumerate() {
+            manager.get_xdg_output(output, &qh, i);
+        }
+    }
     queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
     queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
     Ok((globals, queue, state))
@@ -97,8 +112,8 @@ pub fn outputs() -> Result<Vec<OutputInfo>, CaptureError> {
         .enumerate()
         .map(|(i, (_, o))| OutputInfo {
             name: o.name.clone().unwrap_or_else(|| format!("WL-{i}")),
-            x: o.x,
-            y: o.y,
+            x: o.position().0,
+            y: o.position().1,
             logical_width: o.width / o.scale.max(1),
             logical_height: o.height / o.scale.max(1),
         })
@@ -126,8 +141,8 @@ impl Session {
             .enumerate()
             .map(|(i, (_, o))| MonitorId {
                 name: o.name.clone().unwrap_or_else(|| format!("WL-{i}")),
-                x: o.x,
-                y: o.y,
+                x: o.position().0,
+                y: o.position().1,
                 width: o.width.max(0) as u32,
                 height: o.height.max(0) as u32,
             })
@@ -321,6 +336,34 @@ impl Dispatch<wl_output::WlOutput, ()> for State {
             wl_output::Event::Name { name } => o.name = Some(name),
             wl_output::Event::Scale { factor } => o.scale = factor,
             _ => {}
+        }
+    }
+}
+
+impl Dispatch<zxdg_output_manager_v1::ZxdgOutputManagerV1, ()> for State {
+    fn event(
+        _: &mut Self,
+        _: &zxdg_output_manager_v1::ZxdgOutputManagerV1,
+        _: zxdg_output_manager_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+}
+
+impl Dispatch<zxdg_output_v1::ZxdgOutputV1, usize> for State {
+    fn event(
+        state: &mut Self,
+        _: &zxdg_output_v1::ZxdgOutputV1,
+        event: zxdg_output_v1::Event,
+        index: &usize,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let (zxdg_output_v1::Event::LogicalPosition { x, y }, Some((_, o))) = (event, state.outputs.get_mut(*index))
+        {
+            o.logical_position = Some((x, y));
         }
     }
 }

@@ -122,6 +122,10 @@ fn two_outputs_one_scaled_are_recorded_whole_at_their_pixel_sizes() {
     assert_both_outputs_checked(&report);
     assert_eq!(report["facts"]["desktop"]["session_type"], "wayland");
     assert_eq!(report["facts"]["desktop"]["compositor"], "sway");
+    // The compositor's own list: pixel sizes at layout positions, not Xwayland's scaled view.
+    let listed = finding(&report, "monitors.count")["message"].as_str().unwrap().to_owned();
+    assert!(listed.contains("640x480 at (0,0), HEADLESS-2 1280x720 at (640,0)"), "{listed}");
+    assert_eq!(report["facts"]["monitors"]["wayland"]["monitors"][1]["scale_factor"], 2.0);
 
     let (dir, out) = record_screens(&sway, &[], 4);
     assert!(out.status.success(), "vigil record: {}", String::from_utf8_lossy(&out.stderr));

@@ -310,8 +310,14 @@ fn describe(m: &Monitor) -> String {
 fn monitor_findings(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
     let req = &policy.requirements;
     let (di, xc) = (&facts.monitors.display_info, &facts.monitors.xcap);
-    // xcap is what records the screens, so its view counts; display-info stands in if xcap failed.
-    let primary: &MonitorList = if xc.error.is_none() { xc } else { di };
+    // On Wayland the compositor's own list counts. Elsewhere xcap's (it records X11 screens), or
+    // display-info's if xcap failed.
+    let wayland = facts.monitors.wayland.as_ref().filter(|w| w.error.is_none());
+    let primary: &MonitorList = match wayland {
+        Some(w) => w,
+        None if xc.error.is_none() => xc,
+        None => di,
+    };
     let n = primary.monitors.len() as u32;
     let list: Vec<String> = primary.monitors.iter().map(describe).collect();
     let count_ok = (req.min_monitors..=req.max_monitors).contains(&n);
@@ -331,29 +337,52 @@ fn monitor_findings(facts: &Facts, policy: &ExamPolicy) -> Vec<Finding> {
             _ => format!("{n} found: {}", list.join(", ")),
         },
     );
-    let geometry = |l: &MonitorList| {
+    vec![count, agreement(di, xc, wayland, policy.verdicts.display_mismatch)]
+}
+
+/// `monitors.agreement`: display-info and xcap see the same layout; on Wayland, Xwayland sees as
+/// many monitors as the compositor lists (it lays them out in its own, scaled, space).
+fn agreement(di: &MonitorList, xc: &MonitorList, wayland: Option<&MonitorList>, mismatch: Verdict) -> Finding {
+    let listed = |l: &MonitorList| {
+        l.error.clone().unwrap_or_else(|| l.monitors.iter().map(describe).collect::<Vec<_>>().join(", "))
+    };
+    let layout = |l: &MonitorList| {
         let mut g: Vec<_> = l.monitors.iter().map(|m| (m.x, m.y, m.width, m.height)).collect();
         g.sort();
         g
     };
-    let agree = di.error.is_none() && xc.error.is_none() && geometry(di) == geometry(xc);
-    let agreement = finding(
-        "monitors.agreement",
-        "Monitor detection",
-        when(!agree, policy.verdicts.display_mismatch),
-        if agree {
-            "display-info and xcap agree".to_owned()
-        } else {
+    let (agree, message) = match wayland {
+        Some(w) if di.error.is_some() => {
+            (true, format!("the compositor lists {}; no Xwayland to compare with", w.monitors.len()))
+        }
+        Some(w) if di.monitors.len() == w.monitors.len() => {
+            (true, format!("the compositor and Xwayland both see {}", w.monitors.len()))
+        }
+        Some(w) => (
+            false,
+            format!(
+                "the compositor lists {} ({}), Xwayland (display-info) sees {} ({})",
+                w.monitors.len(),
+                listed(w),
+                di.monitors.len(),
+                listed(di)
+            ),
+        ),
+        None if di.error.is_none() && xc.error.is_none() && layout(di) == layout(xc) => {
+            (true, "display-info and xcap agree".to_owned())
+        }
+        None => (
+            false,
             format!(
                 "display-info sees {} ({}), xcap sees {} ({})",
                 di.monitors.len(),
-                di.error.clone().unwrap_or_else(|| di.monitors.iter().map(describe).collect::<Vec<_>>().join(", ")),
+                listed(di),
                 xc.monitors.len(),
-                xc.error.clone().unwrap_or_else(|| xc.monitors.iter().map(describe).collect::<Vec<_>>().join(", ")),
-            )
-        },
-    );
-    vec![count, agreement]
+                listed(xc)
+            ),
+        ),
+    };
+    finding("monitors.agreement", "Monitor detection", when(!agree, mismatch), message)
 }
 
 fn device_finding(id: &str, title: &str, list: &crate::facts::DeviceList, missing: Verdict, advice: &str) -> Finding {
@@ -523,7 +552,7 @@ mod tests {
         let dev = DeviceList { devices: vec![MediaDevice { name: "dev".into(), id: "0".into() }], error: None };
         Facts {
             system: SystemFacts { memory_total_mib: 8192, disk_free_mib: Some(50_000), ..Default::default() },
-            monitors: MonitorFacts { display_info: monitors.clone(), xcap: monitors },
+            monitors: MonitorFacts { display_info: monitors.clone(), xcap: monitors, wayland: None },
             cameras: dev.clone(),
             microphones: dev,
             ..Default::default()
@@ -567,6 +596,36 @@ mod tests {
         let r = evaluate(&f, &p);
         assert_eq!(verdict(&r, "monitors.count"), Verdict::Ok);
         assert_eq!(verdict(&r, "monitors.agreement"), Verdict::Ok);
+    }
+
+    #[test]
+    fn on_wayland_the_compositor_lists_the_monitors() {
+        let mut f = healthy();
+        let output = |name: &str, x: i32| Monitor {
+            name: name.into(),
+            x,
+            y: 0,
+            width: 1280,
+            height: 720,
+            scale_factor: 2.0,
+            primary: false,
+        };
+        f.monitors.wayland =
+            Some(MonitorList { monitors: vec![output("HEADLESS-1", 0), output("HEADLESS-2", 640)], error: None });
+        // Xwayland's picture of a scaled layout: other sizes, one monitor fewer.
+        let mut p = ExamPolicy::default();
+        p.requirements.max_monitors = 2;
+        let r = evaluate(&f, &p);
+        let count = r.iter().find(|x| x.id == "monitors.count").unwrap();
+        assert_eq!(count.verdict, Verdict::Ok);
+        assert_eq!(count.message, "2 found: HEADLESS-1 1280x720 at (0,0), HEADLESS-2 1280x720 at (640,0)");
+        assert_eq!(verdict(&r, "monitors.agreement"), Verdict::Warn);
+        f.monitors.display_info.monitors.push(monitor(320));
+        assert_eq!(verdict(&evaluate(&f, &p), "monitors.agreement"), Verdict::Ok);
+        f.monitors.display_info = MonitorList { monitors: Vec::new(), error: Some("no DISPLAY".into()) };
+        let r = evaluate(&f, &p);
+        assert_eq!(verdict(&r, "monitors.agreement"), Verdict::Ok);
+        assert_eq!(verdict(&evaluate(&f, &ExamPolicy::default()), "monitors.count"), Verdict::Fail);
     }
 
     #[test]

@@ -79,11 +79,16 @@ pub struct ScreenProbe {
     pub error: Option<String>,
 }
 
-/// The monitors as two independent libraries see them; they should agree.
+/// The monitors as two independent libraries see them (they should agree), and on Wayland as the
+/// compositor announces them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MonitorFacts {
     pub display_info: MonitorList,
     pub xcap: MonitorList,
+    /// On a Wayland session, the compositor's own outputs (`wl_output`): pixel sizes and layout
+    /// positions. display-info and xcap then see only Xwayland's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wayland: Option<MonitorList>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

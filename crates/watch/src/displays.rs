@@ -1,10 +1,16 @@
 //! Monitors as display-info and xcap see them. Two libraries, so that a disagreement (a hidden or
-//! virtual monitor one of them misses) becomes a finding.
+//! virtual monitor one of them misses) becomes a finding. On a Wayland session the compositor's
+//! own list ([`crate::wayland_outputs`]) comes first; the other two then show Xwayland's view.
 
+use crate::wayland_outputs;
 use vigil_core::facts::{Monitor, MonitorFacts, MonitorList};
 
 pub fn monitors() -> MonitorFacts {
-    MonitorFacts { display_info: from_display_info(), xcap: from_xcap() }
+    MonitorFacts {
+        display_info: from_display_info(),
+        xcap: from_xcap(),
+        wayland: wayland_outputs::is_wayland().then(wayland_outputs::monitors),
+    }
 }
 
 pub fn from_display_info() -> MonitorList {
@@ -55,7 +61,12 @@ fn no_display_hint(err: String) -> String {
     }
 }
 
-/// How many monitors there are now (display-info), or None when it cannot tell.
+/// How many monitors there are now (the Wayland compositor's outputs, else display-info), or None
+/// when it cannot tell.
 pub fn count() -> Option<usize> {
+    if wayland_outputs::is_wayland() {
+        let list = wayland_outputs::monitors();
+        return list.error.is_none().then_some(list.monitors.len());
+    }
     display_info::DisplayInfo::all().ok().map(|all| all.len())
 }

@@ -13,6 +13,7 @@ pub mod processes;
 pub mod remote;
 pub mod system;
 pub mod vm;
+pub mod wayland_outputs;
 
 use std::path::PathBuf;
 use vigil_core::apps::{AppMatcher, Os};
