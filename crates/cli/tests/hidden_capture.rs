@@ -7,16 +7,13 @@
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
+use vigil_testkit::server::seconds_after;
 use vigil_testkit::{Guard, PulseAudio, ReferenceServer, XvfbDisplay};
 
 fn parec(pulse: &PulseAudio) -> Guard {
     let mut cmd = pulse.command("parec");
     cmd.args(["-d", "vsink.monitor"]).stdout(Stdio::null()).stderr(Stdio::null());
     Guard::spawn(&mut cmd, "parec").unwrap()
-}
-
-fn wall_ms(t: SystemTime) -> f64 {
-    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64
 }
 
 #[test]
@@ -58,18 +55,14 @@ fn a_program_recording_the_sound_output_is_a_finding_and_an_interval() {
     let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
     let detail = server.review(&format!("/v1/review/sessions/{}", receipt["session_id"].as_str().unwrap())).unwrap();
     let events = detail["events"].as_array().unwrap();
-    let at = |kind: &str| -> Vec<(f64, &Value)> {
-        events
-            .iter()
-            .filter(|e| e["kind"] == kind)
-            .map(|e| (vigil_core::time::parse_rfc3339_ms(e["time"].as_str().unwrap()).unwrap() as f64, &e["data"]))
-            .collect()
-    };
-    let (opened, closed) = (at("audio.output_recorded"), at("audio.output_released"));
+    let (opened, closed) = (
+        seconds_after(events, "audio.output_recorded", started),
+        seconds_after(events, "audio.output_released", stopped),
+    );
     assert_eq!(opened.len(), 1, "only the other program, not Vigil's own stream: {opened:?}");
     assert_eq!(opened[0].1["app"], "parec");
     assert_eq!(closed.len(), 1, "{closed:?}");
-    let (open_s, close_s) = ((opened[0].0 - wall_ms(started)) / 1000.0, (closed[0].0 - wall_ms(stopped)) / 1000.0);
+    let (open_s, close_s) = (opened[0].0, closed[0].0);
     println!("reported {open_s:.2} s after parec started, {close_s:.2} s after it stopped");
     assert!((0.0..=2.0).contains(&open_s) && (0.0..=2.0).contains(&close_s), "{open_s} {close_s}");
     assert!(detail["intervals"].as_array().unwrap().iter().any(|i| i["kind"] == "audio.output_recorded"));

@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
+use vigil_testkit::server::seconds_after;
 use vigil_testkit::{PulseAudio, ReferenceServer, XvfbDisplay};
 
 const PLAIN: &str = "window-rule {\n    match app-id=\"firefox\"\n    opacity 0.9\n}\n";
@@ -80,19 +81,8 @@ fn a_rule_added_during_the_exam_is_an_interval_on_the_timeline() {
     let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
     let detail = server.review(&format!("/v1/review/sessions/{}", receipt["session_id"].as_str().unwrap())).unwrap();
     let events = detail["events"].as_array().unwrap();
-    let seconds_after = |kind: &str, t: SystemTime| -> Vec<(f64, Value)> {
-        let t = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-        events
-            .iter()
-            .filter(|e| e["kind"] == kind)
-            .map(|e| {
-                let at = vigil_core::time::parse_rfc3339_ms(e["time"].as_str().unwrap()).unwrap() as f64;
-                ((at - t) / 1000.0, e["data"].clone())
-            })
-            .collect()
-    };
-    let opened = seconds_after("desktop.hiding_rule", added);
-    let closed = seconds_after("desktop.hiding_rule_removed", removed);
+    let opened = seconds_after(events, "desktop.hiding_rule", added);
+    let closed = seconds_after(events, "desktop.hiding_rule_removed", removed);
     println!("opened {opened:?}, closed {closed:?}");
     assert_eq!(opened.len(), 1, "{opened:?}");
     assert_eq!(opened[0].1["windows"], "app-id=r#\"^interview-coder$\"#");

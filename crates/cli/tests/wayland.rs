@@ -331,3 +331,63 @@ fn xdg_desktop_portal_wlr_without_a_gpu_fails_clearly_and_screencopy_still_serve
     let (report, _) = check(&sway, &auto);
     assert_both_outputs_checked(&report);
 }
+
+/// During `vigil run` (recording an X display), another program that starts receiving a screen
+/// cast through PipeWire is a `display.screen_cast` interval on the server's timeline, named with
+/// its pid, and closed when it stops.
+#[test]
+fn a_screen_cast_during_the_exam_is_an_interval_on_the_timeline() {
+    let sway = SwayDisplay::start(&OUTPUTS[..1], false).unwrap();
+    let portal = PortalDesktop::start(&sway, &OUTPUTS[..1], Backend::Test(Dialog::ShareAll)).unwrap();
+    let x = vigil_testkit::XvfbDisplay::start(640, 480).unwrap();
+    let pulse = vigil_testkit::PulseAudio::start().unwrap();
+    let server = vigil_testkit::ReferenceServer::start("CAST-1").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // The exam shares only PipeWire (its runtime directory) with the portal desktop.
+    let pipewire: Vec<(String, String)> = portal.env().into_iter().filter(|(k, _)| k == "XDG_RUNTIME_DIR").collect();
+    let run = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["run", "--headless", "--consent", "--name", "Dana", "--camera", "synthetic"])
+        .args(["--server", &server.url, "--server-key", &server.key, "--exam-code", "CAST-1"])
+        .args(["--duration", "22", "--drain-timeout", "60", "--data-dir"])
+        .arg(data.path())
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .envs(pulse.env())
+        .envs(pipewire)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let started = std::time::SystemTime::now();
+    let receiver_dir = tempfile::tempdir().unwrap();
+    let receiver = vigil_testkit::Guard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["record", "--out", receiver_dir.path().to_str().unwrap(), "--camera", "none", "--mic", "none"])
+            .args(["--duration", "30"])
+            .env("WAYLAND_DISPLAY", &sway.socket)
+            .env_remove("DISPLAY")
+            .envs(portal.env())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        "vigil record",
+    )
+    .unwrap();
+    let pid = receiver.pid();
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let stopped = std::time::SystemTime::now();
+    drop(receiver);
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "vigil run: {}", String::from_utf8_lossy(&out.stderr));
+    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let detail = server.review(&format!("/v1/review/sessions/{}", receipt["session_id"].as_str().unwrap())).unwrap();
+    let events = detail["events"].as_array().unwrap();
+    let opened = vigil_testkit::server::seconds_after(events, "display.screen_cast", started);
+    let closed = vigil_testkit::server::seconds_after(events, "display.screen_cast_ended", stopped);
+    println!("opened {opened:?}, closed {closed:?}");
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0].1["pid"], pid, "{opened:?}");
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    // The portal session takes a moment to open; the graph is read every second.
+    assert!((0.0..=5.0).contains(&opened[0].0) && (0.0..=3.0).contains(&closed[0].0), "{opened:?} {closed:?}");
+}

@@ -134,3 +134,21 @@ impl ReferenceServer {
         Ok(resp.json()?)
     }
 }
+
+/// The events of `kind` in a review detail's `events`, each with its time in seconds after `t`
+/// (negative: before it) and its data.
+pub fn seconds_after(
+    events: &[serde_json::Value],
+    kind: &str,
+    t: std::time::SystemTime,
+) -> Vec<(f64, serde_json::Value)> {
+    let t = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
+    events
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .filter_map(|e| {
+            let at = vigil_core::time::parse_rfc3339_ms(e["time"].as_str()?)? as f64;
+            Some(((at - t) / 1000.0, e["data"].clone()))
+        })
+        .collect()
+}
