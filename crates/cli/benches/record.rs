@@ -4,12 +4,14 @@
 //! the stop token to every track closed and filed). Prints figures; asserts nothing.
 //!
 //! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera;
-//! for Wayland, a headless sway with one 1920x1080 output (wlroots screencopy).
+//! for Wayland, a headless sway with one 1920x1080 output (wlroots screencopy, then the ScreenCast
+//! portal with PipeWire).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vigil_testkit::{Guard, PulseAudio, Screen, SwayDisplay, VncDisplay, WaylandOutput};
+use vigil_testkit::portal::{Backend, Dialog};
+use vigil_testkit::{Guard, PortalDesktop, PulseAudio, Screen, SwayDisplay, VncDisplay, WaylandOutput};
 
 const SECONDS: u64 = 30;
 
@@ -239,44 +241,22 @@ fn main() {
     let (m_changing, m_still) = (marginal(true, &changing, changing_frames), marginal(false, &still, still_frames));
     println!("marginal CPU per frame (30 s run minus 10 s run): changing {m_changing:.1} ms, static {m_still:.1} ms; static / changing: {:.2}", m_still / m_changing);
 
-    // Wayland through wlroots' screencopy: one 1920x1080 output whose background changes, the
-    // same marginal cost per frame as on X11 above.
+    // Wayland: one 1920x1080 output whose background changes, the same marginal cost per frame as
+    // on X11 above; through wlroots' screencopy, then through the ScreenCast portal and PipeWire
+    // (the test portal's producer, which copies grim's pictures, is another process: not counted).
     {
         let output = WaylandOutput { x: 0, y: 0, width: 1920, height: 1080, scale: 1, colour: "#204080" };
         let sway = SwayDisplay::start(&[output], false).expect("sway");
-        let run = |secs: &str| {
-            let stop = vigil_core::StopToken::new();
-            std::thread::scope(|scope| {
-                scope.spawn(|| {
-                    for colour in ["#204080", "#c08020"].iter().cycle() {
-                        if stop.is_stopped() {
-                            break;
-                        }
-                        let _ = sway.swaymsg(&["output", "HEADLESS-1", "bg", colour, "solid_color"]);
-                        stop.wait(Duration::from_millis(300));
-                    }
-                });
-                let dir = tempfile::tempdir().unwrap();
-                let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-                    .args(["record", "--json", "--out"])
-                    .arg(dir.path())
-                    .args(["--duration", secs, "--camera", "none", "--mic", "none"])
-                    .env("WAYLAND_DISPLAY", &sway.socket)
-                    .env_remove("DISPLAY")
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                let usage = measure(child);
-                stop.stop();
-                (usage, frames_of(dir.path(), "screen-"))
-            })
-        };
-        let ((long, long_frames), (short, short_frames)) = (run(&secs), run("10"));
-        let wayland = 1000.0 * (long.cpu - short.cpu) / long_frames.saturating_sub(short_frames).max(1) as f64;
+        let (screencopy, frames) = wayland_marginal(&sway, &[], &secs);
         println!(
-            "Wayland (sway, wlroots screencopy), one changing 1920x1080 output: marginal {wayland:.1} ms CPU per frame ({long_frames} frames in {SECONDS} s); Wayland / X11: {:.2}",
-            wayland / m_changing
+            "Wayland (sway, wlroots screencopy), one changing 1920x1080 output: marginal {screencopy:.1} ms CPU per frame ({frames} frames in {SECONDS} s); Wayland / X11: {:.2}",
+            screencopy / m_changing
+        );
+        let portal = PortalDesktop::start(&sway, &[output], Backend::Test(Dialog::ShareAll)).expect("portal");
+        let (cast, frames) = wayland_marginal(&sway, &portal.env(), &secs);
+        println!(
+            "Wayland (ScreenCast portal + PipeWire), same output: marginal {cast:.1} ms CPU per frame ({frames} frames in {SECONDS} s); portal / X11: {:.2}",
+            cast / m_changing
         );
     }
 
@@ -305,4 +285,41 @@ fn main() {
     let ff_frames = 2 * SECONDS;
     println!("ffmpeg x11grab + libx264 ultrafast, same 2 monitors: {:.1} ms CPU per frame ({ff_frames} frames, {:.1}% of a core)", per(&ff, ff_frames), 100.0 * ff.cpu / ff.wall);
     println!("vigil / ffmpeg CPU per changing frame: {:.2}", per(&changing, changing_frames) / per(&ff, ff_frames));
+}
+
+/// Vigil's marginal CPU per screen frame on the sway desktop (a `secs` run minus a 10 s run,
+/// the output's background changing 3 times a second), with `env` added, and the frames of the
+/// long run.
+fn wayland_marginal(sway: &SwayDisplay, env: &[(String, String)], secs: &str) -> (f64, u64) {
+    let run = |secs: &str| {
+        let stop = vigil_core::StopToken::new();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for colour in ["#204080", "#c08020"].iter().cycle() {
+                    if stop.is_stopped() {
+                        break;
+                    }
+                    let _ = sway.swaymsg(&["output", "HEADLESS-1", "bg", colour, "solid_color"]);
+                    stop.wait(Duration::from_millis(300));
+                }
+            });
+            let dir = tempfile::tempdir().unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+                .args(["record", "--json", "--out"])
+                .arg(dir.path())
+                .args(["--duration", secs, "--camera", "none", "--mic", "none"])
+                .env("WAYLAND_DISPLAY", &sway.socket)
+                .env_remove("DISPLAY")
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let usage = measure(child);
+            stop.stop();
+            (usage, frames_of(dir.path(), "screen-"))
+        })
+    };
+    let ((long, long_frames), (short, short_frames)) = (run(secs), run("10"));
+    (1000.0 * (long.cpu - short.cpu) / long_frames.saturating_sub(short_frames).max(1) as f64, long_frames)
 }
