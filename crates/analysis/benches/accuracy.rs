@@ -2,7 +2,8 @@
 //!
 //! Builds a labelled set and prints how well the on-device flags find what it holds. Nothing is
 //! downloaded: the camera clips are cut (by `vigil_testkit::camera_clip`, ImageMagick and ffmpeg)
-//! from the public-domain 1927 Solvay photograph the rustface package ships; the voices are
+//! from the public-domain 1927 Solvay photograph the rustface package ships and scikit-image's CC0
+//! "cameraman" (the one turned head, and its mirror image); the voices are
 //! Debian's espeak-ng in English, Kazakh and Russian, the noise, tone and clicks come from sox.
 //!
 //! A flag counts as found when one of the same kind starts and ends within 2 s of the label's;
@@ -13,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use vigil_analysis::head::HeadDetector;
 use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, VisionOptions};
 use vigil_analysis::{Flag, SpeechDetector, SpeechOptions};
 use vigil_testkit::{camera_clip, Scene};
@@ -49,6 +51,9 @@ fn camera_set(dir: &Path) -> Vec<Labelled> {
             vec![("face.missing", 5.0, 15.0), ("face.missing", 20.0, 25.0)],
         ),
         clip("a second face", &[(Face, 5), (TwoFaces, 8), (Face, 7)], false, vec![("face.multiple", 5.0, 13.0)]),
+        clip("head turned right", &[(Face, 5), (TurnedHead, 8), (Face, 7)], false, vec![("face.turned", 5.0, 13.0)]),
+        clip("head turned left", &[(Face, 6), (TurnedHeadLeft, 6), (Face, 6)], false, vec![("face.turned", 6.0, 12.0)]),
+        clip("a glance: 1 s turned", &[(Face, 6), (TurnedHead, 1), (Face, 6)], false, vec![]),
         clip("camera covered", &[(Face, 5), (Black, 6), (Face, 6)], false, vec![("camera.covered", 5.0, 11.0)]),
         clip("a still picture (frozen)", &[(Face, 12)], true, vec![("camera.frozen", 0.0, 12.0)]),
     ]
@@ -135,8 +140,9 @@ fn main() {
     let (mut pictures, mut camera_work) = (0u64, 0.0f64);
     for clip in &camera {
         let faces = FaceDetector::load(&models_dir()).expect("the face model");
+        let heads = HeadDetector::load(&models_dir()).expect("the head model");
         let began = Instant::now();
-        let flags = flags_in_y4m(&clip.file, VisionOptions::default(), Some(faces)).expect("clip");
+        let flags = flags_in_y4m(&clip.file, VisionOptions::default(), Some(faces), Some(heads)).expect("clip");
         camera_work += began.elapsed().as_secs_f64();
         let bytes = std::fs::metadata(&clip.file).map(|m| m.len()).unwrap_or(0);
         // 640x480 I420 at 5 pictures a second; the analysis takes 2 a second.

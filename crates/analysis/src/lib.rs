@@ -6,11 +6,14 @@
 //!
 //! - [`flag`]: [`Flag`] and the hysteresis [`FlagTracker`];
 //! - [`speech`]: [`SpeechDetector`] over 16 kHz mono samples;
-//! - [`vision`]: face (missing, several) and camera (covered, frozen) flags from grey pictures;
+//! - [`vision`]: face (missing, several, turned away) and camera (covered, frozen) flags from grey
+//!   pictures;
+//! - [`head`]: which way a head is turned (BlazeFace's key points, run with tract);
 //! - [`y4m`]: raw video files (YUV4MPEG2), for `vigil analyze` and a file camera;
 //! - [`wav`]: PCM WAV files for `vigil analyze`.
 
 pub mod flag;
+pub mod head;
 pub mod speech;
 pub mod vision;
 pub mod wav;

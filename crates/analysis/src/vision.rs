@@ -1,13 +1,15 @@
 //! Flags from the camera: no face, more than one face (SeetaFace through `rustface`, on a grey
-//! picture of at most 320x240), the camera covered or dark, and a frozen picture (the same
+//! picture of at most 320x240), a head turned away (BlazeFace's key points where there is at most
+//! one face; [`crate::head`]), the camera covered or dark, and a frozen picture (the same
 //! picture for seconds: a still image or a broken virtual camera). Pictures come at a low rate
 //! (two a second by default); each flag needs its condition to hold `on_ms` and to be gone
 //! `off_ms`, so one blink or a hand passing is not a flag.
 //!
-//! The face model is a file, checked against its SHA-256 when it loads: a missing or corrupt model
-//! turns the face flags off with an error the caller reports, and the camera flags go on.
+//! The models are files, checked against their SHA-256 when they load: a missing or corrupt model
+//! turns its flags off with an error the caller reports, and the other flags go on.
 
 use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
+use crate::head::{Head, HeadDetector};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -20,11 +22,11 @@ pub const ANALYSIS_WIDTH: u32 = 320;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("the face model {path} cannot be read: {source}")]
+    #[error("the model {path} cannot be read: {source}")]
     Missing { path: PathBuf, source: std::io::Error },
-    #[error("the face model {path} is corrupt: SHA-256 {actual}, expected {FACE_MODEL_SHA256}")]
-    Corrupt { path: PathBuf, actual: String },
-    #[error("the face model {path} cannot be loaded: {message}")]
+    #[error("the model {path} is corrupt: SHA-256 {actual}, expected {expected}")]
+    Corrupt { path: PathBuf, actual: String, expected: &'static str },
+    #[error("the model {path} cannot be loaded: {message}")]
     Unreadable { path: PathBuf, message: String },
 }
 
@@ -37,6 +39,16 @@ impl ModelError {
             ModelError::Unreadable { .. } => "analysis.model_unreadable",
         }
     }
+}
+
+/// The bytes of the model file at `path`, once its SHA-256 is `expected`.
+pub(crate) fn verified_model(path: &Path, expected: &'static str) -> Result<Vec<u8>, ModelError> {
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Missing { path: path.to_owned(), source })?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if actual != expected {
+        return Err(ModelError::Corrupt { path: path.to_owned(), actual, expected });
+    }
+    Ok(bytes)
 }
 
 /// Where the models are: `$VIGIL_MODELS`, then `../share/vigil/models` beside the executable (an
@@ -113,11 +125,7 @@ impl FaceDetector {
     /// Loads the model in `dir`, checking its SHA-256 first.
     pub fn load(dir: &Path) -> Result<FaceDetector, ModelError> {
         let path = dir.join(FACE_MODEL);
-        let bytes = std::fs::read(&path).map_err(|source| ModelError::Missing { path: path.clone(), source })?;
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if actual != FACE_MODEL_SHA256 {
-            return Err(ModelError::Corrupt { path, actual });
-        }
+        let bytes = verified_model(&path, FACE_MODEL_SHA256)?;
         let model = rustface::read_model(&bytes[..])
             .map_err(|e| ModelError::Unreadable { path: path.clone(), message: e.to_string() })?;
         let mut inner = rustface::create_detector_with_model(model);
@@ -144,6 +152,9 @@ impl FaceDetector {
 pub struct VisionOptions {
     pub face_missing: bool,
     pub face_multiple: bool,
+    /// A head turned away by at least `turned_degrees`, left or right.
+    pub face_turned: bool,
+    pub turned_degrees: f32,
     pub camera_covered: bool,
     pub camera_frozen: bool,
     pub face: Hysteresis,
@@ -160,6 +171,8 @@ impl Default for VisionOptions {
         VisionOptions {
             face_missing: true,
             face_multiple: true,
+            face_turned: true,
+            turned_degrees: 35.0,
             camera_covered: true,
             camera_frozen: true,
             face: Hysteresis { on_ms: 3_000, off_ms: 1_500 },
@@ -176,6 +189,8 @@ impl VisionOptions {
         VisionOptions {
             face_missing: a.face_missing,
             face_multiple: a.face_multiple,
+            face_turned: a.face_turned,
+            turned_degrees: a.turned_degrees,
             camera_covered: a.camera_covered,
             camera_frozen: a.camera_frozen,
             face: Hysteresis { on_ms: a.min_seconds_ms(), off_ms: 1_500 },
@@ -187,12 +202,23 @@ impl VisionOptions {
 
     /// Whether any camera flag is on (else nothing is computed).
     pub fn any(&self) -> bool {
-        self.face_missing || self.face_multiple || self.camera_covered || self.camera_frozen
+        self.wants_faces() || self.camera_covered || self.camera_frozen
     }
 
-    /// Whether any face flag is on (then the model is needed).
+    /// Whether any face flag is on (then the face model is needed).
     pub fn wants_faces(&self) -> bool {
-        self.face_missing || self.face_multiple
+        self.face_missing || self.face_multiple || self.face_turned
+    }
+
+    /// The face flags whose model is `model` (to say which flags a missing model turns off).
+    pub fn flags_of(&self, model: &str) -> Vec<&'static str> {
+        let on = [
+            (self.face_missing, "face.missing", FACE_MODEL),
+            (self.face_multiple, "face.multiple", FACE_MODEL),
+            (self.face_turned, "face.turned", FACE_MODEL),
+            (self.face_turned, "face.turned", crate::head::HEAD_MODEL),
+        ];
+        on.into_iter().filter(|(wanted, _, m)| *wanted && *m == model).map(|(_, flag, _)| flag).collect()
     }
 }
 
@@ -201,8 +227,10 @@ impl VisionOptions {
 pub struct VisionAnalyzer {
     opts: VisionOptions,
     faces: Option<FaceDetector>,
+    heads: Option<HeadDetector>,
     missing: FlagTracker,
     multiple: FlagTracker,
+    turned: FlagTracker,
     covered: FlagTracker,
     /// The frozen flag while it is open.
     frozen_open: Option<Flag>,
@@ -210,10 +238,18 @@ pub struct VisionAnalyzer {
     last_ms: u64,
     same_since: Option<u64>,
     next_ms: u64,
-    /// The last picture the face detector ran on, when, and the faces' scores.
-    last_faces: Option<(u64, Grey, Vec<f64>)>,
+    /// The last picture the face detectors ran on, when, and what they found.
+    last_faces: Option<(u64, Grey, Seen)>,
     /// How many pictures the face detector has run on.
     detections: u64,
+}
+
+/// What the face detectors found in a picture: the frontal faces' scores, and where there is at
+/// most one, the most likely head with its yaw.
+#[derive(Debug, Clone)]
+struct Seen {
+    faces: Vec<f64>,
+    head: Option<Head>,
 }
 
 /// A picture that differs from the last one the detector saw by less than this in every region
@@ -244,16 +280,19 @@ fn looks_the_same(a: &Grey, b: &Grey) -> bool {
 }
 
 impl VisionAnalyzer {
-    /// `faces`: the detector, or `None` when it could not load (the face flags are then off).
-    pub fn new(opts: VisionOptions, faces: Option<FaceDetector>) -> VisionAnalyzer {
+    /// `faces`, `heads`: the detectors, or `None` when they could not load (their flags are then
+    /// off: without `faces` every face flag, without `heads` the turned head).
+    pub fn new(opts: VisionOptions, faces: Option<FaceDetector>, heads: Option<HeadDetector>) -> VisionAnalyzer {
         let h = opts.face;
         // The covered and frozen conditions are judged on their own clocks: on at once, off after 1 s.
         let quick = Hysteresis { on_ms: h.on_ms, off_ms: 1_000 };
         VisionAnalyzer {
             missing: FlagTracker::new("face.missing", h),
             multiple: FlagTracker::new("face.multiple", h),
+            turned: FlagTracker::new("face.turned", h),
             covered: FlagTracker::new("camera.covered", quick),
             frozen_open: None,
+            heads: heads.filter(|_| opts.face_turned),
             opts,
             faces,
             last: None,
@@ -293,29 +332,44 @@ impl VisionAnalyzer {
         }
         if let Some(detector) = self.faces.as_mut().filter(|_| !dark) {
             // A picture that shows what the last detected one showed has the same faces.
-            let reused = self.last_faces.as_ref().and_then(|(at, seen, scores)| {
-                (t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(seen, &grey)).then(|| scores.clone())
+            let reused = self.last_faces.as_ref().and_then(|(at, picture, seen)| {
+                (t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(picture, &grey)).then(|| seen.clone())
             });
-            let scores = match reused {
-                Some(scores) => scores,
+            let seen = match reused {
+                Some(seen) => seen,
                 None => {
                     self.detections += 1;
-                    let scores = detector.faces(&grey);
-                    self.last_faces = Some((t_ms, grey.clone(), scores.clone()));
-                    scores
+                    let faces = detector.faces(&grey);
+                    // One face or none: which way is the head turned? (A frontal detector still
+                    // finds many turned heads.)
+                    let head = self.heads.as_ref().filter(|_| faces.len() <= 1).and_then(|h| h.head(&grey));
+                    let seen = Seen { faces, head };
+                    self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
+                    seen
                 }
             };
+            let scores = &seen.faces;
             let best = scores.iter().cloned().fold(0.0f64, f64::max);
             let confidence = |s: f64| (s / 10.0).clamp(0.0, 1.0) as f32;
+            let turned = seen.head.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees);
             if self.opts.face_missing {
-                edges.extend(self.missing.step(t_ms, scores.is_empty(), 1.0));
+                // A head turned away is there: it is its own flag, not a missing face.
+                edges.extend(self.missing.step(t_ms, scores.is_empty() && turned.is_none(), 1.0));
             }
             if self.opts.face_multiple {
                 edges.extend(self.multiple.step(t_ms, scores.len() > 1, confidence(best)));
             }
-        } else if dark && self.opts.face_missing {
+            if self.heads.is_some() {
+                edges.extend(self.turned.step(t_ms, turned.is_some(), turned.map_or(0.0, |h| h.score)));
+            }
+        } else if dark {
             // A covered camera shows no face either; it is one flag (covered), not two.
-            edges.extend(self.missing.step(t_ms, false, 0.0));
+            if self.opts.face_missing {
+                edges.extend(self.missing.step(t_ms, false, 0.0));
+            }
+            if self.heads.is_some() {
+                edges.extend(self.turned.step(t_ms, false, 0.0));
+            }
         }
         self.last = Some(grey);
         self.last_ms = t_ms;
@@ -351,7 +405,7 @@ impl VisionAnalyzer {
 
     /// The end of the pictures at `t_ms`: flags still open close there.
     pub fn finish(&mut self, t_ms: u64) -> Vec<Edge> {
-        let mut edges: Vec<Edge> = [&mut self.missing, &mut self.multiple, &mut self.covered]
+        let mut edges: Vec<Edge> = [&mut self.missing, &mut self.multiple, &mut self.turned, &mut self.covered]
             .into_iter()
             .filter_map(|t| t.finish(t_ms).map(Edge::Close))
             .collect();
@@ -366,8 +420,9 @@ pub fn flags_in_y4m(
     path: &Path,
     opts: VisionOptions,
     faces: Option<FaceDetector>,
+    heads: Option<HeadDetector>,
 ) -> Result<Vec<Flag>, crate::y4m::Y4mError> {
-    let mut analyzer = VisionAnalyzer::new(opts, faces);
+    let mut analyzer = VisionAnalyzer::new(opts, faces, heads);
     let mut video = crate::y4m::Y4mReader::open(path)?;
     let (mut n, mut last_ms, mut edges) = (0u64, 0u64, Vec::new());
     while let Some(frame) = video.next_frame()? {
@@ -423,7 +478,7 @@ mod tests {
     #[test]
     fn a_dark_picture_for_three_seconds_is_covered_and_a_still_one_frozen() {
         let opts = VisionOptions { face_missing: false, face_multiple: false, ..Default::default() };
-        let mut a = VisionAnalyzer::new(opts, None);
+        let mut a = VisionAnalyzer::new(opts, None, None);
         let mut edges = Vec::new();
         for t in (0..10_000).step_by(500) {
             edges.extend(a.push(t, if (2_000..8_000).contains(&t) { flat(5) } else { noise(t as u32) }));
@@ -440,6 +495,7 @@ mod tests {
         let mut b = VisionAnalyzer::new(
             VisionOptions { face_missing: false, face_multiple: false, ..Default::default() },
             None,
+            None,
         );
         let edges: Vec<Edge> = (0..10_000).step_by(500).flat_map(|t| b.push(t, noise(t as u32))).collect();
         assert!(edges.is_empty(), "{edges:?}");
@@ -448,7 +504,7 @@ mod tests {
     #[test]
     fn a_still_picture_reuses_the_faces_found_a_changed_one_does_not() {
         let detector = FaceDetector::load(&models_dir()).unwrap();
-        let mut a = VisionAnalyzer::new(VisionOptions::default(), Some(detector));
+        let mut a = VisionAnalyzer::new(VisionOptions::default(), Some(detector), None);
         let picture = noise(1);
         // The same scene with a camera's noise (a grey level or two) for 4 s: detected once.
         for (i, t) in (0..4_000).step_by(500).enumerate() {

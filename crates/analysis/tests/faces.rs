@@ -1,16 +1,27 @@
 //! SeetaFace on scenes cut from a public-domain photograph (`tests/analysis/solvay-1927.png`) with
-//! ImageMagick, at the analysis size (320x240 grey): one face, two faces, none.
+//! ImageMagick, at the analysis size (320x240 grey): one face, two faces, none. BlazeFace's yaw on a
+//! real turned head (`tests/analysis/cameraman.png`, CC0) and its mirror image, and on a frontal
+//! one.
 
 use std::path::Path;
 use std::process::Command;
+use vigil_analysis::head::HeadDetector;
 use vigil_analysis::vision::{models_dir, FaceDetector, Grey};
 
-/// The part `crop` of the photograph, resized to 320x240, as grey pixels.
+/// The part `crop` of the Solvay photograph, resized to 320x240, as grey pixels.
 fn scene(crop: &str) -> Grey {
-    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/analysis/solvay-1927.png");
+    picture("solvay-1927.png", crop, &[])
+}
+
+/// The part `crop` of a test picture, changed by ImageMagick's `options` (`-flop`), resized to
+/// 320x240, as grey pixels.
+fn picture(file: &str, crop: &str, options: &[&str]) -> Grey {
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/analysis").join(file);
     let out = Command::new("convert")
         .arg(photo)
-        .args(["-crop", crop, "+repage", "-resize", "320x240!", "-colorspace", "gray", "-depth", "8", "gray:-"])
+        .args(["-crop", crop, "+repage"])
+        .args(options)
+        .args(["-resize", "320x240!", "-colorspace", "gray", "-depth", "8", "gray:-"])
         .output()
         .expect("ImageMagick's convert (scripts/install-deps installs imagemagick)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -24,4 +35,20 @@ fn one_face_two_faces_and_none() {
     assert_eq!(faces.faces(&scene("128x96+831+245")).len(), 1, "one face");
     assert!(faces.faces(&scene("320x240+830+180")).len() >= 2, "two faces or more");
     assert_eq!(faces.faces(&scene("320x240+600+820")).len(), 0, "no face");
+}
+
+#[test]
+fn a_turned_head_has_a_large_yaw_a_frontal_one_a_small_one() {
+    let mut faces = FaceDetector::load(&models_dir()).expect("the face model");
+    let heads = HeadDetector::load(&models_dir()).expect("the head model");
+    for (options, sign) in [(&[][..], 1.0), (&["-flop"][..], -1.0)] {
+        let turned = picture("cameraman.png", "240x180+100+40", options);
+        let head = heads.head(&turned).expect("BlazeFace finds the turned head");
+        println!("cameraman {options:?}: {head:?}, SeetaFace's scores {:?}", faces.faces(&turned));
+        assert!(head.yaw_degrees * sign >= 35.0, "{head:?}");
+    }
+    let frontal = scene("128x96+831+245");
+    let head = heads.head(&frontal).expect("BlazeFace finds the frontal face");
+    println!("a frontal face: {head:?}");
+    assert!(head.yaw_degrees.abs() < 20.0, "{head:?}");
 }

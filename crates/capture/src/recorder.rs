@@ -271,6 +271,7 @@ impl Shared {
         let kinds = match edge.kind() {
             "face.missing" => (EventKind::FaceMissing, EventKind::FaceFound),
             "face.multiple" => (EventKind::FaceMultiple, EventKind::FaceSingle),
+            "face.turned" => (EventKind::FaceTurned, EventKind::FaceFacing),
             "camera.covered" => (EventKind::CameraCovered, EventKind::CameraUncovered),
             "camera.frozen" => (EventKind::CameraFrozen, EventKind::CameraMoving),
             "speech" => (EventKind::SpeechHeard, EventKind::SpeechEnded),
@@ -575,21 +576,26 @@ fn grey(frame: &VideoFrame) -> Grey {
 /// flag's opening event points to a small picture of the camera at that moment, filed like the
 /// identity photos (source `evidence-camera`).
 fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<VideoFrame>) {
-    let dir = vigil_analysis::vision::models_dir();
-    let faces = match opts.wants_faces().then(|| vigil_analysis::vision::FaceDetector::load(&dir)) {
-        Some(Ok(detector)) => Some(detector),
-        Some(Err(e)) => {
-            shared.event(
-                EventKind::AnalysisUnavailable,
-                json!({"flags": ["face.missing", "face.multiple"], "code": e.code(), "error": e.to_string()}),
-                Some(format!("{e}: the face flags are off for this session; recording goes on")),
-            );
-            None
-        }
-        None => None,
+    use vigil_analysis::{head, vision};
+    let dir = vision::models_dir();
+    // A model that cannot load turns its flags off, said once; the other flags go on.
+    let unavailable = |model: &str, e: &vision::ModelError| {
+        let flags = opts.flags_of(model);
+        shared.event(
+            EventKind::AnalysisUnavailable,
+            json!({"flags": flags, "code": e.code(), "error": e.to_string()}),
+            Some(format!("{e}: {} off for this session; recording goes on", flags.join(", "))),
+        );
     };
+    let faces = opts
+        .wants_faces()
+        .then(|| vision::FaceDetector::load(&dir))
+        .and_then(|r| r.map_err(|e| unavailable(vision::FACE_MODEL, &e)).ok());
+    let heads = (opts.face_turned && faces.is_some())
+        .then(|| head::HeadDetector::load(&dir))
+        .and_then(|r| r.map_err(|e| unavailable(head::HEAD_MODEL, &e)).ok());
     let with_pictures = opts.pictures;
-    let mut analyzer = VisionAnalyzer::new(opts, faces);
+    let mut analyzer = VisionAnalyzer::new(opts, faces, heads);
     let mut last = 0;
     for frame in pictures {
         let at_ms = frame.captured.as_millis() as u64;

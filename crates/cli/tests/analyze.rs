@@ -145,6 +145,8 @@ fn camera_clips_give_each_flag_at_its_scene_and_a_steady_face_none() {
         (Scene::Face, 5),
         (Scene::Black, 5),
         (Scene::Face, 4),
+        (Scene::TurnedHead, 6),
+        (Scene::Face, 4),
     ];
     let clip = camera_clip(dir.path(), "labelled", &scenes, false).unwrap();
     let (reports, code) = analyze(&[clip.to_str().unwrap()]);
@@ -164,10 +166,17 @@ fn camera_clips_give_each_flag_at_its_scene_and_a_steady_face_none() {
     let at = |kind: &str, start: f64, end: f64| {
         flags.iter().any(|(k, s, e)| k == kind && (s - start).abs() <= 2.0 && (e - end).abs() <= 2.0)
     };
-    // No face 5-11 s, two faces 16-22 s, covered 27-32 s; the noisy picture is never frozen.
+    // No face 5-11 s, two faces 16-22 s, covered 27-32 s, the head turned away 36-42 s; the noisy
+    // picture is never frozen.
     assert!(at("face.missing", 5.0, 11.0), "{flags:?}");
     assert!(at("face.multiple", 16.0, 22.0), "{flags:?}");
     assert!(at("camera.covered", 27.0, 32.0), "{flags:?}");
+    assert!(at("face.turned", 36.0, 42.0), "{flags:?}");
+    assert_eq!(flags.iter().filter(|(k, ..)| k == "face.turned").count(), 1, "frontal faces are not turned: {flags:?}");
+    assert!(
+        !flags.iter().any(|(k, s, _)| k == "face.missing" && (34.0..44.0).contains(s)),
+        "a turned head is not a missing face: {flags:?}"
+    );
     assert!(
         !flags.iter().any(|(k, s, _)| k == "face.missing" && (25.0..33.0).contains(s)),
         "covered is not also no face: {flags:?}"
@@ -183,7 +192,7 @@ fn camera_clips_give_each_flag_at_its_scene_and_a_steady_face_none() {
     let policy = dir.path().join("policy.toml");
     std::fs::write(
         &policy,
-        "schema = 1\n[analysis]\nface_missing = false\nface_multiple = false\ncamera_frozen = false\n",
+        "schema = 1\n[analysis]\nface_missing = false\nface_multiple = false\nface_turned = false\ncamera_frozen = false\n",
     )
     .unwrap();
     let (reports, _) = analyze(&["--policy", policy.to_str().unwrap(), clip.to_str().unwrap()]);

@@ -76,6 +76,8 @@ pub struct Analysis {
     pub face_missing: bool,
     /// More than one face.
     pub face_multiple: bool,
+    /// A head turned away from the camera by at least `turned_degrees`, left or right.
+    pub face_turned: bool,
     /// The camera covered or in the dark.
     pub camera_covered: bool,
     /// The same picture for `frozen_seconds` (a still image, a broken virtual camera).
@@ -94,6 +96,8 @@ pub struct Analysis {
     pub frozen_seconds: f32,
     /// Camera pictures analysed per second (0.5-10).
     pub camera_fps: f32,
+    /// How far a head must be turned, left or right, to be turned away (15-80 degrees).
+    pub turned_degrees: f32,
 }
 
 impl Default for Analysis {
@@ -101,6 +105,7 @@ impl Default for Analysis {
         Analysis {
             face_missing: true,
             face_multiple: true,
+            face_turned: true,
             camera_covered: true,
             camera_frozen: true,
             speech: true,
@@ -109,6 +114,7 @@ impl Default for Analysis {
             min_seconds: 3.0,
             frozen_seconds: 5.0,
             camera_fps: 2.0,
+            turned_degrees: 35.0,
         }
     }
 }
@@ -127,6 +133,7 @@ impl Analysis {
         [
             (self.face_missing, "face.missing"),
             (self.face_multiple, "face.multiple"),
+            (self.face_turned, "face.turned"),
             (self.camera_covered, "camera.covered"),
             (self.camera_frozen, "camera.frozen"),
             (self.speech, "speech"),
@@ -420,6 +427,7 @@ impl ExamPolicy {
             ("analysis.min_seconds", a.min_seconds, 0.5..=60.0),
             ("analysis.frozen_seconds", a.frozen_seconds, 1.0..=600.0),
             ("analysis.camera_fps", a.camera_fps, 0.5..=10.0),
+            ("analysis.turned_degrees", a.turned_degrees, 15.0..=80.0),
         ] {
             if !range.contains(&value) {
                 return Err(PolicyError::at(field, format!("{value} is outside {}-{}", range.start(), range.end())));

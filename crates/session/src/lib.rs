@@ -285,6 +285,7 @@ impl Session {
         let mut analysis = vigil_analysis::vision::VisionOptions::from_policy(&self.policy.policy.analysis);
         analysis.face_missing &= listed("face.missing");
         analysis.face_multiple &= listed("face.multiple");
+        analysis.face_turned &= listed("face.turned");
         analysis.camera_covered &= listed("camera.covered");
         analysis.camera_frozen &= listed("camera.frozen");
         analysis.pictures &= self.consented.as_ref().is_none_or(|c| c.evidence_pictures);

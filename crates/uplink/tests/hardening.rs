@@ -225,10 +225,13 @@ fn the_receiver_is_named_by_the_servers_signature() {
         )
         .unwrap();
     let exam = up.server_info(&server.key, Some("QUIET")).unwrap().exam.unwrap();
-    assert_eq!(exam.flags, ["face.missing", "camera.covered", "camera.frozen"]);
+    assert_eq!(exam.flags, ["face.missing", "face.turned", "camera.covered", "camera.frozen"]);
     assert!(!exam.evidence_pictures);
     let default = up.server_info(&server.key, Some("INFO")).unwrap().exam.unwrap();
-    assert_eq!(default.flags, ["face.missing", "face.multiple", "camera.covered", "camera.frozen", "speech"]);
+    assert_eq!(
+        default.flags,
+        ["face.missing", "face.multiple", "face.turned", "camera.covered", "camera.frozen", "speech"]
+    );
     assert!(default.evidence_pictures);
     assert_eq!(up.server_info(&server.key, Some("NOPE")).unwrap_err().code(), "exam.unknown_code");
 }

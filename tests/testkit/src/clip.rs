@@ -1,7 +1,8 @@
 //! Labelled camera clips for the analysis: scenes cut from a public-domain photograph (the 1927
-//! Solvay conference, as the rustface package ships it, in `tests/analysis/`) with ImageMagick,
-//! joined by ffmpeg into raw 640x480 video (YUV4MPEG2) at 5 pictures a second. The clips are made
-//! by the tests, never committed.
+//! Solvay conference, as the rustface package ships it) and a CC0 one (scikit-image's
+//! "cameraman", the one turned head; see `tests/analysis/README.md`) with ImageMagick, joined by
+//! ffmpeg into raw 640x480 video (YUV4MPEG2) at 5 pictures a second. The clips are made by the
+//! tests, never committed.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -18,22 +19,30 @@ pub enum Scene {
     NoFace,
     /// A covered camera.
     Black,
+    /// One head turned about 50 degrees to the picture's right (the cameraman).
+    TurnedHead,
+    /// The same, mirrored: turned to the left.
+    TurnedHeadLeft,
 }
 
 impl Scene {
-    /// The part of the photograph (ImageMagick geometry), or none for black.
-    fn crop(self) -> Option<&'static str> {
+    /// The photograph, the part of it (ImageMagick geometry) and how it is turned, or none for
+    /// black.
+    fn crop(self) -> Option<(&'static str, &'static str, &'static [&'static str])> {
+        const SOLVAY: &str = "solvay-1927.png";
         match self {
-            Scene::Face => Some("128x96+831+245"),
-            Scene::TwoFaces => Some("320x240+830+180"),
-            Scene::NoFace => Some("320x240+600+820"),
+            Scene::Face => Some((SOLVAY, "128x96+831+245", &[])),
+            Scene::TwoFaces => Some((SOLVAY, "320x240+830+180", &[])),
+            Scene::NoFace => Some((SOLVAY, "320x240+600+820", &[])),
             Scene::Black => None,
+            Scene::TurnedHead => Some(("cameraman.png", "240x180+100+40", &[])),
+            Scene::TurnedHeadLeft => Some(("cameraman.png", "240x180+100+40", &["-flop"])),
         }
     }
 }
 
-fn photo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../analysis/solvay-1927.png")
+fn photo(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../analysis").join(file)
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
@@ -53,7 +62,9 @@ pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool)
         let picture = dir.join(format!("{name}-{i}.png"));
         let mut convert = Command::new("convert");
         match scene.crop() {
-            Some(crop) => convert.arg(photo()).args(["-crop", crop, "+repage", "-resize", "640x480!"]),
+            Some((file, crop, turn)) => {
+                convert.arg(photo(file)).args(["-crop", crop, "+repage"]).args(turn).args(["-resize", "640x480!"])
+            }
             None => convert.args(["-size", "640x480", "xc:black"]),
         };
         run(convert.arg(&picture), "convert")?;
