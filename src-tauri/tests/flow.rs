@@ -54,7 +54,10 @@ fn join_screen(app: &AppDriver) {
     assert!(consent.contains(&format!("Your recordings go to {}, at 127.0.0.1.", common::ORGANISER)), "{consent}");
     // Exactly the flags this exam computes (its policy turns speech off), as the server signed them.
     let flags = app.text("#consent-flags").unwrap();
-    assert!(flags.contains("no face, several faces, camera covered, a frozen picture — each"), "{flags}");
+    assert!(
+        flags.contains("no face, several faces, head turned away, camera covered, a frozen picture — each"),
+        "{flags}"
+    );
     assert!(!flags.contains("speech") && flags.contains("small picture"), "{flags}");
     shoot_languages(app, "consent");
     assert!(app.text("#consent-recipient").unwrap().contains(common::ORGANISER));
