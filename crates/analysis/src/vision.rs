@@ -242,6 +242,8 @@ pub struct VisionAnalyzer {
     last_faces: Option<(u64, Grey, Seen)>,
     /// How many pictures the face detector has run on.
     detections: u64,
+    /// How many pictures the head detector has run on.
+    head_detections: u64,
 }
 
 /// What the face detectors found in a picture: the frontal faces' scores, and where there is at
@@ -250,6 +252,8 @@ pub struct VisionAnalyzer {
 struct Seen {
     faces: Vec<f64>,
     head: Option<Head>,
+    /// When the head detector ran for `head` (it runs at most every [`HEAD_EVERY_MS`]).
+    head_ms: u64,
 }
 
 /// A picture that differs from the last one the detector saw by less than this in every region
@@ -257,6 +261,9 @@ struct Seen {
 const STILL_REGION_DIFFERENCE: f32 = 8.0;
 /// The detector runs at least this often, still picture or not.
 const MAX_REUSE_MS: u64 = 5_000;
+/// The head detector (several times the frontal one's cost) runs at most this often; in between,
+/// a changed picture keeps the last head, never one older than this.
+const HEAD_EVERY_MS: u64 = 1_000;
 
 /// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
 /// [`STILL_REGION_DIFFERENCE`] on average (every second pixel of every second row compared).
@@ -301,12 +308,18 @@ impl VisionAnalyzer {
             next_ms: 0,
             last_faces: None,
             detections: 0,
+            head_detections: 0,
         }
     }
 
     /// How many pictures the face detector has run on (a still picture reuses the last result).
     pub fn detections(&self) -> u64 {
         self.detections
+    }
+
+    /// How many pictures the head detector has run on (at most one every [`HEAD_EVERY_MS`]).
+    pub fn head_detections(&self) -> u64 {
+        self.head_detections
     }
 
     /// Whether a picture taken at `t_ms` is due (pictures between analyses are skipped).
@@ -332,18 +345,31 @@ impl VisionAnalyzer {
         }
         if let Some(detector) = self.faces.as_mut().filter(|_| !dark) {
             // A picture that shows what the last detected one showed has the same faces.
-            let reused = self.last_faces.as_ref().and_then(|(at, picture, seen)| {
-                (t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(picture, &grey)).then(|| seen.clone())
-            });
+            let reused = self
+                .last_faces
+                .as_mut()
+                .filter(|(at, picture, _)| t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(picture, &grey));
             let seen = match reused {
-                Some(seen) => seen,
+                Some((at, _, seen)) => {
+                    // The same picture, but a head kept from an earlier one is refreshed once it
+                    // is due: a still picture never carries a head older than HEAD_EVERY_MS.
+                    if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
+                        seen.head = head_of(&self.heads, &seen.faces, &grey, &mut self.head_detections);
+                        seen.head_ms = t_ms;
+                    }
+                    seen.clone()
+                }
                 None => {
                     self.detections += 1;
                     let faces = detector.faces(&grey);
                     // One face or none: which way is the head turned? (A frontal detector still
-                    // finds many turned heads.)
-                    let head = self.heads.as_ref().filter(|_| faces.len() <= 1).and_then(|h| h.head(&grey));
-                    let seen = Seen { faces, head };
+                    // finds many turned heads.) Within HEAD_EVERY_MS of the last answer, it stands.
+                    let last = self.last_faces.as_ref().map(|(_, _, seen)| (seen.head, seen.head_ms));
+                    let (head, head_ms) = match last {
+                        Some(kept) if faces.len() <= 1 && t_ms.saturating_sub(kept.1) < HEAD_EVERY_MS => kept,
+                        _ => (head_of(&self.heads, &faces, &grey, &mut self.head_detections), t_ms),
+                    };
+                    let seen = Seen { faces, head, head_ms };
                     self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
                     seen
                 }
@@ -412,6 +438,13 @@ impl VisionAnalyzer {
         edges.extend(self.frozen_open.take().map(Edge::Close));
         edges
     }
+}
+
+/// The head in `grey` where the frontal detector found one face or none (counted in `runs`).
+fn head_of(heads: &Option<HeadDetector>, faces: &[f64], grey: &Grey, runs: &mut u64) -> Option<Head> {
+    let detector = heads.as_ref().filter(|_| faces.len() <= 1)?;
+    *runs += 1;
+    detector.head(grey)
 }
 
 /// Every camera flag in a raw video file (YUV4MPEG2), in the order they closed: the offline
@@ -523,6 +556,28 @@ mod tests {
         }
         a.push(5_500, changed);
         assert_eq!(a.detections(), 3);
+    }
+
+    #[test]
+    fn the_head_detector_runs_once_a_second_and_a_still_picture_keeps_no_older_head() {
+        let dir = models_dir();
+        let heads = HeadDetector::load(&dir).unwrap();
+        let mut a = VisionAnalyzer::new(VisionOptions::default(), Some(FaceDetector::load(&dir).unwrap()), Some(heads));
+        // A picture that changes twice a second for 10 s: faces in each, the head in every second one.
+        for t in (0..10_000).step_by(500) {
+            a.push(t, noise(t as u32 + 1));
+        }
+        assert_eq!((a.detections(), a.head_detections()), (20, 10));
+        a.push(10_000, noise(7));
+        // A new picture at 10.4 s keeps the head of 10 s; it then stays still. Reused at 10.9 s
+        // (its head 0.9 s old), its head is looked at again at 11.4 s, and then kept with it.
+        let still = noise(8);
+        for t in (10_400..15_000).step_by(500) {
+            a.push(t, still.clone());
+            let heads = a.head_detections();
+            assert_eq!(heads, if t < 11_400 { 11 } else { 12 }, "at {t} ms");
+        }
+        assert_eq!(a.detections(), 22);
     }
 
     #[test]

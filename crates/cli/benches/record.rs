@@ -3,6 +3,10 @@
 //! doing the same screen job (and on Wayland), and how long stopping a recording takes (from
 //! the stop token to every track closed and filed). Prints figures; asserts nothing.
 //!
+//! `cargo bench -p vigil-cli --bench record -- whole` runs one part only: `stop`, `whole` (the
+//! default recording with and without analysis, next to ffmpeg) or `screens` (per frame, X11 and
+//! Wayland).
+//!
 //! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera;
 //! for Wayland, a headless sway with one 1920x1080 output (wlroots screencopy, then the ScreenCast
 //! portal with PipeWire).
@@ -15,27 +19,47 @@ use vigil_testkit::{Guard, PortalDesktop, PulseAudio, Screen, SwayDisplay, VncDi
 
 const SECONDS: u64 = 30;
 
-/// CPU seconds (user + system) and peak resident memory (MiB) of a running process.
-fn sample(pid: u32) -> Option<(f64, f64)> {
+/// A running process's CPU seconds (user + system) and memory.
+#[derive(Default, Clone, Copy)]
+struct Sample {
+    cpu: f64,
+    /// Peak resident memory, MiB.
+    peak_mib: f64,
+    /// Resident now: anonymous (heap, stacks) and file-backed (the program's code, libraries), MiB.
+    anon_mib: f64,
+    file_mib: f64,
+}
+
+fn sample(pid: u32) -> Option<Sample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse::<f64>().ok()?;
-    Some((ticks / 100.0, hwm / 1024.0))
+    let mib = |key: &str| -> Option<f64> {
+        Some(status.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+    };
+    Some(Sample {
+        cpu: ticks / 100.0,
+        peak_mib: mib("VmHWM:")?,
+        anon_mib: mib("RssAnon:")?,
+        file_mib: mib("RssFile:")?,
+    })
 }
 
 struct Usage {
     wall: f64,
     cpu: f64,
     peak_mib: f64,
+    /// The last sample's anonymous and file-backed resident memory, MiB.
+    anon_mib: f64,
+    file_mib: f64,
 }
 
 /// Runs `child` to its end, sampling it until just before it exits.
 fn measure(mut child: Child) -> Usage {
     let pid = child.id();
     let start = Instant::now();
-    let mut last = (0.0, 0.0);
+    let mut last = Sample::default();
     loop {
         if let Some(s) = sample(pid) {
             last = s;
@@ -45,7 +69,13 @@ fn measure(mut child: Child) -> Usage {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Usage { wall: start.elapsed().as_secs_f64(), cpu: last.0, peak_mib: last.1 }
+    Usage {
+        wall: start.elapsed().as_secs_f64(),
+        cpu: last.cpu,
+        peak_mib: last.peak_mib,
+        anon_mib: last.anon_mib,
+        file_mib: last.file_mib,
+    }
 }
 
 fn busy_screens(display: &str) -> Guard {
@@ -73,6 +103,9 @@ fn frames_of(dir: &Path, source_prefix: &str) -> u64 {
 }
 
 fn main() {
+    // Cargo passes `--bench`; any other argument names a part to run.
+    let parts: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
     let vnc = VncDisplay::start(&[Screen::new(0, 0, 1920, 1080), Screen::new(1920, 0, 1920, 1080)]).expect("TigerVNC");
     let mut pulse = PulseAudio::start().expect("PulseAudio");
     pulse.play_tone(440, 0.5, 600).unwrap();
@@ -83,7 +116,7 @@ fn main() {
     );
 
     // 0. Stopping: camera + microphone + two monitors, stopped after 4 s, five times.
-    {
+    if wants("stop") {
         std::env::set_var("DISPLAY", &vnc.display);
         for (k, v) in pulse.env() {
             std::env::set_var(k, v);
@@ -123,7 +156,7 @@ fn main() {
     // (the default policy's flags), next to ffmpeg doing the same job: a 640x480@15 test pattern
     // (ffmpeg's testsrc2 for the synthetic camera) with the microphone in Opus, and both monitors
     // at 1 frame/s, all in H.264 (libx264 ultrafast).
-    {
+    if wants("whole") {
         let _busy = busy_screens(&vnc.display);
         let policy = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(policy.path(), "schema = 1\n").unwrap();
@@ -136,8 +169,8 @@ fn main() {
             let u = measure(vigil(dir.path(), &vnc.display, &pulse, &args));
             let label = if analysis { "with the analysis (default flags)" } else { "without analysis" };
             println!(
-                "vigil default recording {label} (camera {camera} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}",
-                100.0 * u.cpu / u.wall, u.peak_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-")
+                "vigil default recording {label} (camera {camera} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB (at the end {:.0} anonymous + {:.0} file-backed) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}",
+                100.0 * u.cpu / u.wall, u.peak_mib, u.anon_mib, u.file_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-")
             );
             u
         };
@@ -202,21 +235,23 @@ fn main() {
         );
     }
 
-    // 2. Screens only: changing vs static, and ffmpeg on the same job.
+    if wants("screens") {
+        screens(&vnc, &pulse, &secs);
+    }
+}
+
+/// Screens only: changing vs static, and ffmpeg on the same job; then Wayland.
+fn screens(vnc: &VncDisplay, pulse: &PulseAudio, secs: &str) {
     let screens_only = |busy: bool, secs: &str| {
         let _busy = busy.then(|| busy_screens(&vnc.display));
         let dir = tempfile::tempdir().unwrap();
-        let u = measure(vigil(
-            dir.path(),
-            &vnc.display,
-            &pulse,
-            &["--duration", secs, "--camera", "none", "--mic", "none"],
-        ));
+        let u =
+            measure(vigil(dir.path(), &vnc.display, pulse, &["--duration", secs, "--camera", "none", "--mic", "none"]));
         let frames = frames_of(dir.path(), "screen-");
         (u, frames)
     };
-    let (changing, changing_frames) = screens_only(true, &secs);
-    let (still, still_frames) = screens_only(false, &secs);
+    let (changing, changing_frames) = screens_only(true, secs);
+    let (still, still_frames) = screens_only(false, secs);
     let per = |u: &Usage, f: u64| 1000.0 * u.cpu / f.max(1) as f64;
     println!(
         "vigil screens only, changing: {:.1} ms CPU per frame ({changing_frames} frames, {:.1}% of a core)",
@@ -247,13 +282,13 @@ fn main() {
     {
         let output = WaylandOutput { x: 0, y: 0, width: 1920, height: 1080, scale: 1, colour: "#204080" };
         let sway = SwayDisplay::start(&[output], false).expect("sway");
-        let (screencopy, frames) = wayland_marginal(&sway, &[], &secs);
+        let (screencopy, frames) = wayland_marginal(&sway, &[], secs);
         println!(
             "Wayland (sway, wlroots screencopy), one changing 1920x1080 output: marginal {screencopy:.1} ms CPU per frame ({frames} frames in {SECONDS} s); Wayland / X11: {:.2}",
             screencopy / m_changing
         );
         let portal = PortalDesktop::start(&sway, &[output], Backend::Test(Dialog::ShareAll)).expect("portal");
-        let (cast, frames) = wayland_marginal(&sway, &portal.env(), &secs);
+        let (cast, frames) = wayland_marginal(&sway, &portal.env(), secs);
         println!(
             "Wayland (ScreenCast portal + PipeWire), same output: marginal {cast:.1} ms CPU per frame ({frames} frames in {SECONDS} s); portal / X11: {:.2}",
             cast / m_changing
@@ -278,7 +313,7 @@ fn main() {
         ]);
     }
     for (i, name) in ["a.mp4", "b.mp4"].iter().enumerate() {
-        cmd.args(["-map", &i.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-t", &secs])
+        cmd.args(["-map", &i.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-t", secs])
             .arg(out.path().join(name));
     }
     let ff = measure(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("ffmpeg"));
