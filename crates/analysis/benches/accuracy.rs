@@ -7,10 +7,13 @@
 //! Debian's espeak-ng in English, Kazakh and Russian, the noise, tone and clicks come from sox.
 //!
 //! A flag counts as found when one of the same kind starts and ends within 2 s of the label's;
-//! any other flag is a false alarm. Also printed: milliseconds per analysed camera picture and
+//! any other flag is a false alarm. For each kind: precision (raised flags that are labelled),
+//! recall (labels found) and the median delay from the labelled start to the flag's start; for
+//! speech also the share of noise, clicks and tones covered by a flag. Also printed: milliseconds per analysed camera picture and
 //! the speech detector's speed (seconds of sound per second of work). Prints figures; asserts
 //! nothing.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -55,6 +58,21 @@ fn camera_set(dir: &Path) -> Vec<Labelled> {
         clip("head turned left", &[(Face, 6), (TurnedHeadLeft, 6), (Face, 6)], false, vec![("face.turned", 6.0, 12.0)]),
         clip("a glance: 1 s turned", &[(Face, 6), (TurnedHead, 1), (Face, 6)], false, vec![]),
         clip("camera covered", &[(Face, 5), (Black, 6), (Face, 6)], false, vec![("camera.covered", 5.0, 11.0)]),
+        clip("darkened face (20 s)", &[(DarkFace, 20)], false, vec![]),
+        clip("backlit face (20 s)", &[(BacklitFace, 20)], false, vec![]),
+        clip("small face (20 s)", &[(SmallFace, 20)], false, vec![]),
+        clip(
+            "small face leaving",
+            &[(SmallFace, 5), (NoFace, 8), (SmallFace, 6)],
+            false,
+            vec![("face.missing", 5.0, 13.0)],
+        ),
+        clip(
+            "dim room: face leaving",
+            &[(DarkFace, 5), (NoFace, 8), (DarkFace, 6)],
+            false,
+            vec![("face.missing", 5.0, 13.0)],
+        ),
         clip("a still picture (frozen)", &[(Face, 12)], true, vec![("camera.frozen", 0.0, 12.0)]),
     ]
 }
@@ -108,16 +126,57 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
     set
 }
 
-/// (found, false alarms) of `flags` against `expected`.
-fn score(flags: &[Flag], expected: &[(&str, f64, f64)]) -> (usize, usize) {
-    let close = |f: &Flag, (kind, start, end): &(&str, f64, f64)| {
-        f.kind == *kind
-            && (f.start_ms as f64 / 1000.0 - start).abs() <= 2.0
-            && (f.end_ms as f64 / 1000.0 - end).abs() <= 2.0
-    };
-    let found = expected.iter().filter(|e| flags.iter().any(|f| close(f, e))).count();
-    let false_alarms = flags.iter().filter(|f| !expected.iter().any(|e| close(f, e))).count();
+/// Whether `flag` is the labelled one: the same kind, starting and ending within 2 s of it.
+fn matches(flag: &Flag, (kind, start, end): &(&str, f64, f64)) -> bool {
+    flag.kind == *kind
+        && (flag.start_ms as f64 / 1000.0 - start).abs() <= 2.0
+        && (flag.end_ms as f64 / 1000.0 - end).abs() <= 2.0
+}
+
+/// One flag kind's tally over the set.
+#[derive(Default)]
+struct Tally {
+    labelled: usize,
+    found: usize,
+    raised: usize,
+    true_raised: usize,
+    /// Seconds from each found label's start to its flag's start.
+    delays: Vec<f64>,
+}
+
+/// The flags of one clip against its labels, added to the tallies; (found, false alarms).
+fn score(
+    flags: &[Flag],
+    expected: &[(&'static str, f64, f64)],
+    tallies: &mut BTreeMap<&'static str, Tally>,
+) -> (usize, usize) {
+    let mut found = 0;
+    for e in expected {
+        let t = tallies.entry(e.0).or_default();
+        t.labelled += 1;
+        if let Some(f) = flags.iter().find(|f| matches(f, e)) {
+            found += 1;
+            t.found += 1;
+            t.delays.push(f.start_ms as f64 / 1000.0 - e.1);
+        }
+    }
+    let mut false_alarms = 0;
+    for f in flags {
+        let t = tallies.entry(f.kind).or_default();
+        t.raised += 1;
+        if expected.iter().any(|e| matches(f, e)) {
+            t.true_raised += 1;
+        } else {
+            false_alarms += 1;
+        }
+    }
     (found, false_alarms)
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    (!v.is_empty()).then(|| if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 })
 }
 
 fn show(flags: &[Flag]) -> String {
@@ -135,6 +194,7 @@ fn show(flags: &[Flag]) -> String {
 fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (mut expected_total, mut found_total, mut false_total) = (0, 0, 0);
+    let mut tallies = BTreeMap::new();
     println!("{:<28} {:>8} {:>6} {:>6}  flags", "camera clip", "expected", "found", "false");
     let camera = camera_set(dir.path());
     let (mut pictures, mut camera_work) = (0u64, 0.0f64);
@@ -147,13 +207,15 @@ fn main() {
         let bytes = std::fs::metadata(&clip.file).map(|m| m.len()).unwrap_or(0);
         // 640x480 I420 at 5 pictures a second; the analysis takes 2 a second.
         pictures += bytes / (640 * 480 * 3 / 2) * 2 / 5;
-        let (found, false_alarms) = score(&flags, &clip.expected);
+        let (found, false_alarms) = score(&flags, &clip.expected, &mut tallies);
         println!("{:<28} {:>8} {:>6} {:>6}  {}", clip.name, clip.expected.len(), found, false_alarms, show(&flags));
         (expected_total, found_total, false_total) =
             (expected_total + clip.expected.len(), found_total + found, false_total + false_alarms);
     }
     println!();
     println!("{:<28} {:>8} {:>6} {:>6}  flags", "sound clip", "expected", "found", "false");
+    // Seconds of sound without speech, and how many of them a speech flag covered.
+    let (mut quiet_seconds, mut quiet_flagged) = (0.0f64, 0.0f64);
     let (mut sound_seconds, mut sound_work) = (0.0f64, 0.0f64);
     for clip in speech_set(dir.path()) {
         let samples = vigil_analysis::wav::read_16k_mono(&clip.file).expect("wav");
@@ -163,11 +225,39 @@ fn main() {
         let flags = detector.finish();
         sound_work += began.elapsed().as_secs_f64();
         sound_seconds += samples.len() as f64 / 16_000.0;
-        let (found, false_alarms) = score(&flags, &clip.expected);
+        if clip.expected.is_empty() {
+            quiet_seconds += samples.len() as f64 / 16_000.0;
+            quiet_flagged += flags.iter().map(|f| (f.end_ms - f.start_ms) as f64 / 1000.0).sum::<f64>();
+        }
+        let (found, false_alarms) = score(&flags, &clip.expected, &mut tallies);
         println!("{:<28} {:>8} {:>6} {:>6}  {}", clip.name, clip.expected.len(), found, false_alarms, show(&flags));
         (expected_total, found_total, false_total) =
             (expected_total + clip.expected.len(), found_total + found, false_total + false_alarms);
     }
+    println!();
+    println!(
+        "{:<16} {:>8} {:>6} {:>6} {:>9} {:>7}  delay of the start (median, s)",
+        "flag", "labelled", "found", "raised", "precision", "recall"
+    );
+    let mut all_delays = Vec::new();
+    for (kind, t) in &tallies {
+        let ratio = |a: usize, b: usize| if b == 0 { "-".to_string() } else { format!("{:.2}", a as f64 / b as f64) };
+        let delay = median(&t.delays).map_or("-".to_string(), |d| format!("{d:+.1}"));
+        println!(
+            "{kind:<16} {:>8} {:>6} {:>6} {:>9} {:>7}  {delay}",
+            t.labelled,
+            t.found,
+            t.raised,
+            ratio(t.true_raised, t.raised),
+            ratio(t.found, t.labelled)
+        );
+        all_delays.extend(t.delays.iter().map(|d: &f64| d.abs()));
+    }
+    println!(
+        "speech false alarms on noise, clicks and tones: {quiet_flagged:.1} s of {quiet_seconds:.0} s ({:.3})",
+        quiet_flagged / quiet_seconds.max(1e-9)
+    );
+    println!("median delay of a found flag's start, all kinds: {:.1} s", median(&all_delays).unwrap_or(0.0));
     println!();
     println!(
         "found {found_total} of {expected_total} labelled flags ({:.0} %), {false_total} false alarms",

@@ -1,6 +1,7 @@
-//! Flags from the camera: no face, more than one face (SeetaFace through `rustface`, on a grey
-//! picture of at most 320x240), a head turned away (BlazeFace's key points where there is at most
-//! one face; [`crate::head`]), the camera covered or dark, and a frozen picture (the same
+//! Flags from the camera: more than one face (SeetaFace through `rustface`, on a grey picture of
+//! at most 320x240), a head turned away (BlazeFace's key points where there is at most one face;
+//! [`crate::head`]), no face (neither detector sees one: BlazeFace also finds faces too small or
+//! dim for SeetaFace), the camera covered or dark, and a frozen picture (the same
 //! picture for seconds: a still image or a broken virtual camera). Pictures come at a low rate
 //! (two a second by default); each flag needs its condition to hold `on_ms` and to be gone
 //! `off_ms`, so one blink or a hand passing is not a flag.
@@ -210,6 +211,12 @@ impl VisionOptions {
         self.face_missing || self.face_multiple || self.face_turned
     }
 
+    /// Whether the head detector runs: it judges a turned head, and finds the faces too small or
+    /// dim for the frontal detector, which are not missing.
+    pub fn wants_heads(&self) -> bool {
+        self.face_turned || self.face_missing
+    }
+
     /// The face flags whose model is `model` (to say which flags a missing model turns off).
     pub fn flags_of(&self, model: &str) -> Vec<&'static str> {
         let on = [
@@ -288,7 +295,8 @@ fn looks_the_same(a: &Grey, b: &Grey) -> bool {
 
 impl VisionAnalyzer {
     /// `faces`, `heads`: the detectors, or `None` when they could not load (their flags are then
-    /// off: without `faces` every face flag, without `heads` the turned head).
+    /// off: without `faces` every face flag, without `heads` the turned head, and a missing face
+    /// is judged by the frontal detector alone).
     pub fn new(opts: VisionOptions, faces: Option<FaceDetector>, heads: Option<HeadDetector>) -> VisionAnalyzer {
         let h = opts.face;
         // The covered and frozen conditions are judged on their own clocks: on at once, off after 1 s.
@@ -299,7 +307,7 @@ impl VisionAnalyzer {
             turned: FlagTracker::new("face.turned", h),
             covered: FlagTracker::new("camera.covered", quick),
             frozen_open: None,
-            heads: heads.filter(|_| opts.face_turned),
+            heads: heads.filter(|_| opts.wants_heads()),
             opts,
             faces,
             last: None,
@@ -362,11 +370,16 @@ impl VisionAnalyzer {
                 None => {
                     self.detections += 1;
                     let faces = detector.faces(&grey);
-                    // One face or none: which way is the head turned? (A frontal detector still
-                    // finds many turned heads.) Within HEAD_EVERY_MS of the last answer, it stands.
-                    let last = self.last_faces.as_ref().map(|(_, _, seen)| (seen.head, seen.head_ms));
-                    let (head, head_ms) = match last {
-                        Some(kept) if faces.len() <= 1 && t_ms.saturating_sub(kept.1) < HEAD_EVERY_MS => kept,
+                    // One face or none: is there a head, and which way is it turned? (A frontal
+                    // detector still finds many turned heads, and loses small faces.) Within
+                    // HEAD_EVERY_MS of the last answer, and as many frontal faces, it stands.
+                    let kept = self.last_faces.as_ref().map(|(_, _, seen)| (seen.faces.len(), seen.head, seen.head_ms));
+                    let (head, head_ms) = match kept {
+                        Some((count, head, at))
+                            if count == faces.len() && faces.len() <= 1 && t_ms.saturating_sub(at) < HEAD_EVERY_MS =>
+                        {
+                            (head, at)
+                        }
                         _ => (head_of(&self.heads, &faces, &grey, &mut self.head_detections), t_ms),
                     };
                     let seen = Seen { faces, head, head_ms };
@@ -379,13 +392,14 @@ impl VisionAnalyzer {
             let confidence = |s: f64| (s / 10.0).clamp(0.0, 1.0) as f32;
             let turned = seen.head.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees);
             if self.opts.face_missing {
-                // A head turned away is there: it is its own flag, not a missing face.
-                edges.extend(self.missing.step(t_ms, scores.is_empty() && turned.is_none(), 1.0));
+                // Missing: neither detector sees a face. A head turned away is there (its own
+                // flag), and so is a face too small or dim for the frontal detector.
+                edges.extend(self.missing.step(t_ms, scores.is_empty() && seen.head.is_none(), 1.0));
             }
             if self.opts.face_multiple {
                 edges.extend(self.multiple.step(t_ms, scores.len() > 1, confidence(best)));
             }
-            if self.heads.is_some() {
+            if self.opts.face_turned && self.heads.is_some() {
                 edges.extend(self.turned.step(t_ms, turned.is_some(), turned.map_or(0.0, |h| h.score)));
             }
         } else if dark {
@@ -393,7 +407,7 @@ impl VisionAnalyzer {
             if self.opts.face_missing {
                 edges.extend(self.missing.step(t_ms, false, 0.0));
             }
-            if self.heads.is_some() {
+            if self.opts.face_turned && self.heads.is_some() {
                 edges.extend(self.turned.step(t_ms, false, 0.0));
             }
         }

@@ -1,12 +1,13 @@
 //! SeetaFace on scenes cut from a public-domain photograph (`tests/analysis/solvay-1927.png`) with
 //! ImageMagick, at the analysis size (320x240 grey): one face, two faces, none. BlazeFace's yaw on a
 //! real turned head (`tests/analysis/cameraman.png`, CC0) and its mirror image, and on a frontal
-//! one.
+//! one. A face too small for SeetaFace, which BlazeFace still sees, is not missing.
 
 use std::path::Path;
 use std::process::Command;
 use vigil_analysis::head::HeadDetector;
-use vigil_analysis::vision::{models_dir, FaceDetector, Grey};
+use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, Grey, VisionOptions};
+use vigil_testkit::{camera_clip, Scene};
 
 /// The part `crop` of the Solvay photograph, resized to 320x240, as grey pixels.
 fn scene(crop: &str) -> Grey {
@@ -51,4 +52,22 @@ fn a_turned_head_has_a_large_yaw_a_frontal_one_a_small_one() {
     let head = heads.head(&frontal).expect("BlazeFace finds the frontal face");
     println!("a frontal face: {head:?}");
     assert!(head.yaw_degrees.abs() < 20.0, "{head:?}");
+}
+
+#[test]
+fn a_face_too_small_for_seetaface_is_not_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    // About 20 pixels wide in the analysed picture, with a camera's noise, for 20 s.
+    let clip =
+        camera_clip(dir.path(), "small", &[(Scene::SmallFace, 20)], false).expect("a clip (ffmpeg, ImageMagick)");
+    let flags = |heads: Option<HeadDetector>| {
+        let faces = FaceDetector::load(&models_dir()).expect("the face model");
+        let flags = flags_in_y4m(&clip, VisionOptions::default(), Some(faces), heads).expect("the clip");
+        flags.iter().map(|f| f.kind).collect::<Vec<_>>()
+    };
+    // SeetaFace alone loses the face for seconds at a time...
+    assert!(flags(None).contains(&"face.missing"), "{:?}", flags(None));
+    // ...BlazeFace finds it there: no flag at all.
+    let heads = HeadDetector::load(&models_dir()).expect("the head model");
+    assert_eq!(flags(Some(heads)), Vec::<&str>::new());
 }

@@ -581,17 +581,22 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
     // A model that cannot load turns its flags off, said once; the other flags go on.
     let unavailable = |model: &str, e: &vision::ModelError| {
         let flags = opts.flags_of(model);
+        let effect = if flags.is_empty() {
+            "faces too small or dim for the frontal detector may count as missing".to_string()
+        } else {
+            format!("{} off for this session", flags.join(", "))
+        };
         shared.event(
             EventKind::AnalysisUnavailable,
             json!({"flags": flags, "code": e.code(), "error": e.to_string()}),
-            Some(format!("{e}: {} off for this session; recording goes on", flags.join(", "))),
+            Some(format!("{e}: {effect}; recording goes on")),
         );
     };
     let faces = opts
         .wants_faces()
         .then(|| vision::FaceDetector::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(vision::FACE_MODEL, &e)).ok());
-    let heads = (opts.face_turned && faces.is_some())
+    let heads = (opts.wants_heads() && faces.is_some())
         .then(|| head::HeadDetector::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(head::HEAD_MODEL, &e)).ok());
     let with_pictures = opts.pictures;

@@ -23,20 +23,53 @@ pub enum Scene {
     TurnedHead,
     /// The same, mirrored: turned to the left.
     TurnedHeadLeft,
+    /// The one face in a dim room (its light at 30 %).
+    DarkFace,
+    /// The one face, dimmed, against a bright background (a window behind the candidate).
+    BacklitFace,
+    /// The one face far from the camera: about 20 pixels wide in the analysed 320x240 picture,
+    /// on a plain wall.
+    SmallFace,
 }
 
 impl Scene {
-    /// The photograph, the part of it (ImageMagick geometry) and how it is turned, or none for
-    /// black.
+    /// The photograph, the part of it (ImageMagick geometry) and what is done to it once resized
+    /// to 640x480 (ImageMagick options), or none for black.
     fn crop(self) -> Option<(&'static str, &'static str, &'static [&'static str])> {
         const SOLVAY: &str = "solvay-1927.png";
+        const FACE: &str = "128x96+831+245";
         match self {
-            Scene::Face => Some((SOLVAY, "128x96+831+245", &[])),
+            Scene::Face => Some((SOLVAY, FACE, &[])),
             Scene::TwoFaces => Some((SOLVAY, "320x240+830+180", &[])),
             Scene::NoFace => Some((SOLVAY, "320x240+600+820", &[])),
             Scene::Black => None,
             Scene::TurnedHead => Some(("cameraman.png", "240x180+100+40", &[])),
             Scene::TurnedHeadLeft => Some(("cameraman.png", "240x180+100+40", &["-flop"])),
+            Scene::DarkFace => Some((SOLVAY, FACE, &["-evaluate", "multiply", "0.3"])),
+            Scene::BacklitFace => Some((
+                SOLVAY,
+                FACE,
+                &[
+                    "-evaluate",
+                    "multiply",
+                    "0.45",
+                    "(",
+                    "-size",
+                    "640x480",
+                    "radial-gradient:black-white",
+                    "-level",
+                    "45%,90%",
+                    ")",
+                    "-compose",
+                    "screen",
+                    "-composite",
+                ],
+            )),
+            Scene::SmallFace => Some((
+                SOLVAY,
+                FACE,
+                &["-resize", "128x96!", "-background", "gray45", "-gravity", "center", "-extent", "640x480"],
+            )),
         }
     }
 }
@@ -62,8 +95,8 @@ pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool)
         let picture = dir.join(format!("{name}-{i}.png"));
         let mut convert = Command::new("convert");
         match scene.crop() {
-            Some((file, crop, turn)) => {
-                convert.arg(photo(file)).args(["-crop", crop, "+repage"]).args(turn).args(["-resize", "640x480!"])
+            Some((file, crop, then)) => {
+                convert.arg(photo(file)).args(["-crop", crop, "+repage", "-resize", "640x480!"]).args(then)
             }
             None => convert.args(["-size", "640x480", "xc:black"]),
         };
