@@ -6,7 +6,7 @@
 //! each camera flag points to its evidence picture, a 320x240 JPEG the reviewer can open.
 
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use vigil_testkit::{camera_clip, PulseAudio, ReferenceServer, Scene, XvfbDisplay};
 
@@ -29,27 +29,17 @@ fn a_face_leaving_and_a_second_face_are_intervals_on_the_servers_timeline() {
     let mut pulse = PulseAudio::start().unwrap();
     let (speech, speech_s) =
         voice(dir.path(), "The answer to question four is in the second paragraph, read it again.");
-    let run = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["run", "--headless", "--consent", "--name", "Aigerim Test"])
+    let run = server
+        .headless_run(env!("CARGO_BIN_EXE_vigil"), "MATH-101", "Aigerim Test", 28, &dir.path().join("data"))
         .arg(format!("--camera=file:{}", clip.display()))
-        .args(["--server", &server.url, "--server-key", &server.key, "--exam-code", "MATH-101"])
-        .args(["--duration", "28", "--drain-timeout", "120", "--data-dir"])
-        .arg(dir.path().join("data"))
         .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
         .envs(pulse.env())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // The voice speaks once, well inside the recording.
     std::thread::sleep(Duration::from_secs(14));
     let spoken_at = pulse.play_file(&speech).unwrap();
-    let out = run.wait_with_output().unwrap();
-    assert!(out.status.success(), "vigil run: {}", String::from_utf8_lossy(&out.stderr));
-    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let id = receipt["session_id"].as_str().unwrap();
-    let detail = server.review(&format!("/v1/review/sessions/{id}")).unwrap();
+    let detail = server.session_of_run(&run.wait_with_output().unwrap()).unwrap();
     let events = detail["events"].as_array().unwrap();
     let capture_at = events.iter().find(|e| e["kind"] == "capture.started").unwrap()["data"]["at_ms"].as_f64().unwrap();
     // The clip starts with the camera's first segment (the microphone opens before the camera).

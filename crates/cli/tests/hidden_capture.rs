@@ -32,16 +32,11 @@ fn a_program_recording_the_sound_output_is_a_finding_and_an_interval() {
     let x = XvfbDisplay::start(640, 480).unwrap();
     let server = ReferenceServer::start("SOUND-1").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["run", "--headless", "--consent", "--name", "Nurlan", "--camera", "synthetic"])
-        .args(["--server", &server.url, "--server-key", &server.key, "--exam-code", "SOUND-1"])
-        .args(["--duration", "14", "--drain-timeout", "60", "--data-dir"])
-        .arg(dir.path())
+    let run = server
+        .headless_run(env!("CARGO_BIN_EXE_vigil"), "SOUND-1", "Nurlan", 14, dir.path())
+        .args(["--camera", "synthetic"])
         .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
         .envs(pulse.env())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(5));
@@ -50,10 +45,7 @@ fn a_program_recording_the_sound_output_is_a_finding_and_an_interval() {
     std::thread::sleep(Duration::from_secs(4));
     let stopped = SystemTime::now();
     drop(recorder);
-    let out = run.wait_with_output().unwrap();
-    assert!(out.status.success(), "vigil run: {}", String::from_utf8_lossy(&out.stderr));
-    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let detail = server.review(&format!("/v1/review/sessions/{}", receipt["session_id"].as_str().unwrap())).unwrap();
+    let detail = server.session_of_run(&run.wait_with_output().unwrap()).unwrap();
     let events = detail["events"].as_array().unwrap();
     let (opened, closed) = (
         seconds_after(events, "audio.output_recorded", started),

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 use vigil_testkit::server::seconds_after;
 use vigil_testkit::{PulseAudio, ReferenceServer, XvfbDisplay};
@@ -22,9 +22,14 @@ fn write_config(config_home: &Path, text: &str) -> std::path::PathBuf {
     file
 }
 
+/// `cmd` on a niri desktop whose configuration is in `config_home`.
+fn niri_desktop<'a>(cmd: &'a mut Command, config_home: &Path) -> &'a mut Command {
+    cmd.env("XDG_CONFIG_HOME", config_home).env("NIRI_SOCKET", "/run/user/1000/niri.test.sock")
+}
+
 fn vigil(config_home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    cmd.env("XDG_CONFIG_HOME", config_home).env("NIRI_SOCKET", "/run/user/1000/niri.test.sock");
+    niri_desktop(&mut cmd, config_home);
     cmd
 }
 
@@ -58,28 +63,22 @@ fn a_rule_added_during_the_exam_is_an_interval_on_the_timeline() {
     let x = XvfbDisplay::start(640, 480).unwrap();
     let server = ReferenceServer::start("HIDE-1").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let run = vigil(home.path())
-        .args(["run", "--headless", "--consent", "--name", "Aigerim", "--camera", "synthetic"])
-        .args(["--server", &server.url, "--server-key", &server.key, "--exam-code", "HIDE-1"])
-        .args(["--duration", "20", "--drain-timeout", "60", "--data-dir"])
-        .arg(dir.path())
-        .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .envs(pulse.env())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = niri_desktop(
+        &mut server.headless_run(env!("CARGO_BIN_EXE_vigil"), "HIDE-1", "Aigerim", 20, dir.path()),
+        home.path(),
+    )
+    .args(["--camera", "synthetic"])
+    .env("DISPLAY", &x.display)
+    .envs(pulse.env())
+    .spawn()
+    .unwrap();
     std::thread::sleep(Duration::from_secs(4));
     let added = SystemTime::now();
     write_config(home.path(), HIDING);
     std::thread::sleep(Duration::from_secs(7));
     let removed = SystemTime::now();
     write_config(home.path(), PLAIN);
-    let out = run.wait_with_output().unwrap();
-    assert!(out.status.success(), "vigil run: {}", String::from_utf8_lossy(&out.stderr));
-    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let detail = server.review(&format!("/v1/review/sessions/{}", receipt["session_id"].as_str().unwrap())).unwrap();
+    let detail = server.session_of_run(&run.wait_with_output().unwrap()).unwrap();
     let events = detail["events"].as_array().unwrap();
     let opened = seconds_after(events, "desktop.hiding_rule", added);
     let closed = seconds_after(events, "desktop.hiding_rule_removed", removed);

@@ -69,6 +69,19 @@ fn record_screens(
     (dir, out)
 }
 
+/// Another program casting the screen through the portal for up to 30 s (a Vigil recording, its
+/// spool in `dir`), until dropped.
+fn portal_cast(sway: &SwayDisplay, portal: &PortalDesktop, dir: &std::path::Path) -> vigil_testkit::Guard {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    cmd.args(["record", "--out", dir.to_str().unwrap(), "--camera", "none", "--mic", "none", "--duration", "30"])
+        .env("WAYLAND_DISPLAY", &sway.socket)
+        .env_remove("DISPLAY")
+        .envs(portal.env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    vigil_testkit::Guard::spawn(&mut cmd, "vigil record").unwrap()
+}
+
 /// The check grabbed both outputs of `OUTPUTS` at their pixel sizes, and passes.
 fn assert_both_outputs_checked(report: &Value) {
     let probes = report["facts"]["screen_capture"].as_array().expect("the check grabbed the screens");
@@ -290,18 +303,7 @@ fn a_program_receiving_a_screen_cast_is_named_by_the_check() {
     let sway = SwayDisplay::start(&OUTPUTS[..1], false).unwrap();
     let portal = PortalDesktop::start(&sway, &OUTPUTS[..1], Backend::Test(Dialog::ShareAll)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut receiver = vigil_testkit::Guard::spawn(
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .args(["record", "--out", dir.path().to_str().unwrap(), "--camera", "none", "--mic", "none"])
-            .args(["--duration", "30"])
-            .env("WAYLAND_DISPLAY", &sway.socket)
-            .env_remove("DISPLAY")
-            .envs(portal.env())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null()),
-        "vigil record",
-    )
-    .unwrap();
+    let mut receiver = portal_cast(&sway, &portal, dir.path());
     // This check sees the screen through screencopy, and PipeWire's graph through the portal's.
     let env: Vec<(String, String)> = portal.env().into_iter().filter(|(k, _)| k != "VIGIL_WAYLAND_CAPTURE").collect();
     let pid = format!("(pid {})", receiver.pid());
@@ -345,42 +347,23 @@ fn a_screen_cast_during_the_exam_is_an_interval_on_the_timeline() {
     let data = tempfile::tempdir().unwrap();
     // The exam shares only PipeWire (its runtime directory) with the portal desktop.
     let pipewire: Vec<(String, String)> = portal.env().into_iter().filter(|(k, _)| k == "XDG_RUNTIME_DIR").collect();
-    let run = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["run", "--headless", "--consent", "--name", "Dana", "--camera", "synthetic"])
-        .args(["--server", &server.url, "--server-key", &server.key, "--exam-code", "CAST-1"])
-        .args(["--duration", "22", "--drain-timeout", "60", "--data-dir"])
-        .arg(data.path())
+    let run = server
+        .headless_run(env!("CARGO_BIN_EXE_vigil"), "CAST-1", "Dana", 22, data.path())
+        .args(["--camera", "synthetic"])
         .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
         .envs(pulse.env())
         .envs(pipewire)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(5));
     let started = std::time::SystemTime::now();
     let receiver_dir = tempfile::tempdir().unwrap();
-    let receiver = vigil_testkit::Guard::spawn(
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .args(["record", "--out", receiver_dir.path().to_str().unwrap(), "--camera", "none", "--mic", "none"])
-            .args(["--duration", "30"])
-            .env("WAYLAND_DISPLAY", &sway.socket)
-            .env_remove("DISPLAY")
-            .envs(portal.env())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null()),
-        "vigil record",
-    )
-    .unwrap();
+    let receiver = portal_cast(&sway, &portal, receiver_dir.path());
     let pid = receiver.pid();
     std::thread::sleep(std::time::Duration::from_secs(8));
     let stopped = std::time::SystemTime::now();
     drop(receiver);
-    let out = run.wait_with_output().unwrap();
-    assert!(out.status.success(), "vigil run: {}", String::from_utf8_lossy(&out.stderr));
-    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let detail = server.review(&format!("/v1/review/sessions/{}", receipt["session_id"].as_str().unwrap())).unwrap();
+    let detail = server.session_of_run(&run.wait_with_output().unwrap()).unwrap();
     let events = detail["events"].as_array().unwrap();
     let opened = vigil_testkit::server::seconds_after(events, "display.screen_cast", started);
     let closed = vigil_testkit::server::seconds_after(events, "display.screen_cast_ended", stopped);

@@ -122,6 +122,39 @@ impl ReferenceServer {
         self.process = None;
     }
 
+    /// `vigil run --headless --consent` (the program `vigil`) as candidate `name` on this server's
+    /// exam `code` for `seconds`, its data in `data_dir`, without Wayland, its output piped: the
+    /// caller adds the display, devices and camera (`--camera`), then spawns it.
+    pub fn headless_run(
+        &self,
+        vigil: impl AsRef<std::ffi::OsStr>,
+        code: &str,
+        name: &str,
+        seconds: u32,
+        data_dir: &std::path::Path,
+    ) -> Command {
+        let mut cmd = Command::new(vigil);
+        cmd.args(["run", "--headless", "--consent", "--name", name])
+            .args(["--server", &self.url, "--server-key", &self.key, "--exam-code", code])
+            .args(["--duration", &seconds.to_string(), "--drain-timeout", "120", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// The review API's detail (events, intervals, ...) of the session whose receipt a finished
+    /// `vigil run --headless` printed (an error with its stderr when the run failed).
+    pub fn session_of_run(&self, out: &std::process::Output) -> Result<serde_json::Value> {
+        if !out.status.success() {
+            bail!("vigil run: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).context("the run's receipt")?;
+        let id = receipt["session_id"].as_str().context("the receipt's session_id")?;
+        self.review(&format!("/v1/review/sessions/{id}"))
+    }
+
     /// `GET` on the review API with the admin token, as JSON.
     pub fn review(&self, path: &str) -> Result<serde_json::Value> {
         let resp = reqwest::blocking::Client::new()
