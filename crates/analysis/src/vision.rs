@@ -351,42 +351,15 @@ impl VisionAnalyzer {
         if self.opts.camera_frozen {
             edges.extend(self.frozen_step(t_ms, &grey));
         }
-        if let Some(detector) = self.faces.as_mut().filter(|_| !dark) {
-            // A picture that shows what the last detected one showed has the same faces.
-            let reused = self
-                .last_faces
-                .as_mut()
-                .filter(|(at, picture, _)| t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(picture, &grey));
-            let seen = match reused {
-                Some((at, _, seen)) => {
-                    // The same picture, but a head kept from an earlier one is refreshed once it
-                    // is due: a still picture never carries a head older than HEAD_EVERY_MS.
-                    if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
-                        seen.head = head_of(&self.heads, &seen.faces, &grey, &mut self.head_detections);
-                        seen.head_ms = t_ms;
-                    }
-                    seen.clone()
-                }
-                None => {
-                    self.detections += 1;
-                    let faces = detector.faces(&grey);
-                    // One face or none: is there a head, and which way is it turned? (A frontal
-                    // detector still finds many turned heads, and loses small faces.) Within
-                    // HEAD_EVERY_MS of the last answer, and as many frontal faces, it stands.
-                    let kept = self.last_faces.as_ref().map(|(_, _, seen)| (seen.faces.len(), seen.head, seen.head_ms));
-                    let (head, head_ms) = match kept {
-                        Some((count, head, at))
-                            if count == faces.len() && faces.len() <= 1 && t_ms.saturating_sub(at) < HEAD_EVERY_MS =>
-                        {
-                            (head, at)
-                        }
-                        _ => (head_of(&self.heads, &faces, &grey, &mut self.head_detections), t_ms),
-                    };
-                    let seen = Seen { faces, head, head_ms };
-                    self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
-                    seen
-                }
-            };
+        if dark {
+            // A covered camera shows no face either; it is one flag (covered), not two.
+            if self.opts.face_missing {
+                edges.extend(self.missing.step(t_ms, false, 0.0));
+            }
+            if self.opts.face_turned && self.heads.is_some() {
+                edges.extend(self.turned.step(t_ms, false, 0.0));
+            }
+        } else if let Some(seen) = self.seen(t_ms, &grey) {
             let scores = &seen.faces;
             let best = scores.iter().cloned().fold(0.0f64, f64::max);
             let confidence = |s: f64| (s / 10.0).clamp(0.0, 1.0) as f32;
@@ -402,18 +375,47 @@ impl VisionAnalyzer {
             if self.opts.face_turned && self.heads.is_some() {
                 edges.extend(self.turned.step(t_ms, turned.is_some(), turned.map_or(0.0, |h| h.score)));
             }
-        } else if dark {
-            // A covered camera shows no face either; it is one flag (covered), not two.
-            if self.opts.face_missing {
-                edges.extend(self.missing.step(t_ms, false, 0.0));
-            }
-            if self.opts.face_turned && self.heads.is_some() {
-                edges.extend(self.turned.step(t_ms, false, 0.0));
-            }
         }
         self.last = Some(grey);
         self.last_ms = t_ms;
         edges
+    }
+
+    /// What the face detectors see in `grey`, taken at `t_ms` (`None` without the face model).
+    /// A picture that shows what the last detected one showed has the same faces, and keeps its
+    /// head until that head is [`HEAD_EVERY_MS`] old; a changed picture is detected again.
+    fn seen(&mut self, t_ms: u64, grey: &Grey) -> Option<Seen> {
+        let detector = self.faces.as_mut()?;
+        let reused = self
+            .last_faces
+            .as_mut()
+            .filter(|(at, picture, _)| t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(picture, grey));
+        if let Some((at, _, seen)) = reused {
+            // The same picture, but a head kept from an earlier one is refreshed once it is due:
+            // a still picture never carries a head older than HEAD_EVERY_MS.
+            if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
+                seen.head = head_of(&self.heads, &seen.faces, grey, &mut self.head_detections);
+                seen.head_ms = t_ms;
+            }
+            return Some(seen.clone());
+        }
+        self.detections += 1;
+        let faces = detector.faces(grey);
+        // One face or none: is there a head, and which way is it turned? (A frontal detector
+        // still finds many turned heads, and loses small faces.) Within HEAD_EVERY_MS of the last
+        // answer, and as many frontal faces, it stands.
+        let kept = self.last_faces.as_ref().map(|(_, _, seen)| (seen.faces.len(), seen.head, seen.head_ms));
+        let (head, head_ms) = match kept {
+            Some((count, head, at))
+                if count == faces.len() && faces.len() <= 1 && t_ms.saturating_sub(at) < HEAD_EVERY_MS =>
+            {
+                (head, at)
+            }
+            _ => (head_of(&self.heads, &faces, grey, &mut self.head_detections), t_ms),
+        };
+        let seen = Seen { faces, head, head_ms };
+        self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
+        Some(seen)
     }
 
     /// Frozen: the same picture as the one before, since the first of them. It opens once that

@@ -189,7 +189,7 @@ fn open() -> Result<PortalSession, String> {
     let slots = crate::pipewire_video::start(fd, &nodes).map_err(|e| e.to_string())?;
 
     // The compositor's outputs, to name each shared monitor and to tell which were not shared.
-    let outputs = crate::wlr::outputs().unwrap_or_default();
+    let outputs = vigil_wayland::outputs().unwrap_or_default();
     let mut named = Vec::new();
     let mut monitors = Vec::new();
     let deadline = Instant::now() + FIRST_PICTURE;
@@ -200,7 +200,7 @@ fn open() -> Result<PortalSession, String> {
         let logical = stream.size().unwrap_or((width as i32, height as i32));
         // The output at the stream's position, else the only one of that logical size.
         let output = outputs.iter().find(|o| stream.position() == Some((o.x, o.y))).or_else(|| {
-            let same: Vec<_> = outputs.iter().filter(|o| logical_size(o) == logical).collect();
+            let same: Vec<_> = outputs.iter().filter(|o| o.logical_size() == logical).collect();
             (same.len() == 1).then(|| same[0])
         });
         let name = output.map(|o| o.name.clone()).unwrap_or_else(|| format!("PORTAL-{i}"));
@@ -211,11 +211,6 @@ fn open() -> Result<PortalSession, String> {
     }
     let unshared = outputs.into_iter().map(|o| o.name).filter(|n| !named.contains(n)).collect();
     Ok(PortalSession { monitors, unshared, _session: session, _proxy: proxy })
-}
-
-/// An output's size in the layout's (logical) coordinates, as the portal gives a stream's size.
-fn logical_size(o: &crate::wlr::OutputInfo) -> (i32, i32) {
-    (o.logical_width, o.logical_height)
 }
 
 fn first_picture(slot: &StreamSlot, deadline: Instant) -> Result<(u32, u32), String> {

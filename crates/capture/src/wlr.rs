@@ -8,48 +8,13 @@
 use crate::frame::{CaptureError, PixelFormat, VideoFrame};
 use crate::screen::MonitorId;
 use std::time::Duration;
-use wayland_client::globals::{registry_queue_init, GlobalList, GlobalListContents};
-use wayland_client::protocol::{wl_buffer, wl_output, wl_registry, wl_shm, wl_shm_pool};
+use wayland_client::protocol::{wl_buffer, wl_output, wl_shm, wl_shm_pool};
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
-use wayland_protocols::xdg::xdg_output::zv1::client::{zxdg_output_manager_v1, zxdg_output_v1};
 use wayland_protocols_wlr::screencopy::v1::client::{
     zwlr_screencopy_frame_v1 as frame, zwlr_screencopy_manager_v1 as manager,
 };
 
-/// Whether this session is Wayland (a non-empty `WAYLAND_DISPLAY`).
-pub fn is_wayland() -> bool {
-    std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty())
-}
-
-#[derive(Debug, Default, Clone)]
-struct Output {
-    name: Option<String>,
-    x: i32,
-    y: i32,
-    width: i32,
-    height: i32,
-    scale: i32,
-    /// xdg-output's layout position (wlroots says 0,0 in `wl_output`'s geometry).
-    logical_position: Option<(i32, i32)>,
-}
-
-impl Output {
-    /// Its position in the compositor's layout.
-    fn position(&self) -> (i32, i32) {
-        self.logical_position.unwrap_or((self.x, self.y))
-    }
-}
-
-/// An output as any Wayland compositor announces it: its name, and its place and size in the
-/// layout's (logical) coordinates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputInfo {
-    pub name: String,
-    pub x: i32,
-    pub y: i32,
-    pub logical_width: i32,
-    pub logical_height: i32,
-}
+pub use vigil_wayland::is_wayland;
 
 /// What the frame being copied has said so far.
 #[derive(Debug, Default)]
@@ -64,9 +29,17 @@ struct FrameState {
 
 #[derive(Default)]
 struct State {
-    outputs: Vec<(wl_output::WlOutput, Output)>,
+    outputs: vigil_wayland::Outputs,
     frame: FrameState,
 }
+
+impl AsMut<vigil_wayland::Outputs> for State {
+    fn as_mut(&mut self) -> &mut vigil_wayland::Outputs {
+        &mut self.outputs
+    }
+}
+
+vigil_wayland::delegate_outputs!(State);
 
 /// A connection to the compositor with its screencopy manager and outputs.
 struct Session {
@@ -80,50 +53,10 @@ fn device_err(message: String) -> CaptureError {
     CaptureError::Device { device: "Wayland screens".into(), message }
 }
 
-/// Connects to the compositor and reads its outputs.
-fn connect_outputs() -> Result<(GlobalList, EventQueue<State>, State), CaptureError> {
-    let conn = Connection::connect_to_env().map_err(|e| device_err(format!("cannot reach the compositor: {e}")))?;
-    let (globals, mut queue) =
-        registry_queue_init::<State>(&conn).map_err(|e| device_err(format!("compositor registry: {e}")))?;
-    let qh = queue.handle();
-    let mut state = State::default();
-    for global in globals.contents().clone_list() {
-        if global.interface == "wl_output" {
-            let output: wl_output::WlOutput = globals.registry().bind(global.name, global.version.min(4), &qh, ());
-            state.outputs.push((output, Output { scale: 1, ..Output::default() }));
-        }
-    }
-    if let Ok(manager) = globals.bind::<zxdg_output_manager_v1::ZxdgOutputManagerV1, _, _>(&qh, 1..=3, ()) {
-        for (i, (output, _)) in state.outputs.iter().enumerate() {
-            manager.get_xdg_output(output, &qh, i);
-        }
-    }
-    queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
-    queue.roundtrip(&mut state).map_err(|e| device_err(e.to_string()))?;
-    Ok((globals, queue, state))
-}
-
-/// Every output of this Wayland session's compositor, whichever it is.
-pub fn outputs() -> Result<Vec<OutputInfo>, CaptureError> {
-    let (_, _, state) = connect_outputs()?;
-    Ok(state
-        .outputs
-        .iter()
-        .enumerate()
-        .map(|(i, (_, o))| OutputInfo {
-            name: o.name.clone().unwrap_or_else(|| format!("WL-{i}")),
-            x: o.position().0,
-            y: o.position().1,
-            logical_width: o.width / o.scale.max(1),
-            logical_height: o.height / o.scale.max(1),
-        })
-        .collect())
-}
-
 impl Session {
     /// Connects, or `Ok(None)` when the compositor has no screencopy.
     fn connect() -> Result<Option<Session>, CaptureError> {
-        let (globals, queue, state) = connect_outputs()?;
+        let (globals, queue, state) = vigil_wayland::connect::<State>().map_err(device_err)?;
         let qh = queue.handle();
         let Ok(manager) = globals.bind::<manager::ZwlrScreencopyManagerV1, _, _>(&qh, 1..=3, ()) else {
             return Ok(None);
@@ -135,17 +68,12 @@ impl Session {
     }
 
     fn monitors(&self) -> Vec<MonitorId> {
+        // Screencopy hands over an output's buffer: its mode, before its transform.
         self.state
             .outputs
-            .iter()
-            .enumerate()
-            .map(|(i, (_, o))| MonitorId {
-                name: o.name.clone().unwrap_or_else(|| format!("WL-{i}")),
-                x: o.position().0,
-                y: o.position().1,
-                width: o.width.max(0) as u32,
-                height: o.height.max(0) as u32,
-            })
+            .list()
+            .into_iter()
+            .map(|o| MonitorId { name: o.name, x: o.x, y: o.y, width: o.mode.0, height: o.mode.1 })
             .collect()
     }
 }
@@ -169,8 +97,7 @@ impl WlrScreen {
     /// The output named `name`, or `Ok(None)` when the compositor has no screencopy.
     pub fn open(name: &str) -> Result<Option<WlrScreen>, CaptureError> {
         let Some(session) = Session::connect()? else { return Ok(None) };
-        let index = session.monitors().iter().position(|m| m.name == name);
-        let output = index.map(|i| session.state.outputs[i].0.clone()).ok_or_else(|| CaptureError::Lost {
+        let output = session.state.outputs.proxy(name).cloned().ok_or_else(|| CaptureError::Lost {
             device: format!("monitor {name}"),
             message: "no longer connected".into(),
         })?;
@@ -301,70 +228,6 @@ impl Drop for ShmBuffer {
         self.buffer.destroy();
         // SAFETY: unmapping the mapping made in `new`, once.
         unsafe { libc::munmap(self.map, self.size) };
-    }
-}
-
-impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<wl_output::WlOutput, ()> for State {
-    fn event(
-        state: &mut Self,
-        proxy: &wl_output::WlOutput,
-        event: wl_output::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        let Some((_, o)) = state.outputs.iter_mut().find(|(p, _)| p == proxy) else { return };
-        match event {
-            wl_output::Event::Geometry { x, y, .. } => (o.x, o.y) = (x, y),
-            wl_output::Event::Mode { flags: WEnum::Value(flags), width, height, .. }
-                if flags.contains(wl_output::Mode::Current) =>
-            {
-                (o.width, o.height) = (width, height)
-            }
-            wl_output::Event::Name { name } => o.name = Some(name),
-            wl_output::Event::Scale { factor } => o.scale = factor,
-            _ => {}
-        }
-    }
-}
-
-impl Dispatch<zxdg_output_manager_v1::ZxdgOutputManagerV1, ()> for State {
-    fn event(
-        _: &mut Self,
-        _: &zxdg_output_manager_v1::ZxdgOutputManagerV1,
-        _: zxdg_output_manager_v1::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<zxdg_output_v1::ZxdgOutputV1, usize> for State {
-    fn event(
-        state: &mut Self,
-        _: &zxdg_output_v1::ZxdgOutputV1,
-        event: zxdg_output_v1::Event,
-        index: &usize,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let (zxdg_output_v1::Event::LogicalPosition { x, y }, Some((_, o))) = (event, state.outputs.get_mut(*index))
-        {
-            o.logical_position = Some((x, y));
-        }
     }
 }
 

@@ -20,6 +20,15 @@ pub struct AppDriver {
     _driver: Guard,
     /// A browser's own profile directory, removed with it.
     _profile: Option<tempfile::TempDir>,
+    /// What the driver, and the app or browser it started, printed: shown when a wait fails.
+    log: tempfile::NamedTempFile,
+}
+
+/// A new log file, and the driver's stdout and stderr writing to it.
+fn driver_log() -> Result<(tempfile::NamedTempFile, Stdio, Stdio)> {
+    let log = tempfile::Builder::new().prefix("vigil-webdriver-").suffix(".log").tempfile()?;
+    let (out, err) = (log.reopen()?, log.reopen()?);
+    Ok((log, out.into(), err.into()))
 }
 
 impl AppDriver {
@@ -28,12 +37,13 @@ impl AppDriver {
     pub fn start(app: &Path, args: &[String], env: &[(String, String)]) -> Result<AppDriver> {
         let free = || -> Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
         let (port, native) = (free()?, free()?);
+        let (log, out, err) = driver_log()?;
         let driver = Guard::spawn(
             Command::new(tauri_driver())
                 .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
                 .envs(env.iter().map(|(k, v)| (k, v)))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+                .stdout(out)
+                .stderr(err),
             "tauri-driver",
         )?;
         let base = format!("http://127.0.0.1:{port}");
@@ -58,15 +68,16 @@ impl AppDriver {
         };
         let session =
             resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
-        Ok(AppDriver { http, base, session, _driver: driver, _profile: None })
+        Ok(AppDriver { http, base, session, _driver: driver, _profile: None, log })
     }
 
     /// Debian's Chromium, headless, under a new `chromedriver`, at `url`: the same client for a
     /// web page (the reviewer's workspace).
     pub fn chromium(url: &str) -> Result<AppDriver> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let (log, out, err) = driver_log()?;
         let driver = Guard::spawn(
-            Command::new("chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()),
+            Command::new("chromedriver").arg(format!("--port={port}")).stdout(out).stderr(err),
             "chromedriver",
         )?;
         let base = format!("http://127.0.0.1:{port}");
@@ -83,7 +94,7 @@ impl AppDriver {
         let resp: Value = http.post(format!("{base}/session")).json(&caps).send()?.json()?;
         let session =
             resp["value"]["sessionId"].as_str().with_context(|| format!("no WebDriver session: {resp}"))?.to_owned();
-        let driver = AppDriver { http, base, session, _driver: driver, _profile: Some(profile) };
+        let driver = AppDriver { http, base, session, _driver: driver, _profile: Some(profile), log };
         driver.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))?;
         Ok(driver)
     }
@@ -116,8 +127,32 @@ impl AppDriver {
                     .is_ok_and(|v| v == json!(true))
             });
             found.is_some()
-        })?;
+        })
+        .map_err(|e| self.explained(e))?;
         Ok(found.unwrap_or_default())
+    }
+
+    /// `e`, followed by [`AppDriver::diagnosis`].
+    fn explained(&self, e: anyhow::Error) -> anyhow::Error {
+        anyhow::anyhow!("{e:#}\n{}", self.diagnosis())
+    }
+
+    /// What the page shows and what the driver and the app printed last: the context of a wait
+    /// that timed out, so that a failure on a CI machine can be understood from its output.
+    pub fn diagnosis(&self) -> String {
+        let page = self
+            .script(
+                "const shown = [...document.querySelectorAll('[data-screen]')].filter(s => !s.hidden) \
+                   .map(s => s.dataset.screen); \
+                 const error = document.getElementById('error'); \
+                 return JSON.stringify({url: location.href, ready: document.readyState, shown, \
+                   error: error && !error.hidden ? error.textContent : null});",
+            )
+            .map_or_else(|e| format!("the page cannot be read: {e:#}"), |v| v.as_str().unwrap_or_default().to_owned());
+        let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        format!("the page: {page}\nthe last lines the driver and the app printed:\n{tail}")
     }
 
     pub fn click(&self, css: &str) -> Result<()> {
@@ -151,7 +186,7 @@ impl AppDriver {
 
     /// Waits until a script returns true.
     pub fn wait_script(&self, what: &str, script: &str, timeout: Duration) -> Result<()> {
-        wait_until(timeout, what, || self.script(script).is_ok_and(|v| v == json!(true)))
+        wait_until(timeout, what, || self.script(script).is_ok_and(|v| v == json!(true))).map_err(|e| self.explained(e))
     }
 
     /// Handles of the app's webview windows, and the current one.
