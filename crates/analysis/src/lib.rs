@@ -8,10 +8,12 @@
 //! - [`speech`]: [`SpeechDetector`] over 16 kHz mono samples;
 //! - [`vision`]: face (missing, several, turned away) and camera (covered, frozen) flags from grey
 //!   pictures;
-//! - [`head`]: which way a head is turned (BlazeFace's key points, run with tract);
+//! - [`blazeface`]: the face detectors both come from (MediaPipe's BlazeFace, run with tract);
+//! - [`head`]: the far-sighted one, which also tells which way a lone head is turned;
 //! - [`y4m`]: raw video files (YUV4MPEG2), for `vigil analyze` and a file camera;
 //! - [`wav`]: PCM WAV files for `vigil analyze`.
 
+pub mod blazeface;
 pub mod flag;
 pub mod head;
 pub mod speech;

@@ -1,22 +1,28 @@
-//! Flags from the camera: more than one face (SeetaFace through `rustface`, on a grey picture of
-//! at most 320x240), a head turned away (BlazeFace's key points where there is at most one face;
-//! [`crate::head`]), no face (neither detector sees one: BlazeFace also finds faces too small or
-//! dim for SeetaFace), the camera covered or dark, and a frozen picture (the same
-//! picture for seconds: a still image or a broken virtual camera). Pictures come at a low rate
+//! Flags from the camera, on grey pictures of at most 320x240: no face (neither face detector sees
+//! one), more than one face (either sees several), a head turned away (the far detector's key
+//! points where there is at most one face; [`crate::head`]), the camera covered or dark, and a
+//! frozen picture (the same picture for seconds: a still image or a broken virtual camera). Two
+//! BlazeFace models ([`crate::blazeface`]) look for faces: the near one ([`FaceDetector`], the
+//! front-camera model, a few milliseconds) on every picture that changed, the far one (the
+//! back-camera model, several times its cost) at most once a second, where the near one sees
+//! one face or none. Pictures come at a low rate
 //! (two a second by default); each flag needs its condition to hold `on_ms` and to be gone
 //! `off_ms`, so one blink or a hand passing is not a flag.
 //!
 //! The models are files, checked against their SHA-256 when they load: a missing or corrupt model
 //! turns its flags off with an error the caller reports, and the other flags go on.
 
+use crate::blazeface::{BlazeFace, Head};
 use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
-use crate::head::{Head, HeadDetector};
+use crate::head::HeadDetector;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// The face model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
-pub const FACE_MODEL: &str = "seeta_fd_frontal_v1.0.bin";
-pub const FACE_MODEL_SHA256: &str = "c4619d066ed35e84d9a8e842860b0dff567aba0cbb139881075538761db3ff5d";
+/// The near face model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
+pub const FACE_MODEL: &str = "blazeface_front_128.onnx";
+pub const FACE_MODEL_SHA256: &str = "4af9a986f61fad3652b275232d469917ed7c69695c1a5f196c7d056d25b21d1e";
+/// A face less likely than this is not a face.
+const MIN_FACE_SCORE: f32 = 0.7;
 
 /// The width and height pictures are analysed at (at most), keeping the aspect.
 pub const ANALYSIS_WIDTH: u32 = 320;
@@ -104,9 +110,10 @@ impl Grey {
     }
 }
 
-/// SeetaFace's frontal detector.
+/// The near face detector: BlazeFace's front-camera model (128x128), made for a face at arm's
+/// length from the camera, as a candidate's is.
 pub struct FaceDetector {
-    inner: SendDetector,
+    net: BlazeFace,
 }
 
 impl std::fmt::Debug for FaceDetector {
@@ -115,35 +122,15 @@ impl std::fmt::Debug for FaceDetector {
     }
 }
 
-/// `rustface`'s boxed detector, which the crate does not mark `Send`.
-struct SendDetector(Box<dyn rustface::Detector>);
-// SAFETY: the box holds rustface's FuStDetector: its model's weights and its settings, plain
-// owned data with no `Rc`, cell or thread-bound handle (checked in rustface 0.1.7's source). It is
-// used from one thread at a time, through `&mut`.
-unsafe impl Send for SendDetector {}
-
 impl FaceDetector {
     /// Loads the model in `dir`, checking its SHA-256 first.
     pub fn load(dir: &Path) -> Result<FaceDetector, ModelError> {
-        let path = dir.join(FACE_MODEL);
-        let bytes = verified_model(&path, FACE_MODEL_SHA256)?;
-        let model = rustface::read_model(&bytes[..])
-            .map_err(|e| ModelError::Unreadable { path: path.clone(), message: e.to_string() })?;
-        let mut inner = rustface::create_detector_with_model(model);
-        inner.set_min_face_size(20);
-        inner.set_score_thresh(2.0);
-        inner.set_pyramid_scale_factor(0.8);
-        inner.set_slide_window_step(4, 4);
-        Ok(FaceDetector { inner: SendDetector(inner) })
+        Ok(FaceDetector { net: BlazeFace::load(dir, FACE_MODEL, FACE_MODEL_SHA256, 128)? })
     }
 
-    /// The faces in a picture, each with its detector score.
-    pub fn faces(&mut self, grey: &Grey) -> Vec<f64> {
-        if grey.width < 24 || grey.height < 24 {
-            return Vec::new();
-        }
-        let image = rustface::ImageData::new(&grey.pixels, grey.width, grey.height);
-        self.inner.0.detect(&image).iter().map(|f| f.score()).collect()
+    /// The faces in a picture, most likely first, each with which way it is turned.
+    pub fn faces(&self, grey: &Grey) -> Vec<Head> {
+        self.net.faces(grey, MIN_FACE_SCORE)
     }
 }
 
@@ -206,18 +193,15 @@ impl VisionOptions {
         self.wants_faces() || self.camera_covered || self.camera_frozen
     }
 
-    /// Whether any face flag is on (then the face model is needed).
+    /// Whether any face flag is on (then both face models are needed: the far one judges a
+    /// turned head, and finds faces too small for the near one, which are neither missing nor
+    /// alone).
     pub fn wants_faces(&self) -> bool {
         self.face_missing || self.face_multiple || self.face_turned
     }
 
-    /// Whether the head detector runs: it judges a turned head, and finds the faces too small or
-    /// dim for the frontal detector, which are not missing.
-    pub fn wants_heads(&self) -> bool {
-        self.face_turned || self.face_missing
-    }
-
-    /// The face flags whose model is `model` (to say which flags a missing model turns off).
+    /// The face flags that `model` missing turns off (without the far model, the near one still
+    /// finds faces, if fewer).
     pub fn flags_of(&self, model: &str) -> Vec<&'static str> {
         let on = [
             (self.face_missing, "face.missing", FACE_MODEL),
@@ -253,13 +237,13 @@ pub struct VisionAnalyzer {
     head_detections: u64,
 }
 
-/// What the face detectors found in a picture: the frontal faces' scores, and where there is at
-/// most one, the most likely head with its yaw.
+/// What the face detectors found in a picture: the near detector's faces, and where it found
+/// one or none, the far detector's, most likely first.
 #[derive(Debug, Clone)]
 struct Seen {
-    faces: Vec<f64>,
-    head: Option<Head>,
-    /// When the head detector ran for `head` (it runs at most every [`HEAD_EVERY_MS`]).
+    faces: Vec<Head>,
+    heads: Vec<Head>,
+    /// When the far detector ran for `heads` (it runs at most every [`HEAD_EVERY_MS`]).
     head_ms: u64,
 }
 
@@ -268,8 +252,8 @@ struct Seen {
 const STILL_REGION_DIFFERENCE: f32 = 8.0;
 /// The detector runs at least this often, still picture or not.
 const MAX_REUSE_MS: u64 = 5_000;
-/// The head detector (several times the frontal one's cost) runs at most this often; in between,
-/// a changed picture keeps the last head, never one older than this.
+/// The far detector (several times the near one's cost) runs at most this often; in between, a
+/// changed picture keeps its last answer, never one older than this.
 const HEAD_EVERY_MS: u64 = 1_000;
 
 /// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
@@ -295,8 +279,8 @@ fn looks_the_same(a: &Grey, b: &Grey) -> bool {
 
 impl VisionAnalyzer {
     /// `faces`, `heads`: the detectors, or `None` when they could not load (their flags are then
-    /// off: without `faces` every face flag, without `heads` the turned head, and a missing face
-    /// is judged by the frontal detector alone).
+    /// off: without `faces` every face flag, without `heads` the turned head, and missing or
+    /// several faces are judged by the near detector alone).
     pub fn new(opts: VisionOptions, faces: Option<FaceDetector>, heads: Option<HeadDetector>) -> VisionAnalyzer {
         let h = opts.face;
         // The covered and frozen conditions are judged on their own clocks: on at once, off after 1 s.
@@ -307,7 +291,7 @@ impl VisionAnalyzer {
             turned: FlagTracker::new("face.turned", h),
             covered: FlagTracker::new("camera.covered", quick),
             frozen_open: None,
-            heads: heads.filter(|_| opts.wants_heads()),
+            heads: heads.filter(|_| opts.wants_faces()),
             opts,
             faces,
             last: None,
@@ -360,17 +344,18 @@ impl VisionAnalyzer {
                 edges.extend(self.turned.step(t_ms, false, 0.0));
             }
         } else if let Some(seen) = self.seen(t_ms, &grey) {
-            let scores = &seen.faces;
-            let best = scores.iter().cloned().fold(0.0f64, f64::max);
-            let confidence = |s: f64| (s / 10.0).clamp(0.0, 1.0) as f32;
-            let turned = seen.head.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees);
+            // A lone head, as the far detector sees it, and which way it is turned.
+            let lone = if let [head] = seen.heads[..] { Some(head) } else { None };
+            let turned = lone.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees);
             if self.opts.face_missing {
                 // Missing: neither detector sees a face. A head turned away is there (its own
-                // flag), and so is a face too small or dim for the frontal detector.
-                edges.extend(self.missing.step(t_ms, scores.is_empty() && seen.head.is_none(), 1.0));
+                // flag), and so is a face too small for the near detector.
+                edges.extend(self.missing.step(t_ms, seen.faces.is_empty() && seen.heads.is_empty(), 1.0));
             }
             if self.opts.face_multiple {
-                edges.extend(self.multiple.step(t_ms, scores.len() > 1, confidence(best)));
+                // Several: either detector sees more than one face; as sure as its second face.
+                let many = if seen.faces.len() >= seen.heads.len() { &seen.faces } else { &seen.heads };
+                edges.extend(self.multiple.step(t_ms, many.len() > 1, many.get(1).map_or(0.0, |h| h.score)));
             }
             if self.opts.face_turned && self.heads.is_some() {
                 edges.extend(self.turned.step(t_ms, turned.is_some(), turned.map_or(0.0, |h| h.score)));
@@ -382,38 +367,38 @@ impl VisionAnalyzer {
     }
 
     /// What the face detectors see in `grey`, taken at `t_ms` (`None` without the face model).
-    /// A picture that shows what the last detected one showed has the same faces, and keeps its
-    /// head until that head is [`HEAD_EVERY_MS`] old; a changed picture is detected again.
+    /// A picture that shows what the last detected one showed has the same faces, and keeps the
+    /// far detector's until they are [`HEAD_EVERY_MS`] old; a changed picture is detected again.
     fn seen(&mut self, t_ms: u64, grey: &Grey) -> Option<Seen> {
-        let detector = self.faces.as_mut()?;
+        let detector = self.faces.as_ref()?;
         let reused = self
             .last_faces
             .as_mut()
             .filter(|(at, picture, _)| t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(picture, grey));
         if let Some((at, _, seen)) = reused {
-            // The same picture, but a head kept from an earlier one is refreshed once it is due:
-            // a still picture never carries a head older than HEAD_EVERY_MS.
+            // The same picture, but heads kept from an earlier one are looked for again once due:
+            // a still picture never carries heads older than HEAD_EVERY_MS.
             if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
-                seen.head = head_of(&self.heads, &seen.faces, grey, &mut self.head_detections);
+                seen.heads = heads_of(&self.heads, &seen.faces, grey, &mut self.head_detections);
                 seen.head_ms = t_ms;
             }
             return Some(seen.clone());
         }
         self.detections += 1;
         let faces = detector.faces(grey);
-        // One face or none: is there a head, and which way is it turned? (A frontal detector
-        // still finds many turned heads, and loses small faces.) Within HEAD_EVERY_MS of the last
-        // answer, and as many frontal faces, it stands.
-        let kept = self.last_faces.as_ref().map(|(_, _, seen)| (seen.faces.len(), seen.head, seen.head_ms));
-        let (head, head_ms) = match kept {
-            Some((count, head, at))
+        // One face or none: which heads does the far detector see, and which way is a lone one
+        // turned? (It finds faces too small for the near one: far away, or a second person
+        // behind.) Within HEAD_EVERY_MS of its last answer, and as many near faces, that stands.
+        let kept = self.last_faces.as_ref().map(|(_, _, seen)| (seen.faces.len(), &seen.heads, seen.head_ms));
+        let (heads, head_ms) = match kept {
+            Some((count, heads, at))
                 if count == faces.len() && faces.len() <= 1 && t_ms.saturating_sub(at) < HEAD_EVERY_MS =>
             {
-                (head, at)
+                (heads.clone(), at)
             }
-            _ => (head_of(&self.heads, &faces, grey, &mut self.head_detections), t_ms),
+            _ => (heads_of(&self.heads, &faces, grey, &mut self.head_detections), t_ms),
         };
-        let seen = Seen { faces, head, head_ms };
+        let seen = Seen { faces, heads, head_ms };
         self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
         Some(seen)
     }
@@ -456,11 +441,12 @@ impl VisionAnalyzer {
     }
 }
 
-/// The head in `grey` where the frontal detector found one face or none (counted in `runs`).
-fn head_of(heads: &Option<HeadDetector>, faces: &[f64], grey: &Grey, runs: &mut u64) -> Option<Head> {
-    let detector = heads.as_ref().filter(|_| faces.len() <= 1)?;
+/// The far detector's heads in `grey` where the near one found one face or none (its runs
+/// counted in `runs`).
+fn heads_of(heads: &Option<HeadDetector>, faces: &[Head], grey: &Grey, runs: &mut u64) -> Vec<Head> {
+    let Some(detector) = heads.as_ref().filter(|_| faces.len() <= 1) else { return Vec::new() };
     *runs += 1;
-    detector.head(grey)
+    detector.heads(grey)
 }
 
 /// Every camera flag in a raw video file (YUV4MPEG2), in the order they closed: the offline

@@ -1,7 +1,9 @@
-//! SeetaFace on scenes cut from a public-domain photograph (`tests/analysis/solvay-1927.png`) with
-//! ImageMagick, at the analysis size (320x240 grey): one face, two faces, none. BlazeFace's yaw on a
-//! real turned head (`tests/analysis/cameraman.png`, CC0) and its mirror image, and on a frontal
-//! one. A face too small for SeetaFace, which BlazeFace still sees, is not missing.
+//! The two face detectors on scenes cut from a public-domain photograph
+//! (`tests/analysis/solvay-1927.png`) with ImageMagick, at the analysis size (320x240 grey): one
+//! face, a group, none. The far detector's yaw on a real turned head (`tests/analysis/cameraman.png`,
+//! CC0) and its mirror image, and on a frontal one. A face too small for the near detector, which
+//! the far one still sees, is not missing; nor is a group whose faces only the far one finds
+//! alone.
 
 use std::path::Path;
 use std::process::Command;
@@ -31,21 +33,25 @@ fn picture(file: &str, crop: &str, options: &[&str]) -> Grey {
 }
 
 #[test]
-fn one_face_two_faces_and_none() {
-    let mut faces = FaceDetector::load(&models_dir()).expect("the face model");
-    assert_eq!(faces.faces(&scene("128x96+831+245")).len(), 1, "one face");
-    assert!(faces.faces(&scene("320x240+830+180")).len() >= 2, "two faces or more");
-    assert_eq!(faces.faces(&scene("320x240+600+820")).len(), 0, "no face");
+fn one_face_a_group_and_none() {
+    let (one, group, none) = (scene("128x96+831+245"), scene("320x240+830+180"), scene("320x240+600+820"));
+    let near = FaceDetector::load(&models_dir()).expect("the near face model");
+    assert_eq!(near.faces(&one).len(), 1, "one face near the camera");
+    assert_eq!(near.faces(&none).len(), 0, "no face");
+    let far = HeadDetector::load(&models_dir()).expect("the far face model");
+    assert_eq!(far.heads(&one).len(), 1, "one face, one head");
+    assert!(far.heads(&group).len() >= 2, "two faces or more: {:?}", far.heads(&group));
+    assert_eq!(far.heads(&none).len(), 0, "no face");
 }
 
 #[test]
 fn a_turned_head_has_a_large_yaw_a_frontal_one_a_small_one() {
-    let mut faces = FaceDetector::load(&models_dir()).expect("the face model");
+    let faces = FaceDetector::load(&models_dir()).expect("the face model");
     let heads = HeadDetector::load(&models_dir()).expect("the head model");
     for (options, sign) in [(&[][..], 1.0), (&["-flop"][..], -1.0)] {
         let turned = picture("cameraman.png", "240x180+100+40", options);
         let head = heads.head(&turned).expect("BlazeFace finds the turned head");
-        println!("cameraman {options:?}: {head:?}, SeetaFace's scores {:?}", faces.faces(&turned));
+        println!("cameraman {options:?}: {head:?}, the near detector's {:?}", faces.faces(&turned));
         assert!(head.yaw_degrees * sign >= 35.0, "{head:?}");
     }
     let frontal = scene("128x96+831+245");
@@ -55,7 +61,7 @@ fn a_turned_head_has_a_large_yaw_a_frontal_one_a_small_one() {
 }
 
 #[test]
-fn a_face_too_small_for_seetaface_is_not_missing() {
+fn a_face_too_small_for_the_near_detector_is_not_missing() {
     let dir = tempfile::tempdir().unwrap();
     // About 20 pixels wide in the analysed picture, with a camera's noise, for 20 s.
     let clip =
@@ -65,9 +71,9 @@ fn a_face_too_small_for_seetaface_is_not_missing() {
         let flags = flags_in_y4m(&clip, VisionOptions::default(), Some(faces), heads).expect("the clip");
         flags.iter().map(|f| f.kind).collect::<Vec<_>>()
     };
-    // SeetaFace alone loses the face for seconds at a time...
+    // The near detector alone does not see it...
     assert!(flags(None).contains(&"face.missing"), "{:?}", flags(None));
-    // ...BlazeFace finds it there: no flag at all.
+    // ...the far one finds it there: no flag at all.
     let heads = HeadDetector::load(&models_dir()).expect("the head model");
     assert_eq!(flags(Some(heads)), Vec::<&str>::new());
 }

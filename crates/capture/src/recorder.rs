@@ -582,7 +582,7 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
     let unavailable = |model: &str, e: &vision::ModelError| {
         let flags = opts.flags_of(model);
         let effect = if flags.is_empty() {
-            "faces too small or dim for the frontal detector may count as missing".to_string()
+            "faces too small for the near detector may count as missing, and a second one go unflagged".to_string()
         } else {
             format!("{} off for this session", flags.join(", "))
         };
@@ -596,7 +596,8 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
         .wants_faces()
         .then(|| vision::FaceDetector::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(vision::FACE_MODEL, &e)).ok());
-    let heads = (opts.wants_heads() && faces.is_some())
+    let heads = faces
+        .is_some()
         .then(|| head::HeadDetector::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(head::HEAD_MODEL, &e)).ok());
     let with_pictures = opts.pictures;

@@ -70,7 +70,7 @@ fn video_flags(input: &std::path::Path, policy: &vigil_core::ExamPolicy) -> Resu
     let opts = VisionOptions::from_policy(&policy.analysis);
     let model = |e: vigil_analysis::vision::ModelError| anyhow::anyhow!("[{}] {e}", e.code());
     let faces = opts.wants_faces().then(|| FaceDetector::load(&models_dir())).transpose().map_err(model)?;
-    let heads = opts.wants_heads().then(|| HeadDetector::load(&models_dir())).transpose().map_err(model)?;
+    let heads = opts.wants_faces().then(|| HeadDetector::load(&models_dir())).transpose().map_err(model)?;
     flags_in_y4m(input, opts, faces, heads).map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))
 }
 

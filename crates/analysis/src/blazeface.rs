@@ -1,0 +1,173 @@
+//! MediaPipe's BlazeFace face detectors, as ONNX run by tract (pure Rust, no download): a square
+//! picture in, for each of 896 anchors a score and a box with six key points (the eyes, the nose
+//! tip, the mouth, the ear tragions) out. Vigil ships two of them (see `crates/analysis/models`):
+//! the front-camera model (128x128), for the candidate's face near the camera, and the
+//! back-camera one (256x256), which also finds faces of about 20 pixels.
+//!
+//! The key points tell which way a head is turned: turning it moves the nose tip off the point
+//! between the eyes. Its offset along the line through the eyes, against the eyes' distance, is
+//! `p / d * tan(yaw)` for a nose tip standing `p` in front of eyes `d` apart; taking `p / d` as
+//! one half (an adult's typical proportions), the yaw is `atan(2 * offset / distance)`: under 5
+//! degrees on a frontal face, about 50 on the CC0 "cameraman" photograph's profile.
+
+use crate::vision::{verified_model, Grey, ModelError};
+use std::path::Path;
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+/// A face and which way it is turned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Head {
+    /// The detector's confidence, 0-1.
+    pub score: f32,
+    /// Degrees from facing the camera, left or right (positive: the nose points to the
+    /// picture's right).
+    pub yaw_degrees: f32,
+}
+
+/// Faces that overlap more than this (intersection over union) are one face.
+const SAME_FACE_OVERLAP: f32 = 0.3;
+
+/// One BlazeFace model, ready to run.
+pub(crate) struct BlazeFace {
+    plan: Arc<TypedRunnableModel>,
+    /// The side of its square input, in pixels.
+    size: usize,
+    /// Each anchor's centre (0-1), in the model's output order.
+    anchors: Vec<(f32, f32)>,
+}
+
+impl BlazeFace {
+    /// Loads the model `file` in `dir` (input `size` x `size`), checking its SHA-256 first.
+    pub(crate) fn load(dir: &Path, file: &str, sha256: &'static str, size: usize) -> Result<BlazeFace, ModelError> {
+        let path = dir.join(file);
+        let bytes = verified_model(&path, sha256)?;
+        let unreadable = |e: TractError| ModelError::Unreadable { path: path.clone(), message: e.to_string() };
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .and_then(|m| m.with_input_fact(0, f32::fact([1, size, size, 3]).into()))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(unreadable)?;
+        // SSD anchors of both models: 2 per cell of a 16x16 grid, then 6 per cell of an 8x8 one;
+        // the outputs come in the same two groups.
+        let mut anchors = Vec::with_capacity(896);
+        for (cells, per_cell) in [(16usize, 2usize), (8, 6)] {
+            for y in 0..cells {
+                for x in 0..cells {
+                    let centre = ((x as f32 + 0.5) / cells as f32, (y as f32 + 0.5) / cells as f32);
+                    anchors.extend(std::iter::repeat_n(centre, per_cell));
+                }
+            }
+        }
+        Ok(BlazeFace { plan, size, anchors })
+    }
+
+    /// Every face at least `min_score` likely in a grey picture, most likely first; overlapping
+    /// answers for one face count once.
+    pub(crate) fn faces(&self, grey: &Grey, min_score: f32) -> Vec<Head> {
+        let Some(input) = letterbox(grey, self.size) else { return Vec::new() };
+        let Ok(outputs) = self.plan.run(tvec!(input.into_tvalue())) else { return Vec::new() };
+        // Scores of the 16x16 anchors, then the 8x8 ones; boxes and key points likewise.
+        let view =
+            |i: usize| outputs.get(i)?.to_plain_array_view::<f32>().ok().map(|a| a.iter().copied().collect::<Vec<_>>());
+        let (Some(s0), Some(s1), Some(b0), Some(b1)) = (view(0), view(1), view(2), view(3)) else { return Vec::new() };
+        let (scores, boxes) = ([s0, s1].concat(), [b0, b1].concat());
+        if scores.len() != self.anchors.len() || boxes.len() != self.anchors.len() * 16 {
+            return Vec::new();
+        }
+        let mut likely: Vec<(f32, usize)> = scores
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| (1.0 / (1.0 + (-raw.clamp(-80.0, 80.0)).exp()), i))
+            .filter(|(score, _)| *score >= min_score)
+            .collect();
+        likely.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let size = self.size as f32;
+        let mut kept: Vec<(Head, [f32; 4])> = Vec::new();
+        for (score, i) in likely {
+            let (ax, ay) = self.anchors[i];
+            let r = &boxes[i * 16..i * 16 + 16];
+            let (cx, cy, w, h) = (ax + r[0] / size, ay + r[1] / size, r[2] / size, r[3] / size);
+            let area = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
+            if kept.iter().any(|(_, other)| overlap(&area, other) > SAME_FACE_OVERLAP) {
+                continue;
+            }
+            let point = |k: usize| (ax + r[4 + 2 * k] / size, ay + r[5 + 2 * k] / size);
+            kept.push((Head { score, yaw_degrees: yaw_degrees(point(0), point(1), point(2)) }, area));
+        }
+        kept.into_iter().map(|(head, _)| head).collect()
+    }
+}
+
+/// Intersection over union of two boxes (left, top, right, bottom).
+fn overlap(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let both = w * h;
+    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - both;
+    if union > 0.0 {
+        both / union
+    } else {
+        0.0
+    }
+}
+
+/// The yaw from the two eyes and the nose tip (any order of eyes, any roll of the head).
+fn yaw_degrees(eye_a: (f32, f32), eye_b: (f32, f32), nose: (f32, f32)) -> f32 {
+    let (ex, ey) = (eye_b.0 - eye_a.0, eye_b.1 - eye_a.1);
+    let distance = (ex * ex + ey * ey).sqrt().max(1e-6);
+    let mid = ((eye_a.0 + eye_b.0) / 2.0, (eye_a.1 + eye_b.1) / 2.0);
+    // The nose's offset along the line through the eyes, from left to right in the picture.
+    let sign = if ex < 0.0 { -1.0 } else { 1.0 };
+    let offset = sign * ((nose.0 - mid.0) * ex + (nose.1 - mid.1) * ey) / distance;
+    (2.0 * offset / distance).atan().to_degrees()
+}
+
+/// The picture, centred on a black `size` x `size` square at the model's scale (-1 to 1, three
+/// equal channels); None for a picture too small to hold a face.
+fn letterbox(grey: &Grey, size: usize) -> Option<Tensor> {
+    let (w, h) = (grey.width as usize, grey.height as usize);
+    if w < 24 || h < 24 || grey.pixels.len() < w * h {
+        return None;
+    }
+    let scale = size as f32 / w.max(h) as f32;
+    let (sw, sh) = (((w as f32 * scale) as usize).min(size), ((h as f32 * scale) as usize).min(size));
+    let (x0, y0) = ((size - sw) / 2, (size - sh) / 2);
+    let mut data = vec![-1.0f32; size * size * 3];
+    for y in 0..sh {
+        let source = &grey.pixels[((y as f32 / scale) as usize).min(h - 1) * w..];
+        for x in 0..sw {
+            let v = f32::from(source[((x as f32 / scale) as usize).min(w - 1)]) / 127.5 - 1.0;
+            let at = ((y0 + y) * size + x0 + x) * 3;
+            data[at..at + 3].fill(v);
+        }
+    }
+    tract_ndarray::Array4::from_shape_vec((1, size, size, 3), data).ok().map(Tensor::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaw_from_the_nose_between_the_eyes_whatever_the_roll() {
+        // Frontal: the nose under the point between the eyes.
+        assert!(yaw_degrees((0.4, 0.4), (0.6, 0.4), (0.5, 0.5)).abs() < 0.01);
+        // The nose a quarter of the eyes' distance to the right: atan(0.5), 26.6 degrees.
+        assert!((yaw_degrees((0.4, 0.4), (0.6, 0.4), (0.55, 0.5)) - 26.57).abs() < 0.1);
+        // The eyes given the other way round: the same.
+        assert!((yaw_degrees((0.6, 0.4), (0.4, 0.4), (0.55, 0.5)) - 26.57).abs() < 0.1);
+        // The same face rolled by 90 degrees (the eyes one above the other): the same yaw.
+        assert!((yaw_degrees((0.4, 0.4), (0.4, 0.6), (0.3, 0.55)) - 26.57).abs() < 0.1);
+    }
+
+    #[test]
+    fn boxes_that_overlap_are_one_face_and_apart_are_two() {
+        let a = [0.1, 0.1, 0.3, 0.3];
+        assert!((overlap(&a, &a) - 1.0).abs() < 1e-6);
+        // Shifted by a quarter of its width: 0.75 / 1.25 of the area shared.
+        assert!((overlap(&a, &[0.15, 0.1, 0.35, 0.3]) - 0.6).abs() < 1e-4);
+        assert_eq!(overlap(&a, &[0.5, 0.5, 0.7, 0.7]), 0.0);
+    }
+}
