@@ -31,7 +31,7 @@ fn shoot_languages(app: &AppDriver, screen: &str) {
 }
 
 fn join_screen(app: &AppDriver) {
-    app.wait_visible("#screen-join h2", Duration::from_secs(60)).unwrap();
+    app.wait_visible("#screen-join h2", common::FIRST_SCREEN).unwrap();
     // The join link filled in the server, the code and the key.
     app.wait_script(
         "the join link's values",
@@ -160,7 +160,7 @@ fn the_whole_flow_against_the_reference_server() {
 fn declining_consent_records_and_sends_nothing() {
     let s = setup("WD-DECLINE", POLICY);
     let app = &s.app;
-    app.wait_visible("#screen-join h2", Duration::from_secs(60)).unwrap();
+    app.wait_visible("#screen-join h2", common::FIRST_SCREEN).unwrap();
     app.type_into("#name", "Daniyar").unwrap();
     app.click("#join-continue").unwrap();
     app.click("#consent-decline").unwrap();

@@ -2,6 +2,8 @@
 //! and its key are read-only and a join to another server is refused; a join link to a plain
 //! `http://` server elsewhere is refused with a translated message and fills in nothing.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 use vigil_testkit::{AppDriver, ReferenceServer, XvfbDisplay};
@@ -20,7 +22,7 @@ fn app(x: &XvfbDisplay, data: &Path, provisioning: &Path, args: &[String]) -> Ap
     ];
     let app =
         AppDriver::start(Path::new(env!("CARGO_BIN_EXE_vigil-app")), args, &env).expect("the app under tauri-driver");
-    app.wait_visible("#screen-join h2", Duration::from_secs(60)).unwrap();
+    app.wait_visible("#screen-join h2", common::FIRST_SCREEN).unwrap();
     app
 }
 
