@@ -25,6 +25,26 @@ pub struct Head {
     pub yaw_degrees: f32,
 }
 
+/// Why a picture could not be searched for faces (its face flags then skip it: no answer is not
+/// "no face").
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DetectError {
+    #[error("a {width}x{height} picture is too small to look for faces in")]
+    TooSmall { width: u32, height: u32 },
+    #[error("the face model failed on a picture: {0}")]
+    Model(String),
+}
+
+impl DetectError {
+    /// `analysis.picture_too_small`, `analysis.detect_failed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DetectError::TooSmall { .. } => "analysis.picture_too_small",
+            DetectError::Model(_) => "analysis.detect_failed",
+        }
+    }
+}
+
 /// Faces that overlap more than this (intersection over union) are one face.
 const SAME_FACE_OVERLAP: f32 = 0.3;
 
@@ -65,16 +85,20 @@ impl BlazeFace {
 
     /// Every face at least `min_score` likely in a grey picture, most likely first; overlapping
     /// answers for one face count once.
-    pub(crate) fn faces(&self, grey: &Grey, min_score: f32) -> Vec<Head> {
-        let Some(input) = letterbox(grey, self.size) else { return Vec::new() };
-        let Ok(outputs) = self.plan.run(tvec!(input.into_tvalue())) else { return Vec::new() };
+    pub(crate) fn faces(&self, grey: &Grey, min_score: f32) -> Result<Vec<Head>, DetectError> {
+        let input =
+            letterbox(grey, self.size).ok_or(DetectError::TooSmall { width: grey.width, height: grey.height })?;
+        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(|e| DetectError::Model(e.to_string()))?;
         // Scores of the 16x16 anchors, then the 8x8 ones; boxes and key points likewise.
         let view =
             |i: usize| outputs.get(i)?.to_plain_array_view::<f32>().ok().map(|a| a.iter().copied().collect::<Vec<_>>());
-        let (Some(s0), Some(s1), Some(b0), Some(b1)) = (view(0), view(1), view(2), view(3)) else { return Vec::new() };
+        let unexpected = || DetectError::Model("its outputs are not BlazeFace's".into());
+        let (Some(s0), Some(s1), Some(b0), Some(b1)) = (view(0), view(1), view(2), view(3)) else {
+            return Err(unexpected());
+        };
         let (scores, boxes) = ([s0, s1].concat(), [b0, b1].concat());
         if scores.len() != self.anchors.len() || boxes.len() != self.anchors.len() * 16 {
-            return Vec::new();
+            return Err(unexpected());
         }
         let mut likely: Vec<(f32, usize)> = scores
             .iter()
@@ -96,7 +120,7 @@ impl BlazeFace {
             let point = |k: usize| (ax + r[4 + 2 * k] / size, ay + r[5 + 2 * k] / size);
             kept.push((Head { score, yaw_degrees: yaw_degrees(point(0), point(1), point(2)) }, area));
         }
-        kept.into_iter().map(|(head, _)| head).collect()
+        Ok(kept.into_iter().map(|(head, _)| head).collect())
     }
 }
 

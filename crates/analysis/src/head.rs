@@ -1,11 +1,12 @@
 //! The far-sighted face detector: MediaPipe's BlazeFace back-camera model (256x256 pictures,
-//! faces from about 20 pixels, turned ones too; [`crate::blazeface`]). It runs at most once a
-//! second beside the near one ([`crate::vision::FaceDetector`]), and tells which way a lone head
-//! is turned, finds faces too small or far for the near detector (a candidate far from the
-//! camera, a second person behind them), and so tells them apart from an empty chair.
+//! faces from about 20 pixels, turned ones too; [`crate::blazeface`]). It runs beside the near one
+//! ([`crate::vision::FaceDetector`]) at once when the number of faces that one sees changes, else
+//! at most every second (every two while nobody is seen). It finds faces too small, far or turned for the near detector (a
+//! candidate far from the camera or looking away, a second person behind them), and so tells them
+//! apart from an empty chair.
 
 use crate::blazeface::BlazeFace;
-pub use crate::blazeface::Head;
+pub use crate::blazeface::{DetectError, Head};
 use crate::vision::{Grey, ModelError};
 use std::path::Path;
 
@@ -34,13 +35,13 @@ impl HeadDetector {
     }
 
     /// Every head in a grey picture, most likely first.
-    pub fn heads(&self, grey: &Grey) -> Vec<Head> {
+    pub fn heads(&self, grey: &Grey) -> Result<Vec<Head>, DetectError> {
         self.net.faces(grey, MIN_SCORE)
     }
 
     /// The most likely head in a grey picture, if any is likely enough.
-    pub fn head(&self, grey: &Grey) -> Option<Head> {
-        self.heads(grey).into_iter().next()
+    pub fn head(&self, grey: &Grey) -> Result<Option<Head>, DetectError> {
+        Ok(self.heads(grey)?.into_iter().next())
     }
 }
 
@@ -52,7 +53,10 @@ mod tests {
     fn a_flat_picture_has_no_head_and_the_model_is_checked() {
         let heads = HeadDetector::load(&crate::vision::models_dir()).unwrap();
         let flat = Grey { width: 320, height: 240, pixels: vec![128; 320 * 240] };
-        assert_eq!(heads.head(&flat), None);
+        assert_eq!(heads.head(&flat).unwrap(), None);
+        // A picture too small to hold a face is no answer, not "no face".
+        let tiny = Grey { width: 16, height: 12, pixels: vec![128; 16 * 12] };
+        assert_eq!(heads.head(&tiny).unwrap_err().code(), "analysis.picture_too_small");
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(HeadDetector::load(dir.path()).unwrap_err().code(), "analysis.model_missing");
         std::fs::write(dir.path().join(HEAD_MODEL), b"not a model").unwrap();

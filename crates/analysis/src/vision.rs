@@ -1,18 +1,20 @@
 //! Flags from the camera, on grey pictures of at most 320x240: no face (neither face detector sees
-//! one), more than one face (either sees several), a head turned away (the far detector's key
-//! points where there is at most one face; [`crate::head`]), the camera covered or dark, and a
-//! frozen picture (the same picture for seconds: a still image or a broken virtual camera). Two
-//! BlazeFace models ([`crate::blazeface`]) look for faces: the near one ([`FaceDetector`], the
-//! front-camera model, a few milliseconds) on every picture that changed, the far one (the
-//! back-camera model, several times its cost) at most once a second, where the near one sees
-//! one face or none. Pictures come at a low rate
+//! one), more than one face (either sees several), a head turned away (the key points of the one
+//! face the near detector sees, or where it sees none, of the far detector's lone head;
+//! [`crate::head`]), the camera covered or dark, and a frozen picture (the same picture for
+//! seconds: a still image or a broken virtual camera). Two BlazeFace models
+//! ([`crate::blazeface`]) look for faces: the near one ([`FaceDetector`], the front-camera model, a
+//! few milliseconds) on every picture that changed, the far one (the back-camera model, several
+//! times its cost) where the near one sees one face or none: at once when that number changes,
+//! else at most every second (every two while neither sees anyone). A picture the detectors cannot search (too small, or the model
+//! failed on it) is no answer, never "no face". Pictures come at a low rate
 //! (two a second by default); each flag needs its condition to hold `on_ms` and to be gone
 //! `off_ms`, so one blink or a hand passing is not a flag.
 //!
 //! The models are files, checked against their SHA-256 when they load: a missing or corrupt model
 //! turns its flags off with an error the caller reports, and the other flags go on.
 
-use crate::blazeface::{BlazeFace, Head};
+use crate::blazeface::{BlazeFace, DetectError, Head};
 use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
 use crate::head::HeadDetector;
 use sha2::{Digest, Sha256};
@@ -129,7 +131,7 @@ impl FaceDetector {
     }
 
     /// The faces in a picture, most likely first, each with which way it is turned.
-    pub fn faces(&self, grey: &Grey) -> Vec<Head> {
+    pub fn faces(&self, grey: &Grey) -> Result<Vec<Head>, DetectError> {
         self.net.faces(grey, MIN_FACE_SCORE)
     }
 }
@@ -235,6 +237,10 @@ pub struct VisionAnalyzer {
     detections: u64,
     /// How many pictures the head detector has run on.
     head_detections: u64,
+    /// Why the first picture the detectors failed on could not be searched, until the caller
+    /// takes it; and how many they have failed on.
+    failure: Option<DetectError>,
+    failures: u64,
 }
 
 /// What the face detectors found in a picture: the near detector's faces, and where it found
@@ -243,7 +249,7 @@ pub struct VisionAnalyzer {
 struct Seen {
     faces: Vec<Head>,
     heads: Vec<Head>,
-    /// When the far detector ran for `heads` (it runs at most every [`HEAD_EVERY_MS`]).
+    /// When the far detector ran for `heads`.
     head_ms: u64,
 }
 
@@ -252,9 +258,22 @@ struct Seen {
 const STILL_REGION_DIFFERENCE: f32 = 8.0;
 /// The detector runs at least this often, still picture or not.
 const MAX_REUSE_MS: u64 = 5_000;
-/// The far detector (several times the near one's cost) runs at most this often; in between, a
-/// changed picture keeps its last answer, never one older than this.
+/// While the near detector sees as many faces as before, the far one (several times its cost)
+/// runs at most this often; in between, a changed picture keeps its last answer, never one older
+/// than this.
 const HEAD_EVERY_MS: u64 = 1_000;
+/// The same while neither detector sees anyone: the empty chair is already flagged, and a face
+/// the near detector sees coming back brings the far one at once.
+const HEAD_EVERY_NOBODY_MS: u64 = 2_000;
+
+/// How long the far detector's answer stands, after what the detectors last saw.
+fn head_every_ms(seen: &Seen) -> u64 {
+    if seen.faces.is_empty() && seen.heads.is_empty() {
+        HEAD_EVERY_NOBODY_MS
+    } else {
+        HEAD_EVERY_MS
+    }
+}
 
 /// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
 /// [`STILL_REGION_DIFFERENCE`] on average (every second pixel of every second row compared).
@@ -301,7 +320,16 @@ impl VisionAnalyzer {
             last_faces: None,
             detections: 0,
             head_detections: 0,
+            failure: None,
+            failures: 0,
         }
+    }
+
+    /// Why the face detectors could not search the first picture they failed on, once (the
+    /// caller says it; such pictures leave the face flags as they were), and how many pictures
+    /// they have failed on so far.
+    pub fn take_failure(&mut self) -> Option<(DetectError, u64)> {
+        self.failure.take().map(|e| (e, self.failures))
     }
 
     /// How many pictures the face detector has run on (a still picture reuses the last result).
@@ -309,7 +337,7 @@ impl VisionAnalyzer {
         self.detections
     }
 
-    /// How many pictures the head detector has run on (at most one every [`HEAD_EVERY_MS`]).
+    /// How many pictures the head detector has run on.
     pub fn head_detections(&self) -> u64 {
         self.head_detections
     }
@@ -344,8 +372,12 @@ impl VisionAnalyzer {
                 edges.extend(self.turned.step(t_ms, false, 0.0));
             }
         } else if let Some(seen) = self.seen(t_ms, &grey) {
-            // A lone head, as the far detector sees it, and which way it is turned.
-            let lone = if let [head] = seen.heads[..] { Some(head) } else { None };
+            // Which way the candidate is facing: the near detector's one face, or where it sees
+            // none, the far detector's lone head (a head turned far, or far away).
+            let lone = match (&seen.faces[..], &seen.heads[..]) {
+                ([face], _) | ([], [face]) => Some(*face),
+                _ => None,
+            };
             let turned = lone.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees);
             if self.opts.face_missing {
                 // Missing: neither detector sees a face. A head turned away is there (its own
@@ -366,41 +398,57 @@ impl VisionAnalyzer {
         edges
     }
 
-    /// What the face detectors see in `grey`, taken at `t_ms` (`None` without the face model).
-    /// A picture that shows what the last detected one showed has the same faces, and keeps the
-    /// far detector's until they are [`HEAD_EVERY_MS`] old; a changed picture is detected again.
+    /// What the face detectors see in `grey`, taken at `t_ms` (`None` without the face model,
+    /// or when they cannot search it: that failure is kept for [`Self::take_failure`]).
     fn seen(&mut self, t_ms: u64, grey: &Grey) -> Option<Seen> {
-        let detector = self.faces.as_ref()?;
+        match self.detect(t_ms, grey) {
+            Ok(seen) => seen,
+            Err(e) => {
+                self.failures += 1;
+                if self.failures == 1 {
+                    self.failure = Some(e);
+                }
+                None
+            }
+        }
+    }
+
+    /// [`Self::seen`]'s detection. A picture that shows what the last detected one showed has the
+    /// same faces, and keeps the far detector's until they are [`head_every_ms`] old; a changed
+    /// picture is detected again.
+    fn detect(&mut self, t_ms: u64, grey: &Grey) -> Result<Option<Seen>, DetectError> {
+        let Some(detector) = self.faces.as_ref() else { return Ok(None) };
         let reused = self
             .last_faces
             .as_mut()
             .filter(|(at, picture, _)| t_ms.saturating_sub(*at) < MAX_REUSE_MS && looks_the_same(picture, grey));
         if let Some((at, _, seen)) = reused {
             // The same picture, but heads kept from an earlier one are looked for again once due:
-            // a still picture never carries heads older than HEAD_EVERY_MS.
-            if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
-                seen.heads = heads_of(&self.heads, &seen.faces, grey, &mut self.head_detections);
+            // a still picture never carries heads older than that allows.
+            if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= head_every_ms(seen) {
+                seen.heads = heads_of(&self.heads, &seen.faces, grey, &mut self.head_detections)?;
                 seen.head_ms = t_ms;
             }
-            return Some(seen.clone());
+            return Ok(Some(seen.clone()));
         }
         self.detections += 1;
-        let faces = detector.faces(grey);
-        // One face or none: which heads does the far detector see, and which way is a lone one
-        // turned? (It finds faces too small for the near one: far away, or a second person
-        // behind.) Within HEAD_EVERY_MS of its last answer, and as many near faces, that stands.
-        let kept = self.last_faces.as_ref().map(|(_, _, seen)| (seen.faces.len(), &seen.heads, seen.head_ms));
-        let (heads, head_ms) = match kept {
-            Some((count, heads, at))
-                if count == faces.len() && faces.len() <= 1 && t_ms.saturating_sub(at) < HEAD_EVERY_MS =>
+        let faces = detector.faces(grey)?;
+        // One face or none: which heads does the far detector see? (It finds faces too small or
+        // turned too far for the near one: far away, looking away, or a second person behind.)
+        // With as many near faces as before, its last answer stands for a while.
+        let (heads, head_ms) = match self.last_faces.as_ref().map(|(_, _, seen)| seen) {
+            Some(last)
+                if last.faces.len() == faces.len()
+                    && faces.len() <= 1
+                    && t_ms.saturating_sub(last.head_ms) < head_every_ms(last) =>
             {
-                (heads.clone(), at)
+                (last.heads.clone(), last.head_ms)
             }
-            _ => (heads_of(&self.heads, &faces, grey, &mut self.head_detections), t_ms),
+            _ => (heads_of(&self.heads, &faces, grey, &mut self.head_detections)?, t_ms),
         };
         let seen = Seen { faces, heads, head_ms };
         self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
-        Some(seen)
+        Ok(Some(seen))
     }
 
     /// Frozen: the same picture as the one before, since the first of them. It opens once that
@@ -443,8 +491,13 @@ impl VisionAnalyzer {
 
 /// The far detector's heads in `grey` where the near one found one face or none (its runs
 /// counted in `runs`).
-fn heads_of(heads: &Option<HeadDetector>, faces: &[Head], grey: &Grey, runs: &mut u64) -> Vec<Head> {
-    let Some(detector) = heads.as_ref().filter(|_| faces.len() <= 1) else { return Vec::new() };
+fn heads_of(
+    heads: &Option<HeadDetector>,
+    faces: &[Head],
+    grey: &Grey,
+    runs: &mut u64,
+) -> Result<Vec<Head>, DetectError> {
+    let Some(detector) = heads.as_ref().filter(|_| faces.len() <= 1) else { return Ok(Vec::new()) };
     *runs += 1;
     detector.heads(grey)
 }
@@ -561,25 +614,45 @@ mod tests {
     }
 
     #[test]
-    fn the_head_detector_runs_once_a_second_and_a_still_picture_keeps_no_older_head() {
+    fn the_head_detector_runs_every_two_seconds_on_nobody_and_a_still_picture_keeps_no_older_head() {
         let dir = models_dir();
         let heads = HeadDetector::load(&dir).unwrap();
         let mut a = VisionAnalyzer::new(VisionOptions::default(), Some(FaceDetector::load(&dir).unwrap()), Some(heads));
-        // A picture that changes twice a second for 10 s: faces in each, the head in every second one.
+        // A picture that changes twice a second for 10 s, never with a face: faces looked for in
+        // each, heads in every fourth one.
         for t in (0..10_000).step_by(500) {
             a.push(t, noise(t as u32 + 1));
         }
-        assert_eq!((a.detections(), a.head_detections()), (20, 10));
+        assert_eq!((a.detections(), a.head_detections()), (20, 5));
         a.push(10_000, noise(7));
-        // A new picture at 10.4 s keeps the head of 10 s; it then stays still. Reused at 10.9 s
-        // (its head 0.9 s old), its head is looked at again at 11.4 s, and then kept with it.
+        // A new picture at 10.4 s keeps the heads of 10 s; it then stays still. Reused until
+        // 11.9 s (its heads under 2 s old), its heads are looked for again at 12.4 s, and then
+        // kept with it.
         let still = noise(8);
         for t in (10_400..15_000).step_by(500) {
             a.push(t, still.clone());
             let heads = a.head_detections();
-            assert_eq!(heads, if t < 11_400 { 11 } else { 12 }, "at {t} ms");
+            assert_eq!(heads, if t < 12_400 { 6 } else { 7 }, "at {t} ms");
         }
         assert_eq!(a.detections(), 22);
+        assert!(a.take_failure().is_none());
+    }
+
+    #[test]
+    fn a_picture_the_detectors_cannot_search_is_no_answer_not_a_missing_face() {
+        let dir = models_dir();
+        let detectors = (FaceDetector::load(&dir).unwrap(), HeadDetector::load(&dir).unwrap());
+        let mut a = VisionAnalyzer::new(VisionOptions::default(), Some(detectors.0), Some(detectors.1));
+        // A camera that gives 16x12 pictures (a broken driver): nothing to look for faces in.
+        let tiny = |seed: u32| Grey { width: 16, height: 12, pixels: noise(seed).pixels[..16 * 12].to_vec() };
+        let edges: Vec<Edge> = (0..10_000).step_by(500).flat_map(|t| a.push(t, tiny(t as u32))).collect();
+        assert!(edges.is_empty(), "no flag from pictures nobody could search: {edges:?}");
+        let (error, count) = a.take_failure().expect("the failure is told");
+        assert_eq!((error.code(), count), ("analysis.picture_too_small", 20));
+        assert!(a.take_failure().is_none(), "told once");
+        // Searchable pictures with no face: missing, as before.
+        let edges: Vec<Edge> = (10_000..20_000).step_by(500).flat_map(|t| a.push(t, noise(t as u32))).collect();
+        assert_eq!(opened(&edges), vec![("face.missing", 10_000)]);
     }
 
     #[test]

@@ -601,6 +601,8 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
         .then(|| head::HeadDetector::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(head::HEAD_MODEL, &e)).ok());
     let with_pictures = opts.pictures;
+    // Every face flag needs the near model.
+    let face_flags = opts.flags_of(vision::FACE_MODEL);
     let mut analyzer = VisionAnalyzer::new(opts, faces, heads);
     let mut last = 0;
     for frame in pictures {
@@ -612,6 +614,14 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
                 _ => None,
             };
             shared.flag(edge, picture.map_or(json!({}), |sequence| json!({"picture": sequence})));
+        }
+        if let Some((e, _)) = analyzer.take_failure() {
+            // Said once: such pictures are skipped, never taken for "no face".
+            shared.event(
+                EventKind::AnalysisUnavailable,
+                json!({"flags": face_flags, "code": e.code(), "error": e.to_string()}),
+                Some(format!("{e}: the face flags skip such pictures; recording goes on")),
+            );
         }
     }
     for edge in analyzer.finish(last) {

@@ -448,3 +448,38 @@ fn a_corrupt_head_model_turns_off_only_the_turned_head() {
     let start = missing.data["start_ms"].as_u64().unwrap();
     assert!((2_000..=5_000).contains(&start), "the face left at 3 s, flagged from {start} ms");
 }
+
+/// A camera whose pictures the face detectors cannot search (here 20x16: a broken driver) gives
+/// no face flag at all, never "no face" for what nobody could look at; it is said once, on the
+/// timeline and on stderr, and the recording goes on.
+#[test]
+fn pictures_too_small_to_search_are_said_once_and_never_taken_for_no_face() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = tempfile::tempdir().unwrap();
+    let clip = clips.path().join("tiny.y4m");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=20x16:rate=5", "-t", "8"])
+        .args(["-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg (scripts/install-deps installs it)");
+    assert!(made.success());
+    let policy = clips.path().join("policy.toml");
+    std::fs::write(&policy, "schema = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["record", "--out", dir.path().to_str().unwrap(), "--screens", "none", "--mic", "none"])
+        .args(["--duration", "8", "--policy", policy.to_str().unwrap(), "--camera"])
+        .arg(format!("file:{}", clip.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("the face flags skip such pictures"), "{stderr}");
+    let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
+    let unavailable: Vec<_> = events.iter().filter(|e| e.kind == "analysis.unavailable").collect();
+    assert_eq!(unavailable.len(), 1, "said once: {events:#?}");
+    assert_eq!(unavailable[0].data["code"], "analysis.picture_too_small");
+    assert_eq!(unavailable[0].data["flags"], serde_json::json!(["face.missing", "face.multiple", "face.turned"]));
+    assert!(!events.iter().any(|e| e.kind.starts_with("face.")), "{events:#?}");
+    assert!(events.iter().any(|e| e.kind == "capture.started"), "the camera still records: {events:#?}");
+}

@@ -145,7 +145,7 @@ event_kinds! {
     FaceFound = "face.found", Info, "close", "A face is in front of the camera again.", "start_ms, end_ms, peak, at_ms";
     FaceMultiple = "face.multiple", Warning, "open", "More than one face in front of the camera (on-device analysis).", "start_ms, picture, at_ms";
     FaceSingle = "face.single", Info, "close", "One face again.", "start_ms, end_ms, peak, at_ms";
-    FaceTurned = "face.turned", Warning, "open", "The head is turned away from the camera, left or right, by at least the policy's `turned_degrees` (on-device analysis: BlazeFace's key points, where the frontal detector finds one face or none).", "start_ms, picture, at_ms";
+    FaceTurned = "face.turned", Warning, "open", "The head is turned away from the camera, left or right, by at least the policy's `turned_degrees` (on-device analysis: the key points of the one face the near detector sees, or of the far detector's lone head).", "start_ms, picture, at_ms";
     FaceFacing = "face.facing", Info, "close", "The head faces the camera again (or left the picture).", "start_ms, end_ms, peak, at_ms";
     CameraCovered = "camera.covered", Warning, "open", "The camera is covered or in the dark (on-device analysis).", "start_ms, picture, at_ms";
     CameraUncovered = "camera.uncovered", Info, "close", "The camera shows a picture again.", "start_ms, end_ms, peak, at_ms";
@@ -153,7 +153,7 @@ event_kinds! {
     CameraMoving = "camera.moving", Info, "close", "The camera's picture changes again.", "start_ms, end_ms, peak, at_ms";
     SpeechHeard = "speech.heard", Warning, "open", "Speech in the microphone (on-device analysis; the interval starts where the speech began). With the screen-reader accommodation it is a note (info).", "start_ms, accommodation, at_ms";
     SpeechEnded = "speech.ended", Info, "close", "The speech stopped.", "start_ms, end_ms, peak, at_ms";
-    AnalysisUnavailable = "analysis.unavailable", Warning, "", "A flag the policy asks for cannot be computed (its model is missing or corrupt); the recording and the other flags go on.", "flags, code, error, at_ms";
+    AnalysisUnavailable = "analysis.unavailable", Warning, "", "A flag the policy asks for cannot be computed, or not on every picture (its model is missing or corrupt, or fails on a picture, which is then skipped, never taken for no face); the recording and the other flags go on.", "flags, code, error, at_ms";
     SegmentRecovered = "segment.recovered", Notice, "", "A segment cut short by a crash was recovered up to its last complete fragment.", "source, sequence, frames, duration_ms, at_ms";
     DeviceMissing = "device.missing", Warning, "", "A device was not there at the start; recording goes on without it.", "device, error, at_ms";
     DeviceLost = "device.lost", Warning, "", "A device stopped working during the recording.", "device or source, error, at_ms";

@@ -1,7 +1,7 @@
-//! Labelled camera clips for the analysis: scenes cut from a public-domain photograph (the 1927
-//! Solvay conference, as the rustface package ships it) and a CC0 one (scikit-image's
-//! "cameraman", the one turned head; see `tests/analysis/README.md`) with ImageMagick, joined by
-//! ffmpeg into raw 640x480 video (YUV4MPEG2) at 5 pictures a second. The clips are made by the
+//! Labelled camera clips for the analysis: scenes cut from public-domain and CC0 photographs (the
+//! 1927 Solvay conference, as the rustface package ships it; scikit-image's "cameraman", the one
+//! turned head, its astronaut and its cat; see `tests/analysis/README.md`) with ImageMagick, joined
+//! by ffmpeg into raw 640x480 video (YUV4MPEG2) at 5 pictures a second. The clips are made by the
 //! tests, never committed.
 
 use anyhow::{bail, Context, Result};
@@ -30,6 +30,23 @@ pub enum Scene {
     /// The one face far from the camera: about 20 pixels wide in the analysed 320x240 picture,
     /// on a plain wall.
     SmallFace,
+    /// Another candidate: a woman's face in colour (the astronaut), a third of the picture wide.
+    OtherFace,
+    /// The astronaut, and over her shoulder a second person about half her face's size.
+    SecondFaceBehind,
+    /// The one face, and a cat's head in the corner of the picture.
+    FaceAndCat,
+    /// A cat filling the picture, and no one.
+    Cat,
+}
+
+/// A second photograph laid over a scene: its part (ImageMagick geometry, or all of it), its
+/// size in the 640x480 picture and where it goes.
+struct Overlay {
+    file: &'static str,
+    crop: Option<&'static str>,
+    size: &'static str,
+    at: &'static str,
 }
 
 impl Scene {
@@ -70,9 +87,26 @@ impl Scene {
                 FACE,
                 &["-resize", "128x96!", "-background", "gray45", "-gravity", "center", "-extent", "640x480"],
             )),
+            Scene::OtherFace | Scene::SecondFaceBehind => Some((ASTRONAUT, "320x240+60+10", &[])),
+            Scene::FaceAndCat => Some((SOLVAY, FACE, &[])),
+            Scene::Cat => Some((CAT, "400x300+20+0", &[])),
+        }
+    }
+
+    /// What is laid over the scene's photograph, if anything.
+    fn overlay(self) -> Option<Overlay> {
+        match self {
+            Scene::SecondFaceBehind => {
+                Some(Overlay { file: "solvay-1927.png", crop: Some("128x96+831+245"), size: "200x150!", at: "+420+20" })
+            }
+            Scene::FaceAndCat => Some(Overlay { file: CAT, crop: None, size: "300x200!", at: "+340+280" }),
+            _ => None,
         }
     }
 }
+
+const ASTRONAUT: &str = "astronaut.png";
+const CAT: &str = "chelsea.png";
 
 fn photo(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../analysis").join(file)
@@ -100,6 +134,13 @@ pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool)
             }
             None => convert.args(["-size", "640x480", "xc:black"]),
         };
+        if let Some(o) = scene.overlay() {
+            convert.arg("(").arg(photo(o.file));
+            if let Some(crop) = o.crop {
+                convert.args(["-crop", crop, "+repage"]);
+            }
+            convert.args(["-resize", o.size, ")", "-geometry", o.at, "-composite"]);
+        }
         run(convert.arg(&picture), "convert")?;
         ffmpeg.args(["-loop", "1", "-framerate", "5", "-t", &seconds.to_string(), "-i"]).arg(&picture);
     }
