@@ -627,6 +627,11 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
     for edge in analyzer.finish(last) {
         shared.flag(edge, json!({}));
     }
+    tracing::debug!(
+        "camera analysis: faces looked for in {} pictures, by the far detector in {}",
+        analyzer.detections(),
+        analyzer.head_detections()
+    );
 }
 
 /// Files a 320-pixel-wide JPEG of `frame` as evidence (sealed when the recording is); its

@@ -222,6 +222,21 @@ fn main() {
             share(&analysed) / share(&ff),
             100.0 * (share(&analysed) - share(&plain))
         );
+        // The analysis alone where little else runs, so that its share is not lost in the whole
+        // job's spread between runs: the camera only, without and with it, twice.
+        let camera_only = |analysis: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut args = vec!["--duration", &secs, "--camera", "synthetic", "--screens", "none", "--mic", "none"];
+            if analysis {
+                args.extend(["--policy", policy.path().to_str().unwrap()]);
+            }
+            share(&measure(vigil(dir.path(), &vnc.display, &pulse, &args)))
+        };
+        let alone: Vec<f64> = (0..2).map(|_| 100.0 * (camera_only(true) - camera_only(false))).collect();
+        println!(
+            "the analysis alone, camera only (the synthetic pattern: every picture new, nobody in it; loading the models included), two runs: {:.1}% and {:.1}% of one core",
+            alone[0], alone[1]
+        );
         // The synthetic pattern moves everywhere in every picture, so the face detector runs on
         // each one; a camera's usual view (a candidate sitting still) lets it reuse its result.
         let clips = tempfile::tempdir().unwrap();
