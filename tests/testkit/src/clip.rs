@@ -53,8 +53,6 @@ impl Scene {
     /// The photograph, the part of it (ImageMagick geometry) and what is done to it once resized
     /// to 640x480 (ImageMagick options), or none for black.
     fn crop(self) -> Option<(&'static str, &'static str, &'static [&'static str])> {
-        const SOLVAY: &str = "solvay-1927.png";
-        const FACE: &str = "128x96+831+245";
         match self {
             Scene::Face => Some((SOLVAY, FACE, &[])),
             Scene::TwoFaces => Some((SOLVAY, "320x240+830+180", &[])),
@@ -97,7 +95,7 @@ impl Scene {
     fn overlay(self) -> Option<Overlay> {
         match self {
             Scene::SecondFaceBehind => {
-                Some(Overlay { file: "solvay-1927.png", crop: Some("128x96+831+245"), size: "200x150!", at: "+420+20" })
+                Some(Overlay { file: SOLVAY, crop: Some(FACE), size: "200x150!", at: "+420+20" })
             }
             Scene::FaceAndCat => Some(Overlay { file: CAT, crop: None, size: "300x200!", at: "+340+280" }),
             _ => None,
@@ -105,6 +103,9 @@ impl Scene {
     }
 }
 
+const SOLVAY: &str = "solvay-1927.png";
+/// The one face of the Solvay photograph the face scenes are made of.
+const FACE: &str = "128x96+831+245";
 const ASTRONAUT: &str = "astronaut.png";
 const CAT: &str = "chelsea.png";
 
