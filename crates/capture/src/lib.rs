@@ -14,6 +14,8 @@ mod pipewire_video;
 #[cfg(target_os = "linux")]
 pub mod portal;
 pub mod preview;
+#[cfg(target_os = "linux")]
+mod pulse;
 pub mod recorder;
 pub mod screen;
 pub mod segment;

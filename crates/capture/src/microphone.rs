@@ -163,7 +163,7 @@ mod tests {
 
 /// A running microphone capture: mono f32 chunks at 48 kHz with their sample-clock position.
 pub struct MicrophoneStream {
-    _stream: cpal::Stream,
+    _stream: Running,
     pub device: String,
     /// Errors from the audio thread (device unplugged, server gone).
     pub errors: mpsc::Receiver<String>,
@@ -176,6 +176,13 @@ pub struct MicChunk {
     pub samples: Vec<f32>,
 }
 
+/// What keeps the sound coming; dropping it stops the capture.
+enum Running {
+    Cpal(#[allow(dead_code)] cpal::Stream),
+    #[cfg(target_os = "linux")]
+    Pulse(#[allow(dead_code)] crate::pulse::PulseReader),
+}
+
 /// Opens the default input at 48 kHz (mono if it can, else down-mixed) and sends chunks to `tx`.
 /// A full queue drops the chunk rather than blocking the audio thread; drops are counted.
 pub fn start_stream(
@@ -183,6 +190,22 @@ pub fn start_stream(
     epoch: Instant,
     dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<MicrophoneStream, CaptureError> {
+    // The sound server's own client where one answers (PulseAudio, or PipeWire's PulseAudio
+    // service: every Linux desktop); cpal (ALSA here, the platform's API elsewhere) otherwise.
+    #[cfg(target_os = "linux")]
+    {
+        let (err_tx, err_rx) = mpsc::channel::<String>();
+        match crate::pulse::start(tx.clone(), epoch, dropped.clone(), err_tx) {
+            Ok(reader) => {
+                return Ok(MicrophoneStream {
+                    _stream: Running::Pulse(reader),
+                    device: "the sound server's default source".into(),
+                    errors: err_rx,
+                })
+            }
+            Err(e) => tracing::info!("{e}; trying the microphone through cpal"),
+        }
+    }
     let host = cpal::default_host();
     let device = host.default_input_device().ok_or_else(not_found)?;
     let name = device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| device.to_string());
@@ -229,7 +252,7 @@ pub fn start_stream(
         match result {
             Ok(stream) => {
                 stream.play().map_err(|e| device_err(format!("cannot start the microphone: {e}")))?;
-                return Ok(MicrophoneStream { _stream: stream, device: name, errors: err_rx });
+                return Ok(MicrophoneStream { _stream: Running::Cpal(stream), device: name, errors: err_rx });
             }
             Err(e) => last_error = e.to_string(),
         }

@@ -28,6 +28,8 @@ struct Sample {
     /// Resident now: anonymous (heap, stacks) and file-backed (the program's code, libraries), MiB.
     anon_mib: f64,
     file_mib: f64,
+    /// Shared memory (the X server's screen images), MiB.
+    shmem_mib: f64,
 }
 
 fn sample(pid: u32) -> Option<Sample> {
@@ -43,6 +45,7 @@ fn sample(pid: u32) -> Option<Sample> {
         peak_mib: mib("VmHWM:")?,
         anon_mib: mib("RssAnon:")?,
         file_mib: mib("RssFile:")?,
+        shmem_mib: mib("RssShmem:")?,
     })
 }
 
@@ -50,9 +53,14 @@ struct Usage {
     wall: f64,
     cpu: f64,
     peak_mib: f64,
-    /// The last sample's anonymous and file-backed resident memory, MiB.
+    /// Seconds from the start when the peak was last reached (to 0.1 s).
+    peak_at: f64,
+    /// CPU seconds of each thread (by name, threads of one name summed), most first.
+    threads: Vec<(String, f64)>,
+    /// The last sample's anonymous, file-backed and shared resident memory, MiB.
     anon_mib: f64,
     file_mib: f64,
+    shmem_mib: f64,
 }
 
 /// Runs `child` to its end, sampling it until just before it exits.
@@ -60,10 +68,17 @@ fn measure(mut child: Child) -> Usage {
     let pid = child.id();
     let start = Instant::now();
     let mut last = Sample::default();
+    let mut peak_at = 0.0;
+    // Each thread's name and CPU seconds when last seen (a thread's figures go when it ends).
+    let mut threads = std::collections::BTreeMap::new();
     loop {
         if let Some(s) = sample(pid) {
+            if s.peak_mib > last.peak_mib {
+                peak_at = start.elapsed().as_secs_f64();
+            }
             last = s;
         }
+        threads.extend(threads_of(pid));
         if child.try_wait().unwrap().is_some() {
             break;
         }
@@ -73,9 +88,50 @@ fn measure(mut child: Child) -> Usage {
         wall: start.elapsed().as_secs_f64(),
         cpu: last.cpu,
         peak_mib: last.peak_mib,
+        peak_at,
+        threads: by_name(threads.into_values()),
         anon_mib: last.anon_mib,
         file_mib: last.file_mib,
+        shmem_mib: last.shmem_mib,
     }
+}
+
+/// The threads of process `pid` now: thread id, name and CPU seconds.
+fn threads_of(pid: u32) -> Vec<(u32, (String, f64))> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
+    tasks
+        .filter_map(|task| {
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let (head, tail) = stat.rsplit_once(')')?;
+            let name = head.get(head.find('(')? + 1..)?.to_string();
+            let fields: Vec<&str> = tail.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+            Some((tid, (name, (ticks(11) + ticks(12)) / 100.0)))
+        })
+        .collect()
+}
+
+/// CPU seconds by thread name (numbered threads of one kind, `screen-0` and `screen-1`, summed
+/// as `screen`), most first.
+fn by_name(threads: impl Iterator<Item = (String, f64)>) -> Vec<(String, f64)> {
+    let mut sums: Vec<(String, f64)> = Vec::new();
+    for (name, cpu) in threads {
+        let name = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').to_string();
+        match sums.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, sum)) => *sum += cpu,
+            None => sums.push((name, cpu)),
+        }
+    }
+    sums.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sums
+}
+
+/// "name 1.2 s, other 0.8 s, ...": the threads that used at least 0.05 s.
+fn thread_list(u: &Usage) -> String {
+    let busy: Vec<String> =
+        u.threads.iter().filter(|(_, s)| *s >= 0.05).map(|(n, s)| format!("{n} {s:.2} s")).collect();
+    busy.join(", ")
 }
 
 fn busy_screens(display: &str) -> Guard {
@@ -169,8 +225,8 @@ fn main() {
             let u = measure(vigil(dir.path(), &vnc.display, &pulse, &args));
             let label = if analysis { "with the analysis (default flags)" } else { "without analysis" };
             println!(
-                "vigil default recording {label} (camera {camera} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB (at the end {:.0} anonymous + {:.0} file-backed) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}",
-                100.0 * u.cpu / u.wall, u.peak_mib, u.anon_mib, u.file_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-")
+                "vigil default recording {label} (camera {camera} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at the end {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}\n  CPU by thread: {}",
+                100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.anon_mib, u.file_mib, u.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), thread_list(&u)
             );
             u
         };

@@ -127,6 +127,9 @@ fn thirty_seconds_of_two_monitors_camera_and_tone() {
     for s in ["camera", "screen-0", "screen-1"] {
         assert!(names.contains(&s), "{s} missing: {names:?}");
     }
+    // The microphone came through the sound server's own client (libpulse), in the camera's file.
+    let camera = sources.iter().find(|s| s["source"] == "camera").unwrap();
+    assert!(camera["description"].as_str().unwrap().ends_with("+ the sound server's default source"), "{camera:#}");
 
     let rows = manifest(dir.path());
     let files = segments_on_disk(dir.path());
