@@ -197,11 +197,8 @@ pub fn start_stream(
         let (err_tx, err_rx) = mpsc::channel::<String>();
         match crate::pulse::start(tx.clone(), epoch, dropped.clone(), err_tx) {
             Ok(reader) => {
-                return Ok(MicrophoneStream {
-                    _stream: Running::Pulse(reader),
-                    device: "the sound server's default source".into(),
-                    errors: err_rx,
-                })
+                let device = reader.device.clone();
+                return Ok(MicrophoneStream { _stream: Running::Pulse(reader), device, errors: err_rx });
             }
             Err(e) => tracing::info!("{e}; trying the microphone through cpal"),
         }

@@ -1,19 +1,25 @@
 //! The microphone through the sound server's own client library (libpulse; PipeWire serves the
 //! same protocol): the default source, mono 48 kHz float, read in fragments of 100 ms by one
 //! thread that sleeps in between. cpal's pure-Rust PulseAudio client wakes a few hundred times a
-//! second and clears a 1 MiB buffer on every read (about 1.5 % of a core while recording); this
-//! costs a tenth of that. Where no sound server answers, the caller falls back to cpal.
+//! second and clears a 1 MiB buffer on every read (1.5-1.8 % of a core in the record benchmark);
+//! this costs a third of that or less, most of it in libpulse's own thread. Where no sound server
+//! answers (none is started for Vigil), the caller falls back to cpal.
 
 use crate::frame::CaptureError;
 use crate::microphone::MicChunk;
+use libpulse_binding::callbacks::ListResult;
+use libpulse_binding::context::{Context, FlagSet, State};
 use libpulse_binding::def::BufferAttr;
+use libpulse_binding::mainloop::standard::{IterateResult, Mainloop};
 use libpulse_binding::sample::{Format, Spec};
 use libpulse_binding::stream::Direction;
 use libpulse_simple_binding::Simple;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Samples per read: 100 ms at 48 kHz (late enough to be cheap, early enough for the live
 /// speech flag).
@@ -22,6 +28,8 @@ const FRAGMENT: usize = 4_800;
 /// A running capture from the sound server's default source; stops (within one fragment) when
 /// dropped.
 pub(crate) struct PulseReader {
+    /// The source's description ("Built-in Audio Analog Stereo").
+    pub(crate) device: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -44,6 +52,10 @@ pub(crate) fn start(
     dropped: Arc<AtomicU64>,
     errors: mpsc::Sender<String>,
 ) -> Result<PulseReader, CaptureError> {
+    let device = default_source().ok_or_else(|| CaptureError::Device {
+        device: "microphone".into(),
+        message: "no sound server (PulseAudio or PipeWire) answered".into(),
+    })?;
     let spec = Spec { format: Format::F32le, channels: 1, rate: 48_000 };
     let bytes = (FRAGMENT * std::mem::size_of::<f32>()) as u32;
     // The server's defaults, except the fragment the server sends at a time.
@@ -62,7 +74,46 @@ pub(crate) fn start(
             .spawn(move || read(&simple, &stop, &tx, epoch, &dropped, &errors))
             .map_err(|e| CaptureError::Device { device: "microphone".into(), message: e.to_string() })?
     };
-    Ok(PulseReader { stop, thread: Some(thread) })
+    Ok(PulseReader { device, stop, thread: Some(thread) })
+}
+
+/// The description of the sound server's default source, if a server answers within a second
+/// (without starting one).
+fn default_source() -> Option<String> {
+    let mut mainloop = Mainloop::new()?;
+    let mut context = Context::new(&mainloop, "Vigil")?;
+    context.connect(None, FlagSet::NOAUTOSPAWN, None).ok()?;
+    // Set once the server has answered: the description, or none when it has none to give.
+    let answer: Rc<RefCell<Option<Option<String>>>> = Rc::default();
+    let (deadline, mut asked) = (Instant::now() + Duration::from_secs(1), false);
+    while Instant::now() < deadline {
+        if let IterateResult::Quit(_) | IterateResult::Err(_) = mainloop.iterate(false) {
+            return None;
+        }
+        match context.get_state() {
+            State::Ready if !asked => {
+                asked = true;
+                let answer = answer.clone();
+                context.introspect().get_source_info_by_name("@DEFAULT_SOURCE@", move |result| {
+                    let mut answer = answer.borrow_mut();
+                    match result {
+                        ListResult::Item(info) => *answer = Some(info.description.as_ref().map(|d| d.to_string())),
+                        ListResult::End | ListResult::Error => {
+                            answer.get_or_insert(None);
+                        }
+                    }
+                });
+            }
+            State::Failed | State::Terminated => return None,
+            _ => {}
+        }
+        if let Some(description) = answer.borrow_mut().take() {
+            context.disconnect();
+            return Some(description.unwrap_or_else(|| "the sound server's default source".into()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
 }
 
 fn read(
@@ -80,9 +131,14 @@ fn read(
             let _ = errors.send(format!("the sound server stopped sending sound: {e}"));
             return;
         }
-        // The first fragment's samples end now: it began its own length ago.
-        let start = *position
-            .get_or_insert_with(|| ((epoch.elapsed().as_secs_f64() * 48_000.0) as u64).saturating_sub(FRAGMENT as u64));
+        // The first fragment's last sample was captured the server's latency ago (what is still
+        // in its buffers and the source's own delay); the fragment began its length before that.
+        let start = *position.get_or_insert_with(|| {
+            let latency = simple.get_latency().map_or(0.0, |l| l.0 as f64 / 1e6);
+            tracing::debug!("microphone: the sound server's latency is {:.0} ms", latency * 1000.0);
+            let end = (epoch.elapsed().as_secs_f64() - latency).max(0.0);
+            ((end * 48_000.0) as u64).saturating_sub(FRAGMENT as u64)
+        });
         let samples: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         position = Some(start + samples.len() as u64);
         if tx.try_send(MicChunk { at_samples: start, samples }).is_err() {

@@ -524,10 +524,26 @@ fn encode_track(
                         let _ = tx.try_send(MicChunk { at_samples: chunk.at_samples, samples: chunk.samples.clone() });
                     }
                     let Some(enc) = opus.as_mut() else { continue };
+                    // The sound's first chunk, later than the segment's first picture: silence
+                    // before it, so that the sound starts where the segment does (the muxer puts
+                    // a track's first fragment at its start whatever its first packet's time,
+                    // which would play the sound early and leave a hole after it).
+                    let lead_in = match (audio_pos, writer.open_start_samples()) {
+                        (None, Some(start)) => chunk.at_samples.saturating_sub(start) as usize,
+                        _ => 0,
+                    };
                     // The position of the next packet: where this chunk starts, minus what is
                     // still buffered in the encoder.
-                    let pos = *audio_pos.get_or_insert(chunk.at_samples);
-                    match enc.push(&chunk.samples) {
+                    let pos = *audio_pos.get_or_insert(chunk.at_samples - lead_in as u64);
+                    let pushed = if lead_in > 0 {
+                        enc.push(&vec![0.0; lead_in]).and_then(|mut silence| {
+                            silence.extend(enc.push(&chunk.samples)?);
+                            Ok(silence)
+                        })
+                    } else {
+                        enc.push(&chunk.samples)
+                    };
+                    match pushed {
                         Ok(packets) => {
                             let mut r = Ok(());
                             for (i, p) in packets.iter().enumerate() {

@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vigil_spool::{segment_file_name, sha256_file, SegmentRecord, Spool, SpoolError};
 
+/// How long after a segment's end its sound may still come (a fragment of the microphone and the
+/// sound server's latency, with room to spare); later sound is not waited for.
+const MAX_SOUND_DELAY_MS: u64 = 1_000;
+
 /// Video timescale (90 kHz, as usual for MP4 video).
 pub const VIDEO_TIMESCALE: u64 = 90_000;
 /// Audio timescale: Opus is always 48 kHz.
@@ -88,6 +92,11 @@ struct OpenSegment {
     queued_video: u64,
     queued_audio: u64,
     last_video_ms: u64,
+    /// How far into the segment its first sound packet starts (under one packet, as packets
+    /// straddle the segment's start). The muxer puts a track's first fragment at the segment's
+    /// start whatever its first packet's time, so every packet of the segment is written this
+    /// much earlier: the sound stays whole, never more than a packet early.
+    audio_offset: Option<u64>,
 }
 
 /// Writes one source's segments (`camera`, `screen-0`, ...): video, plus audio when configured.
@@ -102,6 +111,9 @@ pub struct TrackWriter {
     plan: SegmentPlan,
     next_sequence: u64,
     open: Option<OpenSegment>,
+    /// The segment a key frame has just ended, still taking the sound captured before that key
+    /// frame: it arrives a fragment and the sound server's latency after the picture.
+    ending: Option<OpenSegment>,
     /// Where the open segment is announced (the recorder's status).
     status: Option<crate::recorder::RecorderStatus>,
     /// Finished segments, for the summary.
@@ -133,6 +145,7 @@ impl TrackWriter {
             plan,
             next_sequence,
             open: None,
+            ending: None,
             status: None,
             finished: Vec::new(),
         })
@@ -146,6 +159,12 @@ impl TrackWriter {
 
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Where the open segment starts, in 48 kHz samples of the recording clock (none before the
+    /// first key frame).
+    pub fn open_start_samples(&self) -> Option<u64> {
+        self.open.as_ref().map(|seg| seg.meta.start_ms * AUDIO_RATE / 1000)
     }
 
     /// Whether the frame at `at_ms` must be a key frame (it starts a new segment).
@@ -166,8 +185,18 @@ impl TrackWriter {
         config: &H264Config,
     ) -> Result<(), SegmentError> {
         if keyframe && self.wants_keyframe(at_ms) {
-            self.close()?;
+            self.finish_ending()?;
+            if let Some(seg) = self.take_open() {
+                if self.with_audio {
+                    self.ending = Some(seg);
+                } else {
+                    self.finish_segment(seg)?;
+                }
+            }
             self.open_segment(at_ms, config)?;
+        }
+        if self.open.as_ref().is_some_and(|seg| at_ms >= seg.meta.start_ms + MAX_SOUND_DELAY_MS) {
+            self.finish_ending()?; // the sound stopped coming (the microphone lost, say)
         }
         let Some(seg) = self.open.as_mut() else { return Ok(()) }; // no key frame yet
         if at_ms >= seg.last_flush_ms + self.plan.fragment_ms {
@@ -183,13 +212,32 @@ impl TrackWriter {
 
     /// Adds an Opus packet whose first sample was captured at `at_samples` (48 kHz recording clock).
     pub fn write_audio(&mut self, at_samples: u64, packet: &[u8]) -> Result<(), SegmentError> {
+        if !self.with_audio {
+            return Ok(());
+        }
+        // Sound from before the open segment's start belongs to the one just ended.
+        if self.ending.is_some() {
+            match self.open_start_samples() {
+                Some(start) if at_samples >= start => self.finish_ending()?,
+                _ => {
+                    let Some(seg) = self.ending.as_mut() else { return Ok(()) };
+                    return Self::push_audio(seg, &self.source, at_samples, packet);
+                }
+            }
+        }
         let Some(seg) = self.open.as_mut() else { return Ok(()) };
+        Self::push_audio(seg, &self.source, at_samples, packet)
+    }
+
+    /// Adds an Opus packet to `seg`, unless it began before the segment did.
+    fn push_audio(seg: &mut OpenSegment, source: &str, at_samples: u64, packet: &[u8]) -> Result<(), SegmentError> {
         let seg_start = seg.meta.start_ms * AUDIO_RATE / 1000;
-        if !self.with_audio || at_samples < seg_start {
+        if at_samples < seg_start {
             return Ok(());
         }
         let t = at_samples - seg_start;
-        seg.muxer.write_audio(t, t, packet).map_err(|e| mux_err(&self.source, e))?;
+        let t = t - *seg.audio_offset.get_or_insert(t);
+        seg.muxer.write_audio(t, t, packet).map_err(|e| mux_err(source, e))?;
         seg.queued_audio += 1;
         Ok(())
     }
@@ -240,6 +288,7 @@ impl TrackWriter {
             queued_video: 0,
             queued_audio: 0,
             last_video_ms: at_ms,
+            audio_offset: None,
         });
         Ok(())
     }
@@ -261,17 +310,39 @@ impl TrackWriter {
         write_sidecar(&sidecar_path(&seg.partial), &seg.meta)
     }
 
-    /// Finishes the open segment, if any: last fragment, fsync, hash, rename, manifest.
+    /// Finishes the segments still open: the one ending, then the open one (its record is
+    /// returned): last fragment, fsync, hash, rename, manifest.
     pub fn close(&mut self) -> Result<Option<SegmentRecord>, SegmentError> {
-        let Some(mut seg) = self.open.take() else { return Ok(None) };
+        self.finish_ending()?;
+        match self.take_open() {
+            Some(seg) => self.finish_segment(seg).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The open segment, no longer announced as open.
+    fn take_open(&mut self) -> Option<OpenSegment> {
+        let seg = self.open.take()?;
         if let Some(status) = &self.status {
             status.closed(&self.source);
         }
+        Some(seg)
+    }
+
+    /// Finishes the segment still taking its last sound, if any.
+    fn finish_ending(&mut self) -> Result<(), SegmentError> {
+        match self.ending.take() {
+            Some(seg) => self.finish_segment(seg).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    fn finish_segment(&mut self, mut seg: OpenSegment) -> Result<SegmentRecord, SegmentError> {
         Self::flush_fragment(&mut seg, self.frame_ms)?;
         drop(seg.file);
         let record = finish(&self.spool, &seg.partial, &seg.meta, false, self.seal.as_deref())?;
         self.finished.push(record.clone());
-        Ok(Some(record))
+        Ok(record)
     }
 }
 

@@ -99,6 +99,27 @@ fn audio_rms_dbfs(file: &Path) -> f64 {
     20.0 * rms.max(1e-9).log10()
 }
 
+/// Where the sound of `file` stops and starts again (in seconds): packets more than 25 ms apart,
+/// and a first packet later than the first picture.
+fn audio_holes(file: &Path) -> Vec<(f64, f64)> {
+    let times = |stream: &str| -> Vec<f64> {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+            .arg(file)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
+    };
+    let (video, audio) = (times("v"), times("a"));
+    let mut holes: Vec<(f64, f64)> = audio.windows(2).filter(|w| w[1] - w[0] > 0.025).map(|w| (w[0], w[1])).collect();
+    if let (Some(v), Some(a)) = (video.first(), audio.first()) {
+        if a - v > 0.025 {
+            holes.insert(0, (*v, *a));
+        }
+    }
+    holes
+}
+
 /// The spool's manifest rows, as JSON.
 fn manifest(dir: &Path) -> Vec<Value> {
     let spool = vigil_spool::Spool::open(dir).unwrap();
@@ -127,9 +148,10 @@ fn thirty_seconds_of_two_monitors_camera_and_tone() {
     for s in ["camera", "screen-0", "screen-1"] {
         assert!(names.contains(&s), "{s} missing: {names:?}");
     }
-    // The microphone came through the sound server's own client (libpulse), in the camera's file.
+    // The microphone is the sound server's default source, named as the server names it (asked
+    // through libpulse), and is carried in the camera's file.
     let camera = sources.iter().find(|s| s["source"] == "camera").unwrap();
-    assert!(camera["description"].as_str().unwrap().ends_with("+ the sound server's default source"), "{camera:#}");
+    assert!(camera["description"].as_str().unwrap().ends_with("+ Monitor of Null Output"), "{camera:#}");
 
     let rows = manifest(dir.path());
     let files = segments_on_disk(dir.path());
@@ -149,6 +171,7 @@ fn thirty_seconds_of_two_monitors_camera_and_tone() {
             assert!((frames as f64 - expected).abs() <= 1.5, "{}: {frames} frames in {duration_s} s", file.display());
             let rms = audio_rms_dbfs(&file);
             assert!((rms - -9.03).abs() < 1.5, "{}: audio RMS {rms:.2} dBFS, tone is -9.03", file.display());
+            assert_eq!(audio_holes(&file), [], "{}: the sound stops and starts again", file.display());
         } else {
             assert_eq!((p.width, p.height), (1920, 1080), "{}", file.display());
             assert_eq!(p.codecs, ["h264"]);
@@ -368,6 +391,37 @@ fn no_camera_and_a_lost_microphone_are_events_and_the_rest_goes_on() {
         .max()
         .unwrap();
     assert!(camera_end >= 9_000, "camera stopped at {camera_end} ms");
+}
+
+/// No sound server runs (and none may be started for Vigil): libpulse gives up within a second,
+/// cpal's fallback finds no microphone either, that is one `device.missing` event, and the
+/// camera records from the start to the end.
+#[test]
+fn without_a_sound_server_the_microphone_is_missing_and_the_camera_records() {
+    let xvfb = XvfbDisplay::start(640, 480).expect("Xvfb");
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["record", "--json", "--out"])
+        .arg(dir.path())
+        .args(["--duration", "6", "--camera", "synthetic", "--screens", "none"])
+        .env("DISPLAY", &xvfb.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("PULSE_SERVER", format!("unix:{}", nowhere.path().join("pulse/native").display()))
+        .env("XDG_RUNTIME_DIR", nowhere.path())
+        .env("HOME", nowhere.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let spool = vigil_spool::Spool::open(dir.path()).unwrap();
+    let events = spool.events().unwrap();
+    let missing: Vec<_> =
+        events.iter().filter(|e| e.kind == "device.missing" && e.data["device"] == "microphone").collect();
+    assert_eq!(missing.len(), 1, "{events:#?}");
+    let camera: Vec<_> = spool.segments().unwrap().into_iter().filter(|s| s.source == "camera").collect();
+    let first = camera.iter().map(|s| s.start_ms).min().expect("no camera segment");
+    let end = camera.iter().map(|s| s.start_ms + s.duration_ms).max().unwrap();
+    assert!(first < 3_000 && end >= 5_000, "camera from {first} to {end} ms");
 }
 
 /// A small tmpfs as the spool's file system, unmounted when dropped.
