@@ -75,9 +75,13 @@ impl Drop for Reservation {
     }
 }
 
+/// Waits for the server's socket, or for the server to exit (then says so at once). On a machine
+/// that has just booted, with two cores busy starting apps, Xvfb has taken over 15 s once.
 fn wait_for_socket(n: u32, server: &mut Guard) -> Result<()> {
     let socket = format!("/tmp/.X11-unix/X{n}");
-    wait_until(Duration::from_secs(15), &format!("X server socket {socket}"), || Path::new(&socket).exists())?;
+    wait_until(Duration::from_secs(90), &format!("X server socket {socket}"), || {
+        Path::new(&socket).exists() || !matches!(server.child.try_wait(), Ok(None))
+    })?;
     server.ensure_running()
 }
 
