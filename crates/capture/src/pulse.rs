@@ -16,7 +16,7 @@ use libpulse_binding::stream::Direction;
 use libpulse_simple_binding::Simple;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,22 +25,37 @@ use std::time::{Duration, Instant};
 /// speech flag).
 const FRAGMENT: usize = 4_800;
 
-/// A running capture from the sound server's default source; stops (within one fragment) when
-/// dropped.
+/// What `stop` holds while the capture runs.
+const RUNNING: u64 = u64::MAX;
+
+/// Reads after a stop, at most: the sound still in the server's buffers (its latency, under a
+/// fragment here) and the fragment being filled, with room for a clock that runs a little slow.
+const READS_AFTER_STOP: u32 = 5;
+
+/// A running capture from the sound server's default source. Dropping it stops it once the sound
+/// captured up to that moment has arrived (the server's latency and one fragment later, about
+/// 0.2 s): a recording's sound ends where its pictures end.
 pub(crate) struct PulseReader {
     /// The source's description ("Built-in Audio Analog Stereo").
     pub(crate) device: String,
-    stop: Arc<AtomicBool>,
+    epoch: Instant,
+    /// Where the sound stops, in samples on the recording clock; [`RUNNING`] until then.
+    stop: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for PulseReader {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(samples_at(self.epoch.elapsed()), Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
+}
+
+/// Samples at 48 kHz in `d`.
+fn samples_at(d: Duration) -> u64 {
+    (d.as_secs_f64() * 48_000.0) as u64
 }
 
 /// Connects to the sound server and starts reading its default source into `tx` (chunks
@@ -66,7 +81,7 @@ pub(crate) fn start(
             device: "microphone".into(),
             message: format!("the sound server did not open its default source: {e}"),
         })?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicU64::new(RUNNING));
     let thread = {
         let stop = stop.clone();
         std::thread::Builder::new()
@@ -74,7 +89,7 @@ pub(crate) fn start(
             .spawn(move || read(&simple, &stop, &tx, epoch, &dropped, &errors))
             .map_err(|e| CaptureError::Device { device: "microphone".into(), message: e.to_string() })?
     };
-    Ok(PulseReader { device, stop, thread: Some(thread) })
+    Ok(PulseReader { device, epoch, stop, thread: Some(thread) })
 }
 
 /// The description of the sound server's default source, if a server answers within a second
@@ -118,7 +133,7 @@ fn default_source() -> Option<String> {
 
 fn read(
     simple: &Simple,
-    stop: &AtomicBool,
+    stop: &AtomicU64,
     tx: &crossbeam_channel::Sender<MicChunk>,
     epoch: Instant,
     dropped: &AtomicU64,
@@ -126,7 +141,17 @@ fn read(
 ) {
     let mut bytes = vec![0u8; FRAGMENT * std::mem::size_of::<f32>()];
     let mut position: Option<u64> = None;
-    while !stop.load(Ordering::Relaxed) {
+    let mut reads_after_stop = 0;
+    loop {
+        let stop_at = stop.load(Ordering::Relaxed);
+        if stop_at != RUNNING {
+            // Stopped: read on until the sound up to the stop has come (none is owed before the
+            // first fragment).
+            if position.is_none_or(|p| p >= stop_at) || reads_after_stop == READS_AFTER_STOP {
+                return;
+            }
+            reads_after_stop += 1;
+        }
         if let Err(e) = simple.read(&mut bytes) {
             let _ = errors.send(format!("the sound server stopped sending sound: {e}"));
             return;
@@ -134,12 +159,19 @@ fn read(
         // The first fragment's last sample was captured the server's latency ago (what is still
         // in its buffers and the source's own delay); the fragment began its length before that.
         let start = *position.get_or_insert_with(|| {
-            let latency = simple.get_latency().map_or(0.0, |l| l.0 as f64 / 1e6);
-            tracing::debug!("microphone: the sound server's latency is {:.0} ms", latency * 1000.0);
-            let end = (epoch.elapsed().as_secs_f64() - latency).max(0.0);
-            ((end * 48_000.0) as u64).saturating_sub(FRAGMENT as u64)
+            let latency = simple.get_latency().map_or(0, |l| l.0);
+            tracing::debug!("microphone: the sound server's latency is {} ms", latency / 1000);
+            let end = samples_at(epoch.elapsed().saturating_sub(Duration::from_micros(latency)));
+            end.saturating_sub(FRAGMENT as u64)
         });
-        let samples: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let mut samples: Vec<f32> =
+            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        // Nothing captured after the stop.
+        let stop_at = stop.load(Ordering::Relaxed);
+        samples.truncate(usize::try_from(stop_at.saturating_sub(start)).unwrap_or(usize::MAX));
+        if samples.is_empty() {
+            return;
+        }
         position = Some(start + samples.len() as u64);
         if tx.try_send(MicChunk { at_samples: start, samples }).is_err() {
             dropped.fetch_add(1, Ordering::Relaxed);

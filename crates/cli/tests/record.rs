@@ -102,15 +102,7 @@ fn audio_rms_dbfs(file: &Path) -> f64 {
 /// Where the sound of `file` stops and starts again (in seconds): packets more than 25 ms apart,
 /// and a first packet later than the first picture.
 fn audio_holes(file: &Path) -> Vec<(f64, f64)> {
-    let times = |stream: &str| -> Vec<f64> {
-        let out = Command::new("ffprobe")
-            .args(["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time", "-of", "csv=p=0"])
-            .arg(file)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
-    };
-    let (video, audio) = (times("v"), times("a"));
+    let (video, audio) = (packet_times(file, "v"), packet_times(file, "a"));
     let mut holes: Vec<(f64, f64)> = audio.windows(2).filter(|w| w[1] - w[0] > 0.025).map(|w| (w[0], w[1])).collect();
     if let (Some(v), Some(a)) = (video.first(), audio.first()) {
         if a - v > 0.025 {
@@ -118,6 +110,26 @@ fn audio_holes(file: &Path) -> Vec<(f64, f64)> {
         }
     }
     holes
+}
+
+/// How much sooner a file's sound ends than its pictures, in seconds. A stream ends one packet
+/// after its last packet starts (ffprobe knows no duration for Opus packets in fragments).
+fn sound_short_of_pictures(file: &Path) -> f64 {
+    let end = |t: Vec<f64>| match t[..] {
+        [.., a, b] => b + (b - a),
+        _ => 0.0,
+    };
+    end(packet_times(file, "v")) - end(packet_times(file, "a"))
+}
+
+/// The time of each packet of a file's `stream` ("v" or "a"), in seconds.
+fn packet_times(file: &Path, stream: &str) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
 /// The spool's manifest rows, as JSON.
@@ -172,6 +184,11 @@ fn thirty_seconds_of_two_monitors_camera_and_tone() {
             let rms = audio_rms_dbfs(&file);
             assert!((rms - -9.03).abs() < 1.5, "{}: audio RMS {rms:.2} dBFS, tone is -9.03", file.display());
             assert_eq!(audio_holes(&file), [], "{}: the sound stops and starts again", file.display());
+            // The sound goes on to the last picture, in the last segment too (the sound still on
+            // its way from the server when the recording stops is waited for).
+            let short = sound_short_of_pictures(&file);
+            eprintln!("{}: the sound ends {short:.3} s before the pictures", file.display());
+            assert!(short < 0.07, "{}: the sound ends {short:.3} s before the pictures", file.display());
         } else {
             assert_eq!((p.width, p.height), (1920, 1080), "{}", file.display());
             assert_eq!(p.codecs, ["h264"]);
