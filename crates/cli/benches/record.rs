@@ -30,6 +30,8 @@ struct Sample {
     file_mib: f64,
     /// Shared memory (the X server's screen images), MiB.
     shmem_mib: f64,
+    /// Resident now, MiB.
+    rss_mib: f64,
 }
 
 fn sample(pid: u32) -> Option<Sample> {
@@ -46,6 +48,7 @@ fn sample(pid: u32) -> Option<Sample> {
         anon_mib: mib("RssAnon:")?,
         file_mib: mib("RssFile:")?,
         shmem_mib: mib("RssShmem:")?,
+        rss_mib: mib("VmRSS:")?,
     })
 }
 
@@ -57,10 +60,8 @@ struct Usage {
     peak_at: f64,
     /// CPU seconds of each thread (by name, threads of one name summed), most first.
     threads: Vec<(String, f64)>,
-    /// The last sample's anonymous, file-backed and shared resident memory, MiB.
-    anon_mib: f64,
-    file_mib: f64,
-    shmem_mib: f64,
+    /// The sample with the most resident memory (its anonymous, file-backed and shared parts).
+    fullest: Sample,
 }
 
 /// Runs `child` to its end, sampling it until just before it exits.
@@ -69,12 +70,16 @@ fn measure(mut child: Child) -> Usage {
     let start = Instant::now();
     let mut last = Sample::default();
     let mut peak_at = 0.0;
+    let mut fullest = Sample::default();
     // Each thread's name and CPU seconds when last seen (a thread's figures go when it ends).
     let mut threads = std::collections::BTreeMap::new();
     loop {
         if let Some(s) = sample(pid) {
             if s.peak_mib > last.peak_mib {
                 peak_at = start.elapsed().as_secs_f64();
+            }
+            if s.rss_mib > fullest.rss_mib {
+                fullest = s;
             }
             last = s;
         }
@@ -90,9 +95,7 @@ fn measure(mut child: Child) -> Usage {
         peak_mib: last.peak_mib,
         peak_at,
         threads: by_name(threads.into_values()),
-        anon_mib: last.anon_mib,
-        file_mib: last.file_mib,
-        shmem_mib: last.shmem_mib,
+        fullest,
     }
 }
 
@@ -225,8 +228,8 @@ fn main() {
             let u = measure(vigil(dir.path(), &vnc.display, &pulse, &args));
             let label = if analysis { "with the analysis (default flags)" } else { "without analysis" };
             println!(
-                "vigil default recording {label} (camera {camera} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at the end {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}\n  CPU by thread: {}",
-                100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.anon_mib, u.file_mib, u.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), thread_list(&u)
+                "vigil default recording {label} (camera {camera} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at its fullest {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}\n  CPU by thread: {}",
+                100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.fullest.anon_mib, u.fullest.file_mib, u.fullest.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), thread_list(&u)
             );
             u
         };
