@@ -465,6 +465,13 @@ pub fn exam_banner(
   let b = document.getElementById("vigil-banner");
   const back = () => {{ const el = b && b.vigilReturnTo; if (el && el.isConnected) el.focus(); }};
   if (!lines.length) {{ if (b) {{ if (document.activeElement === b) back(); b.remove(); }} return; }}
+  // Only a line that was not there before takes the focus (one that ends does not).
+  const before = JSON.parse((b && b.dataset.lines) || "[]");
+  const fresh = lines.some((l) => !before.includes(l));
+  let returnTo = document.activeElement;
+  // A banner that has the focus already is replaced: focusing it again is no focus change, and a
+  // screen reader would not speak the new line.
+  if (b && fresh && document.activeElement === b) {{ returnTo = b.vigilReturnTo; b.remove(); b = null; }}
   if (!b) {{
     b = document.createElement("div");
     b.id = "vigil-banner";
@@ -480,11 +487,9 @@ pub fn exam_banner(
   const hint = {hint};
   if (hint) {{ const h = line(hint); h.style.cssText = "font-weight:400;font-size:15px"; b.append(h); }}
   b.setAttribute("aria-label", [...lines, hint].filter(Boolean).join(" "));
-  // Only a line that was not there before takes the focus (one that ends does not).
-  const before = JSON.parse(b.dataset.lines || "[]");
   b.dataset.lines = JSON.stringify(lines);
-  if (!lines.some((l) => !before.includes(l))) return;
-  if (document.activeElement !== b) b.vigilReturnTo = document.activeElement;
+  if (!fresh) return;
+  if (document.activeElement !== b) b.vigilReturnTo = returnTo;
   b.focus();
 }})();"#
     );

@@ -166,9 +166,9 @@ fn a_blind_candidate_hears_each_screen_its_errors_and_warnings() {
     let anydesk = RenamedProcess::start("anydesk", 300).unwrap();
     let warning = say("en", "warning.app");
     reader.wait_said(mark, long, "the prohibited-application warning", |s| s.contains(&warning)).unwrap();
-    drop(anydesk);
 
-    // A message from the proctor reaches the exam window too, and is spoken there.
+    // A message from the proctor reaches the exam window too, and is spoken there, even while the
+    // warning's banner has the focus (focusing it again would be no focus change, and silent).
     let sessions = server.review("/v1/review/sessions").unwrap();
     let id = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
     let mark = reader.mark();
@@ -181,6 +181,7 @@ fn a_blind_candidate_hears_each_screen_its_errors_and_warnings() {
     assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
     let message = format!("{}: Please face the camera", en("exam.message.from_proctor"));
     reader.wait_said(mark, long, "the proctor's message", |s| s.contains(&message)).unwrap();
+    drop(anydesk);
 
     // Back in the app's window: Finish, confirm, and the finish screen and the receipt are heard.
     reader.focus_window("Vigil").unwrap();
