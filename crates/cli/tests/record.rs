@@ -112,8 +112,9 @@ fn audio_holes(file: &Path) -> Vec<(f64, f64)> {
     holes
 }
 
-/// How much sooner a file's sound ends than its pictures, in seconds. A stream ends one packet
-/// after its last packet starts (ffprobe knows no duration for Opus packets in fragments).
+/// How much sooner a file's sound ends than its last picture is taken, in seconds. The sound
+/// ends one packet after its last packet starts (ffprobe knows no duration for Opus packets in
+/// fragments).
 fn sound_short_of_last_picture(file: &Path) -> f64 {
     let last_picture = packet_times(file, "v").last().copied().unwrap_or(0.0);
     let sound_end = match packet_times(file, "a")[..] {
