@@ -59,10 +59,8 @@ pub fn encoder_config(content: Content, width: u32, height: u32, fps: f32) -> En
         // ~0.1 bit per pixel per frame: 640x480@15 -> ~460 kbit/s.
         Content::Camera => (UsageType::CameraVideoRealTime, (pixels * fps * 0.1) as u32),
         // Screens change rarely and must stay readable: ~0.5 bit per pixel per frame. The
-        // screen-content mode finds text that scrolled: on scrolled 1080p text it takes a quarter
-        // of the camera mode's bytes at a better worst picture (40 dB against 33), for twice the
-        // encode time and an ~8 MiB feature store per reference picture (`cargo bench -p
-        // vigil-cli --bench record -- modes`).
+        // screen-content mode keeps scrolled text sharp for a third of the camera mode's bytes, at
+        // ~23 MiB more memory per 1080p screen (`cargo bench -p vigil-capture --bench screen_content`).
         Content::Screen => (UsageType::ScreenContentRealTime, (pixels * fps * 0.5) as u32),
     };
     EncoderConfig::new()

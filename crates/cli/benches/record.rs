@@ -4,9 +4,8 @@
 //! the stop token to every track closed and filed). Prints figures; asserts nothing.
 //!
 //! `cargo bench -p vigil-cli --bench record -- whole` runs one part only: `stop`, `whole` (the
-//! default recording with and without analysis, next to ffmpeg), `screens` (per frame, X11 and
-//! Wayland) or `modes` (OpenH264's screen-content mode, which screens use, against its camera mode
-//! on text being read and scrolled: bytes, luma PSNR, encode time).
+//! default recording with and without analysis, next to ffmpeg) or `screens` (per frame, X11 and
+//! Wayland).
 //!
 //! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera;
 //! for Wayland, a headless sway with one 1920x1080 output (wlroots screencopy, then the ScreenCast
@@ -320,63 +319,6 @@ fn main() {
 
     if wants("screens") {
         screens(&vnc, &pulse, &secs);
-    }
-    if wants("modes") {
-        screen_modes();
-    }
-}
-
-/// OpenH264's screen-content mode against its camera mode, both at the screens' settings
-/// (`encoder_config`), on 20 pictures of 1920x1080 text (the README, rendered by ImageMagick) read
-/// the way a candidate reads: still, scrolled by a line or two, a page on, back.
-fn screen_modes() {
-    use openh264::encoder::{Encoder, UsageType};
-    use openh264::formats::{BgraSliceU8, YUVBuffer, YUVSource};
-    use vigil_capture::encode::{encoder_config, Content};
-    let (w, h, tall) = (1920usize, 1080usize, 4200usize);
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let text: String =
-        readme.lines().take(230).map(|l| format!("{}\n", l.chars().take(200).collect::<String>())).collect();
-    let out = Command::new("convert")
-        .args(["-size", &format!("{w}x{tall}"), "xc:white", "-font", "DejaVu-Sans-Mono", "-pointsize", "15"])
-        .args(["-fill", "#202020", "-annotate", "+24+24", &text, "-depth", "8", "bgra:-"])
-        .output()
-        .expect("ImageMagick");
-    assert_eq!(out.stdout.len(), w * tall * 4, "{}", String::from_utf8_lossy(&out.stderr));
-    let offsets = [0, 0, 0, 40, 40, 80, 80, 80, 120, 1080, 1080, 1120, 1160, 1160, 600, 600, 640, 2000, 2000, 2040];
-    let pictures: Vec<YUVBuffer> = offsets
-        .iter()
-        .map(|&y| YUVBuffer::from_bgra8_source(BgraSliceU8::new(&out.stdout[y * w * 4..(y + h) * w * 4], (w, h))))
-        .collect();
-    for (name, usage) in
-        [("screen-content", UsageType::ScreenContentRealTime), ("camera", UsageType::CameraVideoRealTime)]
-    {
-        let config = encoder_config(Content::Screen, w as u32, h as u32, 1.0).usage_type(usage);
-        let mut encoder = Encoder::with_api_config(openh264::OpenH264API::from_source(), config).unwrap();
-        let mut decoder = openh264::decoder::Decoder::new().unwrap();
-        let (mut bytes, mut psnr, mut seconds) = (0, Vec::new(), 0.0);
-        for (i, picture) in pictures.iter().enumerate() {
-            let t = Instant::now();
-            let bits = encoder.encode_at(picture, openh264::Timestamp::from_millis(i as u64 * 1000)).unwrap().to_vec();
-            seconds += t.elapsed().as_secs_f64();
-            bytes += bits.len();
-            let decoded = decoder.decode(&bits).unwrap().expect("a picture per frame");
-            let stride = decoded.strides().0;
-            let squares: f64 = (0..h)
-                .flat_map(|row| (0..w).map(move |x| (row, x)))
-                .map(|(row, x)| {
-                    (f64::from(decoded.y()[row * stride + x]) - f64::from(picture.y()[row * w + x])).powi(2)
-                })
-                .sum();
-            psnr.push(10.0 * (255.0f64.powi(2) / (squares / (w * h) as f64).max(1e-9)).log10());
-        }
-        println!(
-            "screen pictures in {name} mode (20 of 1920x1080 text, read and scrolled, 1 frame/s): {} KiB, luma PSNR mean {:.1} dB, worst {:.1} dB, {:.1} ms per frame to encode",
-            bytes / 1024,
-            psnr.iter().sum::<f64>() / psnr.len() as f64,
-            psnr.iter().copied().fold(f64::INFINITY, f64::min),
-            seconds * 1000.0 / pictures.len() as f64
-        );
     }
 }
 
