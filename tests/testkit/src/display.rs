@@ -32,10 +32,33 @@ fn stale(lock: &Path) -> bool {
         .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
 }
 
+/// Makes the directory of X servers' sockets, world-writable and sticky, before any server starts.
+/// On a fresh machine it does not exist yet, and two X servers started together (tests run in
+/// parallel) race to create it: the loser then runs listening only on its abstract socket, with no
+/// socket file for a test to wait for (seen in 4 of 5 tries of two Xvfb started at once).
+fn socket_dir() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    static MADE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if *made {
+        return Ok(());
+    }
+    let dir = Path::new("/tmp/.X11-unix");
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))
+            .with_context(|| format!("making {} world-writable", dir.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    *made = true;
+    Ok(())
+}
+
 /// A display number nobody uses (no socket, no lock file), starting at `from`, reserved for this
 /// fixture by a lock file created atomically, so that tests running in parallel (threads or
 /// processes) never pick the same one. Locks left by killed X servers or tests are cleared.
 fn reserve_display(from: u32) -> Result<(u32, Reservation)> {
+    socket_dir()?;
     for n in from..from + 200 {
         let x_lock = std::path::PathBuf::from(format!("/tmp/.X{n}-lock"));
         let socket = format!("/tmp/.X11-unix/X{n}");
