@@ -1,7 +1,7 @@
 //! Direct X11 screen grabbing for one monitor: MIT-SHM `GetImage` into shared memory (no copy
-//! through the socket, no per-pixel conversion: the encoder takes the BGRX pixels as they are),
-//! and the DAMAGE extension to know whether anything in the monitor's rectangle changed since
-//! the last grab, so that a static screen is not grabbed at all.
+//! through the socket; the caller reads the BGRX pixels in place), one segment for all monitors,
+//! used in turn, and the DAMAGE extension to know whether anything in the monitor's rectangle
+//! changed since the last grab, so that a static screen is not grabbed at all.
 //!
 //! xcap still enumerates monitors (and captures on Wayland, Windows and macOS); this is only the
 //! X11 fast path, used when the server offers 24-bit depth in 32-bit pixels.
@@ -24,15 +24,63 @@ pub fn is_xwayland() -> Result<bool, X11Error> {
     Ok(reply.present())
 }
 
-/// A System V shared-memory segment attached to this process and to the X server.
-struct SharedImage {
-    seg: shm::Seg,
+/// A System V shared-memory segment mapped into this process, which every monitor's grabber
+/// attaches to the X server on its own connection and uses in turn: one image's worth of memory
+/// for all monitors (a 1080p one is 8 MiB, a 4K one 32 MiB), not one per monitor. Grabs hold
+/// `turn` from the request until their pixels are consumed; monitors grabbed about once a second
+/// wait a few milliseconds for each other at most.
+struct Segment {
+    id: i32,
     addr: *mut libc::c_void,
     size: usize,
+    turn: std::sync::Mutex<()>,
 }
 
-// SAFETY: the segment's memory is only read through `&mut X11Grabber` (one thread at a time).
-unsafe impl Send for SharedImage {}
+// SAFETY: the memory is read only while holding `turn`; the pointer itself is never written.
+unsafe impl Send for Segment {}
+unsafe impl Sync for Segment {}
+
+impl Segment {
+    /// The segment in use if it holds `size` bytes, else a new one (grabbers of smaller monitors
+    /// keep the one they have).
+    fn at_least(size: usize) -> Option<std::sync::Arc<Segment>> {
+        static CURRENT: std::sync::Mutex<std::sync::Weak<Segment>> = std::sync::Mutex::new(std::sync::Weak::new());
+        let mut current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(segment) = current.upgrade().filter(|s| s.size >= size) {
+            return Some(segment);
+        }
+        // SAFETY: plain System V shared memory calls. The id is marked for removal at once, so
+        // the segment goes when the last side detaches, even if this process is killed; Linux
+        // still lets the X server attach it for each grabber's connection.
+        let segment = unsafe {
+            let id = libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600);
+            if id < 0 {
+                return None;
+            }
+            let addr = libc::shmat(id, std::ptr::null(), 0);
+            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+            if addr as isize == -1 {
+                return None;
+            }
+            std::sync::Arc::new(Segment { id, addr, size, turn: std::sync::Mutex::new(()) })
+        };
+        *current = std::sync::Arc::downgrade(&segment);
+        Some(segment)
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        // SAFETY: mapped in `at_least`, unmapped once, after every grabber let it go.
+        unsafe { libc::shmdt(self.addr) };
+    }
+}
+
+/// The shared segment as attached to the X server on one connection.
+struct SharedImage {
+    seg: shm::Seg,
+    segment: std::sync::Arc<Segment>,
+}
 
 pub struct X11Grabber {
     conn: xcb::Connection,
@@ -86,28 +134,12 @@ impl X11Grabber {
         if self.conn.active_extensions().all(|e| e != xcb::Extension::Shm) {
             return None;
         }
-        // SAFETY: plain System V shared memory calls; the id is removed once both sides attached,
-        // so the segment disappears when the last one detaches.
-        unsafe {
-            let id = libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600);
-            if id < 0 {
-                return None;
-            }
-            let addr = libc::shmat(id, std::ptr::null(), 0);
-            if addr as isize == -1 {
-                libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
-                return None;
-            }
-            let seg: shm::Seg = self.conn.generate_id();
-            let attached =
-                self.conn.send_and_check_request(&shm::Attach { shmseg: seg, shmid: id as u32, read_only: false });
-            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
-            if attached.is_err() {
-                libc::shmdt(addr);
-                return None;
-            }
-            Some(SharedImage { seg, addr, size })
-        }
+        let segment = Segment::at_least(size)?;
+        let seg: shm::Seg = self.conn.generate_id();
+        self.conn
+            .send_and_check_request(&shm::Attach { shmseg: seg, shmid: segment.id as u32, read_only: false })
+            .ok()?;
+        Some(SharedImage { seg, segment })
     }
 
     /// Whether anything in the rectangle changed since the last [`grab`](Self::grab).
@@ -141,6 +173,7 @@ impl X11Grabber {
         let (x, y, width, height) = self.rect;
         let drawable = x::Drawable::Window(self.root);
         if let Some(shm) = &self.shm {
+            let _turn = shm.segment.turn.lock().unwrap_or_else(|e| e.into_inner());
             let cookie = self.conn.send_request(&shm::GetImage {
                 drawable,
                 x,
@@ -153,8 +186,10 @@ impl X11Grabber {
                 offset: 0,
             });
             self.conn.wait_for_reply(cookie).map_err(err)?;
-            // SAFETY: the server has finished writing (we have its reply); `size` bytes are mapped.
-            let pixels = unsafe { std::slice::from_raw_parts(shm.addr as *const u8, shm.size) };
+            // SAFETY: the server has finished writing (we have its reply), no other grab can start
+            // before `turn` is released; `size` bytes are mapped.
+            let len = (width as usize * height as usize * 4).min(shm.segment.size);
+            let pixels = unsafe { std::slice::from_raw_parts(shm.segment.addr as *const u8, len) };
             return Ok(f(pixels));
         }
         let reply = self
@@ -177,8 +212,6 @@ impl Drop for X11Grabber {
     fn drop(&mut self) {
         if let Some(shm) = self.shm.take() {
             let _ = self.conn.send_and_check_request(&shm::Detach { shmseg: shm.seg });
-            // SAFETY: attached by us in `attach_shm`, detached once.
-            unsafe { libc::shmdt(shm.addr) };
         }
         let _ = self.conn.send_and_check_request(&damage::Destroy { damage: self.damage });
     }
