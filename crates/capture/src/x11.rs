@@ -187,7 +187,7 @@ impl X11Grabber {
             });
             self.conn.wait_for_reply(cookie).map_err(err)?;
             // SAFETY: the server has finished writing (we have its reply), no other grab can start
-            // before `turn` is released; `size` bytes are mapped.
+            // before `turn` is released; the segment maps at least `len` bytes.
             let len = (width as usize * height as usize * 4).min(shm.segment.size);
             let pixels = unsafe { std::slice::from_raw_parts(shm.segment.addr as *const u8, len) };
             return Ok(f(pixels));

@@ -74,14 +74,11 @@ fn monitors_grabbed_together_each_get_their_own_pixels() {
         })
         .collect();
     let started = Instant::now();
-    let mut flip = false;
-    while started.elapsed() < Duration::from_secs(3) {
-        flip = !flip;
-        if flip {
-            paint(&vnc.display, &bitmap, "green", "yellow");
-        } else {
-            paint(&vnc.display, &bitmap, "red", "blue");
+    for (left, right) in [("green", "yellow"), ("red", "blue")].into_iter().cycle() {
+        if started.elapsed() >= Duration::from_secs(3) {
+            break;
         }
+        paint(&vnc.display, &bitmap, left, right);
         std::thread::sleep(Duration::from_millis(60));
     }
     for (i, grabber) in grabbers.into_iter().enumerate() {
