@@ -1,4 +1,4 @@
-//! MediaPipe's BlazeFace face detectors, as ONNX run by tract (pure Rust, no download): a square
+//! MediaPipe's BlazeFace face detectors, as NNEF run by tract (pure Rust, no download): a square
 //! picture in, for each of 896 anchors a score and a box with six key points (the eyes, the nose
 //! tip, the mouth, the ear tragions) out. Vigil ships two of them (see `crates/analysis/models`):
 //! the front-camera model (128x128), for the candidate's face near the camera, and the
@@ -13,7 +13,7 @@
 use crate::vision::{verified_model, Grey, ModelError};
 use std::path::Path;
 use std::sync::Arc;
-use tract_onnx::prelude::*;
+use tract_nnef::prelude::*;
 
 /// A face and which way it is turned.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,9 +63,9 @@ impl BlazeFace {
         let path = dir.join(file);
         let bytes = verified_model(&path, sha256)?;
         let unreadable = |e: TractError| ModelError::Unreadable { path: path.clone(), message: e.to_string() };
-        let plan = tract_onnx::onnx()
+        // The archive holds the typed model, its input already 1 x size x size x 3.
+        let plan = tract_nnef::nnef()
             .model_for_read(&mut &bytes[..])
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, size, size, 3]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(unreadable)?;

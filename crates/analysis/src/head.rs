@@ -11,8 +11,8 @@ use crate::vision::{Grey, ModelError};
 use std::path::Path;
 
 /// The model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
-pub const HEAD_MODEL: &str = "blazeface_back_256.onnx";
-pub const HEAD_MODEL_SHA256: &str = "e04b47765c4c02d54130c1f7c4f5926126c9d118276c3454797d8b406efbe902";
+pub const HEAD_MODEL: &str = "blazeface_back_256.nnef.tar";
+pub const HEAD_MODEL_SHA256: &str = "a182224795e71549f9233425ca2f9dbadb5aa029d05f6dd200bca977c6123889";
 
 /// A face less likely than this is not a face.
 const MIN_SCORE: f32 = 0.7;

@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The near face model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
-pub const FACE_MODEL: &str = "blazeface_front_128.onnx";
-pub const FACE_MODEL_SHA256: &str = "4af9a986f61fad3652b275232d469917ed7c69695c1a5f196c7d056d25b21d1e";
+pub const FACE_MODEL: &str = "blazeface_front_128.nnef.tar";
+pub const FACE_MODEL_SHA256: &str = "ff1fff21d320b0e52e59e606c9111de1af2b1f17c892122a2d72af7083f4c8e2";
 /// A face less likely than this is not a face.
 const MIN_FACE_SCORE: f32 = 0.7;
 
