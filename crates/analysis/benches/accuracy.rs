@@ -4,7 +4,8 @@
 //! downloaded: the camera clips are cut (by `vigil_testkit::camera_clip`, ImageMagick and ffmpeg)
 //! from the public-domain 1927 Solvay photograph the rustface package ships and scikit-image's CC0
 //! "cameraman" (the one turned head, and its mirror image); the voices are
-//! Debian's espeak-ng in English, Kazakh and Russian, the noise, tone and clicks come from sox.
+//! Debian's espeak-ng in English, Kazakh and Russian (alone, over a fan, and two sentences 9 s
+//! apart), the noise, tone, clicks and typing come from sox.
 //!
 //! A flag counts as found when one of the same kind starts and ends within 2 s of the label's;
 //! any other flag is a false alarm. For each kind: precision (raised flags that are labelled),
@@ -126,6 +127,27 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
     }
     let (file, spoken) = speech_clip(dir, "en-fan", "en", voices[0].2, Some(("brownnoise", "0.3")));
     set.push(Labelled { name: "English over fan noise", file, expected: vec![("speech", 3.0, 3.0 + spoken)] });
+    // Speech with a pause: the English sentence, 6 s of silence, the Russian one (each clip has
+    // 3 s of silence before and 4 s after, so the second starts 3 + first + 4 + 2 + 3 s in).
+    let (first, second) = (dir.join("en-padded.wav"), dir.join("ru-padded.wav"));
+    let pause = dir.join("pause.wav");
+    sh("sox", &["-n", "-r", "16000", "-c", "1", "-b", "16", pause.to_str().unwrap(), "trim", "0", "2"]);
+    let file = dir.join("pause-between.wav");
+    sh("sox", &[first.to_str().unwrap(), pause.to_str().unwrap(), second.to_str().unwrap(), file.to_str().unwrap()]);
+    let (a, b) = (seconds_of(&first) - 7.0, seconds_of(&second) - 7.0);
+    let again = 3.0 + a + 4.0 + 2.0 + 3.0;
+    set.push(Labelled {
+        name: "two sentences, 9 s apart",
+        file,
+        expected: vec![("speech", 3.0, 3.0 + a), ("speech", again, again + b)],
+    });
+    // Typing: a 12 ms click (a burst of noise, fading out) every 140 ms, at syllables' pace.
+    let click = dir.join("click.wav");
+    let click_args = ["synth", "0.012", "whitenoise", "vol", "0.6", "fade", "0", "0.012", "0.01", "pad", "0", "0.128"];
+    sh("sox", &[&["-n", "-r", "16000", "-c", "1", "-b", "16", click.to_str().unwrap()][..], &click_args[..]].concat());
+    let file = dir.join("typing.wav");
+    sh("sox", &[click.to_str().unwrap(), file.to_str().unwrap(), "repeat", "142"]);
+    set.push(Labelled { name: "typing (7 keys a second, 20 s)", file, expected: vec![] });
     for (name, synth) in [
         ("fan (brown noise, 20 s)", "brownnoise"),
         ("hiss (white noise, 20 s)", "whitenoise"),
