@@ -7,7 +7,8 @@
 //! default recording with and without analysis, next to ffmpeg) or `screens` (per frame, X11 and
 //! Wayland).
 //!
-//! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, the synthetic camera;
+//! Devices: TigerVNC with two 1920x1080 monitors, PulseAudio playing a tone, as the camera a clip of
+//! ffmpeg's test pattern (the same pictures for both), Vigil's synthetic camera and a face clip;
 //! for Wayland, a headless sway with one 1920x1080 output (wlroots screencopy, then the ScreenCast
 //! portal with PipeWire).
 
@@ -137,10 +138,68 @@ fn thread_list(u: &Usage) -> String {
     busy.join(", ")
 }
 
-fn busy_screens(display: &str) -> Guard {
-    let script = "while true; do xsetroot -solid '#204080'; sleep 0.3; xsetroot -solid '#c08020'; sleep 0.3; done";
-    Guard::spawn(Command::new("sh").args(["-c", script]).env("DISPLAY", display).stdout(Stdio::null()), "xsetroot")
-        .unwrap()
+/// What the monitors show while they change (about twice a second).
+#[derive(Clone, Copy, PartialEq)]
+enum Busy {
+    /// Two solid colours in turn: the cheapest pictures for libx264 (OpenH264's screen-content
+    /// mode reads every line of them looking for one with detail to detect scrolling, but its
+    /// motion search has little to do).
+    Solid,
+    /// A page of text, scrolled two lines down and back: what a desktop usually shows, and the
+    /// dearest for OpenH264's screen-content motion search (whole rows and columns, block hashes).
+    Text,
+}
+
+/// The monitors changing, until dropped (the text pages live in the returned folder).
+fn busy_screens(display: &str, busy: Busy) -> (Guard, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = match busy {
+        Busy::Solid => {
+            "while true; do xsetroot -solid '#204080'; sleep 0.3; xsetroot -solid '#c08020'; sleep 0.3; done".to_owned()
+        }
+        Busy::Text => {
+            // Forty lines of words (a fixed sequence), drawn twice: from the first line, and
+            // from the third. The root window tiles each page across both monitors.
+            let words = ["let", "answer", "question", "fn", "return", "match", "exam", "timeline", "review", "flag"];
+            let mut seed = 7u32;
+            let lines: Vec<String> = (1..=40)
+                .map(|n| {
+                    let mut line = format!("{n:3}  ");
+                    for _ in 0..3 + n % 7 {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        line.push_str(words[(seed >> 16) as usize % words.len()]);
+                        line.push(' ');
+                    }
+                    line
+                })
+                .collect();
+            for (name, from) in [("a.xbm", 0), ("b.xbm", 2)] {
+                let drawn = Command::new("convert")
+                    .args([
+                        "-size",
+                        "960x540",
+                        "xc:white",
+                        "-font",
+                        "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+                    ])
+                    .args(["-pointsize", "13", "-fill", "black", "-annotate", "+8+16", &lines[from..].join("\n")])
+                    .arg("-monochrome")
+                    .arg(dir.path().join(name))
+                    .status()
+                    .expect("ImageMagick");
+                assert!(drawn.success(), "ImageMagick could not draw a page of text");
+            }
+            let (a, b) = (dir.path().join("a.xbm"), dir.path().join("b.xbm"));
+            format!(
+                "while true; do xsetroot -bitmap '{}'; sleep 0.3; xsetroot -bitmap '{}'; sleep 0.3; done",
+                a.display(),
+                b.display()
+            )
+        }
+    };
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script]).env("DISPLAY", display).stdout(Stdio::null());
+    (Guard::spawn(&mut cmd, "xsetroot").unwrap(), dir)
 }
 
 fn vigil(dir: &Path, display: &str, pulse: &PulseAudio, args: &[&str]) -> Child {
@@ -212,13 +271,25 @@ fn main() {
     }
 
     // 1. The whole default recording, screens changing, without and with the on-device analysis
-    // (the default policy's flags), next to ffmpeg doing the same job: a 640x480@15 test pattern
-    // (ffmpeg's testsrc2 for the synthetic camera) with the microphone in Opus, and both monitors
-    // at 1 frame/s, all in H.264 (libx264 ultrafast).
+    // (the default policy's flags), next to ffmpeg doing the same job on the same pictures: the
+    // camera is ffmpeg's 640x480@15 test pattern (testsrc2, rendered once to a Y4M clip that both
+    // play in a loop) with the microphone in Opus, and both monitors at 1 frame/s, all in H.264
+    // (Vigil: OpenH264; ffmpeg: libx264 ultrafast). Then Vigil with its own synthetic camera (its
+    // pattern moves everywhere in every picture: harder to encode than testsrc2).
     if wants("whole") {
-        let _busy = busy_screens(&vnc.display);
+        let mut busy = busy_screens(&vnc.display, Busy::Text);
         let policy = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(policy.path(), "schema = 1\n").unwrap();
+        let clips = tempfile::tempdir().unwrap();
+        let pattern = clips.path().join("testsrc2.y4m");
+        let rendered = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=15", "-t", "10"])
+            .args(["-pix_fmt", "yuv420p"])
+            .arg(&pattern)
+            .status()
+            .expect("ffmpeg");
+        assert!(rendered.success(), "ffmpeg could not render the test pattern");
+        let pattern_camera = format!("file:{}", pattern.display());
         let whole = |camera: &str, analysis: bool| {
             let dir = tempfile::tempdir().unwrap();
             let mut args = vec!["--duration", &secs, "--camera", camera];
@@ -228,75 +299,85 @@ fn main() {
             let u = measure(vigil(dir.path(), &vnc.display, &pulse, &args));
             let label = if analysis { "with the analysis (default flags)" } else { "without analysis" };
             println!(
-                "vigil default recording {label} (camera {camera} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at its fullest {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}\n  CPU by thread: {}",
-                100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.fullest.anon_mib, u.fullest.file_mib, u.fullest.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), thread_list(&u)
+                "vigil default recording {label} (camera {} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at its fullest {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}\n  CPU by thread: {}",
+                camera.rsplit('/').next().unwrap_or(camera), 100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.fullest.anon_mib, u.fullest.file_mib, u.fullest.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), thread_list(&u)
             );
             u
         };
-        let (plain, analysed) = (whole("synthetic", false), whole("synthetic", true));
         let out = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new("ffmpeg");
-        cmd.args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x480:rate=15",
-            "-f",
-            "pulse",
-            "-i",
-            "default",
-        ]);
-        for x in [0, 1920] {
-            cmd.args(["-f", "x11grab", "-framerate", "1", "-video_size", "1920x1080", "-i"])
-                .arg(format!("{}+{x},0", vnc.display));
-        }
+        // The clip in a loop at its own rate, as Vigil plays it.
+        let ffmpeg_camera = || {
+            let mut cmd = Command::new("ffmpeg");
+            cmd.args(["-v", "error", "-y", "-stream_loop", "-1", "-re", "-i"]).arg(&pattern);
+            cmd
+        };
         let h264 = ["-c:v", "libx264", "-preset", "ultrafast"];
-        cmd.args(["-map", "0:v", "-map", "1:a"]).args(h264).args(["-b:v", "600k", "-c:a", "libopus", "-b:a", "32k"]);
-        cmd.args(["-t", &secs]).arg(out.path().join("camera.mp4"));
-        for (i, name) in [(2, "a.mp4"), (3, "b.mp4")] {
-            cmd.args(["-map", &format!("{i}:v")])
-                .args(h264)
-                .args(["-b:v", "1M", "-t", &secs])
-                .arg(out.path().join(name));
-        }
-        let ff = measure(
-            cmd.envs(pulse.env())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("ffmpeg"),
-        );
+        let quiet = |cmd: &mut Command| {
+            let child = cmd.envs(pulse.env()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            measure(child.spawn().expect("ffmpeg"))
+        };
+        let ffmpeg_whole = || {
+            let mut cmd = ffmpeg_camera();
+            cmd.args(["-f", "pulse", "-i", "default"]);
+            for x in [0, 1920] {
+                cmd.args(["-f", "x11grab", "-framerate", "1", "-video_size", "1920x1080", "-i"])
+                    .arg(format!("{}+{x},0", vnc.display));
+            }
+            cmd.args(["-map", "0:v", "-map", "1:a"]).args(h264);
+            cmd.args(["-b:v", "600k", "-c:a", "libopus", "-b:a", "32k", "-t", &secs])
+                .arg(out.path().join("camera.mp4"));
+            for (i, name) in [(2, "a.mp4"), (3, "b.mp4")] {
+                cmd.args(["-map", &format!("{i}:v")]).args(h264).args(["-b:v", "1M", "-t", &secs]);
+                cmd.arg(out.path().join(name));
+            }
+            let ff = quiet(&mut cmd);
+            println!(
+                "ffmpeg, the same job (the same testsrc2 clip + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, peak RSS {:.0} MiB",
+                100.0 * ff.cpu / ff.wall, ff.peak_mib
+            );
+            ff
+        };
         let share = |u: &Usage| u.cpu / u.wall;
+        let (plain, analysed, ff) = (whole(&pattern_camera, false), whole(&pattern_camera, true), ffmpeg_whole());
         println!(
-            "ffmpeg, the same job (testsrc2 640x480@15 + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, peak RSS {:.0} MiB",
-            100.0 * share(&ff), ff.peak_mib
-        );
-        println!(
-            "vigil / ffmpeg CPU, the whole job: without analysis {:.2}, with the analysis {:.2} (the analysis alone: {:.1}% of one core)",
+            "vigil / ffmpeg CPU, the whole job (the screens: a page of text scrolling): without analysis {:.2}, with the analysis {:.2} (the analysis alone: {:.1}% of one core)",
             share(&plain) / share(&ff),
             share(&analysed) / share(&ff),
             100.0 * (share(&analysed) - share(&plain))
         );
+        let (synthetic_plain, synthetic_analysed) = (whole("synthetic", false), whole("synthetic", true));
+        println!(
+            "vigil / ffmpeg CPU with Vigil's synthetic camera instead (a harder picture than ffmpeg's): without analysis {:.2}, with the analysis {:.2}",
+            share(&synthetic_plain) / share(&ff),
+            share(&synthetic_analysed) / share(&ff),
+        );
         // The analysis alone where little else runs, so that its share is not lost in the whole
         // job's spread between runs: the camera only, without and with it, for the whole run
         // (loading the models included) and once loaded (a run minus one of a third its length).
-        let camera_only = |analysis: bool, seconds: u64| {
+        let camera_only = |camera: &str, analysis: bool, seconds: u64| {
             let dir = tempfile::tempdir().unwrap();
             let seconds = seconds.to_string();
-            let mut args = vec!["--duration", &seconds, "--camera", "synthetic", "--screens", "none", "--mic", "none"];
+            let mut args = vec!["--duration", &seconds, "--camera", camera, "--screens", "none", "--mic", "none"];
             if analysis {
                 args.extend(["--policy", policy.path().to_str().unwrap()]);
             }
             measure(vigil(dir.path(), &vnc.display, &pulse, &args))
         };
         let costs = |analysis: bool| {
-            let (long, short) = (camera_only(analysis, SECONDS), camera_only(analysis, SECONDS / 3));
+            let (long, short) =
+                (camera_only("synthetic", analysis, SECONDS), camera_only("synthetic", analysis, SECONDS / 3));
             (share(&long), (long.cpu - short.cpu) / (long.wall - short.wall))
         };
+        // Where the whole job's gap comes from: the camera's encoder on the same pictures.
+        let vigil_camera = camera_only(&pattern_camera, false, SECONDS);
+        let ffmpeg_camera =
+            quiet(ffmpeg_camera().args(h264).args(["-b:v", "600k", "-t", &secs]).arg(out.path().join("c.mp4")));
+        println!(
+            "the camera alone, the same testsrc2 clip at 640x480@15: vigil (OpenH264) {:.1}% of one core, ffmpeg (libx264 ultrafast) {:.1}%: {:.2}x",
+            100.0 * share(&vigil_camera),
+            100.0 * share(&ffmpeg_camera),
+            share(&vigil_camera) / share(&ffmpeg_camera)
+        );
         let ((without, without_loaded), (with, with_loaded)) = (costs(false), costs(true));
         println!(
             "the analysis alone, camera only (the synthetic pattern: every picture new, nobody in it): {:.1}% of one core over {SECONDS} s with the models' loading, {:.1}% once loaded ({SECONDS} s run minus a {} s one)",
@@ -306,7 +387,6 @@ fn main() {
         );
         // The synthetic pattern moves everywhere in every picture, so the face detector runs on
         // each one; a camera's usual view (a candidate sitting still) lets it reuse its result.
-        let clips = tempfile::tempdir().unwrap();
         let clip = vigil_testkit::camera_clip(clips.path(), "steady-face", &[(vigil_testkit::Scene::Face, 40)], false)
             .expect("a face clip (ImageMagick and ffmpeg)");
         let camera = format!("file:{}", clip.display());
@@ -315,6 +395,15 @@ fn main() {
             "the analysis alone with a steady face as the camera (a labelled 640x480 clip with sensor noise): {:.1}% of one core",
             100.0 * (share(&face_analysed) - share(&face_plain))
         );
+        // The screens in solid colours: libx264's best case.
+        drop(busy);
+        busy = busy_screens(&vnc.display, Busy::Solid);
+        let (solid, solid_ff) = (whole(&pattern_camera, false), ffmpeg_whole());
+        println!(
+            "vigil / ffmpeg CPU, the whole job with the screens in solid colours instead (libx264's best case): without analysis {:.2}",
+            share(&solid) / share(&solid_ff)
+        );
+        drop(busy);
     }
 
     if wants("screens") {
@@ -325,7 +414,7 @@ fn main() {
 /// Screens only: changing vs static, and ffmpeg on the same job; then Wayland.
 fn screens(vnc: &VncDisplay, pulse: &PulseAudio, secs: &str) {
     let screens_only = |busy: bool, secs: &str| {
-        let _busy = busy.then(|| busy_screens(&vnc.display));
+        let _busy = busy.then(|| busy_screens(&vnc.display, Busy::Solid));
         let dir = tempfile::tempdir().unwrap();
         let u =
             measure(vigil(dir.path(), &vnc.display, pulse, &["--duration", secs, "--camera", "none", "--mic", "none"]));
@@ -378,7 +467,7 @@ fn screens(vnc: &VncDisplay, pulse: &PulseAudio, secs: &str) {
     }
 
     // ffmpeg: each monitor grabbed at 1 fps, libx264 ultrafast, ~1 Mbit/s (similar to vigil's screens).
-    let _busy = busy_screens(&vnc.display);
+    let _busy = busy_screens(&vnc.display, Busy::Solid);
     let out = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-v", "error", "-y"]);
