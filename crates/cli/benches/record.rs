@@ -139,7 +139,6 @@ fn thread_list(u: &Usage) -> String {
 }
 
 /// What the monitors show while they change (about twice a second).
-#[derive(Clone, Copy, PartialEq)]
 enum Busy {
     /// Two solid colours in turn: the cheapest pictures for libx264 (OpenH264's screen-content
     /// mode reads every line of them looking for one with detail to detect scrolling, but its
