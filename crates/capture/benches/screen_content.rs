@@ -1,9 +1,9 @@
 //! `cargo bench -p vigil-capture --bench screen_content`: why screens use openh264's
-//! screen-content mode although its block-matching storage costs about 23 MiB of memory per
-//! 1080p screen. A page of text (ImageMagick, DejaVu Sans at 14 px: a document or an exam's
-//! questions) is shown still, scrolled a little and a lot at one frame a second, and encoded at
-//! the screens' settings in the screen-content and in the camera mode; prints each mode's bytes,
-//! time, and how close the decoded pictures stay to the page (PSNR of the luma, per frame).
+//! screen-content mode (with Vigil's patch, vendor/openh264-sys2/VIGIL.md). A page of text
+//! (ImageMagick, DejaVu Sans at 14 px: a document or an exam's questions) is shown still,
+//! scrolled a little and a lot at one frame a second, and encoded at the screens' settings in the
+//! screen-content and in the camera mode; prints each mode's bytes, time, and how close the
+//! decoded pictures stay to the page (PSNR of the luma, per frame).
 //! Prints figures; asserts nothing.
 
 use openh264::decoder::Decoder;

@@ -59,8 +59,9 @@ pub fn encoder_config(content: Content, width: u32, height: u32, fps: f32) -> En
         // ~0.1 bit per pixel per frame: 640x480@15 -> ~460 kbit/s.
         Content::Camera => (UsageType::CameraVideoRealTime, (pixels * fps * 0.1) as u32),
         // Screens change rarely and must stay readable: ~0.5 bit per pixel per frame. The
-        // screen-content mode keeps scrolled text sharp for a third of the camera mode's bytes, at
-        // ~23 MiB more memory per 1080p screen (`cargo bench -p vigil-capture --bench screen_content`).
+        // screen-content mode keeps scrolled text sharp for a fraction of the camera mode's bytes
+        // (`cargo bench -p vigil-capture --bench screen_content`); at `Complexity::Low` Vigil's
+        // OpenH264 leaves out its block-hash search (vendor/openh264-sys2/VIGIL.md).
         Content::Screen => (UsageType::ScreenContentRealTime, (pixels * fps * 0.5) as u32),
     };
     EncoderConfig::new()
@@ -221,5 +222,110 @@ impl OpusEncoder {
         }
         self.pending.drain(..used);
         Ok(packets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openh264::decoder::Decoder;
+    use std::time::Duration;
+
+    const WIDTH: usize = 1920;
+    const HEIGHT: usize = 1080;
+
+    /// The luma of a page of "text", black strokes on white in 17-pixel lines, `HEIGHT + 600`
+    /// rows tall; the same every time.
+    fn page() -> Vec<u8> {
+        let rows = HEIGHT + 600;
+        let mut luma = vec![235u8; WIDTH * rows];
+        let mut seed = 0x2545_f491_u32;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for line in 0..rows / 17 {
+            let mut x = 16;
+            while x + 8 < WIDTH - 16 {
+                let glyph = random();
+                if glyph % 7 == 0 {
+                    x += 8; // a space between words
+                    continue;
+                }
+                for (bit, (dx, dy)) in (0..6).flat_map(|dx| (0..11).map(move |dy| (dx, dy))).enumerate() {
+                    if glyph.rotate_left(bit as u32) & 3 == 0 {
+                        luma[(line * 17 + 3 + dy) * WIDTH + x + dx] = 16;
+                    }
+                }
+                x += 8;
+            }
+        }
+        luma
+    }
+
+    /// The page's rows from `top`, as an I420 picture.
+    fn window(page: &[u8], top: usize) -> VideoFrame {
+        let mut data = page[top * WIDTH..(top + HEIGHT) * WIDTH].to_vec();
+        data.resize(PixelFormat::I420.frame_len(WIDTH, HEIGHT), 128);
+        VideoFrame {
+            width: WIDTH as u32,
+            height: HEIGHT as u32,
+            format: PixelFormat::I420,
+            data,
+            captured: Duration::ZERO,
+            unchanged: false,
+        }
+    }
+
+    fn annex_b(avcc: &[u8], out: &mut Vec<u8>) {
+        let mut rest = avcc;
+        while rest.len() > 4 {
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            out.extend_from_slice(&[0, 0, 0, 1]);
+            out.extend_from_slice(&rest[4..4 + len]);
+            rest = &rest[4 + len..];
+        }
+    }
+
+    /// Screens go through Vigil's patched OpenH264 (vendor/openh264-sys2): a page of text
+    /// scrolled a little, more, and by 410 rows decodes as sharp as the first picture, and costs
+    /// what its new rows cost, so the motion search found the scroll.
+    #[test]
+    fn scrolled_text_on_a_screen_stays_sharp_and_cheap() {
+        let page = page();
+        let mut encoder = OpenH264Encoder::new(Content::Screen, WIDTH as u32, HEIGHT as u32, 1.0).unwrap();
+        let mut decoder = Decoder::new().unwrap();
+        let mut pictures = Vec::new();
+        for (i, top) in [0, 51, 170, 580].into_iter().enumerate() {
+            let frame = window(&page, top);
+            let source = frame.data[..WIDTH * HEIGHT].to_vec();
+            let encoded = encoder.encode(frame, i == 0, false).unwrap();
+            let mut stream = Vec::new();
+            if i == 0 {
+                let config = encoder.config().unwrap();
+                for nal in [&config.sps, &config.pps] {
+                    stream.extend_from_slice(&[0, 0, 0, 1]);
+                    stream.extend_from_slice(nal);
+                }
+            }
+            annex_b(&encoded.avcc, &mut stream);
+            let decoded = decoder.decode(&stream).unwrap().expect("a picture");
+            let (stride, _, _) = decoded.strides();
+            let squared: f64 = (0..HEIGHT)
+                .flat_map(|y| (0..WIDTH).map(move |x| (y, x)))
+                .map(|(y, x)| (f64::from(decoded.y()[y * stride + x]) - f64::from(source[y * WIDTH + x])).powi(2))
+                .sum();
+            let psnr = 10.0 * (255.0f64.powi(2) / (squared / (WIDTH * HEIGHT) as f64).max(1e-9)).log10();
+            pictures.push((top, encoded.avcc.len(), psnr));
+        }
+        let (_, first_bytes, first_psnr) = pictures[0];
+        for &(top, bytes, psnr) in &pictures[1..] {
+            assert!(psnr > first_psnr - 1.5, "scrolled to row {top}: {psnr:.1} dB against {first_psnr:.1} at first");
+            // New rows: 51 and 170 of 1080 (a quarter is plenty), 410 (half is plenty).
+            let most = if top < 500 { first_bytes / 4 } else { first_bytes / 2 };
+            assert!(bytes < most, "scrolled to row {top}: {bytes} bytes against {first_bytes} for the first picture");
+        }
     }
 }

@@ -219,6 +219,18 @@ fn frames_of(dir: &Path, source_prefix: &str) -> u64 {
     spool.segments().unwrap().iter().filter(|s| s.source.starts_with(source_prefix)).map(|s| s.video_frames).sum()
 }
 
+/// KiB written by the sources whose names start with `source_prefix`.
+fn kib_of(dir: &Path, source_prefix: &str) -> u64 {
+    let spool = vigil_spool::Spool::open(dir).unwrap();
+    spool.segments().unwrap().iter().filter(|s| s.source.starts_with(source_prefix)).map(|s| s.bytes).sum::<u64>()
+        / 1024
+}
+
+/// KiB of the files `names` in `dir`.
+fn kib_of_files(dir: &Path, names: &[&str]) -> u64 {
+    names.iter().map(|n| std::fs::metadata(dir.join(n)).map(|m| m.len()).unwrap_or(0)).sum::<u64>() / 1024
+}
+
 fn main() {
     // Cargo passes `--bench`; any other argument names a part to run.
     let parts: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -298,8 +310,8 @@ fn main() {
             let u = measure(vigil(dir.path(), &vnc.display, &pulse, &args));
             let label = if analysis { "with the analysis (default flags)" } else { "without analysis" };
             println!(
-                "vigil default recording {label} (camera {} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at its fullest {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}\n  CPU by thread: {}",
-                camera.rsplit('/').next().unwrap_or(camera), 100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.fullest.anon_mib, u.fullest.file_mib, u.fullest.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), thread_list(&u)
+                "vigil default recording {label} (camera {} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at its fullest {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}; written: camera and mic {} KiB, screens {} KiB\n  CPU by thread: {}",
+                camera.rsplit('/').next().unwrap_or(camera), 100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.fullest.anon_mib, u.fullest.file_mib, u.fullest.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), kib_of(dir.path(), "camera"), kib_of(dir.path(), "screen-"), thread_list(&u)
             );
             u
         };
@@ -331,8 +343,8 @@ fn main() {
             }
             let ff = quiet(&mut cmd);
             println!(
-                "ffmpeg, the same job (the same testsrc2 clip + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, peak RSS {:.0} MiB",
-                100.0 * ff.cpu / ff.wall, ff.peak_mib
+                "ffmpeg, the same job (the same testsrc2 clip + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, peak RSS {:.0} MiB; written: camera and mic {} KiB, screens {} KiB",
+                100.0 * ff.cpu / ff.wall, ff.peak_mib, kib_of_files(out.path(), &["camera.mp4"]), kib_of_files(out.path(), &["a.mp4", "b.mp4"])
             );
             ff
         };

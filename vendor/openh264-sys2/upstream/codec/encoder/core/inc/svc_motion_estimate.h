@@ -326,6 +326,8 @@ int32_t ReleaseFeatureSearchPreparation (CMemoryAlign* pMa, uint16_t*& pFeatureO
 #define FME_DEFAULT_FEATURE_INDEX (0)
 
 
+// Vigil: the SAD thresholds above which the cross search runs, from the reference's average QP.
+void SetCrossSearchThresholds (SScreenBlockFeatureStorage* pScreenBlockFeatureStorage, const int32_t kiRefAverageQp);
 void PerformFMEPreprocess (SWelsFuncPtrList* pFunc, SPicture* pRef, uint16_t* pFeatureOfBlock,
                            SScreenBlockFeatureStorage* pScreenBlockFeatureStorage);
 bool SetFeatureSearchIn (SWelsFuncPtrList* pFunc,  const SWelsME& sMe,

@@ -1030,7 +1030,10 @@ static inline int32_t InitDqLayers (sWelsEncCtx** ppCtx, SExistingParasetList* p
 
   const int32_t kiFeatureStrategyIndex = FME_DEFAULT_FEATURE_INDEX;
   const int32_t kiMe16x16 = ME_DIA_CROSS;
-  const int32_t kiMe8x8 = ME_DIA_CROSS_FME;
+  // Vigil: at LOW_COMPLEXITY the screen-content search has no feature (block hash) search: it
+  // hashed the whole reference for every picture, and cost half the encoding time on changing text.
+  const bool kbFeatureSearch = (pParam->iComplexityMode != LOW_COMPLEXITY);
+  const int32_t kiMe8x8 = kbFeatureSearch ? ME_DIA_CROSS_FME : ME_DIA_CROSS;
   const int32_t kiNeedFeatureStorage = (pParam->iUsageType != SCREEN_CONTENT_REAL_TIME) ? 0 :
                                        ((kiFeatureStrategyIndex << 16) + ((kiMe16x16 & 0x00FF) << 8) + (kiMe8x8 & 0x00FF));
 
@@ -1124,7 +1127,7 @@ static inline int32_t InitDqLayers (sWelsEncCtx** ppCtx, SExistingParasetList* p
     }
 
     //
-    if (kiNeedFeatureStorage && iDlayerIndex == iDlayerCount - 1) {
+    if (kiNeedFeatureStorage && kbFeatureSearch && iDlayerIndex == iDlayerCount - 1) {
       pDqLayer->pFeatureSearchPreparation = static_cast<SFeatureSearchPreparation*> (pMa->WelsMallocz (sizeof (
                                               SFeatureSearchPreparation), "pFeatureSearchPreparation"));
       WELS_VERIFY_RETURN_IF (1, NULL == pDqLayer->pFeatureSearchPreparation)
@@ -2766,7 +2769,11 @@ void PreprocessSliceCoding (sWelsEncCtx* pCtx) {
           pFuncList->pfUpdateFMESwitch = UpdateFMESwitchNull;
         }
       }//if (pFeatureSearchPreparation)
-    } else {
+      else {
+        // Vigil: no feature search; the cross search's thresholds come from the reference alone.
+        SetCrossSearchThresholds (pCurLayer->pRefPic->pScreenBlockFeatureStorage, pCurLayer->pRefPic->iFrameAverageQp);
+      }
+    } else if (pCurLayer->pFeatureSearchPreparation) {
       //reset some status when at I_SLICE
       pCurLayer->pFeatureSearchPreparation->bFMESwitchFlag = true;
       pCurLayer->pFeatureSearchPreparation->uiFMEGoodFrameCount = FMESWITCH_DEFAULT_GOODFRAME_NUM;

@@ -631,11 +631,12 @@ void WelsMotionCrossSearch (SWelsFuncPtrList* pFuncList, SWelsME* pMe, SSlice* p
 
   //horizontal search
   if (pMe->uiSadCost >= pMe->uiSadCostThreshold) {
+    const int16_t kiReachX = pMe->pRefFeatureStorage->iCrossSearchRangeX;
     pfHorizontalFullSearchFunc (pFuncList, pMe,
                                 pMe->pMvdCost,
                                 kiEncStride, kiRefStride,
-                                pSlice->sMvStartMin.iMvX,
-                                pSlice->sMvStartMax.iMvX,
+                                WELS_MAX (pSlice->sMvStartMin.iMvX, -kiReachX),
+                                WELS_MIN (pSlice->sMvStartMax.iMvX, kiReachX),
                                 false);
   }
 }
@@ -692,6 +693,16 @@ int32_t RequestScreenBlockFeatureStorage (CMemoryAlign* pMa, const int32_t kiFra
     //the following memory allocation cannot support when FME at both size
   }
 
+  WelsSetMemMultiplebytes_c (pScreenBlockFeatureStorage->uiSadCostThreshold, UINT_MAX, BLOCK_SIZE_ALL, sizeof (uint32_t));
+  pScreenBlockFeatureStorage->bRefBlockFeatureCalculated = false;
+  if ((kiMe8x8FME != ME_FME) && (kiMe16x16FME != ME_FME)) {
+    // Vigil: no feature search (LOW_COMPLEXITY), so no block lists (about 8 MB per 1080p reference);
+    // the cross search reaches 64 pixels sideways and the whole range up and down (pages scroll).
+    pScreenBlockFeatureStorage->iCrossSearchRangeX = 64;
+    return ENC_RETURN_SUCCESS;
+  }
+  pScreenBlockFeatureStorage->iCrossSearchRangeX = INT16_MAX;
+
   const bool bIsBlock8x8 = (kiMe8x8FME == ME_FME);
   const int32_t kiMarginSize = bIsBlock8x8 ? 8 : 16;
   const int32_t kiFrameSize = (kiFrameWidth - kiMarginSize) * (kiFrameHeight - kiMarginSize);
@@ -719,8 +730,6 @@ int32_t RequestScreenBlockFeatureStorage (CMemoryAlign* pMa, const int32_t kiFra
   pScreenBlockFeatureStorage->iIs16x16 = !bIsBlock8x8;
   pScreenBlockFeatureStorage->uiFeatureStrategyIndex = kiFeatureStrategyIndex;
   pScreenBlockFeatureStorage->iActualListSize = kiListSize;
-  WelsSetMemMultiplebytes_c (pScreenBlockFeatureStorage->uiSadCostThreshold, UINT_MAX, BLOCK_SIZE_ALL, sizeof (uint32_t));
-  pScreenBlockFeatureStorage->bRefBlockFeatureCalculated = false;
 
   return ENC_RETURN_SUCCESS;
 }
@@ -881,14 +890,18 @@ void PerformFMEPreprocess (SWelsFuncPtrList* pFunc, SPicture* pRef, uint16_t* pF
       pScreenBlockFeatureStorage);
 
   if (pScreenBlockFeatureStorage->bRefBlockFeatureCalculated) {
-    uint32_t uiRefPictureAvgQstepx16 = QStepx16ByQp[WelsMedian (0, pRef->iFrameAverageQp, 51)];
-    uint32_t uiSadCostThreshold16x16 = ((30 * (uiRefPictureAvgQstepx16 + 160)) >> 3);
-    pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_16x16] = uiSadCostThreshold16x16;
-    pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_8x8] = (uiSadCostThreshold16x16 >> 2);
-    pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_16x8]
-      = pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_8x16]
-        = pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_4x4] = UINT_MAX;
+    SetCrossSearchThresholds (pScreenBlockFeatureStorage, pRef->iFrameAverageQp);
   }
+}
+
+void SetCrossSearchThresholds (SScreenBlockFeatureStorage* pScreenBlockFeatureStorage, const int32_t kiRefAverageQp) {
+  uint32_t uiRefPictureAvgQstepx16 = QStepx16ByQp[WelsMedian (0, kiRefAverageQp, 51)];
+  uint32_t uiSadCostThreshold16x16 = ((30 * (uiRefPictureAvgQstepx16 + 160)) >> 3);
+  pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_16x16] = uiSadCostThreshold16x16;
+  pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_8x8] = (uiSadCostThreshold16x16 >> 2);
+  pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_16x8]
+    = pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_8x16]
+      = pScreenBlockFeatureStorage->uiSadCostThreshold[BLOCK_4x4] = UINT_MAX;
 }
 
 //search related
