@@ -1,9 +1,10 @@
 //! `cargo bench -p vigil-capture --bench screen_content`: why screens use openh264's
 //! screen-content mode (with Vigil's patch, vendor/openh264-sys2/VIGIL.md). A page of text
-//! (ImageMagick, DejaVu Sans at 14 px: a document or an exam's questions) is shown still,
-//! scrolled a little and a lot at one frame a second, and encoded at the screens' settings in the
-//! screen-content and in the camera mode; prints each mode's bytes, time, and how close the
-//! decoded pictures stay to the page (PSNR of the luma, per frame).
+//! (ImageMagick, DejaVu Sans at 14 px: a document or an exam's questions) is read in steps, moved
+//! two lines down and back, and dragged diagonally; two solid colours take turns too. At one
+//! picture a second, each scene is encoded at the screens' settings in the screen-content and in
+//! the camera mode; prints each mode's encoding time and bytes per picture after the first, and
+//! how close the decoded pictures stay to the source (PSNR of the luma).
 //! Prints figures; asserts nothing.
 
 use openh264::decoder::Decoder;
@@ -11,7 +12,7 @@ use openh264::encoder::{Encoder, UsageType};
 use openh264::formats::{RgbSliceU8, YUVBuffer, YUVSource};
 use openh264::OpenH264API;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use vigil_capture::encode::{encoder_config, Content};
 
 const WIDTH: usize = 1920;
@@ -44,33 +45,61 @@ fn psnr(decoded: &impl YUVSource, source: &YUVBuffer) -> f64 {
     10.0 * (255.0f64.powi(2) / (squared / (WIDTH * HEIGHT) as f64).max(1e-9)).log10()
 }
 
+/// The page's window whose top left corner is at (`left`, `top`) of the page, moved `right`
+/// pixels to the right (white where nothing is).
+fn window(page: &[u8], left: usize, top: usize) -> YUVBuffer {
+    let mut rgb = vec![255u8; WIDTH * HEIGHT * 3];
+    for y in 0..HEIGHT {
+        let row = &page[(top + y) * WIDTH * 3..(top + y + 1) * WIDTH * 3];
+        rgb[(y * WIDTH + left) * 3..(y + 1) * WIDTH * 3].copy_from_slice(&row[..(WIDTH - left) * 3]);
+    }
+    YUVBuffer::from_rgb_source(RgbSliceU8::new(&rgb, (WIDTH, HEIGHT)))
+}
+
 fn main() {
     let page = page();
-    // Where the page's top is, one frame a second: reading, a line or two, a paragraph, a jump.
-    let scroll = [0usize, 0, 0, 42, 42, 300, 300, 310, 700, 700, 700, 1000, 1400, 1400, 1900];
-    for (name, usage) in
-        [("screen content", UsageType::ScreenContentRealTime), ("camera", UsageType::CameraVideoRealTime)]
-    {
-        let config = encoder_config(Content::Screen, WIDTH as u32, HEIGHT as u32, 1.0).usage_type(usage);
-        let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config).expect("encoder");
-        let mut decoder = Decoder::new().expect("decoder");
-        let (mut bytes, mut quality, started) = (0usize, Vec::new(), Instant::now());
-        for top in scroll {
-            let rgb = &page[top * WIDTH * 3..(top + HEIGHT) * WIDTH * 3];
-            let source = YUVBuffer::from_rgb_source(RgbSliceU8::new(rgb, (WIDTH, HEIGHT)));
-            let stream = encoder.encode(&source).expect("encode").to_vec();
-            bytes += stream.len();
-            let decoded = decoder.decode(&stream).expect("decode").expect("a picture");
-            quality.push(psnr(&decoded, &source));
+    let solid = |rgb: [u8; 3]| {
+        let picture: Vec<u8> = rgb.iter().copied().cycle().take(WIDTH * HEIGHT * 3).collect();
+        YUVBuffer::from_rgb_source(RgbSliceU8::new(&picture, (WIDTH, HEIGHT)))
+    };
+    // Two pictures taking turns, 15 in all.
+    let in_turn = |a: YUVBuffer, b: YUVBuffer| (vec![a, b], (0..15).map(|i| i % 2).collect::<Vec<usize>>());
+    // Where the page's top is: reading, a line or two, a paragraph, a jump.
+    let tops = [0usize, 0, 0, 42, 42, 300, 300, 310, 700, 700, 700, 1000, 1400, 1400, 1900];
+    // Each scene: its pictures, and the order they are shown in at one a second (the first is the
+    // key frame).
+    let scenes = [
+        ("read in steps", (tops.iter().map(|&top| window(&page, 0, top)).collect(), (0..tops.len()).collect())),
+        ("two lines down and back", in_turn(window(&page, 0, 0), window(&page, 0, 34))),
+        ("dragged 200 right, 150 down, back", in_turn(window(&page, 0, 300), window(&page, 200, 150))),
+        ("solid colours in turn", in_turn(solid([32, 64, 128]), solid([192, 128, 32]))),
+    ];
+    for (scene, (pictures, order)) in &scenes {
+        for (mode, usage) in
+            [("screen content", UsageType::ScreenContentRealTime), ("camera", UsageType::CameraVideoRealTime)]
+        {
+            let config = encoder_config(Content::Screen, WIDTH as u32, HEIGHT as u32, 1.0).usage_type(usage);
+            let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config).expect("encoder");
+            let mut decoder = Decoder::new().expect("decoder");
+            let (mut bytes, mut quality, mut encoding) = (0usize, Vec::new(), Duration::ZERO);
+            for (i, &picture) in order.iter().enumerate() {
+                let source = &pictures[picture];
+                let started = Instant::now();
+                let stream = encoder.encode(source).expect("encode").to_vec();
+                if i > 0 {
+                    encoding += started.elapsed();
+                    bytes += stream.len();
+                }
+                let decoded = decoder.decode(&stream).expect("decode").expect("a picture");
+                quality.push(psnr(&decoded, source));
+            }
+            let mean = quality.iter().sum::<f64>() / quality.len() as f64;
+            let worst = quality.iter().cloned().fold(f64::INFINITY, f64::min);
+            println!(
+                "{scene:>33}, {mode:>14} mode: {:5.1} ms and {:5} KiB per picture after the first; luma PSNR mean {mean:.1} dB, worst {worst:.1}",
+                encoding.as_secs_f64() * 1000.0 / (order.len() - 1) as f64,
+                bytes / 1024 / (order.len() - 1),
+            );
         }
-        let list: Vec<String> = quality.iter().map(|p| format!("{p:.1}")).collect();
-        let worst = quality.iter().cloned().fold(f64::INFINITY, f64::min);
-        println!(
-            "{name:>14} mode: {} KiB for {} frames, {:.0} ms; luma PSNR worst {worst:.1} dB, per frame [{}]",
-            bytes / 1024,
-            scroll.len(),
-            started.elapsed().as_secs_f64() * 1000.0,
-            list.join(" ")
-        );
     }
 }
