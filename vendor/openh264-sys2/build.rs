@@ -1,4 +1,8 @@
 fn main() {
+    // Vigil: the cc crate's rerun-if-env-changed lines would otherwise be the only reasons to build
+    // again, so that a change to the (patched) sources went unnoticed in a warm target directory.
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=upstream");
     #[cfg(feature = "source")]
     source_build::compile();
 }

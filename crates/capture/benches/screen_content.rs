@@ -1,7 +1,8 @@
 //! `cargo bench -p vigil-capture --bench screen_content`: why screens use openh264's
 //! screen-content mode (with Vigil's patch, vendor/openh264-sys2/VIGIL.md). A page of text
 //! (ImageMagick, DejaVu Sans at 14 px: a document or an exam's questions) is read in steps, moved
-//! two lines down and back, and dragged diagonally; two solid colours take turns too. At one
+//! two lines down and back (also in black and white, tiled 2x2, as the record bench's monitors show
+//! it), and dragged diagonally; two solid colours take turns too. At one
 //! picture a second, each scene is encoded at the screens' settings in the screen-content and in
 //! the camera mode; prints each mode's encoding time and bytes per picture after the first, and
 //! how close the decoded pictures stay to the source (PSNR of the luma).
@@ -56,6 +57,18 @@ fn window(page: &[u8], left: usize, top: usize) -> YUVBuffer {
     YUVBuffer::from_rgb_source(RgbSliceU8::new(&rgb, (WIDTH, HEIGHT)))
 }
 
+/// What the record bench's monitors show: the page's top left quarter in black and white only,
+/// from `top` down, tiled 2x2.
+fn tiled(page: &[u8], top: usize) -> YUVBuffer {
+    let (w, h) = (WIDTH / 2, HEIGHT / 2);
+    let mut rgb = vec![0u8; WIDTH * HEIGHT * 3];
+    for (i, pixel) in rgb.chunks_exact_mut(3).enumerate() {
+        let (x, y) = (i % WIDTH % w, i / WIDTH % h);
+        pixel.fill(if page[((top + y) * WIDTH + x) * 3] < 128 { 0 } else { 255 });
+    }
+    YUVBuffer::from_rgb_source(RgbSliceU8::new(&rgb, (WIDTH, HEIGHT)))
+}
+
 fn main() {
     let page = page();
     let solid = |rgb: [u8; 3]| {
@@ -71,6 +84,7 @@ fn main() {
     let scenes = [
         ("read in steps", (tops.iter().map(|&top| window(&page, 0, top)).collect(), (0..tops.len()).collect())),
         ("two lines down and back", in_turn(window(&page, 0, 0), window(&page, 0, 34))),
+        ("monochrome, tiled, two lines", in_turn(tiled(&page, 0), tiled(&page, 34))),
         ("dragged 200 right, 150 down, back", in_turn(window(&page, 0, 300), window(&page, 200, 150))),
         ("solid colours in turn", in_turn(solid([32, 64, 128]), solid([192, 128, 32]))),
     ];

@@ -214,16 +214,19 @@ fn vigil(dir: &Path, display: &str, pulse: &PulseAudio, args: &[&str]) -> Child 
         .unwrap()
 }
 
-fn frames_of(dir: &Path, source_prefix: &str) -> u64 {
+/// The spooled segments of the sources whose names start with `source_prefix`.
+fn segments_of(dir: &Path, source_prefix: &str) -> Vec<vigil_spool::SegmentRecord> {
     let spool = vigil_spool::Spool::open(dir).unwrap();
-    spool.segments().unwrap().iter().filter(|s| s.source.starts_with(source_prefix)).map(|s| s.video_frames).sum()
+    spool.segments().unwrap().into_iter().filter(|s| s.source.starts_with(source_prefix)).collect()
+}
+
+fn frames_of(dir: &Path, source_prefix: &str) -> u64 {
+    segments_of(dir, source_prefix).iter().map(|s| s.video_frames).sum()
 }
 
 /// KiB written by the sources whose names start with `source_prefix`.
 fn kib_of(dir: &Path, source_prefix: &str) -> u64 {
-    let spool = vigil_spool::Spool::open(dir).unwrap();
-    spool.segments().unwrap().iter().filter(|s| s.source.starts_with(source_prefix)).map(|s| s.bytes).sum::<u64>()
-        / 1024
+    segments_of(dir, source_prefix).iter().map(|s| s.bytes).sum::<u64>() / 1024
 }
 
 /// KiB of the files `names` in `dir`.

@@ -470,19 +470,28 @@ void VerticalFullSearchUsingSSE41 (SWelsFuncPtrList* pFuncList, SWelsME* pMe,
   kpEncMb = &uiMatrixEnc[0][0];
   pRef = &uiMatrixRef[0][0];
 
-  while (iCountLoop8 > 0) {
-    CalcMvdCostx8_c (uiBaseCost, iStartMv, pMvdCost, iFixedMvd);
-    uiCostMin = pSampleSadHor8 (kpEncMb, 16, pRef, kiMatrixStride, uiBaseCost, &iIndexMinPos);
+  // Vigil: the steps of 8 rows nearest the block's own first (then alternately above and below),
+  // and the search ends at the first step whose best match costs less than the threshold that the
+  // diamond search's result is held to (uiSadCostThreshold); without such a match every step is
+  // searched, as upstream does.
+  const int32_t kiCount8 = iCountLoop8;
+  const int32_t kiNearest8 = WELS_CLIP3 ((kiCurMeBlockPix - iMinPos) >> 3, 0, WELS_MAX (kiCount8 - 1, 0));
+  bool bGoodEnough = false;
+  for (int32_t iStep = 0; iStep < 2 * kiCount8 && !bGoodEnough; ++ iStep) {
+    const int32_t k = (iStep & 1) ? kiNearest8 - 1 - (iStep >> 1) : kiNearest8 + (iStep >> 1);
+    if (k < 0 || k >= kiCount8)
+      continue;
+    CalcMvdCostx8_c (uiBaseCost, (int16_t) (k * 8), pMvdCost, iFixedMvd);
+    uiCostMin = pSampleSadHor8 (kpEncMb, 16, pRef + k * 8, kiMatrixStride, uiBaseCost, &iIndexMinPos);
     if (uiCostMin < uiBestCost) {
       uiBestCost = uiCostMin;
-      iBestPos  = iTargetPos + iIndexMinPos;
+      iBestPos  = iMinPos + k * 8 + iIndexMinPos;
+      bGoodEnough = uiBestCost < pMe->uiSadCostThreshold;
     }
-    iTargetPos += 8;
-    pRef += 8;
-    iStartMv += 8;
-    -- iCountLoop8;
   }
-  if (kiRemainingVectors > 0) {
+  iTargetPos = iMinPos + kiCount8 * 8;
+  iStartMv = (int16_t) (kiCount8 * 8);
+  if (kiRemainingVectors > 0 && !bGoodEnough) {
     kpEncMb = pMe->pEncMb;
     pRef = &pMe->pColoRefMb[ (iTargetPos - kiCurMeBlockPix) * kiRefStride];
     while (iTargetPos < iMaxPos) {
