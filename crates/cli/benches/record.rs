@@ -1,5 +1,6 @@
 //! `cargo bench -p vigil-cli --bench record`: CPU and memory of a real recording, without and with
-//! the on-device analysis, next to ffmpeg doing the same job; CPU per screen frame next to ffmpeg
+//! the on-device analysis, next to ffmpeg doing the same job (three rounds in turn; the median and
+//! range of the ratios, over the whole run and from 10 s on); CPU per screen frame next to ffmpeg
 //! doing the same screen job (and on Wayland), and how long stopping a recording takes (from
 //! the stop token to every track closed and filed). Prints figures; asserts nothing.
 //!
@@ -19,6 +20,13 @@ use vigil_testkit::portal::{Backend, Dialog};
 use vigil_testkit::{Guard, PortalDesktop, PulseAudio, Screen, SwayDisplay, VncDisplay, WaylandOutput};
 
 const SECONDS: u64 = 30;
+/// The steady state is measured from this many seconds into a run to its end: without the
+/// start (loading models, opening devices, the encoders' first pictures), which an exam of an
+/// hour or two pays once.
+const STEADY_FROM: f64 = 10.0;
+/// How many times the whole-job comparison runs, each time Vigil and ffmpeg in turn, so that
+/// the machine's spread between runs shows next to the ratios.
+const ROUNDS: usize = 3;
 
 /// A running process's CPU seconds (user + system) and memory.
 #[derive(Default, Clone, Copy)]
@@ -63,6 +71,15 @@ struct Usage {
     threads: Vec<(String, f64)>,
     /// The sample with the most resident memory (its anonymous, file-backed and shared parts).
     fullest: Sample,
+    /// Share of one core from [`STEADY_FROM`] seconds to the last sample.
+    steady: f64,
+}
+
+impl Usage {
+    /// Share of one core over the whole run.
+    fn share(&self) -> f64 {
+        self.cpu / self.wall
+    }
 }
 
 /// Runs `child` to its end, sampling it until just before it exits.
@@ -74,11 +91,18 @@ fn measure(mut child: Child) -> Usage {
     let mut fullest = Sample::default();
     // Each thread's name and CPU seconds when last seen (a thread's figures go when it ends).
     let mut threads = std::collections::BTreeMap::new();
+    // (seconds, CPU seconds) at the first sample from STEADY_FROM, and at the last one.
+    let (mut steady_start, mut last_at) = (None, (0.0, 0.0));
     loop {
         if let Some(s) = sample(pid) {
+            let at = start.elapsed().as_secs_f64();
             if s.peak_mib > last.peak_mib {
-                peak_at = start.elapsed().as_secs_f64();
+                peak_at = at;
             }
+            if at >= STEADY_FROM && steady_start.is_none() {
+                steady_start = Some((at, s.cpu));
+            }
+            last_at = (at, s.cpu);
             if s.rss_mib > fullest.rss_mib {
                 fullest = s;
             }
@@ -97,7 +121,29 @@ fn measure(mut child: Child) -> Usage {
         peak_at,
         threads: by_name(threads.into_values()),
         fullest,
+        steady: steady_start.map_or(0.0, |(t, cpu)| (last_at.1 - cpu) / (last_at.0 - t).max(0.1)),
     }
+}
+
+/// The median of `values` (sorted in place) and their range.
+fn median_range(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |i: usize| values.get(i).copied().unwrap_or(0.0);
+    (at(values.len() / 2), at(0), at(values.len().saturating_sub(1)))
+}
+
+/// One round of the whole-job comparison: Vigil without and with the analysis, and ffmpeg.
+struct Round {
+    plain: Usage,
+    analysed: Usage,
+    ffmpeg: Usage,
+}
+
+/// The median (range) over `rounds` of Vigil's `rate` (the run `vigil` picks) over ffmpeg's.
+fn ratios(rounds: &[Round], rate: fn(&Usage) -> f64, vigil: fn(&Round) -> &Usage) -> String {
+    let (median, lo, hi) =
+        median_range(&mut rounds.iter().map(|r| rate(vigil(r)) / rate(&r.ffmpeg)).collect::<Vec<_>>());
+    format!("{median:.2} ({lo:.2}-{hi:.2})")
 }
 
 /// The threads of process `pid` now: thread id, name and CPU seconds.
@@ -313,8 +359,8 @@ fn main() {
             let u = measure(vigil(dir.path(), &vnc.display, &pulse, &args));
             let label = if analysis { "with the analysis (default flags)" } else { "without analysis" };
             println!(
-                "vigil default recording {label} (camera {} + mic + 2x 1920x1080@1): {:.1}% of one core on average, peak RSS {:.0} MiB at {:.1} s (at its fullest {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}; written: camera and mic {} KiB, screens {} KiB\n  CPU by thread: {}",
-                camera.rsplit('/').next().unwrap_or(camera), 100.0 * u.cpu / u.wall, u.peak_mib, u.peak_at, u.fullest.anon_mib, u.fullest.file_mib, u.fullest.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), kib_of(dir.path(), "camera"), kib_of(dir.path(), "screen-"), thread_list(&u)
+                "vigil default recording {label} (camera {} + mic + 2x 1920x1080@1): {:.1}% of one core on average, {:.1}% from {STEADY_FROM} s, peak RSS {:.0} MiB at {:.1} s (at its fullest {:.0} anonymous + {:.0} file-backed + {:.0} shared) ({:.1} CPU s in {:.1} s); camera frames {}, screen frames {}; written: camera and mic {} KiB, screens {} KiB\n  CPU by thread: {}",
+                camera.rsplit('/').next().unwrap_or(camera), 100.0 * u.share(), 100.0 * u.steady, u.peak_mib, u.peak_at, u.fullest.anon_mib, u.fullest.file_mib, u.fullest.shmem_mib, u.cpu, u.wall, frames_of(dir.path(), "camera"), frames_of(dir.path(), "screen-"), kib_of(dir.path(), "camera"), kib_of(dir.path(), "screen-"), thread_list(&u)
             );
             u
         };
@@ -346,24 +392,42 @@ fn main() {
             }
             let ff = quiet(&mut cmd);
             println!(
-                "ffmpeg, the same job (the same testsrc2 clip + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, peak RSS {:.0} MiB; written: camera and mic {} KiB, screens {} KiB",
-                100.0 * ff.cpu / ff.wall, ff.peak_mib, kib_of_files(out.path(), &["camera.mp4"]), kib_of_files(out.path(), &["a.mp4", "b.mp4"])
+                "ffmpeg, the same job (the same testsrc2 clip + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, {:.1}% from {STEADY_FROM} s, peak RSS {:.0} MiB; written: camera and mic {} KiB, screens {} KiB",
+                100.0 * ff.share(), 100.0 * ff.steady, ff.peak_mib, kib_of_files(out.path(), &["camera.mp4"]), kib_of_files(out.path(), &["a.mp4", "b.mp4"])
             );
             ff
         };
-        let share = |u: &Usage| u.cpu / u.wall;
-        let (plain, analysed, ff) = (whole(&pattern_camera, false), whole(&pattern_camera, true), ffmpeg_whole());
+        // Vigil without and with the analysis, then ffmpeg, ROUNDS times over: each ratio is
+        // taken within a round, and their median and range are printed.
+        let rounds: Vec<Round> = (0..ROUNDS)
+            .map(|_| Round {
+                plain: whole(&pattern_camera, false),
+                analysed: whole(&pattern_camera, true),
+                ffmpeg: ffmpeg_whole(),
+            })
+            .collect();
+        let (analysis, _, _) =
+            median_range(&mut rounds.iter().map(|r| r.analysed.steady - r.plain.steady).collect::<Vec<_>>());
         println!(
-            "vigil / ffmpeg CPU, the whole job (the screens: a page of text scrolling): without analysis {:.2}, with the analysis {:.2} (the analysis alone: {:.1}% of one core)",
-            share(&plain) / share(&ff),
-            share(&analysed) / share(&ff),
-            100.0 * (share(&analysed) - share(&plain))
+            "vigil / ffmpeg CPU, the whole job (the screens: a page of text scrolling), median (range) of {ROUNDS} rounds: over the whole run without analysis {}, with the analysis {}; from {STEADY_FROM} s without analysis {}, with the analysis {} (the analysis alone from {STEADY_FROM} s: {:.1}% of one core)",
+            ratios(&rounds, Usage::share, |r| &r.plain),
+            ratios(&rounds, Usage::share, |r| &r.analysed),
+            ratios(&rounds, |u| u.steady, |r| &r.plain),
+            ratios(&rounds, |u| u.steady, |r| &r.analysed),
+            100.0 * analysis
+        );
+        let (ff_share, ff_lo, ff_hi) = median_range(&mut rounds.iter().map(|r| r.ffmpeg.share()).collect::<Vec<_>>());
+        println!(
+            "ffmpeg's share of one core over the rounds: {:.1}% ({:.1}-{:.1}%)",
+            100.0 * ff_share,
+            100.0 * ff_lo,
+            100.0 * ff_hi
         );
         let (synthetic_plain, synthetic_analysed) = (whole("synthetic", false), whole("synthetic", true));
         println!(
-            "vigil / ffmpeg CPU with Vigil's synthetic camera instead (a harder picture than ffmpeg's): without analysis {:.2}, with the analysis {:.2}",
-            share(&synthetic_plain) / share(&ff),
-            share(&synthetic_analysed) / share(&ff),
+            "vigil / ffmpeg CPU with Vigil's synthetic camera instead (a harder picture than ffmpeg's; against ffmpeg's median share): without analysis {:.2}, with the analysis {:.2}",
+            synthetic_plain.share() / ff_share,
+            synthetic_analysed.share() / ff_share,
         );
         // The analysis alone where little else runs, so that its share is not lost in the whole
         // job's spread between runs: the camera only, without and with it, for the whole run
@@ -380,7 +444,7 @@ fn main() {
         let costs = |analysis: bool| {
             let (long, short) =
                 (camera_only("synthetic", analysis, SECONDS), camera_only("synthetic", analysis, SECONDS / 3));
-            (share(&long), (long.cpu - short.cpu) / (long.wall - short.wall))
+            (long.share(), (long.cpu - short.cpu) / (long.wall - short.wall))
         };
         // Where the whole job's gap comes from: the camera's encoder on the same pictures.
         let vigil_camera = camera_only(&pattern_camera, false, SECONDS);
@@ -388,9 +452,9 @@ fn main() {
             quiet(ffmpeg_camera().args(h264).args(["-b:v", "600k", "-t", &secs]).arg(out.path().join("c.mp4")));
         println!(
             "the camera alone, the same testsrc2 clip at 640x480@15: vigil (OpenH264) {:.1}% of one core, ffmpeg (libx264 ultrafast) {:.1}%: {:.2}x",
-            100.0 * share(&vigil_camera),
-            100.0 * share(&ffmpeg_camera),
-            share(&vigil_camera) / share(&ffmpeg_camera)
+            100.0 * vigil_camera.share(),
+            100.0 * ffmpeg_camera.share(),
+            vigil_camera.share() / ffmpeg_camera.share()
         );
         let ((without, without_loaded), (with, with_loaded)) = (costs(false), costs(true));
         println!(
@@ -407,7 +471,7 @@ fn main() {
         let (face_plain, face_analysed) = (whole(&camera, false), whole(&camera, true));
         println!(
             "the analysis alone with a steady face as the camera (a labelled 640x480 clip with sensor noise): {:.1}% of one core",
-            100.0 * (share(&face_analysed) - share(&face_plain))
+            100.0 * (face_analysed.share() - face_plain.share())
         );
         // The screens in solid colours: libx264's best case.
         drop(busy);
@@ -415,7 +479,7 @@ fn main() {
         let (solid, solid_ff) = (whole(&pattern_camera, false), ffmpeg_whole());
         println!(
             "vigil / ffmpeg CPU, the whole job with the screens in solid colours instead (libx264's best case): without analysis {:.2}",
-            share(&solid) / share(&solid_ff)
+            solid.share() / solid_ff.share()
         );
         drop(busy);
     }
