@@ -334,7 +334,7 @@ fn main() {
     let (near_ms, far_ms) = detector_costs(&camera);
     println!(
         "camera: {:.1} ms per analysed picture (320x240, two a second; a still picture reuses the last answer); \
-         one run of the near face detector {near_ms:.1} ms, of the far one {far_ms:.1} ms (at most once a second, every 2 s while nobody is seen)",
+         one run of the near face detector {near_ms:.1} ms, of the far one {far_ms:.1} ms (at most every 2 s while the near one's count holds)",
         1000.0 * camera_work / pictures.max(1) as f64,
     );
     println!("speech: {:.0}x faster than real time", sound_seconds / sound_work.max(1e-9));

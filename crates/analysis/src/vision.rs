@@ -6,7 +6,7 @@
 //! ([`crate::blazeface`]) look for faces: the near one ([`FaceDetector`], the front-camera model, a
 //! few milliseconds) on every picture that changed, the far one (the back-camera model, several
 //! times its cost) where the near one sees one face or none: at once when that number changes,
-//! else at most every second (every two while neither sees anyone). A picture the detectors
+//! else at most every two seconds. A picture the detectors
 //! cannot search (too small, or the model failed on it) is no answer, never "no face". Pictures
 //! come at a low rate (two a second by default); each flag needs its condition to hold `on_ms`
 //! and to be gone `off_ms`, so one blink or a hand passing is not a flag.
@@ -258,22 +258,12 @@ struct Seen {
 const STILL_REGION_DIFFERENCE: f32 = 8.0;
 /// The detector runs at least this often, still picture or not.
 const MAX_REUSE_MS: u64 = 5_000;
-/// While the near detector sees as many faces as before, the far one (several times its cost)
-/// runs at most this often; in between, a changed picture keeps its last answer, never one older
-/// than this.
-const HEAD_EVERY_MS: u64 = 1_000;
-/// The same while neither detector sees anyone: the empty chair is already flagged, and a face
-/// the near detector sees coming back brings the far one at once.
-const HEAD_EVERY_NOBODY_MS: u64 = 2_000;
-
-/// How long the far detector's answer stands, after what the detectors last saw.
-fn head_every_ms(seen: &Seen) -> u64 {
-    if seen.faces.is_empty() && seen.heads.is_empty() {
-        HEAD_EVERY_NOBODY_MS
-    } else {
-        HEAD_EVERY_MS
-    }
-}
+/// While the near detector sees as many faces as before, the far one (five times its cost) runs
+/// at most this often; in between, a changed picture keeps its last answer, never one older than
+/// this. A change in the near detector's count (a face lost, a second one, a head turning away)
+/// brings the far one at once, so this bounds only how late it finds what the near one cannot
+/// see: a second person far behind, or a face coming back too small for the near one.
+const HEAD_EVERY_MS: u64 = 2_000;
 
 /// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
 /// [`STILL_REGION_DIFFERENCE`] on average (every second pixel of every second row compared).
@@ -414,7 +404,7 @@ impl VisionAnalyzer {
     }
 
     /// [`Self::seen`]'s detection. A picture that shows what the last detected one showed has the
-    /// same faces, and keeps the far detector's until they are [`head_every_ms`] old; a changed
+    /// same faces, and keeps the far detector's until they are [`HEAD_EVERY_MS`] old; a changed
     /// picture is detected again.
     fn detect(&mut self, t_ms: u64, grey: &Grey) -> Result<Option<Seen>, DetectError> {
         let Some(detector) = self.faces.as_ref() else { return Ok(None) };
@@ -425,7 +415,7 @@ impl VisionAnalyzer {
         if let Some((at, _, seen)) = reused {
             // The same picture, but heads kept from an earlier one are looked for again once due:
             // a still picture never carries heads older than that allows.
-            if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= head_every_ms(seen) {
+            if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
                 seen.heads = heads_of(&self.heads, &seen.faces, grey, &mut self.head_detections)?;
                 seen.head_ms = t_ms;
             }
@@ -440,7 +430,7 @@ impl VisionAnalyzer {
             Some(last)
                 if last.faces.len() == faces.len()
                     && faces.len() <= 1
-                    && t_ms.saturating_sub(last.head_ms) < head_every_ms(last) =>
+                    && t_ms.saturating_sub(last.head_ms) < HEAD_EVERY_MS =>
             {
                 (last.heads.clone(), last.head_ms)
             }
