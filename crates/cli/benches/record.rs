@@ -80,6 +80,13 @@ impl Usage {
     fn share(&self) -> f64 {
         self.cpu / self.wall
     }
+
+    /// Share of one core in the analysis' own threads (`analysis-camera`, `analysis-speech`)
+    /// over the whole run: steadier than the difference of two runs, which carries their spread.
+    fn analysis_share(&self) -> f64 {
+        self.threads.iter().filter(|(name, _)| name.starts_with("analysis")).map(|(_, cpu)| cpu).sum::<f64>()
+            / self.wall
+    }
 }
 
 /// Runs `child` to its end, sampling it until just before it exits.
@@ -409,12 +416,13 @@ fn main() {
         let (analysis, _, _) =
             median_range(&mut rounds.iter().map(|r| r.analysed.steady - r.plain.steady).collect::<Vec<_>>());
         println!(
-            "vigil / ffmpeg CPU, the whole job (the screens: a page of text scrolling), median (range) of {ROUNDS} rounds: over the whole run without analysis {}, with the analysis {}; from {STEADY_FROM} s without analysis {}, with the analysis {} (the analysis alone from {STEADY_FROM} s: {:.1}% of one core)",
+            "vigil / ffmpeg CPU, the whole job (the screens: a page of text scrolling), median (range) of {ROUNDS} rounds: over the whole run without analysis {}, with the analysis {}; from {STEADY_FROM} s without analysis {}, with the analysis {} (the analysis alone from {STEADY_FROM} s: {:.1}% of one core; in its threads over the whole run, models' loading included: {:.1}%)",
             ratios(&rounds, Usage::share, |r| &r.plain),
             ratios(&rounds, Usage::share, |r| &r.analysed),
             ratios(&rounds, |u| u.steady, |r| &r.plain),
             ratios(&rounds, |u| u.steady, |r| &r.analysed),
-            100.0 * analysis
+            100.0 * analysis,
+            100.0 * median_range(&mut rounds.iter().map(|r| r.analysed.analysis_share()).collect::<Vec<_>>()).0
         );
         let (ff_share, ff_lo, ff_hi) = median_range(&mut rounds.iter().map(|r| r.ffmpeg.share()).collect::<Vec<_>>());
         println!(
@@ -470,7 +478,8 @@ fn main() {
         let camera = format!("file:{}", clip.display());
         let (face_plain, face_analysed) = (whole(&camera, false), whole(&camera, true));
         println!(
-            "the analysis alone with a steady face as the camera (a labelled 640x480 clip with sensor noise): {:.1}% of one core",
+            "the analysis alone with a steady face as the camera (a labelled 640x480 clip with sensor noise): {:.1}% of one core in its threads (the runs' difference: {:.1}%)",
+            100.0 * face_analysed.analysis_share(),
             100.0 * (face_analysed.share() - face_plain.share())
         );
         // The screens in solid colours: libx264's best case.
