@@ -63,7 +63,7 @@ impl BlazeFace {
         let path = dir.join(file);
         let bytes = verified_model(&path, sha256)?;
         let unreadable = |e: TractError| ModelError::Unreadable { path: path.clone(), message: e.to_string() };
-        // The archive holds the typed model, its input already 1 x size x size x 3.
+        // The archive holds the typed model, its input already 1 x size x size x 1 (grey).
         let plan = tract_nnef::nnef()
             .model_for_read(&mut &bytes[..])
             .and_then(|m| m.into_optimized())
@@ -148,8 +148,8 @@ fn yaw_degrees(eye_a: (f32, f32), eye_b: (f32, f32), nose: (f32, f32)) -> f32 {
     (2.0 * offset / distance).atan().to_degrees()
 }
 
-/// The picture, centred on a black `size` x `size` square at the model's scale (-1 to 1, three
-/// equal channels); None for a picture too small to hold a face.
+/// The picture, centred on a black `size` x `size` square at the model's scale (-1 to 1, one grey
+/// channel); None for a picture too small to hold a face.
 fn letterbox(grey: &Grey, size: usize) -> Option<Tensor> {
     let (w, h) = (grey.width as usize, grey.height as usize);
     if w < 24 || h < 24 || grey.pixels.len() < w * h {
@@ -158,16 +158,15 @@ fn letterbox(grey: &Grey, size: usize) -> Option<Tensor> {
     let scale = size as f32 / w.max(h) as f32;
     let (sw, sh) = (((w as f32 * scale) as usize).min(size), ((h as f32 * scale) as usize).min(size));
     let (x0, y0) = ((size - sw) / 2, (size - sh) / 2);
-    let mut data = vec![-1.0f32; size * size * 3];
+    let mut data = vec![-1.0f32; size * size];
     for y in 0..sh {
         let source = &grey.pixels[((y as f32 / scale) as usize).min(h - 1) * w..];
-        for x in 0..sw {
-            let v = f32::from(source[((x as f32 / scale) as usize).min(w - 1)]) / 127.5 - 1.0;
-            let at = ((y0 + y) * size + x0 + x) * 3;
-            data[at..at + 3].fill(v);
+        let row = &mut data[(y0 + y) * size + x0..][..sw];
+        for (x, value) in row.iter_mut().enumerate() {
+            *value = f32::from(source[((x as f32 / scale) as usize).min(w - 1)]) / 127.5 - 1.0;
         }
     }
-    tract_ndarray::Array4::from_shape_vec((1, size, size, 3), data).ok().map(Tensor::from)
+    tract_ndarray::Array4::from_shape_vec((1, size, size, 1), data).ok().map(Tensor::from)
 }
 
 #[cfg(test)]

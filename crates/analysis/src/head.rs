@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// The model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
 pub const HEAD_MODEL: &str = "blazeface_back_256.nnef.tar";
-pub const HEAD_MODEL_SHA256: &str = "a182224795e71549f9233425ca2f9dbadb5aa029d05f6dd200bca977c6123889";
+pub const HEAD_MODEL_SHA256: &str = "b178251b46ac973abe99fdb91f2b2aa2523fdfa8b5113def6a947cb5098bdf72";
 
 /// A face less likely than this is not a face.
 const MIN_SCORE: f32 = 0.7;

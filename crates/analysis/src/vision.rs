@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// The near face model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
 pub const FACE_MODEL: &str = "blazeface_front_128.nnef.tar";
-pub const FACE_MODEL_SHA256: &str = "ff1fff21d320b0e52e59e606c9111de1af2b1f17c892122a2d72af7083f4c8e2";
+pub const FACE_MODEL_SHA256: &str = "372dd679dde1e44cb1cd13faed74875bf2777c99cba5e6c42da733cee231a36a";
 /// A face less likely than this is not a face.
 const MIN_FACE_SCORE: f32 = 0.7;
 

@@ -1,6 +1,7 @@
-//! `onnx-to-nnef IN.onnx SIZE OUT.nnef.tar`: reads a BlazeFace ONNX model with its input fixed at
-//! 1 x SIZE x SIZE x 3 (f32), brings it to tract's typed, decluttered form and writes it as an
-//! NNEF archive that `tract_nnef::nnef()` loads on its own. Run by scripts/models.
+//! `onnx-to-nnef IN.onnx SIZE OUT.nnef.tar`: reads a BlazeFace ONNX model made grey by
+//! scripts/models, with its input fixed at 1 x SIZE x SIZE x 1 (f32), brings it to tract's typed,
+//! decluttered form and writes it as an NNEF archive that `tract_nnef::nnef()` loads on its own.
+//! Run by scripts/models.
 
 use std::process::ExitCode;
 use tract_onnx::prelude::*;
@@ -9,7 +10,7 @@ use tract_onnx::WithOnnx;
 fn convert(input: &str, size: usize, output: &str) -> TractResult<()> {
     let model = tract_onnx::onnx()
         .model_for_path(input)?
-        .with_input_fact(0, f32::fact([1, size, size, 3]).into())?
+        .with_input_fact(0, f32::fact([1, size, size, 1]).into())?
         .into_typed()?
         .into_decluttered()?;
     let mut archive = Vec::new();
@@ -17,7 +18,7 @@ fn convert(input: &str, size: usize, output: &str) -> TractResult<()> {
     write_reproducibly(&archive, output)?;
     // What Vigil will do: load it without the ONNX front end, and run it.
     let plan = tract_nnef::nnef().model_for_path(output)?.into_optimized()?.into_runnable()?;
-    plan.run(tvec!(Tensor::zero::<f32>(&[1, size, size, 3])?.into_tvalue()))?;
+    plan.run(tvec!(Tensor::zero::<f32>(&[1, size, size, 1])?.into_tvalue()))?;
     Ok(())
 }
 
