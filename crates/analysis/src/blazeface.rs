@@ -12,7 +12,7 @@
 
 use crate::vision::{verified_model, Grey, ModelError};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tract_nnef::prelude::*;
 
 /// A face and which way it is turned.
@@ -63,10 +63,11 @@ impl BlazeFace {
         let path = dir.join(file);
         let bytes = verified_model(&path, sha256)?;
         let unreadable = |e: TractError| ModelError::Unreadable { path: path.clone(), message: e.to_string() };
-        // The archive holds the typed model, its input already 1 x size x size x 1 (grey).
-        let plan = tract_nnef::nnef()
+        // The archive holds the typed model, decluttered (by scripts/onnx-to-nnef), its input
+        // already 1 x size x size x 1 (grey): only tract's code generation is left to do.
+        let plan = nnef()
             .model_for_read(&mut &bytes[..])
-            .and_then(|m| m.into_optimized())
+            .and_then(|mut m| m.optimize().map(|()| m))
             .and_then(|m| m.into_runnable())
             .map_err(unreadable)?;
         // SSD anchors of both models: 2 per cell of a 16x16 grid, then 6 per cell of an 8x8 one;
@@ -122,6 +123,12 @@ impl BlazeFace {
         }
         Ok(kept.into_iter().map(|(head, _)| head).collect())
     }
+}
+
+/// tract's NNEF reader, made once for both models (making one parses NNEF's library of fragments).
+fn nnef() -> &'static tract_nnef::framework::Nnef {
+    static NNEF: OnceLock<tract_nnef::framework::Nnef> = OnceLock::new();
+    NNEF.get_or_init(tract_nnef::nnef)
 }
 
 /// Intersection over union of two boxes (left, top, right, bottom).
