@@ -1,9 +1,9 @@
 //! The far-sighted face detector: MediaPipe's BlazeFace back-camera model (256x256 pictures,
 //! faces from about 20 pixels, turned ones too; [`crate::blazeface`]). It runs beside the near one
 //! ([`crate::vision::FaceDetector`]) at once when the number of faces that one sees changes, else
-//! at most every two seconds. It finds faces too small, far or
-//! turned for the near detector (a candidate far from the camera or looking away, a second person
-//! behind them), and so tells them apart from an empty chair.
+//! at most every two seconds. It finds faces too small, far or turned for the near detector (a
+//! candidate far from the camera or looking away, a second person behind them), and so tells them
+//! apart from an empty chair.
 
 use crate::blazeface::BlazeFace;
 pub use crate::blazeface::{DetectError, Head};

@@ -6,10 +6,10 @@
 //! ([`crate::blazeface`]) look for faces: the near one ([`FaceDetector`], the front-camera model, a
 //! few milliseconds) on every picture that changed, the far one (the back-camera model, several
 //! times its cost) where the near one sees one face or none: at once when that number changes,
-//! else at most every two seconds. A picture the detectors
-//! cannot search (too small, or the model failed on it) is no answer, never "no face". Pictures
-//! come at a low rate (two a second by default); each flag needs its condition to hold `on_ms`
-//! and to be gone `off_ms`, so one blink or a hand passing is not a flag.
+//! else at most every two seconds. A picture the detectors cannot search (too small, or the model
+//! failed on it) is no answer, never "no face". Pictures come at a low rate (two a second by
+//! default); each flag needs its condition to hold `on_ms` and to be gone `off_ms`, so one blink
+//! or a hand passing is not a flag.
 //!
 //! The models are files, checked against their SHA-256 when they load: a missing or corrupt model
 //! turns its flags off with an error the caller reports, and the other flags go on.
@@ -258,7 +258,7 @@ struct Seen {
 const STILL_REGION_DIFFERENCE: f32 = 8.0;
 /// The detector runs at least this often, still picture or not.
 const MAX_REUSE_MS: u64 = 5_000;
-/// While the near detector sees as many faces as before, the far one (five times its cost) runs
+/// While the near detector sees as many faces as before, the far one (several times its cost) runs
 /// at most this often; in between, a changed picture keeps its last answer, never one older than
 /// this. A change in the near detector's count (a face lost, a second one, a head turning away)
 /// brings the far one at once, so this bounds only how late it finds what the near one cannot

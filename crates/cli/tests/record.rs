@@ -67,21 +67,7 @@ fn probe(file: &Path) -> Probe {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let streams = v["streams"].as_array().unwrap();
     let video = streams.iter().find(|s| s["codec_type"] == "video").expect("a video stream");
-    // Decoded at the file's own time base: at ffmpeg's default (1 / the frame rate), two pictures
-    // captured closer than a frame apart (one late under load, the next on time) round to one
-    // time and ffmpeg complains of its own output's timestamps, not the file's.
-    let decode = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(file)
-        .args(["-enc_time_base", "-1", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        decode.status.success() && decode.stderr.is_empty(),
-        "ffmpeg decode of {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&decode.stderr)
-    );
+    vigil_testkit::decodes_cleanly(file).unwrap();
     Probe {
         codecs: streams.iter().map(|s| s["codec_name"].as_str().unwrap_or("").to_owned()).collect(),
         width: video["width"].as_u64().unwrap(),

@@ -7,6 +7,7 @@
 pub mod audio;
 pub mod clip;
 pub mod display;
+pub mod media;
 pub mod portal;
 pub mod process;
 pub mod screen_reader;
@@ -17,6 +18,7 @@ pub mod webdriver;
 pub use audio::PulseAudio;
 pub use clip::{camera_clip, Scene};
 pub use display::{Screen, VncDisplay, XvfbDisplay};
+pub use media::decodes_cleanly;
 pub use portal::PortalDesktop;
 pub use process::RenamedProcess;
 pub use screen_reader::ScreenReader;
