@@ -1,8 +1,9 @@
 //! `cargo bench -p vigil-cli --bench record`: CPU and memory of a real recording, without and with
 //! the on-device analysis, next to ffmpeg doing the same job (three rounds in turn; the median and
-//! range of the ratios, over the whole run and from 10 s on); CPU per screen frame next to ffmpeg
-//! doing the same screen job (and on Wayland), and how long stopping a recording takes (from
-//! the stop token to every track closed and filed). Prints figures; asserts nothing.
+//! range of the ratios, over the whole run and from 10 s on), and where the gap comes from (the
+//! camera, the microphone and the monitors, each next to ffmpeg's); CPU per screen frame next to
+//! ffmpeg doing the same screen job (and on Wayland), and how long stopping a recording takes
+//! (from the stop token to every track closed and filed). Prints figures; asserts nothing.
 //!
 //! `cargo bench -p vigil-cli --bench record -- whole` runs one part only: `stop`, `whole` (the
 //! default recording with and without analysis, next to ffmpeg) or `screens` (per frame, X11 and
@@ -293,7 +294,8 @@ fn main() {
     let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
     let vnc = VncDisplay::start(&[Screen::new(0, 0, 1920, 1080), Screen::new(1920, 0, 1920, 1080)]).expect("TigerVNC");
     let mut pulse = PulseAudio::start().expect("PulseAudio");
-    pulse.play_tone(440, 0.5, 600).unwrap();
+    // Longer than every part together (the whole job alone takes about 12 minutes).
+    pulse.play_tone(440, 0.5, 3600).unwrap();
     let secs = SECONDS.to_string();
     println!(
         "machine: {} cores; each run {SECONDS} s",
@@ -383,20 +385,37 @@ fn main() {
             let child = cmd.envs(pulse.env()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
             measure(child.spawn().expect("ffmpeg"))
         };
-        let ffmpeg_whole = || {
-            let mut cmd = ffmpeg_camera();
-            cmd.args(["-f", "pulse", "-i", "default"]);
+        // ffmpeg's parts of the job, put together: the monitors as two inputs, then each into its
+        // own file (from input `first` on); the microphone as an input after the camera's, then
+        // both into one file.
+        let screen_inputs = |cmd: &mut Command| {
             for x in [0, 1920] {
                 cmd.args(["-f", "x11grab", "-framerate", "1", "-video_size", "1920x1080", "-i"])
                     .arg(format!("{}+{x},0", vnc.display));
             }
-            cmd.args(["-map", "0:v", "-map", "1:a"]).args(h264);
-            cmd.args(["-b:v", "600k", "-c:a", "libopus", "-b:a", "32k", "-t", &secs])
-                .arg(out.path().join("camera.mp4"));
-            for (i, name) in [(2, "a.mp4"), (3, "b.mp4")] {
+        };
+        let screen_outputs = |cmd: &mut Command, first: usize| {
+            for (i, name) in [(first, "a.mp4"), (first + 1, "b.mp4")] {
                 cmd.args(["-map", &format!("{i}:v")]).args(h264).args(["-b:v", "1M", "-t", &secs]);
                 cmd.arg(out.path().join(name));
             }
+        };
+        let camera_and_mic = |screens: bool| {
+            let mut cmd = ffmpeg_camera();
+            cmd.args(["-f", "pulse", "-i", "default"]);
+            if screens {
+                screen_inputs(&mut cmd);
+            }
+            cmd.args(["-map", "0:v", "-map", "1:a"]).args(h264);
+            cmd.args(["-b:v", "600k", "-c:a", "libopus", "-b:a", "32k", "-t", &secs])
+                .arg(out.path().join("camera.mp4"));
+            if screens {
+                screen_outputs(&mut cmd, 2);
+            }
+            cmd
+        };
+        let ffmpeg_whole = || {
+            let mut cmd = camera_and_mic(true);
             let ff = quiet(&mut cmd);
             println!(
                 "ffmpeg, the same job (the same testsrc2 clip + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, {:.1}% from {STEADY_FROM} s, peak RSS {:.0} MiB; written: camera and mic {} KiB, screens {} KiB",
@@ -463,6 +482,30 @@ fn main() {
             100.0 * vigil_camera.share(),
             100.0 * ffmpeg_camera.share(),
             vigil_camera.share() / ffmpeg_camera.share()
+        );
+        // The rest of the job: the microphone (the camera with it, less the camera alone) and the
+        // two monitors alone.
+        let vigil_alone = |args: &[&str]| {
+            let dir = tempfile::tempdir().unwrap();
+            measure(vigil(dir.path(), &vnc.display, &pulse, args))
+        };
+        let vigil_camera_mic = vigil_alone(&["--duration", &secs, "--camera", &pattern_camera, "--screens", "none"]);
+        let ffmpeg_camera_mic = quiet(&mut camera_and_mic(false));
+        let vigil_screens = vigil_alone(&["--duration", &secs, "--camera", "none", "--mic", "none"]);
+        let ffmpeg_screens = {
+            let mut cmd = Command::new("ffmpeg");
+            cmd.args(["-v", "error", "-y"]);
+            screen_inputs(&mut cmd);
+            screen_outputs(&mut cmd, 0);
+            quiet(&mut cmd)
+        };
+        println!(
+            "the microphone (camera and microphone, less the camera alone): vigil {:.1}% of one core, ffmpeg {:.1}%; the two monitors alone (text scrolling): vigil {:.1}%, ffmpeg {:.1}%: {:.2}x",
+            100.0 * (vigil_camera_mic.share() - vigil_camera.share()),
+            100.0 * (ffmpeg_camera_mic.share() - ffmpeg_camera.share()),
+            100.0 * vigil_screens.share(),
+            100.0 * ffmpeg_screens.share(),
+            vigil_screens.share() / ffmpeg_screens.share()
         );
         let ((without, without_loaded), (with, with_loaded)) = (costs(false), costs(true));
         println!(

@@ -199,7 +199,13 @@ fn set_desktop_size(port: u16, screens: &[Screen]) -> Result<()> {
     if screens.is_empty() || screens.len() > 255 {
         bail!("need 1..=255 screens");
     }
-    let mut s = TcpStream::connect(("127.0.0.1", port)).context("connecting to the VNC server")?;
+    // Xtigervnc may make its X socket (what `start` waits for) before it listens for RFB.
+    let mut connected = None;
+    wait_until(Duration::from_secs(10), &format!("the VNC server on port {port}"), || {
+        connected = TcpStream::connect(("127.0.0.1", port)).ok();
+        connected.is_some()
+    })?;
+    let Some(mut s) = connected else { bail!("connecting to the VNC server on port {port}") };
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut version = [0u8; 12];
     s.read_exact(&mut version)?;
