@@ -385,9 +385,9 @@ fn main() {
             let child = cmd.envs(pulse.env()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
             measure(child.spawn().expect("ffmpeg"))
         };
-        // ffmpeg's parts of the job, put together: the monitors as two inputs, then each into its
-        // own file (from input `first` on); the microphone as an input after the camera's, then
-        // both into one file.
+        // ffmpeg's job, in parts: the monitors as two inputs, then each into its own file (from
+        // input `first` on); `ffmpeg_job` records the camera and the microphone into one file, and
+        // the monitors too when asked.
         let screen_inputs = |cmd: &mut Command| {
             for x in [0, 1920] {
                 cmd.args(["-f", "x11grab", "-framerate", "1", "-video_size", "1920x1080", "-i"])
@@ -400,7 +400,7 @@ fn main() {
                 cmd.arg(out.path().join(name));
             }
         };
-        let camera_and_mic = |screens: bool| {
+        let ffmpeg_job = |screens: bool| {
             let mut cmd = ffmpeg_camera();
             cmd.args(["-f", "pulse", "-i", "default"]);
             if screens {
@@ -415,7 +415,7 @@ fn main() {
             cmd
         };
         let ffmpeg_whole = || {
-            let mut cmd = camera_and_mic(true);
+            let mut cmd = ffmpeg_job(true);
             let ff = quiet(&mut cmd);
             println!(
                 "ffmpeg, the same job (the same testsrc2 clip + pulse mic in Opus + x11grab 2x 1920x1080@1, libx264 ultrafast): {:.1}% of one core, {:.1}% from {STEADY_FROM} s, peak RSS {:.0} MiB; written: camera and mic {} KiB, screens {} KiB",
@@ -490,7 +490,7 @@ fn main() {
             measure(vigil(dir.path(), &vnc.display, &pulse, args))
         };
         let vigil_camera_mic = vigil_alone(&["--duration", &secs, "--camera", &pattern_camera, "--screens", "none"]);
-        let ffmpeg_camera_mic = quiet(&mut camera_and_mic(false));
+        let ffmpeg_camera_mic = quiet(&mut ffmpeg_job(false));
         let vigil_screens = vigil_alone(&["--duration", &secs, "--camera", "none", "--mic", "none"]);
         let ffmpeg_screens = {
             let mut cmd = Command::new("ffmpeg");
