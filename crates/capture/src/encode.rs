@@ -223,6 +223,16 @@ impl OpusEncoder {
         self.pending.drain(..used);
         Ok(packets)
     }
+
+    /// The last packets of a stream: what is still buffered and the encoder's look-ahead (which
+    /// the decoder drops at the start, 6.5 ms), padded with silence to whole packets. Without
+    /// them up to 26 ms of the sound before the stop would not play.
+    pub fn finish(&mut self) -> Result<Vec<Vec<u8>>, EncodeError> {
+        let lookahead = self.encoder.get_lookahead().map_err(|e| EncodeError(e.to_string()))?;
+        let owed = self.pending.len() + usize::try_from(lookahead).unwrap_or(0);
+        let silence = vec![0.0; owed.div_ceil(OPUS_FRAME) * OPUS_FRAME - self.pending.len()];
+        self.push(&silence)
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +243,32 @@ mod tests {
 
     const WIDTH: usize = 1920;
     const HEIGHT: usize = 1080;
+
+    /// Everything pushed plays once the stream is finished: the decoder drops the encoder's
+    /// look-ahead at the start, and a last part shorter than a packet is padded, not lost.
+    #[test]
+    fn finished_opus_stream_plays_to_its_last_sample() {
+        let tone = |i: usize| 0.5 * (i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin();
+        let pushed = 48_000 + 500; // not a whole number of packets
+        let mut enc = OpusEncoder::new().unwrap();
+        let input: Vec<f32> = (0..pushed).map(tone).collect();
+        let mut packets = enc.push(&input).unwrap();
+        packets.extend(enc.finish().unwrap());
+        let lookahead = enc.encoder.get_lookahead().unwrap() as usize;
+        let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+        let mut decoded = Vec::new();
+        for p in &packets {
+            let mut out = [0f32; OPUS_FRAME];
+            let n = decoder.decode_float(p, &mut out, false).unwrap();
+            decoded.extend_from_slice(&out[..n]);
+        }
+        let played = &decoded[lookahead.min(decoded.len())..];
+        assert!(played.len() >= pushed, "{} samples play of {pushed} pushed", played.len());
+        // The last 5 ms pushed are the tone, not silence (its RMS is 0.35).
+        let tail = &played[pushed - 240..pushed];
+        let rms = (tail.iter().map(|s| s * s).sum::<f32>() / tail.len() as f32).sqrt();
+        assert!(rms > 0.25, "the last 5 ms play at RMS {rms:.3}");
+    }
 
     /// The luma of a page of "text", black strokes on white in 17-pixel lines, `HEIGHT + 600`
     /// rows tall; the same every time.

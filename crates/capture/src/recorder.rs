@@ -338,7 +338,10 @@ struct Track {
     description: String,
     stop: StopToken,
     stats: Arc<SourceStats>,
-    pacer: JoinHandle<PaceEnd>,
+    /// Until [`Track::stop_pictures`] has joined it.
+    pacer: Option<JoinHandle<PaceEnd>>,
+    /// Why the capture ended, when it failed.
+    error: Option<String>,
     encoder: JoinHandle<(Vec<SegmentRecord>, u64, Option<String>)>,
     /// The on-device analysis of the camera and the microphone, fed by the encoder; it ends
     /// when the encoder does.
@@ -406,24 +409,30 @@ impl Track {
                 .spawn(move || encode_track(&shared, writer, content, fps, (w, h), rx, audio, taps))
                 .map_err(RecordError::Thread)?
         };
-        Ok(Track { source: id, description, stop, stats, pacer, encoder, analysis })
+        Ok(Track { source: id, description, stop, stats, pacer: Some(pacer), error: None, encoder, analysis })
     }
 
-    fn finish(self, shared: &Shared) -> SourceSummary {
+    /// Stops taking pictures and waits for the last one; a capture that had failed is said now.
+    fn stop_pictures(&mut self, shared: &Shared) {
         self.stop.stop();
-        let mut error = None;
-        match self.pacer.join() {
+        let Some(pacer) = self.pacer.take() else { return };
+        match pacer.join() {
             Ok(PaceEnd::Failed(e)) => {
                 shared.event(
                     EventKind::DeviceLost,
                     json!({"source": self.source, "error": e.to_string()}),
                     Some(format!("{e}: its recording ended, the others go on")),
                 );
-                error = Some(e.to_string());
+                self.error = Some(e.to_string());
             }
             Ok(PaceEnd::Stopped) => {}
-            Err(panic) => error = Some(shared.thread_died(&self.source, "capture", &*panic)),
+            Err(panic) => self.error = Some(shared.thread_died(&self.source, "capture", &*panic)),
         }
+    }
+
+    /// Stops the track and waits for its segments and its analysis.
+    fn finish(mut self, shared: &Shared) -> SourceSummary {
+        self.stop_pictures(shared);
         let (segments, audio_frames, enc_error) = match self.encoder.join() {
             Ok(done) => done,
             Err(panic) => {
@@ -449,7 +458,7 @@ impl Track {
             audio_frames,
             dropped_frames: dropped,
             bytes: segments.iter().map(|s| s.bytes).sum(),
-            error: error.or(enc_error),
+            error: self.error.or(enc_error),
         }
     }
 }
@@ -564,6 +573,20 @@ fn encode_track(
             failed = Some(e.to_string());
             break;
         }
+    }
+    // The sound's last packets, up to where the microphone stopped.
+    if let (Some(enc), Some(pos), None) = (opus.as_mut(), audio_pos, failed.as_ref()) {
+        let written = enc.finish().map_err(|e| format!("Opus encoder: {e}")).and_then(|packets| {
+            audio_frames += packets.len() as u64;
+            packets.iter().enumerate().try_for_each(|(i, p)| {
+                let at = pos + (i * crate::encode::OPUS_FRAME) as u64;
+                writer.write_audio(at, p).map_err(|e| {
+                    shared.write_failed(&source, &e);
+                    e.to_string()
+                })
+            })
+        });
+        failed = written.err();
     }
     if let Err(e) = writer.close() {
         shared.write_failed(&source, &e);
@@ -835,7 +858,10 @@ pub fn record(
     while !shared.stop.is_stopped() {
         // A screen whose capture failed while its monitor is still there (screen sharing
         // stopped, say): its track ends now, and it counts as a screen Vigil cannot see.
-        if let Some(pos) = tracks.iter().position(|t| t.source.starts_with("screen-") && t.pacer.is_finished()) {
+        if let Some(pos) = tracks
+            .iter()
+            .position(|t| t.source.starts_with("screen-") && t.pacer.as_ref().is_some_and(|p| p.is_finished()))
+        {
             let track = tracks.remove(pos);
             let source = track.source.clone();
             finished.push(track.finish(&shared));
@@ -955,7 +981,12 @@ pub fn record(
         shared.stop.wait(Duration::from_millis(50));
     }
 
-    drop(mic); // ends the audio queue, so the camera track drains and closes
+    // The pictures stop first and the sound after them, so that the sound goes on to the camera's
+    // last picture. Dropping the microphone ends the audio queue: the camera track drains, closes.
+    for track in &mut tracks {
+        track.stop_pictures(&shared);
+    }
+    drop(mic);
     let seconds = shared.epoch.elapsed().as_secs_f64();
     finished.extend(tracks.into_iter().map(|t| t.finish(&shared)));
     shared.event(EventKind::CaptureStopped, json!({"seconds": seconds}), None);
