@@ -193,14 +193,19 @@ fn thread_list(u: &Usage) -> String {
 }
 
 /// What the monitors show while they change (about twice a second).
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Busy {
     /// Two solid colours in turn: the cheapest pictures for libx264 (OpenH264's screen-content
     /// mode reads every line of them looking for one with detail to detect scrolling, but its
     /// motion search has little to do).
     Solid,
-    /// A page of text, scrolled two lines down and back: what a desktop usually shows, and the
-    /// dearest for OpenH264's screen-content motion search (whole rows and columns, block hashes).
+    /// A page of text, scrolled two lines down and back (pixel for pixel): what a desktop
+    /// usually shows.
     Text,
+    /// The same pages dithered (ImageMagick's `-monochrome`), so that the text moved two lines
+    /// is not the same pixels: no scroll to find, every line coded afresh; the dearest for
+    /// OpenH264's screen-content motion search (whole rows and columns).
+    Redrawn,
 }
 
 /// The monitors changing, until dropped (the text pages live in the returned folder).
@@ -210,7 +215,7 @@ fn busy_screens(display: &str, busy: Busy) -> (Guard, tempfile::TempDir) {
         Busy::Solid => {
             "while true; do xsetroot -solid '#204080'; sleep 0.3; xsetroot -solid '#c08020'; sleep 0.3; done".to_owned()
         }
-        Busy::Text => {
+        Busy::Text | Busy::Redrawn => {
             // Forty lines of words (a fixed sequence), drawn twice: from the first line, and
             // from the third. The root window tiles each page across both monitors.
             let words = ["let", "answer", "question", "fn", "return", "match", "exam", "timeline", "review", "flag"];
@@ -236,7 +241,7 @@ fn busy_screens(display: &str, busy: Busy) -> (Guard, tempfile::TempDir) {
                         "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
                     ])
                     .args(["-pointsize", "13", "-fill", "black", "-annotate", "+8+16", &lines[from..].join("\n")])
-                    .arg("-monochrome")
+                    .args(if busy == Busy::Redrawn { &["-monochrome"][..] } else { &["-threshold", "50%"] })
                     .arg(dir.path().join(name))
                     .status()
                     .expect("ImageMagick");
@@ -525,14 +530,20 @@ fn main() {
             100.0 * face_analysed.analysis_share(),
             100.0 * (face_analysed.share() - face_plain.share())
         );
-        // The screens in solid colours: libx264's best case.
-        drop(busy);
-        busy = busy_screens(&vnc.display, Busy::Solid);
-        let (solid, solid_ff) = (whole(&pattern_camera, false), ffmpeg_whole());
-        println!(
-            "vigil / ffmpeg CPU, the whole job with the screens in solid colours instead (libx264's best case): without analysis {:.2}",
-            solid.share() / solid_ff.share()
-        );
+        // The screens in solid colours (libx264's best case), and the text redrawn rather than
+        // scrolled (OpenH264's worst).
+        for (screens, label) in [
+            (Busy::Solid, "in solid colours (libx264's best case)"),
+            (Busy::Redrawn, "redrawn instead of scrolled (dithered text: no scroll to find)"),
+        ] {
+            drop(busy);
+            busy = busy_screens(&vnc.display, screens);
+            let (vigil, ffmpeg) = (whole(&pattern_camera, false), ffmpeg_whole());
+            println!(
+                "vigil / ffmpeg CPU, the whole job with the screens {label}: without analysis {:.2}",
+                vigil.share() / ffmpeg.share()
+            );
+        }
         drop(busy);
     }
 
