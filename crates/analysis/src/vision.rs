@@ -142,9 +142,11 @@ impl FaceDetector {
 pub struct VisionOptions {
     pub face_missing: bool,
     pub face_multiple: bool,
-    /// A head turned away by at least `turned_degrees`, left or right.
+    /// A head turned away by at least `turned_degrees`, left or right, or bowed by at least
+    /// `bowed_degrees`.
     pub face_turned: bool,
     pub turned_degrees: f32,
+    pub bowed_degrees: f32,
     pub camera_covered: bool,
     pub camera_frozen: bool,
     pub face: Hysteresis,
@@ -163,6 +165,7 @@ impl Default for VisionOptions {
             face_multiple: true,
             face_turned: true,
             turned_degrees: 35.0,
+            bowed_degrees: 35.0,
             camera_covered: true,
             camera_frozen: true,
             face: Hysteresis { on_ms: 3_000, off_ms: 1_500 },
@@ -181,6 +184,7 @@ impl VisionOptions {
             face_multiple: a.face_multiple,
             face_turned: a.face_turned,
             turned_degrees: a.turned_degrees,
+            bowed_degrees: a.bowed_degrees,
             camera_covered: a.camera_covered,
             camera_frozen: a.camera_frozen,
             face: Hysteresis { on_ms: a.min_seconds_ms(), off_ms: 1_500 },
@@ -368,7 +372,9 @@ impl VisionAnalyzer {
                 ([face], _) | ([], [face]) => Some(*face),
                 _ => None,
             };
-            let turned = lone.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees);
+            let turned = lone.filter(|h| {
+                h.yaw_degrees.abs() >= self.opts.turned_degrees || h.pitch_degrees >= self.opts.bowed_degrees
+            });
             if self.opts.face_missing {
                 // Missing: neither detector sees a face. A head turned away is there (its own
                 // flag), and so is a face too small for the near detector.

@@ -3,7 +3,8 @@
 //! face, a group, none. The far detector's yaw on a real turned head (`tests/analysis/cameraman.png`,
 //! CC0) and its mirror image, and on a frontal one. A face too small for the near detector, which
 //! the far one still sees, is not missing; nor is a group whose faces only the far one finds
-//! alone.
+//! alone. A head bowed (rendered from the frontal face, `Scene::BowedFace`) has a large pitch, a
+//! glance at the keyboard a small one, and bowed for 8 s it is a flag.
 
 use std::path::Path;
 use std::process::Command;
@@ -81,4 +82,59 @@ fn a_face_too_small_for_the_near_detector_is_not_missing() {
     // ...the far one finds it there: no flag at all.
     let heads = HeadDetector::load(&models_dir()).expect("the head model");
     assert_eq!(flags(Some(heads)), Vec::<&str>::new());
+}
+
+/// The frontal face bowed by `degrees`, as the clips render it, at 320x240 grey.
+fn bowed(dir: &Path, degrees: u8) -> Grey {
+    camera_clip(dir, &format!("bowed{degrees}"), &[(Scene::BowedFace(degrees), 1)], true).expect("a clip");
+    let out = Command::new("convert")
+        .arg(dir.join(format!("bowed{degrees}-0.png")))
+        .args(["-resize", "320x240!", "-colorspace", "gray", "-depth", "8", "gray:-"])
+        .output()
+        .expect("ImageMagick's convert");
+    Grey { width: 320, height: 240, pixels: out.stdout }
+}
+
+#[test]
+fn a_bowed_head_has_a_large_pitch_a_glance_at_the_keyboard_a_small_one() {
+    let faces = FaceDetector::load(&models_dir()).expect("the face model");
+    let heads = HeadDetector::load(&models_dir()).expect("the head model");
+    let dir = tempfile::tempdir().unwrap();
+    let pitches = |degrees: u8| {
+        let picture = bowed(dir.path(), degrees);
+        let near = faces.faces(&picture).unwrap();
+        let far = heads.heads(&picture).unwrap();
+        println!("bowed {degrees} degrees: the near detector's {near:?}, the far one's {far:?}");
+        assert_eq!((near.len(), far.len()), (1, 1), "one face, seen by both");
+        (near[0].pitch_degrees, far[0].pitch_degrees)
+    };
+    let (near, far) = pitches(50);
+    assert!(near >= 35.0 && far >= 35.0, "bowed 50 degrees: {near}, {far}");
+    // The near detector, which judges the face whenever it sees one, does not take a glance at the
+    // keyboard (about 20 degrees) or a frontal face for a bowed head.
+    for degrees in [0, 20] {
+        let (near, _) = pitches(degrees);
+        assert!(near < 30.0, "bowed {degrees} degrees: {near}");
+    }
+}
+
+#[test]
+fn a_head_bowed_for_8_s_is_turned_away_a_glance_down_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = |name: &str, scenes: &[(Scene, u32)]| {
+        let clip = camera_clip(dir.path(), name, scenes, false).expect("a clip (ffmpeg, ImageMagick)");
+        let faces = FaceDetector::load(&models_dir()).expect("the face model");
+        let heads = HeadDetector::load(&models_dir()).expect("the head model");
+        flags_in_y4m(&clip, VisionOptions::default(), Some(faces), Some(heads)).expect("the clip")
+    };
+    let bowed = flags("bowed", &[(Scene::Face, 5), (Scene::BowedFace(50), 8), (Scene::Face, 7)]);
+    println!("bowed 50 degrees from 5 s to 13 s: {bowed:?}");
+    assert!(
+        matches!(&bowed[..], [f] if f.kind == "face.turned"
+            && (f.start_ms as f64 - 5_000.0).abs() <= 2_000.0
+            && (f.end_ms as f64 - 13_000.0).abs() <= 2_000.0),
+        "{bowed:?}"
+    );
+    let glance = flags("keyboard", &[(Scene::Face, 5), (Scene::BowedFace(20), 8), (Scene::Face, 7)]);
+    assert!(glance.is_empty(), "looking at the keyboard for 8 s: {glance:?}");
 }

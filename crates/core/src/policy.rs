@@ -76,7 +76,8 @@ pub struct Analysis {
     pub face_missing: bool,
     /// More than one face.
     pub face_multiple: bool,
-    /// A head turned away from the camera by at least `turned_degrees`, left or right.
+    /// A head turned away from the camera by at least `turned_degrees`, left or right, or bowed
+    /// by at least `bowed_degrees` (looking down: at a phone or notes in the lap).
     pub face_turned: bool,
     /// The camera covered or in the dark.
     pub camera_covered: bool,
@@ -98,6 +99,9 @@ pub struct Analysis {
     pub camera_fps: f32,
     /// How far a head must be turned, left or right, to be turned away (15-80 degrees).
     pub turned_degrees: f32,
+    /// How far a head must be bowed to be turned away (20-80 degrees; a glance at the keyboard
+    /// is about 20).
+    pub bowed_degrees: f32,
 }
 
 impl Default for Analysis {
@@ -115,6 +119,7 @@ impl Default for Analysis {
             frozen_seconds: 5.0,
             camera_fps: 2.0,
             turned_degrees: 35.0,
+            bowed_degrees: 35.0,
         }
     }
 }
@@ -428,6 +433,7 @@ impl ExamPolicy {
             ("analysis.frozen_seconds", a.frozen_seconds, 1.0..=600.0),
             ("analysis.camera_fps", a.camera_fps, 0.5..=10.0),
             ("analysis.turned_degrees", a.turned_degrees, 15.0..=80.0),
+            ("analysis.bowed_degrees", a.bowed_degrees, 20.0..=80.0),
         ] {
             if !range.contains(&value) {
                 return Err(PolicyError::at(field, format!("{value} is outside {}-{}", range.start(), range.end())));

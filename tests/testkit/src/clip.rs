@@ -38,6 +38,9 @@ pub enum Scene {
     FaceAndCat,
     /// A cat filling the picture, and no one.
     Cat,
+    /// The one face bowed by this many degrees (looking down: at a phone or notes in the lap),
+    /// rendered from the frontal photograph (see [`bow_head`]).
+    BowedFace(u8),
 }
 
 /// A second photograph laid over a scene: its part (ImageMagick geometry, or all of it), its
@@ -88,6 +91,7 @@ impl Scene {
             Scene::OtherFace | Scene::SecondFaceBehind => Some((ASTRONAUT, "320x240+60+10", &[])),
             Scene::FaceAndCat => Some((SOLVAY, FACE, &[])),
             Scene::Cat => Some((CAT, "400x300+20+0", &[])),
+            Scene::BowedFace(_) => Some((SOLVAY, FACE, &[])),
         }
     }
 
@@ -143,6 +147,9 @@ pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool)
             convert.args(["-resize", o.size, ")", "-geometry", o.at, "-composite"]);
         }
         run(convert.arg(&picture), "convert")?;
+        if let Scene::BowedFace(degrees) = scene {
+            bow_head(&picture, f32::from(*degrees))?;
+        }
         ffmpeg.args(["-loop", "1", "-framerate", "5", "-t", &seconds.to_string(), "-i"]).arg(&picture);
     }
     let inputs: String = (0..scenes.len()).map(|i| format!("[{i}:v]")).collect();
@@ -152,4 +159,80 @@ pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool)
     ffmpeg.args(["-filter_complex", &filter, "-map", "[v]", "-r", "5", "-f", "yuv4mpegpipe"]).arg(&out);
     run(&mut ffmpeg, "ffmpeg")?;
     Ok(out)
+}
+
+/// The head of the frontal face scene in its 640x480 picture: an ellipsoid centred at
+/// (`HEAD_X`, `HEAD_Y`), `HEAD_RX` wide, `HEAD_RY` high and `HEAD_RZ` deep (half-axes, pixels),
+/// and a nose standing `NOSE_HEIGHT` out of it at (`NOSE_X`, `NOSE_Y`) (read off the picture:
+/// the eyes at y 135, the nose tip at (340, 215), the mouth at y 275).
+const HEAD_X: f32 = 325.0;
+const HEAD_Y: f32 = 185.0;
+const HEAD_RX: f32 = 140.0;
+const HEAD_RY: f32 = 170.0;
+const HEAD_RZ: f32 = 130.0;
+const NOSE_X: f32 = 338.0;
+const NOSE_Y: f32 = 190.0;
+const NOSE_HEIGHT: f32 = 40.0;
+
+/// How far in front of the head's centre the face is at (`x`, `y`), if inside the head.
+fn head_depth(x: f32, y: f32) -> Option<f32> {
+    let inside = 1.0 - ((x - HEAD_X) / HEAD_RX).powi(2) - ((y - HEAD_Y) / HEAD_RY).powi(2);
+    if inside <= 0.0 {
+        return None;
+    }
+    let nose = (-((x - NOSE_X) / 18.0).powi(2) / 2.0 - ((y - NOSE_Y) / 35.0).powi(2) / 2.0).exp();
+    Some(HEAD_RZ * inside.sqrt() + NOSE_HEIGHT * nose)
+}
+
+/// Turns the head of the frontal face picture at `png` (640x480) down by `degrees` about its
+/// centre, as a camera looking at it would see it: each point of the head (the ellipsoid and
+/// nose of [`head_depth`]) is rotated and drawn nearest first; what the head no longer covers
+/// is dark grey, as the suit and the background around it. Rendered geometry, not a photographed pose: the
+/// labels of bowed-head clips are this rotation's angles.
+pub fn bow_head(png: &Path, degrees: f32) -> Result<()> {
+    let (w, h) = (640usize, 480usize);
+    let out = Command::new("convert").arg(png).args(["-depth", "8", "rgb:-"]).output().context("convert")?;
+    if out.stdout.len() != w * h * 3 {
+        bail!("convert {}: not a 640x480 picture: {}", png.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let source = out.stdout;
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let mut picture = source.clone();
+    for (i, pixel) in picture.chunks_exact_mut(3).enumerate() {
+        if head_depth((i % w) as f32, (i / w) as f32).is_some() {
+            pixel.fill(60);
+        }
+    }
+    let mut nearest = vec![f32::NEG_INFINITY; w * h];
+    // Forward: each source pixel, split in four rows so that stretched parts leave no gaps.
+    for y4 in 0..h * 4 {
+        let y = y4 as f32 / 4.0;
+        for x in 0..w {
+            let Some(z) = head_depth(x as f32, y) else { continue };
+            let turned_y = HEAD_Y + (y - HEAD_Y) * cos + z * sin;
+            let turned_z = z * cos - (y - HEAD_Y) * sin;
+            let ty = turned_y.round();
+            if ty < 0.0 || ty >= h as f32 {
+                continue;
+            }
+            let at = ty as usize * w + x;
+            if turned_z > nearest[at] {
+                nearest[at] = turned_z;
+                let from = (y4 / 4 * w + x) * 3;
+                picture[at * 3..at * 3 + 3].copy_from_slice(&source[from..from + 3]);
+            }
+        }
+    }
+    let mut convert = Command::new("convert")
+        .args(["-size", "640x480", "-depth", "8", "rgb:-"])
+        .arg(png)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("convert")?;
+    use std::io::Write;
+    convert.stdin.take().context("convert's input")?.write_all(&picture)?;
+    if !convert.wait()?.success() {
+        bail!("convert could not write {}", png.display());
+    }
+    Ok(())
 }
