@@ -103,8 +103,7 @@ fn main() {
             let config = encoder_config(Content::Screen, WIDTH as u32, HEIGHT as u32, 1.0).usage_type(usage);
             let (mut bytes, mut quality, mut encoding) = (0usize, Vec::new(), Vec::<Duration>::new());
             for _ in 0..rounds {
-                let mut encoder =
-                    Encoder::with_api_config(OpenH264API::from_source(), config).expect("encoder");
+                let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config).expect("encoder");
                 let mut decoder = Decoder::new().expect("decoder");
                 (bytes, quality) = (0, Vec::new());
                 for (i, &picture) in order.iter().enumerate() {
