@@ -3,8 +3,9 @@
 //! Builds a labelled set and prints how well the on-device flags find what it holds. Nothing is
 //! downloaded: the camera clips are cut (by `vigil_testkit::camera_clip`, ImageMagick and ffmpeg)
 //! from the public-domain 1927 Solvay photograph the rustface package ships and scikit-image's CC0
-//! "cameraman" (the one turned head, and its mirror image); the bowed heads are the frontal face
-//! rendered bowed by known angles (`Scene::BowedFace`); the voices are
+//! "cameraman" (the one turned head, and its mirror image); the bowed heads are two frontal faces
+//! rendered bowed by known angles (`Scene::BowedFace`, `Scene::BowedOtherFace`; those within 10
+//! degrees of the default threshold are printed but not scored); the voices are
 //! Debian's espeak-ng in English, Kazakh and Russian (alone, over a fan, and two sentences 9 s
 //! apart), the noise, tone, clicks and typing come from sox.
 //!
@@ -31,6 +32,9 @@ struct Labelled {
     name: &'static str,
     file: PathBuf,
     expected: Vec<(&'static str, f64, f64)>,
+    /// False for a clip within the estimate's error of a policy threshold (a head bowed 30 or 40
+    /// degrees against the default 35: either answer is right); printed, not scored.
+    scored: bool,
 }
 
 fn sh(program: &str, args: &[&str]) {
@@ -46,8 +50,9 @@ fn seconds_of(wav: &Path) -> f64 {
 fn camera_set(dir: &Path) -> Vec<Labelled> {
     use Scene::*;
     let clip = |name: &'static str, scenes: &[(Scene, u32)], still: bool, expected: Vec<(&'static str, f64, f64)>| {
-        Labelled { name, file: camera_clip(dir, name, scenes, still).expect("camera clip"), expected }
+        Labelled { name, file: camera_clip(dir, name, scenes, still).expect("camera clip"), expected, scored: true }
     };
+    let near_threshold = |clip: Labelled| Labelled { scored: false, ..clip };
     vec![
         clip("steady face (30 s)", &[(Face, 30)], false, vec![]),
         clip("a blink: 1 s away", &[(Face, 6), (NoFace, 1), (Face, 6)], false, vec![]),
@@ -67,14 +72,16 @@ fn camera_set(dir: &Path) -> Vec<Labelled> {
             false,
             vec![("face.turned", 5.0, 13.0)],
         ),
-        clip(
-            "head bowed 40 degrees",
-            &[(Face, 6), (BowedFace(40), 6), (Face, 6)],
-            false,
-            vec![("face.turned", 6.0, 12.0)],
-        ),
         clip("bowed 20 degrees (the keyboard), 8 s", &[(Face, 5), (BowedFace(20), 8), (Face, 7)], false, vec![]),
-        clip("bowed 30 degrees, 8 s", &[(Face, 5), (BowedFace(30), 8), (Face, 7)], false, vec![]),
+        near_threshold(clip("bowed 30 degrees, 8 s", &[(Face, 5), (BowedFace(30), 8), (Face, 7)], false, vec![])),
+        near_threshold(clip("bowed 40 degrees, 6 s", &[(Face, 6), (BowedFace(40), 6), (Face, 6)], false, vec![])),
+        clip(
+            "another face bowed 50 degrees",
+            &[(OtherFace, 5), (BowedOtherFace(50), 8), (OtherFace, 7)],
+            false,
+            vec![("face.turned", 5.0, 13.0)],
+        ),
+        clip("another face bowed 20, 8 s", &[(OtherFace, 5), (BowedOtherFace(20), 8), (OtherFace, 7)], false, vec![]),
         clip("camera covered", &[(Face, 5), (Black, 6), (Face, 6)], false, vec![("camera.covered", 5.0, 11.0)]),
         clip("darkened face (20 s)", &[(DarkFace, 20)], false, vec![]),
         clip("backlit face (20 s)", &[(BacklitFace, 20)], false, vec![]),
@@ -138,10 +145,15 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
     ];
     for (name, voice, text) in voices {
         let (file, spoken) = speech_clip(dir, voice, voice, text, None);
-        set.push(Labelled { name, file, expected: vec![("speech", 3.0, 3.0 + spoken)] });
+        set.push(Labelled { name, file, expected: vec![("speech", 3.0, 3.0 + spoken)], scored: true });
     }
     let (file, spoken) = speech_clip(dir, "en-fan", "en", voices[0].2, Some(("brownnoise", "0.3")));
-    set.push(Labelled { name: "English over fan noise", file, expected: vec![("speech", 3.0, 3.0 + spoken)] });
+    set.push(Labelled {
+        name: "English over fan noise",
+        file,
+        expected: vec![("speech", 3.0, 3.0 + spoken)],
+        scored: true,
+    });
     // Speech with a pause: the English sentence, 6 s of silence, the Russian one (each clip has
     // 3 s of silence before and 4 s after, so the second starts 3 + first + 4 + 2 + 3 s in).
     let (first, second) = (dir.join("en-padded.wav"), dir.join("ru-padded.wav"));
@@ -155,6 +167,7 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
         name: "two sentences, 9 s apart",
         file,
         expected: vec![("speech", 3.0, 3.0 + a), ("speech", again, again + b)],
+        scored: true,
     });
     // Typing: a 12 ms click (a burst of noise, fading out) every 140 ms, at syllables' pace.
     let click = dir.join("click.wav");
@@ -162,7 +175,7 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
     sh("sox", &[&["-n", "-r", "16000", "-c", "1", "-b", "16", click.to_str().unwrap()][..], &click_args[..]].concat());
     let file = dir.join("typing.wav");
     sh("sox", &[click.to_str().unwrap(), file.to_str().unwrap(), "repeat", "142"]);
-    set.push(Labelled { name: "typing (7 keys a second, 20 s)", file, expected: vec![] });
+    set.push(Labelled { name: "typing (7 keys a second, 20 s)", file, expected: vec![], scored: true });
     for (name, synth) in [
         ("fan (brown noise, 20 s)", "brownnoise"),
         ("hiss (white noise, 20 s)", "whitenoise"),
@@ -174,7 +187,7 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
         args.extend(synth.split(' '));
         args.extend(["vol", "0.4"]);
         sh("sox", &args);
-        set.push(Labelled { name, file, expected: vec![] });
+        set.push(Labelled { name, file, expected: vec![], scored: true });
     }
     set
 }
@@ -289,6 +302,17 @@ fn main() {
         let bytes = std::fs::metadata(&clip.file).map(|m| m.len()).unwrap_or(0);
         // 640x480 I420 at 5 pictures a second; the analysis takes 2 a second.
         pictures += bytes / (640 * 480 * 3 / 2) * 2 / 5;
+        if !clip.scored {
+            println!(
+                "{:<34} {:>8} {:>6} {:>6}  {} (near the threshold: not scored)",
+                clip.name,
+                "-",
+                "-",
+                "-",
+                show(&flags)
+            );
+            continue;
+        }
         let (found, false_alarms) = score(&flags, &clip.expected, &mut tallies);
         println!("{:<34} {:>8} {:>6} {:>6}  {}", clip.name, clip.expected.len(), found, false_alarms, show(&flags));
         (expected_total, found_total, false_total) =
@@ -353,7 +377,7 @@ fn main() {
     );
     println!("speech: {:.0}x faster than real time", sound_seconds / sound_work.max(1e-9));
     println!(
-        "the bowed heads are the frontal face rendered bowed (an ellipsoid head with a nose, rotated): \
+        "the bowed heads are two frontal faces rendered bowed (an ellipsoid head with a nose, rotated): \
          no photographed head poses ship in a package, and the pitch's scale was fitted on such renderings"
     );
     println!("not measured: a head raised (looking up)");

@@ -10,7 +10,7 @@
 //! one half (an adult's typical proportions), the yaw is `atan(2 * offset / distance)`: under 5
 //! degrees on a frontal face, about 50 on the CC0 "cameraman" photograph's profile. Bowing the
 //! head moves the nose tip towards the mouth; where it sits between the eyes' line and the mouth
-//! gives the pitch (see [`NOSE_PLACE_PER_TAN`] for its scale).
+//! gives the pitch, against where it sits on that face looking at the camera ([`pitch_degrees`]).
 
 use crate::vision::{verified_model, Grey, ModelError};
 use std::path::Path;
@@ -25,8 +25,9 @@ pub struct Head {
     /// Degrees from facing the camera, left or right (positive: the nose points to the
     /// picture's right).
     pub yaw_degrees: f32,
-    /// Degrees from facing the camera, up or down (positive: bowed, looking down).
-    pub pitch_degrees: f32,
+    /// Where the nose tip sits between the eyes' line (0) and the mouth (1); it grows as the
+    /// head bows (see [`pitch_degrees`]).
+    pub nose_place: f32,
 }
 
 /// Why a picture could not be searched for faces (its face flags then skip it: no answer is not
@@ -127,7 +128,7 @@ impl BlazeFace {
             let head = Head {
                 score,
                 yaw_degrees: yaw_degrees(eyes.0, eyes.1, nose),
-                pitch_degrees: pitch_degrees(eyes.0, eyes.1, nose, mouth),
+                nose_place: nose_place(eyes.0, eyes.1, nose, mouth),
             };
             kept.push((head, area));
         }
@@ -165,30 +166,35 @@ fn yaw_degrees(eye_a: (f32, f32), eye_b: (f32, f32), nose: (f32, f32)) -> f32 {
     (2.0 * offset / distance).atan().to_degrees()
 }
 
-/// Where the nose tip sits between the eyes' line (0) and the mouth (1) on a face looking
-/// straight at the camera: BlazeFace's key points on the test photographs' frontal faces (29
-/// faces of the Solvay photograph and the astronaut) read 0.47-0.58.
-const FRONTAL_NOSE_PLACE: f32 = 0.55;
+/// Where the nose tip sits between the eyes' line and the mouth on a face looking straight at
+/// the camera, for a face not seen before: the far detector's key points on the test
+/// photographs' frontal faces (the Solvay photograph's and the astronaut's) read 0.47-0.60.
+pub const FRONTAL_NOSE_PLACE: f32 = 0.55;
 /// How far the nose tip moves along that line per unit of `tan(pitch)`. The face's geometry
 /// would say about 0.3-0.4 (the nose tip's depth in front of the eyes, less the mouth's, against
-/// the eyes-to-mouth height); BlazeFace's key points move about half as far (they stay near an
-/// average face's): fitted on the test face rendered bowed by 0-50 degrees (both models: 0.16).
-const NOSE_PLACE_PER_TAN: f32 = 0.16;
+/// the eyes-to-mouth height); the far detector's key points move about half as far (they stay
+/// near an average face's): fitted on two test faces rendered bowed by 0-50 degrees.
+const NOSE_PLACE_PER_TAN: f32 = 0.2;
 
-/// The pitch from the eyes, the nose tip and the mouth (any order of eyes, any roll of the
-/// head): bowing the head moves the nose tip, which stands in front of the face, towards the
-/// mouth; raising it, towards the eyes.
-fn pitch_degrees(eye_a: (f32, f32), eye_b: (f32, f32), nose: (f32, f32), mouth: (f32, f32)) -> f32 {
+/// The pitch of a head whose nose tip sits at `place` (see [`Head::nose_place`]), against where
+/// it sits when that head faces the camera (`frontal`): degrees, positive when bowed.
+pub fn pitch_degrees(place: f32, frontal: f32) -> f32 {
+    ((place - frontal) / NOSE_PLACE_PER_TAN).atan().to_degrees()
+}
+
+/// Where the nose tip sits between the eyes' line (0) and the mouth (1), whatever the roll of
+/// the head and the order of the eyes: bowing the head moves the nose tip, which stands in front
+/// of the face, towards the mouth; raising it, towards the eyes.
+fn nose_place(eye_a: (f32, f32), eye_b: (f32, f32), nose: (f32, f32), mouth: (f32, f32)) -> f32 {
     let (ex, ey) = (eye_b.0 - eye_a.0, eye_b.1 - eye_a.1);
     let mid = ((eye_a.0 + eye_b.0) / 2.0, (eye_a.1 + eye_b.1) / 2.0);
     // Distances from the eyes' line, across it (the sign cancels out in the ratio).
     let across = |p: (f32, f32)| (p.1 - mid.1) * ex - (p.0 - mid.0) * ey;
     let mouth_across = across(mouth);
     if mouth_across.abs() < 1e-9 {
-        return 0.0;
+        return FRONTAL_NOSE_PLACE;
     }
-    let place = across(nose) / mouth_across;
-    ((place - FRONTAL_NOSE_PLACE) / NOSE_PLACE_PER_TAN).atan().to_degrees()
+    across(nose) / mouth_across
 }
 
 /// The picture, centred on a black `size` x `size` square at the model's scale (-1 to 1, one grey
@@ -230,19 +236,17 @@ mod tests {
 
     #[test]
     fn pitch_from_the_nose_between_the_eyes_and_the_mouth_whatever_the_roll() {
-        let place = |t: f32| FRONTAL_NOSE_PLACE + NOSE_PLACE_PER_TAN * t;
-        // Frontal: eyes at y 0.4, mouth at 0.6, the nose at its frontal place between them.
-        let frontal = (0.5, 0.4 + 0.2 * place(0.0));
-        assert!(pitch_degrees((0.4, 0.4), (0.6, 0.4), frontal, (0.5, 0.6)).abs() < 0.01);
-        // The nose nearer the mouth by tan(30 degrees): bowed by 30.
-        let bowed = (0.5, 0.4 + 0.2 * place(30f32.to_radians().tan()));
-        assert!((pitch_degrees((0.4, 0.4), (0.6, 0.4), bowed, (0.5, 0.6)) - 30.0).abs() < 0.1);
-        // Nearer the eyes: raised (negative), whichever eye comes first.
-        let raised = (0.5, 0.4 + 0.2 * place(-0.5));
-        assert!((pitch_degrees((0.6, 0.4), (0.4, 0.4), raised, (0.5, 0.6)) + 26.57).abs() < 0.1);
-        // The bowed face rolled by 90 degrees (the mouth to the picture's left): the same pitch.
-        let rolled = (0.6 - 0.2 * place(30f32.to_radians().tan()), 0.5);
-        assert!((pitch_degrees((0.6, 0.4), (0.6, 0.6), rolled, (0.4, 0.5)) - 30.0).abs() < 0.1);
+        // Eyes at y 0.4, the mouth at 0.6, the nose tip 0.12 below the eyes: 0.6 of the way.
+        let place = nose_place((0.4, 0.4), (0.6, 0.4), (0.5, 0.52), (0.5, 0.6));
+        assert!((place - 0.6).abs() < 1e-5);
+        // The eyes the other way round, or the face rolled by 90 degrees: the same place.
+        assert!((nose_place((0.6, 0.4), (0.4, 0.4), (0.5, 0.52), (0.5, 0.6)) - 0.6).abs() < 1e-5);
+        assert!((nose_place((0.6, 0.4), (0.6, 0.6), (0.48, 0.5), (0.4, 0.5)) - 0.6).abs() < 1e-5);
+        // At the frontal place: 0; tan(30 degrees) of the scale further: bowed by 30; nearer the
+        // eyes by half the scale: raised by atan(0.5).
+        assert!(pitch_degrees(0.6, 0.6).abs() < 1e-5);
+        assert!((pitch_degrees(0.6 + NOSE_PLACE_PER_TAN * 30f32.to_radians().tan(), 0.6) - 30.0).abs() < 0.01);
+        assert!((pitch_degrees(0.6 - NOSE_PLACE_PER_TAN * 0.5, 0.6) + 26.57).abs() < 0.01);
     }
 
     #[test]

@@ -6,13 +6,51 @@
 //! apart from an empty chair.
 
 use crate::blazeface::BlazeFace;
-pub use crate::blazeface::{DetectError, Head};
+pub use crate::blazeface::{pitch_degrees, DetectError, Head, FRONTAL_NOSE_PLACE};
 use crate::vision::{Grey, ModelError};
 use std::path::Path;
 
 /// The model's file name and SHA-256 (see `crates/analysis/models/LICENSE`).
 pub const HEAD_MODEL: &str = "blazeface_back_256.nnef.tar";
 pub const HEAD_MODEL_SHA256: &str = "b178251b46ac973abe99fdb91f2b2aa2523fdfa8b5113def6a947cb5098bdf72";
+
+/// Where the candidate's nose tip sits when they face the camera ([`Head::nose_place`]): the
+/// median of their last 120 lone heads neither turned nor bowed (a minute at two pictures a
+/// second), once 6 are seen (before, and for a candidate bowed from the start, an average
+/// face's). Faces differ (a smile, a long nose, a camera below the eyes), so a pitch is judged
+/// against the candidate's own frontal place, which stays within `FRONTAL_SPREAD` of the
+/// average face's: a head bowed for minutes does not become the new frontal.
+#[derive(Debug, Default)]
+pub struct FrontalPlace {
+    recent: std::collections::VecDeque<f32>,
+}
+
+const FRONTAL_SPREAD: f32 = 0.08;
+
+impl FrontalPlace {
+    /// The place of a head seen facing the camera.
+    pub fn observe(&mut self, place: f32) {
+        if self.recent.len() == 120 {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(place);
+    }
+
+    /// The candidate's frontal place.
+    pub fn place(&self) -> f32 {
+        if self.recent.len() < 6 {
+            return FRONTAL_NOSE_PLACE;
+        }
+        let mut sorted: Vec<f32> = self.recent.iter().copied().collect();
+        sorted.sort_by(f32::total_cmp);
+        sorted[sorted.len() / 2].clamp(FRONTAL_NOSE_PLACE - FRONTAL_SPREAD, FRONTAL_NOSE_PLACE + FRONTAL_SPREAD)
+    }
+
+    /// How far a head whose nose tip sits at `place` is bowed, against this candidate's frontal.
+    pub fn pitch_degrees(&self, place: f32) -> f32 {
+        pitch_degrees(place, self.place())
+    }
+}
 
 /// A face less likely than this is not a face.
 const MIN_SCORE: f32 = 0.7;
@@ -48,6 +86,28 @@ impl HeadDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_frontal_place_is_the_candidates_own_within_reason() {
+        let mut frontal = FrontalPlace::default();
+        assert_eq!(frontal.place(), FRONTAL_NOSE_PLACE);
+        // A face whose nose sits lower than the average face's: its own place, once 6 are seen.
+        for _ in 0..5 {
+            frontal.observe(0.6);
+        }
+        assert_eq!(frontal.place(), FRONTAL_NOSE_PLACE);
+        frontal.observe(0.6);
+        assert_eq!(frontal.place(), 0.6);
+        assert!(frontal.pitch_degrees(0.6).abs() < 1e-5);
+        // One odd reading does not move the median; a minute of a far lower place does, up to
+        // the spread.
+        frontal.observe(0.3);
+        assert_eq!(frontal.place(), 0.6);
+        for _ in 0..120 {
+            frontal.observe(0.3);
+        }
+        assert!((frontal.place() - (FRONTAL_NOSE_PLACE - FRONTAL_SPREAD)).abs() < 1e-6);
+    }
 
     #[test]
     fn a_flat_picture_has_no_head_and_the_model_is_checked() {

@@ -16,7 +16,7 @@
 
 use crate::blazeface::{BlazeFace, DetectError, Head};
 use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
-use crate::head::HeadDetector;
+use crate::head::{FrontalPlace, HeadDetector};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -228,6 +228,8 @@ pub struct VisionAnalyzer {
     missing: FlagTracker,
     multiple: FlagTracker,
     turned: FlagTracker,
+    /// Where this candidate's nose tip sits when they face the camera, for the pitch.
+    frontal: FrontalPlace,
     covered: FlagTracker,
     /// The frozen flag while it is open.
     frozen_open: Option<Flag>,
@@ -268,6 +270,9 @@ const MAX_REUSE_MS: u64 = 5_000;
 /// brings the far one at once, so this bounds only how late it finds what the near one cannot
 /// see: a second person far behind, or a face coming back too small for the near one.
 const HEAD_EVERY_MS: u64 = 2_000;
+/// The near detector's one face moving its nose tip by this much of the way from the eyes to the
+/// mouth (a head bowing or rising) brings the far detector at once, which judges the bow.
+const NOSE_PLACE_STEADY: f32 = 0.04;
 
 /// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
 /// [`STILL_REGION_DIFFERENCE`] on average (every second pixel of every second row compared).
@@ -302,6 +307,7 @@ impl VisionAnalyzer {
             missing: FlagTracker::new("face.missing", h),
             multiple: FlagTracker::new("face.multiple", h),
             turned: FlagTracker::new("face.turned", h),
+            frontal: FrontalPlace::default(),
             covered: FlagTracker::new("camera.covered", quick),
             frozen_open: None,
             heads: heads.filter(|_| opts.wants_faces()),
@@ -372,9 +378,21 @@ impl VisionAnalyzer {
                 ([face], _) | ([], [face]) => Some(*face),
                 _ => None,
             };
-            let turned = lone.filter(|h| {
-                h.yaw_degrees.abs() >= self.opts.turned_degrees || h.pitch_degrees >= self.opts.bowed_degrees
-            });
+            // How far it is bowed: the far detector's lone head (its key points follow a bow
+            // more evenly from face to face than the near one's), against this candidate's
+            // frontal; judged when it last ran (at most 2 s ago).
+            let far = match &seen.heads[..] {
+                [head] => Some(*head),
+                _ => None,
+            };
+            let bowed = far.filter(|h| self.frontal.pitch_degrees(h.nose_place) >= self.opts.bowed_degrees);
+            if let Some(h) = far.filter(|h| h.yaw_degrees.abs() < self.opts.turned_degrees && bowed.is_none()) {
+                if seen.head_ms == t_ms {
+                    self.frontal.observe(h.nose_place);
+                }
+            }
+            let turned =
+                lone.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees).or(bowed.filter(|_| lone.is_some()));
             if self.opts.face_missing {
                 // Missing: neither detector sees a face. A head turned away is there (its own
                 // flag), and so is a face too small for the near detector.
@@ -431,10 +449,15 @@ impl VisionAnalyzer {
         let faces = detector.faces(grey)?;
         // One face or none: which heads does the far detector see? (It finds faces too small or
         // turned too far for the near one: far away, looking away, or a second person behind.)
-        // With as many near faces as before, its last answer stands for a while.
+        // With as many near faces as before, and the one face's nose where it was (not
+        // bowing), its last answer stands for a while.
+        let steady = |a: &[Head], b: &[Head]| match (a, b) {
+            ([a], [b]) => (a.nose_place - b.nose_place).abs() < NOSE_PLACE_STEADY,
+            _ => a.len() == b.len(),
+        };
         let (heads, head_ms) = match self.last_faces.as_ref().map(|(_, _, seen)| seen) {
             Some(last)
-                if last.faces.len() == faces.len()
+                if steady(&last.faces, &faces)
                     && faces.len() <= 1
                     && t_ms.saturating_sub(last.head_ms) < HEAD_EVERY_MS =>
             {

@@ -41,6 +41,8 @@ pub enum Scene {
     /// The one face bowed by this many degrees (looking down: at a phone or notes in the lap),
     /// rendered from the frontal photograph (see [`bow_head`]).
     BowedFace(u8),
+    /// The other candidate (the astronaut) bowed by this many degrees, rendered the same way.
+    BowedOtherFace(u8),
 }
 
 /// A second photograph laid over a scene: its part (ImageMagick geometry, or all of it), its
@@ -88,7 +90,9 @@ impl Scene {
                 FACE,
                 &["-resize", "128x96!", "-background", "gray45", "-gravity", "center", "-extent", "640x480"],
             )),
-            Scene::OtherFace | Scene::SecondFaceBehind => Some((ASTRONAUT, "320x240+60+10", &[])),
+            Scene::OtherFace | Scene::SecondFaceBehind | Scene::BowedOtherFace(_) => {
+                Some((ASTRONAUT, "320x240+60+10", &[]))
+            }
             Scene::FaceAndCat => Some((SOLVAY, FACE, &[])),
             Scene::Cat => Some((CAT, "400x300+20+0", &[])),
             Scene::BowedFace(_) => Some((SOLVAY, FACE, &[])),
@@ -147,8 +151,10 @@ pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool)
             convert.args(["-resize", o.size, ")", "-geometry", o.at, "-composite"]);
         }
         run(convert.arg(&picture), "convert")?;
-        if let Scene::BowedFace(degrees) = scene {
-            bow_head(&picture, f32::from(*degrees))?;
+        match scene {
+            Scene::BowedFace(degrees) => bow_head(&picture, &SOLVAY_HEAD, f32::from(*degrees))?,
+            Scene::BowedOtherFace(degrees) => bow_head(&picture, &ASTRONAUT_HEAD, f32::from(*degrees))?,
+            _ => {}
         }
         ffmpeg.args(["-loop", "1", "-framerate", "5", "-t", &seconds.to_string(), "-i"]).arg(&picture);
     }
@@ -161,35 +167,60 @@ pub fn camera_clip(dir: &Path, name: &str, scenes: &[(Scene, u32)], still: bool)
     Ok(out)
 }
 
-/// The head of the frontal face scene in its 640x480 picture: an ellipsoid centred at
-/// (`HEAD_X`, `HEAD_Y`), `HEAD_RX` wide, `HEAD_RY` high and `HEAD_RZ` deep (half-axes, pixels),
-/// and a nose standing `NOSE_HEIGHT` out of it at (`NOSE_X`, `NOSE_Y`) (read off the picture:
-/// the eyes at y 135, the nose tip at (340, 215), the mouth at y 275).
-const HEAD_X: f32 = 325.0;
-const HEAD_Y: f32 = 185.0;
-const HEAD_RX: f32 = 140.0;
-const HEAD_RY: f32 = 170.0;
-const HEAD_RZ: f32 = 130.0;
-const NOSE_X: f32 = 338.0;
-const NOSE_Y: f32 = 190.0;
-const NOSE_HEIGHT: f32 = 40.0;
-
-/// How far in front of the head's centre the face is at (`x`, `y`), if inside the head.
-fn head_depth(x: f32, y: f32) -> Option<f32> {
-    let inside = 1.0 - ((x - HEAD_X) / HEAD_RX).powi(2) - ((y - HEAD_Y) / HEAD_RY).powi(2);
-    if inside <= 0.0 {
-        return None;
-    }
-    let nose = (-((x - NOSE_X) / 18.0).powi(2) / 2.0 - ((y - NOSE_Y) / 35.0).powi(2) / 2.0).exp();
-    Some(HEAD_RZ * inside.sqrt() + NOSE_HEIGHT * nose)
+/// A head in a 640x480 face scene, read off the picture: an ellipsoid centred at `centre`, with
+/// half-axes `radii` (wide, high, deep; pixels), and a nose standing `nose_height` out of it
+/// around `nose` (`nose_spread`: its half-width and half-length); `fill` is the colour around
+/// the head, where a bowed head no longer covers the photograph.
+struct HeadShape {
+    centre: (f32, f32),
+    radii: (f32, f32, f32),
+    nose: (f32, f32),
+    nose_spread: (f32, f32),
+    nose_height: f32,
+    fill: [u8; 3],
 }
 
-/// Turns the head of the frontal face picture at `png` (640x480) down by `degrees` about its
-/// centre, as a camera looking at it would see it: each point of the head (the ellipsoid and
-/// nose of [`head_depth`]) is rotated and drawn nearest first; what the head no longer covers
-/// is dark grey, as the suit and the background around it. Rendered geometry, not a photographed pose: the
-/// labels of bowed-head clips are this rotation's angles.
-pub fn bow_head(png: &Path, degrees: f32) -> Result<()> {
+/// The Solvay face (`Scene::Face`): eyes at y 135, 110 pixels apart, the nose tip at (340, 215),
+/// the mouth at y 275; a dark suit and background around.
+const SOLVAY_HEAD: HeadShape = HeadShape {
+    centre: (325.0, 185.0),
+    radii: (140.0, 170.0, 130.0),
+    nose: (338.0, 190.0),
+    nose_spread: (18.0, 35.0),
+    nose_height: 40.0,
+    fill: [60, 60, 60],
+};
+
+/// The astronaut (`Scene::OtherFace`): eyes at y 185, 93 pixels apart, the nose tip at (330,
+/// 240), the mouth at y 272; a light wall around.
+const ASTRONAUT_HEAD: HeadShape = HeadShape {
+    centre: (332.0, 185.0),
+    radii: (145.0, 175.0, 135.0),
+    nose: (330.0, 220.0),
+    nose_spread: (15.0, 30.0),
+    nose_height: 35.0,
+    fill: [200, 190, 185],
+};
+
+impl HeadShape {
+    /// How far in front of the head's centre the face is at (`x`, `y`), if inside the head.
+    fn depth(&self, x: f32, y: f32) -> Option<f32> {
+        let (rx, ry, rz) = self.radii;
+        let inside = 1.0 - ((x - self.centre.0) / rx).powi(2) - ((y - self.centre.1) / ry).powi(2);
+        if inside <= 0.0 {
+            return None;
+        }
+        let (nx, ny) = ((x - self.nose.0) / self.nose_spread.0, (y - self.nose.1) / self.nose_spread.1);
+        Some(rz * inside.sqrt() + self.nose_height * (-(nx * nx + ny * ny) / 2.0).exp())
+    }
+}
+
+/// Turns the head `shape` of the frontal face picture at `png` (640x480) down by `degrees` about
+/// its centre, as a camera looking at it would see it: each point of the head (its ellipsoid and
+/// nose) is rotated and drawn nearest first; what the head no longer covers takes the colour
+/// around it. Rendered geometry, not a photographed pose: the labels of bowed-head clips are
+/// this rotation's angles.
+fn bow_head(png: &Path, shape: &HeadShape, degrees: f32) -> Result<()> {
     let (w, h) = (640usize, 480usize);
     let out = Command::new("convert").arg(png).args(["-depth", "8", "rgb:-"]).output().context("convert")?;
     if out.stdout.len() != w * h * 3 {
@@ -199,8 +230,8 @@ pub fn bow_head(png: &Path, degrees: f32) -> Result<()> {
     let (sin, cos) = degrees.to_radians().sin_cos();
     let mut picture = source.clone();
     for (i, pixel) in picture.chunks_exact_mut(3).enumerate() {
-        if head_depth((i % w) as f32, (i / w) as f32).is_some() {
-            pixel.fill(60);
+        if shape.depth((i % w) as f32, (i / w) as f32).is_some() {
+            pixel.copy_from_slice(&shape.fill);
         }
     }
     let mut nearest = vec![f32::NEG_INFINITY; w * h];
@@ -208,9 +239,9 @@ pub fn bow_head(png: &Path, degrees: f32) -> Result<()> {
     for y4 in 0..h * 4 {
         let y = y4 as f32 / 4.0;
         for x in 0..w {
-            let Some(z) = head_depth(x as f32, y) else { continue };
-            let turned_y = HEAD_Y + (y - HEAD_Y) * cos + z * sin;
-            let turned_z = z * cos - (y - HEAD_Y) * sin;
+            let Some(z) = shape.depth(x as f32, y) else { continue };
+            let turned_y = shape.centre.1 + (y - shape.centre.1) * cos + z * sin;
+            let turned_z = z * cos - (y - shape.centre.1) * sin;
             let ty = turned_y.round();
             if ty < 0.0 || ty >= h as f32 {
                 continue;
