@@ -15,8 +15,9 @@ pub const HEAD_MODEL: &str = "blazeface_back_256.nnef.tar";
 pub const HEAD_MODEL_SHA256: &str = "b178251b46ac973abe99fdb91f2b2aa2523fdfa8b5113def6a947cb5098bdf72";
 
 /// Where the candidate's nose tip sits when they face the camera ([`Head::nose_place`]): the
-/// median of their last 120 lone heads neither turned nor bowed (a minute at two pictures a
-/// second), once 6 are seen (before, and for a candidate bowed from the start, an average
+/// median of the far detector's last `FRONTAL_READINGS` fresh readings of their lone head
+/// neither turned nor bowed (a minute at its pace of one every 2 s), once
+/// `FRONTAL_MIN_READINGS` are in (before, and for a candidate bowed from the start, an average
 /// face's). Faces differ (a smile, a long nose, a camera below the eyes), so a pitch is judged
 /// against the candidate's own frontal place, which stays within `FRONTAL_SPREAD` of the
 /// average face's: a head bowed for minutes does not become the new frontal.
@@ -26,11 +27,13 @@ pub struct FrontalPlace {
 }
 
 const FRONTAL_SPREAD: f32 = 0.08;
+const FRONTAL_READINGS: usize = 30;
+const FRONTAL_MIN_READINGS: usize = 5;
 
 impl FrontalPlace {
     /// The place of a head seen facing the camera.
     pub fn observe(&mut self, place: f32) {
-        if self.recent.len() == 120 {
+        if self.recent.len() == FRONTAL_READINGS {
             self.recent.pop_front();
         }
         self.recent.push_back(place);
@@ -38,7 +41,7 @@ impl FrontalPlace {
 
     /// The candidate's frontal place.
     pub fn place(&self) -> f32 {
-        if self.recent.len() < 6 {
+        if self.recent.len() < FRONTAL_MIN_READINGS {
             return FRONTAL_NOSE_PLACE;
         }
         let mut sorted: Vec<f32> = self.recent.iter().copied().collect();
@@ -91,8 +94,8 @@ mod tests {
     fn the_frontal_place_is_the_candidates_own_within_reason() {
         let mut frontal = FrontalPlace::default();
         assert_eq!(frontal.place(), FRONTAL_NOSE_PLACE);
-        // A face whose nose sits lower than the average face's: its own place, once 6 are seen.
-        for _ in 0..5 {
+        // A face whose nose sits lower than the average face's: its own place, once enough are in.
+        for _ in 1..FRONTAL_MIN_READINGS {
             frontal.observe(0.6);
         }
         assert_eq!(frontal.place(), FRONTAL_NOSE_PLACE);
@@ -103,7 +106,7 @@ mod tests {
         // the spread.
         frontal.observe(0.3);
         assert_eq!(frontal.place(), 0.6);
-        for _ in 0..120 {
+        for _ in 0..FRONTAL_READINGS {
             frontal.observe(0.3);
         }
         assert!((frontal.place() - (FRONTAL_NOSE_PLACE - FRONTAL_SPREAD)).abs() < 1e-6);
