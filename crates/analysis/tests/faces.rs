@@ -21,9 +21,13 @@ fn scene(crop: &str) -> Grey {
 /// 320x240, as grey pixels.
 fn picture(file: &str, crop: &str, options: &[&str]) -> Grey {
     let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/analysis").join(file);
+    grey(&photo, &[&["-crop", crop, "+repage"], options].concat())
+}
+
+/// The picture at `path`, changed by ImageMagick's `options`, resized to 320x240, as grey pixels.
+fn grey(path: &Path, options: &[&str]) -> Grey {
     let out = Command::new("convert")
-        .arg(photo)
-        .args(["-crop", crop, "+repage"])
+        .arg(path)
         .args(options)
         .args(["-resize", "320x240!", "-colorspace", "gray", "-depth", "8", "gray:-"])
         .output()
@@ -88,12 +92,7 @@ fn a_face_too_small_for_the_near_detector_is_not_missing() {
 fn bowed(dir: &Path, scene: Scene) -> Grey {
     let name = format!("{scene:?}").replace(['(', ')'], "");
     camera_clip(dir, &name, &[(scene, 1)], true).expect("a clip");
-    let out = Command::new("convert")
-        .arg(dir.join(format!("{name}-0.png")))
-        .args(["-resize", "320x240!", "-colorspace", "gray", "-depth", "8", "gray:-"])
-        .output()
-        .expect("ImageMagick's convert");
-    Grey { width: 320, height: 240, pixels: out.stdout }
+    grey(&dir.join(format!("{name}-0.png")), &[])
 }
 
 #[test]
