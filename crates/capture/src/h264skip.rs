@@ -339,6 +339,68 @@ mod tests {
         }
     }
 
+    /// The `disable_deblocking_filter_idc` of a slice in the stream shape [`SkipFrames::new`]
+    /// accepts (I and P slices, picture order type 2, deblocking control present), or None for
+    /// any other slice.
+    fn deblocking_idc(skip: &SkipFrames, nal: &[u8]) -> Option<u32> {
+        let (nal_ref_idc, idr) = (nal.first()? >> 5 & 3, nal.first()? & 0x1f == 5);
+        let rbsp = unescape(nal);
+        let mut r = BitReader::new(rbsp.get(1..)?);
+        r.ue()?; // first_mb_in_slice
+        let p = match r.ue()? % 5 {
+            0 => true,
+            2 => false,
+            _ => return None,
+        };
+        r.ue()?; // pic_parameter_set_id
+        r.bits(skip.log2_max_frame_num)?; // frame_num
+        if idr {
+            r.ue()?; // idr_pic_id
+        }
+        if p {
+            if r.bit()? == 1 {
+                r.ue()?; // num_ref_idx_l0_active_minus1
+            }
+            if r.bit()? == 1 {
+                // ref_pic_list_modification (openh264 writes one for screens): pairs of
+                // modification_of_pic_nums_idc and a number, up to idc 3.
+                while r.ue()? != 3 {
+                    r.ue()?;
+                }
+            }
+        }
+        if nal_ref_idc != 0 {
+            if idr {
+                r.bits(2)?; // no_output_of_prior_pics_flag, long_term_reference_flag
+            } else if r.bit()? != 0 {
+                return None; // adaptive reference marking
+            }
+        }
+        r.se()?; // slice_qp_delta
+        r.ue()
+    }
+
+    /// Screens are encoded without the deblocking filter (it blurs text; `VIGIL.md` in the
+    /// vendored openh264-sys2), the camera with it: read from the slices each one writes.
+    #[test]
+    fn screens_are_not_deblocked_the_camera_is() {
+        let (w, h) = (320, 240);
+        for (content, want) in [(crate::encode::Content::Screen, 1), (crate::encode::Content::Camera, 0)] {
+            let config = crate::encode::encoder_config(content, w as u32, h as u32, 1.0);
+            let mut enc = Encoder::with_api_config(OpenH264API::from_source(), config).unwrap();
+            let pictures: Vec<Vec<Vec<u8>>> =
+                (0..3).map(|seed| nals(&enc.encode(&picture(w, h, seed)).unwrap().to_vec())).collect();
+            let sps = pictures[0].iter().find(|n| n[0] & 0x1f == 7).unwrap();
+            let pps = pictures[0].iter().find(|n| n[0] & 0x1f == 8).unwrap();
+            let skip = SkipFrames::new(sps, pps).expect("openh264's Baseline stream");
+            let slices: Vec<&Vec<u8>> = pictures.iter().flatten().filter(|n| matches!(n[0] & 0x1f, 1 | 5)).collect();
+            assert!(slices.iter().any(|n| n[0] & 0x1f == 1), "{content:?}: a P slice among {}", slices.len());
+            for slice in slices {
+                assert_eq!(deblocking_idc(&skip, slice), Some(want), "{content:?}: slice type {}", slice[0] & 0x1f);
+            }
+        }
+    }
+
     #[test]
     fn bits_round_trip() {
         let mut w = BitWriter::default();
