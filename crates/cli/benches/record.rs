@@ -412,7 +412,9 @@ fn main() {
                 screen_inputs(&mut cmd);
             }
             cmd.args(["-map", "0:v", "-map", "1:a"]).args(h264);
-            cmd.args(["-b:v", "600k", "-c:a", "libopus", "-b:a", "32k", "-t", &secs])
+            // Opus at Vigil's bit rate, otherwise as ffmpeg sets it (music mode, complexity 10).
+            let opus_bps = vigil_capture::encode::OPUS_BITRATE.to_string();
+            cmd.args(["-b:v", "600k", "-c:a", "libopus", "-b:a", &opus_bps, "-t", &secs])
                 .arg(out.path().join("camera.mp4"));
             if screens {
                 screen_outputs(&mut cmd, 2);
