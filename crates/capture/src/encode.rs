@@ -198,9 +198,9 @@ pub const OPUS_FRAME: usize = 960;
 
 /// The microphone's bit rate. Opus in its music mode (the MDCT codec, CELT) at complexity 5: at
 /// 56 kbit/s it keeps speech as well as its voice mode (SILK and CELT together) at 32 kbit/s
-/// (wideband PESQ 3.56 against 3.54 on espeak-ng speech in English, Russian and Kazakh) for a
-/// third of the CPU (0.26% of a core here against 0.71%). 3 KB/s more is a small part of what the
-/// camera sends.
+/// (wide-band PESQ 3.60 against 3.50 on espeak-ng speech in English, Russian and Kazakh) for a
+/// third of the CPU (0.25-0.29% of a core here against 0.68%; `cargo bench -p vigil-capture
+/// --bench microphone`). 3 KB/s more is a small part of what the camera sends.
 pub const OPUS_BITRATE: i32 = 56_000;
 
 impl OpusEncoder {
