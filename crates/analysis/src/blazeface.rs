@@ -28,6 +28,10 @@ pub struct Head {
     /// Where the nose tip sits between the eyes' line (0) and the mouth (1); it grows as the
     /// head bows (see [`pitch_degrees`]).
     pub nose_place: f32,
+    /// The face's box in the picture's pixels: left, top, right, bottom.
+    pub area: [f32; 4],
+    /// Its eyes in the picture's pixels, the one further left in the picture first.
+    pub eyes: [(f32, f32); 2],
 }
 
 /// Why a picture could not be searched for faces (its face flags then skip it: no answer is not
@@ -114,6 +118,11 @@ impl BlazeFace {
             .collect();
         likely.sort_by(|a, b| b.0.total_cmp(&a.0));
         let size = self.size as f32;
+        // From the model's square (0-1) back to the picture's pixels (see `letterbox`).
+        let (width, height) = (grey.width as f32, grey.height as f32);
+        let scale = size / width.max(height);
+        let (x0, y0) = ((size - (width * scale).floor()) / 2.0, (size - (height * scale).floor()) / 2.0);
+        let pixel = |(x, y): (f32, f32)| ((x * size - x0.floor()) / scale, (y * size - y0.floor()) / scale);
         let mut kept: Vec<(Head, [f32; 4])> = Vec::new();
         for (score, i) in likely {
             let (ax, ay) = self.anchors[i];
@@ -125,10 +134,14 @@ impl BlazeFace {
             }
             let point = |k: usize| (ax + r[4 + 2 * k] / size, ay + r[5 + 2 * k] / size);
             let (eyes, nose, mouth) = ((point(0), point(1)), point(2), point(3));
+            let ((left, top), (right, bottom)) = (pixel((area[0], area[1])), pixel((area[2], area[3])));
+            let (eye_a, eye_b) = (pixel(eyes.0), pixel(eyes.1));
             let head = Head {
                 score,
                 yaw_degrees: yaw_degrees(eyes.0, eyes.1, nose),
                 nose_place: nose_place(eyes.0, eyes.1, nose, mouth),
+                area: [left, top, right, bottom],
+                eyes: if eye_a.0 <= eye_b.0 { [eye_a, eye_b] } else { [eye_b, eye_a] },
             };
             kept.push((head, area));
         }
@@ -137,7 +150,7 @@ impl BlazeFace {
 }
 
 /// tract's NNEF reader, made once for both models (making one parses NNEF's library of fragments).
-fn nnef() -> &'static tract_nnef::framework::Nnef {
+pub(crate) fn nnef() -> &'static tract_nnef::framework::Nnef {
     static NNEF: OnceLock<tract_nnef::framework::Nnef> = OnceLock::new();
     NNEF.get_or_init(tract_nnef::nnef)
 }

@@ -14,44 +14,55 @@ use std::path::Path;
 pub const HEAD_MODEL: &str = "blazeface_back_256.nnef.tar";
 pub const HEAD_MODEL_SHA256: &str = "b178251b46ac973abe99fdb91f2b2aa2523fdfa8b5113def6a947cb5098bdf72";
 
-/// Where the candidate's nose tip sits when they face the camera ([`Head::nose_place`]): the
-/// median of the far detector's last `FRONTAL_READINGS` fresh readings of their lone head
-/// neither turned nor bowed (a minute at its pace of one every 2 s), once
-/// `FRONTAL_MIN_READINGS` are in (before, and for a candidate bowed from the start, an average
-/// face's). Faces differ (a smile, a long nose, a camera below the eyes), so a pitch is judged
-/// against the candidate's own frontal place, which stays within `FRONTAL_SPREAD` of the
-/// average face's: a head bowed for minutes does not become the new frontal.
-#[derive(Debug, Default)]
-pub struct FrontalPlace {
+/// What a reading of the candidate's lone head (where its nose tip sits, [`Head::nose_place`];
+/// the face mesh's pitch, [`crate::mesh`]) is when they face the camera: the median of the last
+/// `FRONTAL_READINGS` fresh readings of their head neither turned, bowed nor raised (a minute at
+/// the far detector's pace of one every 2 s), once `FRONTAL_MIN_READINGS` are in (before, and
+/// for a candidate bowed from the start, an average face's). Faces differ (a smile, a long nose,
+/// a camera below the eyes), so a pitch is judged against the candidate's own frontal, which
+/// stays within a spread of the average face's: a head bowed for minutes does not become the new
+/// frontal.
+#[derive(Debug)]
+pub struct Frontal {
+    average: f32,
+    spread: f32,
     recent: std::collections::VecDeque<f32>,
 }
 
+/// How far a frontal nose place may be from the average face's.
 const FRONTAL_SPREAD: f32 = 0.08;
 const FRONTAL_READINGS: usize = 30;
 const FRONTAL_MIN_READINGS: usize = 5;
 
-impl FrontalPlace {
-    /// The place of a head seen facing the camera.
-    pub fn observe(&mut self, place: f32) {
+impl Frontal {
+    /// Where the nose tip sits (the far detector's key points): an average face's
+    /// [`FRONTAL_NOSE_PLACE`], within 0.08 of it (about 22 degrees' worth).
+    pub fn nose_place() -> Frontal {
+        Frontal::new(FRONTAL_NOSE_PLACE, FRONTAL_SPREAD)
+    }
+
+    /// A frontal reading `average` for a face not seen before, the candidate's own within
+    /// `spread` of it.
+    pub fn new(average: f32, spread: f32) -> Frontal {
+        Frontal { average, spread, recent: Default::default() }
+    }
+
+    /// A reading of a head seen facing the camera.
+    pub fn observe(&mut self, reading: f32) {
         if self.recent.len() == FRONTAL_READINGS {
             self.recent.pop_front();
         }
-        self.recent.push_back(place);
+        self.recent.push_back(reading);
     }
 
-    /// The candidate's frontal place.
-    pub fn place(&self) -> f32 {
+    /// The candidate's frontal reading.
+    pub fn reading(&self) -> f32 {
         if self.recent.len() < FRONTAL_MIN_READINGS {
-            return FRONTAL_NOSE_PLACE;
+            return self.average;
         }
         let mut sorted: Vec<f32> = self.recent.iter().copied().collect();
         sorted.sort_by(f32::total_cmp);
-        sorted[sorted.len() / 2].clamp(FRONTAL_NOSE_PLACE - FRONTAL_SPREAD, FRONTAL_NOSE_PLACE + FRONTAL_SPREAD)
-    }
-
-    /// How far a head whose nose tip sits at `place` is bowed, against this candidate's frontal.
-    pub fn pitch_degrees(&self, place: f32) -> f32 {
-        pitch_degrees(place, self.place())
+        sorted[sorted.len() / 2].clamp(self.average - self.spread, self.average + self.spread)
     }
 }
 
@@ -92,24 +103,24 @@ mod tests {
 
     #[test]
     fn the_frontal_place_is_the_candidates_own_within_reason() {
-        let mut frontal = FrontalPlace::default();
-        assert_eq!(frontal.place(), FRONTAL_NOSE_PLACE);
+        let mut frontal = Frontal::nose_place();
+        assert_eq!(frontal.reading(), FRONTAL_NOSE_PLACE);
         // A face whose nose sits lower than the average face's: its own place, once enough are in.
         for _ in 1..FRONTAL_MIN_READINGS {
             frontal.observe(0.6);
         }
-        assert_eq!(frontal.place(), FRONTAL_NOSE_PLACE);
+        assert_eq!(frontal.reading(), FRONTAL_NOSE_PLACE);
         frontal.observe(0.6);
-        assert_eq!(frontal.place(), 0.6);
-        assert!(frontal.pitch_degrees(0.6).abs() < 1e-5);
+        assert_eq!(frontal.reading(), 0.6);
+        assert!(pitch_degrees(0.6, frontal.reading()).abs() < 1e-5);
         // One odd reading does not move the median; a minute of a far lower place does, up to
         // the spread.
         frontal.observe(0.3);
-        assert_eq!(frontal.place(), 0.6);
+        assert_eq!(frontal.reading(), 0.6);
         for _ in 0..FRONTAL_READINGS {
             frontal.observe(0.3);
         }
-        assert!((frontal.place() - (FRONTAL_NOSE_PLACE - FRONTAL_SPREAD)).abs() < 1e-6);
+        assert!((frontal.reading() - (FRONTAL_NOSE_PLACE - FRONTAL_SPREAD)).abs() < 1e-6);
     }
 
     #[test]

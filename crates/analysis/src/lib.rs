@@ -10,12 +10,14 @@
 //!   pictures;
 //! - [`blazeface`]: the face detectors both come from (MediaPipe's BlazeFace, run with tract);
 //! - [`head`]: the far-sighted one, which also tells which way a lone head is turned;
+//! - [`mesh`]: MediaPipe's face mesh, which tells how far a lone head is raised;
 //! - [`y4m`]: raw video files (YUV4MPEG2), for `vigil analyze` and a file camera;
 //! - [`wav`]: PCM WAV files for `vigil analyze`.
 
 pub mod blazeface;
 pub mod flag;
 pub mod head;
+pub mod mesh;
 pub mod speech;
 pub mod vision;
 pub mod wav;

@@ -1,7 +1,8 @@
 //! Flags from the camera, on grey pictures of at most 320x240: no face (neither face detector sees
 //! one), more than one face (either sees several), a head turned away (the key points of the one
 //! face the near detector sees, or where it sees none, of the far detector's lone head;
-//! [`crate::head`]), the camera covered or dark, and a frozen picture (the same picture for
+//! [`crate::head`]; a raised head by the face mesh, [`crate::mesh`], run with the far detector),
+//! the camera covered or dark, and a frozen picture (the same picture for
 //! seconds: a still image or a broken virtual camera). Two BlazeFace models
 //! ([`crate::blazeface`]) look for faces: the near one ([`FaceDetector`], the front-camera model, a
 //! few milliseconds) on every picture that changed, the far one (the back-camera model, several
@@ -16,7 +17,8 @@
 
 use crate::blazeface::{BlazeFace, DetectError, Head};
 use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
-use crate::head::{FrontalPlace, HeadDetector};
+use crate::head::{pitch_degrees, Frontal, HeadDetector};
+use crate::mesh::FaceMesh;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -142,11 +144,12 @@ impl FaceDetector {
 pub struct VisionOptions {
     pub face_missing: bool,
     pub face_multiple: bool,
-    /// A head turned away by at least `turned_degrees`, left or right, or bowed by at least
-    /// `bowed_degrees`.
+    /// A head turned away by at least `turned_degrees`, left or right, bowed by at least
+    /// `bowed_degrees`, or raised by at least `raised_degrees`.
     pub face_turned: bool,
     pub turned_degrees: f32,
     pub bowed_degrees: f32,
+    pub raised_degrees: f32,
     pub camera_covered: bool,
     pub camera_frozen: bool,
     pub face: Hysteresis,
@@ -166,6 +169,7 @@ impl Default for VisionOptions {
             face_turned: true,
             turned_degrees: 35.0,
             bowed_degrees: 35.0,
+            raised_degrees: 25.0,
             camera_covered: true,
             camera_frozen: true,
             face: Hysteresis { on_ms: 3_000, off_ms: 1_500 },
@@ -185,6 +189,7 @@ impl VisionOptions {
             face_turned: a.face_turned,
             turned_degrees: a.turned_degrees,
             bowed_degrees: a.bowed_degrees,
+            raised_degrees: a.raised_degrees,
             camera_covered: a.camera_covered,
             camera_frozen: a.camera_frozen,
             face: Hysteresis { on_ms: a.min_seconds_ms(), off_ms: 1_500 },
@@ -207,7 +212,8 @@ impl VisionOptions {
     }
 
     /// The face flags that `model` missing turns off (without the far model, the near one still
-    /// finds faces, if fewer).
+    /// finds faces, if fewer; without the face mesh, a raised head is not judged, a turned or
+    /// bowed one still is).
     pub fn flags_of(&self, model: &str) -> Vec<&'static str> {
         let on = [
             (self.face_missing, "face.missing", FACE_MODEL),
@@ -228,8 +234,12 @@ pub struct VisionAnalyzer {
     missing: FlagTracker,
     multiple: FlagTracker,
     turned: FlagTracker,
-    /// Where this candidate's nose tip sits when they face the camera, for the pitch.
-    frontal: FrontalPlace,
+    /// Where this candidate's nose tip sits when they face the camera, for a bow.
+    frontal: Frontal,
+    /// The face mesh, which judges a raised head (none: not judged).
+    mesh: Option<FaceMesh>,
+    /// The mesh's pitch of this candidate's head facing the camera.
+    mesh_frontal: Frontal,
     covered: FlagTracker,
     /// The frozen flag while it is open.
     frozen_open: Option<Flag>,
@@ -255,6 +265,9 @@ pub struct VisionAnalyzer {
 struct Seen {
     faces: Vec<Head>,
     heads: Vec<Head>,
+    /// The face mesh's pitch of the lone face (the near detector's one, or the far one's lone
+    /// head), when the mesh sees one there; measured with `heads`.
+    mesh_pitch: Option<f32>,
     /// When the far detector ran for `heads`.
     head_ms: u64,
 }
@@ -307,7 +320,9 @@ impl VisionAnalyzer {
             missing: FlagTracker::new("face.missing", h),
             multiple: FlagTracker::new("face.multiple", h),
             turned: FlagTracker::new("face.turned", h),
-            frontal: FrontalPlace::default(),
+            frontal: Frontal::nose_place(),
+            mesh: None,
+            mesh_frontal: Frontal::new(MESH_FRONTAL_PITCH, MESH_FRONTAL_SPREAD),
             covered: FlagTracker::new("camera.covered", quick),
             frozen_open: None,
             heads: heads.filter(|_| opts.wants_faces()),
@@ -323,6 +338,12 @@ impl VisionAnalyzer {
             failure: None,
             failures: 0,
         }
+    }
+
+    /// With the face mesh, which judges a raised head (without it a raised head is not judged).
+    pub fn with_mesh(mut self, mesh: Option<FaceMesh>) -> VisionAnalyzer {
+        self.mesh = mesh.filter(|_| self.opts.face_turned && self.heads.is_some());
+        self
     }
 
     /// Why the face detectors could not search the first picture they failed on, once (the
@@ -385,14 +406,27 @@ impl VisionAnalyzer {
                 [head] => Some(*head),
                 _ => None,
             };
-            let bowed = far.filter(|h| self.frontal.pitch_degrees(h.nose_place) >= self.opts.bowed_degrees);
-            if let Some(h) = far.filter(|h| h.yaw_degrees.abs() < self.opts.turned_degrees && bowed.is_none()) {
+            let bowed = far.filter(|h| pitch_degrees(h.nose_place, self.frontal.reading()) >= self.opts.bowed_degrees);
+            // How far it is raised: the face mesh's pitch of the lone face (BlazeFace's key
+            // points hardly follow a raised head), against this candidate's frontal.
+            let raised = seen
+                .mesh_pitch
+                .filter(|p| raised_degrees(*p, self.mesh_frontal.reading()) >= self.opts.raised_degrees)
+                .and(lone);
+            if let Some(h) =
+                far.filter(|h| h.yaw_degrees.abs() < self.opts.turned_degrees && bowed.is_none() && raised.is_none())
+            {
                 if seen.head_ms == t_ms {
                     self.frontal.observe(h.nose_place);
+                    if let Some(p) = seen.mesh_pitch {
+                        self.mesh_frontal.observe(p);
+                    }
                 }
             }
-            let turned =
-                lone.filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees).or(bowed.filter(|_| lone.is_some()));
+            let turned = lone
+                .filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees)
+                .or(bowed.filter(|_| lone.is_some()))
+                .or(raised);
             if self.opts.face_missing {
                 // Missing: neither detector sees a face. A head turned away is there (its own
                 // flag), and so is a face too small for the near detector.
@@ -440,7 +474,8 @@ impl VisionAnalyzer {
             // The same picture, but heads kept from an earlier one are looked for again once due:
             // a still picture never carries heads older than that allows.
             if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
-                seen.heads = heads_of(&self.heads, &seen.faces, grey, &mut self.head_detections)?;
+                (seen.heads, seen.mesh_pitch) =
+                    heads_of(&self.heads, &self.mesh, &seen.faces, grey, &mut self.head_detections)?;
                 seen.head_ms = t_ms;
             }
             return Ok(Some(seen.clone()));
@@ -455,17 +490,17 @@ impl VisionAnalyzer {
             ([a], [b]) => (a.nose_place - b.nose_place).abs() < NOSE_PLACE_STEADY,
             _ => a.len() == b.len(),
         };
-        let (heads, head_ms) = match self.last_faces.as_ref().map(|(_, _, seen)| seen) {
+        let ((heads, mesh_pitch), head_ms) = match self.last_faces.as_ref().map(|(_, _, seen)| seen) {
             Some(last)
                 if steady(&last.faces, &faces)
                     && faces.len() <= 1
                     && t_ms.saturating_sub(last.head_ms) < HEAD_EVERY_MS =>
             {
-                (last.heads.clone(), last.head_ms)
+                ((last.heads.clone(), last.mesh_pitch), last.head_ms)
             }
-            _ => (heads_of(&self.heads, &faces, grey, &mut self.head_detections)?, t_ms),
+            _ => (heads_of(&self.heads, &self.mesh, &faces, grey, &mut self.head_detections)?, t_ms),
         };
-        let seen = Seen { faces, heads, head_ms };
+        let seen = Seen { faces, heads, mesh_pitch, head_ms };
         self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
         Ok(Some(seen))
     }
@@ -509,27 +544,47 @@ impl VisionAnalyzer {
 }
 
 /// The far detector's heads in `grey` where the near one found one face or none (its runs
-/// counted in `runs`).
+/// counted in `runs`), and the face mesh's pitch of the lone face: the near detector's one, or
+/// where it found none, the far one's lone head.
 fn heads_of(
     heads: &Option<HeadDetector>,
+    mesh: &Option<FaceMesh>,
     faces: &[Head],
     grey: &Grey,
     runs: &mut u64,
-) -> Result<Vec<Head>, DetectError> {
-    let Some(detector) = heads.as_ref().filter(|_| faces.len() <= 1) else { return Ok(Vec::new()) };
+) -> Result<(Vec<Head>, Option<f32>), DetectError> {
+    let Some(detector) = heads.as_ref().filter(|_| faces.len() <= 1) else { return Ok((Vec::new(), None)) };
     *runs += 1;
-    detector.heads(grey)
+    let heads = detector.heads(grey)?;
+    let lone = match (faces, &heads[..]) {
+        ([face], _) | ([], [face]) => Some(face),
+        _ => None,
+    };
+    let pitch = match (mesh, lone) {
+        (Some(mesh), Some(face)) => mesh.pitch_degrees(grey, face)?,
+        _ => None,
+    };
+    Ok((heads, pitch))
+}
+
+/// The face mesh's pitch of a head facing the camera, for a face not seen before, and how far a
+/// candidate's own may be from it: the two test faces read 5 and 9 degrees.
+const MESH_FRONTAL_PITCH: f32 = 7.0;
+const MESH_FRONTAL_SPREAD: f32 = 10.0;
+/// The mesh's reading moves by less than the head: this many degrees of the head per degree of
+/// the reading (least squares on the two test faces rendered raised by 10-40 degrees, as far as
+/// the detectors still find them: raised by 30 they read 33 and 28 degrees, by 20 17 and 15).
+const MESH_PITCH_GAIN: f32 = 1.45;
+
+/// How far a head whose mesh reads `pitch` is raised, against the candidate's `frontal` reading:
+/// degrees, positive when raised.
+fn raised_degrees(pitch: f32, frontal: f32) -> f32 {
+    (frontal - pitch) * MESH_PITCH_GAIN
 }
 
 /// Every camera flag in a raw video file (YUV4MPEG2), in the order they closed: the offline
 /// twin of the live analysis (`vigil analyze`, the accuracy benchmark).
-pub fn flags_in_y4m(
-    path: &Path,
-    opts: VisionOptions,
-    faces: Option<FaceDetector>,
-    heads: Option<HeadDetector>,
-) -> Result<Vec<Flag>, crate::y4m::Y4mError> {
-    let mut analyzer = VisionAnalyzer::new(opts, faces, heads);
+pub fn flags_in_y4m(path: &Path, mut analyzer: VisionAnalyzer) -> Result<Vec<Flag>, crate::y4m::Y4mError> {
     let mut video = crate::y4m::Y4mReader::open(path)?;
     let (mut n, mut last_ms, mut edges) = (0u64, 0u64, Vec::new());
     while let Some(frame) = video.next_frame()? {

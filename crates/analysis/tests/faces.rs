@@ -9,7 +9,8 @@
 use std::path::Path;
 use std::process::Command;
 use vigil_analysis::head::{pitch_degrees, HeadDetector};
-use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, Grey, VisionOptions};
+use vigil_analysis::mesh::FaceMesh;
+use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, Grey, VisionAnalyzer, VisionOptions};
 use vigil_testkit::{camera_clip, Scene};
 
 /// The part `crop` of the Solvay photograph, resized to 320x240, as grey pixels.
@@ -78,7 +79,8 @@ fn a_face_too_small_for_the_near_detector_is_not_missing() {
         camera_clip(dir.path(), "small", &[(Scene::SmallFace, 20)], false).expect("a clip (ffmpeg, ImageMagick)");
     let flags = |heads: Option<HeadDetector>| {
         let faces = FaceDetector::load(&models_dir()).expect("the face model");
-        let flags = flags_in_y4m(&clip, VisionOptions::default(), Some(faces), heads).expect("the clip");
+        let analyzer = VisionAnalyzer::new(VisionOptions::default(), Some(faces), heads);
+        let flags = flags_in_y4m(&clip, analyzer).expect("the clip");
         flags.iter().map(|f| f.kind).collect::<Vec<_>>()
     };
     // The near detector alone does not see it...
@@ -126,7 +128,9 @@ fn a_head_bowed_for_8_s_is_turned_away_a_glance_down_is_not() {
         let clip = camera_clip(dir.path(), name, scenes, false).expect("a clip (ffmpeg, ImageMagick)");
         let faces = FaceDetector::load(&models_dir()).expect("the face model");
         let heads = HeadDetector::load(&models_dir()).expect("the head model");
-        flags_in_y4m(&clip, VisionOptions::default(), Some(faces), Some(heads)).expect("the clip")
+        let mesh = FaceMesh::load(&models_dir()).expect("the face mesh");
+        let analyzer = VisionAnalyzer::new(VisionOptions::default(), Some(faces), Some(heads)).with_mesh(Some(mesh));
+        flags_in_y4m(&clip, analyzer).expect("the clip")
     };
     let bowed = flags("bowed", &[(Scene::Face, 5), (Scene::BowedFace(50), 8), (Scene::Face, 7)]);
     println!("bowed 50 degrees from 5 s to 13 s: {bowed:?}");
@@ -142,7 +146,6 @@ fn a_head_bowed_for_8_s_is_turned_away_a_glance_down_is_not() {
 
 #[test]
 fn a_steady_face_raises_nothing_and_keeps_the_far_detectors_pace() {
-    use vigil_analysis::vision::VisionAnalyzer;
     use vigil_analysis::y4m::Y4mReader;
     let dir = tempfile::tempdir().unwrap();
     // A still face with a camera's noise for 30 s: its key points jitter, but its nose does not
@@ -163,4 +166,63 @@ fn a_steady_face_raises_nothing_and_keeps_the_far_detectors_pace() {
     }
     println!("near detector runs {}, far {}", analyzer.detections(), analyzer.head_detections());
     assert!(analyzer.head_detections() <= 17, "far detector runs: {}", analyzer.head_detections());
+}
+
+#[test]
+fn the_face_mesh_reads_a_raised_head_evenly_from_face_to_face() {
+    let faces = FaceDetector::load(&models_dir()).expect("the face model");
+    let mesh = FaceMesh::load(&models_dir()).expect("the face mesh");
+    let dir = tempfile::tempdir().unwrap();
+    let pitch = |scene: Scene| {
+        let picture = bowed(dir.path(), scene);
+        let near = faces.faces(&picture).unwrap();
+        assert_eq!(near.len(), 1, "{scene:?}: one face");
+        mesh.pitch_degrees(&picture, &near[0]).unwrap().unwrap_or_else(|| panic!("{scene:?}: the mesh sees no face"))
+    };
+    // The Solvay face and the astronaut, rendered raised by 10 and 30 degrees and bowed by 20,
+    // each against its own frontal reading.
+    for bowed in [Scene::BowedFace, Scene::BowedOtherFace] {
+        let frontal = pitch(bowed(0));
+        let (glance, up, down) = (pitch(bowed(-10)) - frontal, pitch(bowed(-30)) - frontal, pitch(bowed(20)) - frontal);
+        println!(
+            "{:?}: frontal {frontal:.1}; raised 10 reads {glance:.1}, raised 30 {up:.1}, bowed 20 {down:.1}",
+            bowed(0)
+        );
+        assert!(up <= -15.0, "raised 30 degrees: {up}");
+        assert!((-8.0..0.0).contains(&glance), "raised 10 degrees: {glance}");
+        assert!(down >= 10.0, "bowed 20 degrees: {down}");
+    }
+    // A face too small to read is no answer.
+    let small = bowed(dir.path(), Scene::BowedFace(0));
+    let mut face = faces.faces(&small).unwrap()[0];
+    face.area[2] = face.area[0] + 30.0;
+    face.area[3] = face.area[1] + 30.0;
+    assert_eq!(mesh.pitch_degrees(&small, &face).unwrap(), None);
+}
+
+#[test]
+fn a_head_raised_for_8_s_is_turned_away_a_glance_up_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = |name: &str, scenes: &[(Scene, u32)], mesh: bool| {
+        let clip = camera_clip(dir.path(), name, scenes, false).expect("a clip (ffmpeg, ImageMagick)");
+        let faces = FaceDetector::load(&models_dir()).expect("the face model");
+        let heads = HeadDetector::load(&models_dir()).expect("the head model");
+        let mesh = mesh.then(|| FaceMesh::load(&models_dir()).expect("the face mesh"));
+        let analyzer = VisionAnalyzer::new(VisionOptions::default(), Some(faces), Some(heads)).with_mesh(mesh);
+        flags_in_y4m(&clip, analyzer).expect("the clip")
+    };
+    let scenes = [(Scene::OtherFace, 5), (Scene::BowedOtherFace(-45), 8), (Scene::OtherFace, 7)];
+    let raised = flags("raised", &scenes, true);
+    println!("raised 45 degrees from 5 s to 13 s: {raised:?}");
+    assert!(
+        matches!(&raised[..], [f] if f.kind == "face.turned"
+            && (f.start_ms as f64 - 5_000.0).abs() <= 2_000.0
+            && (f.end_ms as f64 - 13_000.0).abs() <= 2_000.0),
+        "{raised:?}"
+    );
+    // BlazeFace's key points alone do not see it.
+    assert_eq!(flags("raised", &scenes, false), vec![]);
+    let glance =
+        flags("glance", &[(Scene::OtherFace, 5), (Scene::BowedOtherFace(-15), 8), (Scene::OtherFace, 7)], true);
+    assert!(glance.is_empty(), "looking up 15 degrees for 8 s: {glance:?}");
 }

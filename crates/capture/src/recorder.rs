@@ -615,12 +615,14 @@ fn grey(frame: &VideoFrame) -> Grey {
 /// flag's opening event points to a small picture of the camera at that moment, filed like the
 /// identity photos (source `evidence-camera`).
 fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<VideoFrame>) {
-    use vigil_analysis::{head, vision};
+    use vigil_analysis::{head, mesh, vision};
     let dir = vision::models_dir();
     // A model that cannot load turns its flags off, said once; the other flags go on.
     let unavailable = |model: &str, e: &vision::ModelError| {
         let flags = opts.flags_of(model);
-        let effect = if flags.is_empty() {
+        let effect = if model == mesh::MESH_MODEL {
+            "a raised head is not judged (a head turned or bowed still is)".to_string()
+        } else if flags.is_empty() {
             "faces too small for the near detector may count as missing, and a second one go unflagged".to_string()
         } else {
             format!("{} off for this session", flags.join(", "))
@@ -639,10 +641,13 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
         .is_some()
         .then(|| head::HeadDetector::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(head::HEAD_MODEL, &e)).ok());
+    let face_mesh = (heads.is_some() && opts.face_turned)
+        .then(|| mesh::FaceMesh::load(&dir))
+        .and_then(|r| r.map_err(|e| unavailable(mesh::MESH_MODEL, &e)).ok());
     let with_pictures = opts.pictures;
     // Every face flag needs the near model.
     let face_flags = opts.flags_of(vision::FACE_MODEL);
-    let mut analyzer = VisionAnalyzer::new(opts, faces, heads);
+    let mut analyzer = VisionAnalyzer::new(opts, faces, heads).with_mesh(face_mesh);
     let mut last = 0;
     for frame in pictures {
         let at_ms = frame.captured.as_millis() as u64;

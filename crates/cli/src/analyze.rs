@@ -66,12 +66,15 @@ fn is_y4m(path: &std::path::Path) -> bool {
 /// The camera flags of a Y4M file, its pictures timed by its own frame rate.
 fn video_flags(input: &std::path::Path, policy: &vigil_core::ExamPolicy) -> Result<Vec<vigil_analysis::Flag>> {
     use vigil_analysis::head::HeadDetector;
-    use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, VisionOptions};
+    use vigil_analysis::mesh::FaceMesh;
+    use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, VisionAnalyzer, VisionOptions};
     let opts = VisionOptions::from_policy(&policy.analysis);
     let model = |e: vigil_analysis::vision::ModelError| anyhow::anyhow!("[{}] {e}", e.code());
     let faces = opts.wants_faces().then(|| FaceDetector::load(&models_dir())).transpose().map_err(model)?;
     let heads = opts.wants_faces().then(|| HeadDetector::load(&models_dir())).transpose().map_err(model)?;
-    flags_in_y4m(input, opts, faces, heads).map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))
+    let mesh = opts.face_turned.then(|| FaceMesh::load(&models_dir())).transpose().map_err(model)?;
+    let analyzer = VisionAnalyzer::new(opts, faces, heads).with_mesh(mesh);
+    flags_in_y4m(input, analyzer).map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))
 }
 
 /// Prints one input's flags, as text or one JSON line. `speech_analysed`: for audio, whether the

@@ -521,6 +521,37 @@ fn a_corrupt_head_model_turns_off_only_the_turned_head() {
     assert!((2_000..=5_000).contains(&start), "the face left at 3 s, flagged from {start} ms");
 }
 
+/// Without the face mesh (here missing), a raised head is not judged, said once on the timeline
+/// and on stderr; a turned or bowed head still is, and every flag stays on.
+#[test]
+fn a_missing_face_mesh_turns_off_only_the_raised_head() {
+    use vigil_analysis::{head::HEAD_MODEL, vision::FACE_MODEL};
+    let dir = tempfile::tempdir().unwrap();
+    let models = tempfile::tempdir().unwrap();
+    for model in [FACE_MODEL, HEAD_MODEL] {
+        std::fs::copy(vigil_analysis::vision::models_dir().join(model), models.path().join(model)).unwrap();
+    }
+    let clips = tempfile::tempdir().unwrap();
+    let clip = vigil_testkit::camera_clip(clips.path(), "face", &[(vigil_testkit::Scene::Face, 4)], false).unwrap();
+    let policy = clips.path().join("policy.toml");
+    std::fs::write(&policy, "schema = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["record", "--out", dir.path().to_str().unwrap(), "--screens", "none", "--mic", "none"])
+        .args(["--duration", "4", "--policy", policy.to_str().unwrap(), "--camera"])
+        .arg(format!("file:{}", clip.display()))
+        .env("VIGIL_MODELS", models.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("a raised head is not judged"), "{stderr}");
+    let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
+    let unavailable: Vec<_> = events.iter().filter(|e| e.kind == "analysis.unavailable").collect();
+    assert_eq!(unavailable.len(), 1, "{events:#?}");
+    assert_eq!(unavailable[0].data["code"], "analysis.model_missing");
+    assert_eq!(unavailable[0].data["flags"], serde_json::json!([]), "no flag is off");
+}
+
 /// A camera whose pictures the face detectors cannot search (here 20x16: a broken driver) gives
 /// no face flag at all, never "no face" for what nobody could look at; it is said once, on the
 /// timeline and on stderr, and the recording goes on.

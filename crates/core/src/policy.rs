@@ -76,8 +76,9 @@ pub struct Analysis {
     pub face_missing: bool,
     /// More than one face.
     pub face_multiple: bool,
-    /// A head turned away from the camera by at least `turned_degrees`, left or right, or bowed
-    /// by at least `bowed_degrees` (looking down: at a phone or notes in the lap).
+    /// A head turned away from the camera by at least `turned_degrees`, left or right, bowed
+    /// by at least `bowed_degrees` (looking down: at a phone or notes in the lap), or raised by
+    /// at least `raised_degrees`.
     pub face_turned: bool,
     /// The camera covered or in the dark.
     pub camera_covered: bool,
@@ -102,6 +103,9 @@ pub struct Analysis {
     /// How far a head must be bowed to be turned away (20-80 degrees; a glance at the keyboard
     /// is about 20).
     pub bowed_degrees: f32,
+    /// How far a head must be raised (looking up, above the screen) to be turned away (20-80
+    /// degrees).
+    pub raised_degrees: f32,
 }
 
 impl Default for Analysis {
@@ -120,6 +124,7 @@ impl Default for Analysis {
             camera_fps: 2.0,
             turned_degrees: 35.0,
             bowed_degrees: 35.0,
+            raised_degrees: 25.0,
         }
     }
 }
@@ -434,6 +439,7 @@ impl ExamPolicy {
             ("analysis.camera_fps", a.camera_fps, 0.5..=10.0),
             ("analysis.turned_degrees", a.turned_degrees, 15.0..=80.0),
             ("analysis.bowed_degrees", a.bowed_degrees, 20.0..=80.0),
+            ("analysis.raised_degrees", a.raised_degrees, 20.0..=80.0),
         ] {
             if !range.contains(&value) {
                 return Err(PolicyError::at(field, format!("{value} is outside {}-{}", range.start(), range.end())));

@@ -1,7 +1,7 @@
-//! `onnx-to-nnef IN.onnx SIZE OUT.nnef.tar`: reads a BlazeFace ONNX model made grey by
-//! scripts/models, with its input fixed at 1 x SIZE x SIZE x 1 (f32), brings it to tract's typed,
-//! decluttered form and writes it as an NNEF archive that `tract_nnef::nnef()` loads on its own.
-//! Run by scripts/models.
+//! `onnx-to-nnef IN.onnx SIZE OUT.nnef.tar`: reads an ONNX model (BlazeFace, the face mesh) made
+//! grey by scripts/models, with its input fixed at 1 x SIZE x SIZE x 1 (f32), brings it to tract's
+//! typed, decluttered form and writes it as an NNEF archive that `tract_nnef::nnef()` loads on its
+//! own. Run by scripts/models.
 
 use std::process::ExitCode;
 use tract_onnx::prelude::*;

@@ -38,11 +38,11 @@ pub enum Scene {
     FaceAndCat,
     /// A cat filling the picture, and no one.
     Cat,
-    /// The one face bowed by this many degrees (looking down: at a phone or notes in the lap),
-    /// rendered from the frontal photograph (see [`bow_head`]).
-    BowedFace(u8),
+    /// The one face bowed by this many degrees (looking down: at a phone or notes in the lap;
+    /// negative: raised, looking up), rendered from the frontal photograph (see [`bow_head`]).
+    BowedFace(i8),
     /// The other candidate (the astronaut) bowed by this many degrees, rendered the same way.
-    BowedOtherFace(u8),
+    BowedOtherFace(i8),
 }
 
 /// A second photograph laid over a scene: its part (ImageMagick geometry, or all of it), its
@@ -215,11 +215,12 @@ impl HeadShape {
     }
 }
 
-/// Turns the head `shape` of the frontal face picture at `png` (640x480) down by `degrees` about
-/// its centre, as a camera looking at it would see it: each point of the head (its ellipsoid and
-/// nose) is rotated and drawn nearest first; what the head no longer covers takes the colour
-/// around it. Rendered geometry, not a photographed pose: the labels of bowed-head clips are
-/// this rotation's angles.
+/// Turns the head `shape` of the frontal face picture at `png` (640x480) down by `degrees` (up
+/// when negative) about its centre, as a camera looking at it would see it: each point of the
+/// head (its ellipsoid and nose) is rotated and drawn nearest first; what the head no longer
+/// covers takes the colour around it. Rendered geometry, not a photographed pose: the labels of
+/// bowed and raised head clips are this rotation's angles (a raised head shows no chin from
+/// below, which a photograph would).
 fn bow_head(png: &Path, shape: &HeadShape, degrees: f32) -> Result<()> {
     let (w, h) = (640usize, 480usize);
     let out = Command::new("convert").arg(png).args(["-depth", "8", "rgb:-"]).output().context("convert")?;
