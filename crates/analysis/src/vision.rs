@@ -284,7 +284,8 @@ const MAX_REUSE_MS: u64 = 5_000;
 /// see: a second person far behind, or a face coming back too small for the near one.
 const HEAD_EVERY_MS: u64 = 2_000;
 /// The near detector's one face moving its nose tip by this much of the way from the eyes to the
-/// mouth (a head bowing or rising) brings the far detector at once, which judges the bow.
+/// mouth (a head bowing or rising) brings the far detector at once, which judges the bow (and the
+/// face mesh with it, the raise).
 const NOSE_PLACE_STEADY: f32 = 0.04;
 
 /// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
