@@ -595,6 +595,17 @@ mod tests {
     }
 
     #[test]
+    fn analysis_thresholds_outside_their_range() {
+        for (field, value) in [("raised_degrees", "10"), ("bowed_degrees", "90"), ("turned_degrees", "5")] {
+            let e = err(&format!("schema = 1\n[analysis]\n{field} = {value}\n"), Format::Toml);
+            assert_eq!(e.field.as_deref(), Some(format!("analysis.{field}").as_str()), "{e}");
+            assert!(e.message.contains("outside"), "{e}");
+        }
+        let policy = ExamPolicy::parse("schema = 1\n[analysis]\nraised_degrees = 40\n", Format::Toml).unwrap();
+        assert_eq!((policy.analysis.raised_degrees, Analysis::default().raised_degrees), (40.0, 25.0));
+    }
+
+    #[test]
     fn assistive_technology_can_never_be_prohibited() {
         let rule = |field: &str, glob: &str| {
             format!("schema = 1\n[[applications.prohibited]]\nid = \"r\"\nname = \"R\"\ncategory = \"other\"\n{field} = [\"{glob}\"]\n")
