@@ -69,16 +69,7 @@ pub(crate) struct BlazeFace {
 impl BlazeFace {
     /// Loads the model `file` in `dir` (input `size` x `size`), checking its SHA-256 first.
     pub(crate) fn load(dir: &Path, file: &str, sha256: &'static str, size: usize) -> Result<BlazeFace, ModelError> {
-        let path = dir.join(file);
-        let bytes = verified_model(&path, sha256)?;
-        let unreadable = |e: TractError| ModelError::Unreadable { path: path.clone(), message: e.to_string() };
-        // The archive holds the typed model, decluttered (by scripts/onnx-to-nnef), its input
-        // already 1 x size x size x 1 (grey): only tract's code generation is left to do.
-        let plan = nnef()
-            .model_for_read(&mut &bytes[..])
-            .and_then(|mut m| m.optimize().map(|()| m))
-            .and_then(|m| m.into_runnable())
-            .map_err(unreadable)?;
+        let plan = runnable(dir, file, sha256)?;
         // SSD anchors of both models: 2 per cell of a 16x16 grid, then 6 per cell of an 8x8 one;
         // the outputs come in the same two groups.
         let mut anchors = Vec::with_capacity(896);
@@ -149,8 +140,22 @@ impl BlazeFace {
     }
 }
 
-/// tract's NNEF reader, made once for both models (making one parses NNEF's library of fragments).
-pub(crate) fn nnef() -> &'static tract_nnef::framework::Nnef {
+/// The NNEF model `file` in `dir`, its SHA-256 checked first, ready to run. The archive holds the
+/// typed model, decluttered (by scripts/onnx-to-nnef), its input already 1 x size x size x 1
+/// (grey): only tract's code generation is left to do.
+pub(crate) fn runnable(dir: &Path, file: &str, sha256: &'static str) -> Result<Arc<TypedRunnableModel>, ModelError> {
+    let path = dir.join(file);
+    let bytes = verified_model(&path, sha256)?;
+    let unreadable = |e: TractError| ModelError::Unreadable { path: path.clone(), message: e.to_string() };
+    nnef()
+        .model_for_read(&mut &bytes[..])
+        .and_then(|mut m| m.optimize().map(|()| m))
+        .and_then(|m| m.into_runnable())
+        .map_err(unreadable)
+}
+
+/// tract's NNEF reader, made once for every model (making one parses NNEF's library of fragments).
+fn nnef() -> &'static tract_nnef::framework::Nnef {
     static NNEF: OnceLock<tract_nnef::framework::Nnef> = OnceLock::new();
     NNEF.get_or_init(tract_nnef::nnef)
 }

@@ -10,7 +10,7 @@
 //! raised head by it, at the far detector's pace.
 
 use crate::blazeface::{DetectError, Head};
-use crate::vision::{verified_model, Grey, ModelError};
+use crate::vision::{Grey, ModelError};
 use std::path::Path;
 use std::sync::Arc;
 use tract_nnef::prelude::*;
@@ -46,15 +46,7 @@ impl std::fmt::Debug for FaceMesh {
 impl FaceMesh {
     /// Loads the model in `dir`, checking its SHA-256 first.
     pub fn load(dir: &Path) -> Result<FaceMesh, ModelError> {
-        let path = dir.join(MESH_MODEL);
-        let bytes = verified_model(&path, MESH_MODEL_SHA256)?;
-        let unreadable = |e: TractError| ModelError::Unreadable { path: path.clone(), message: e.to_string() };
-        let plan = crate::blazeface::nnef()
-            .model_for_read(&mut &bytes[..])
-            .and_then(|mut m| m.optimize().map(|()| m))
-            .and_then(|m| m.into_runnable())
-            .map_err(unreadable)?;
-        Ok(FaceMesh { plan })
+        Ok(FaceMesh { plan: crate::blazeface::runnable(dir, MESH_MODEL, MESH_MODEL_SHA256)? })
     }
 
     /// The pitch of `face`, found in `grey`, in degrees of the mesh's own reading (positive

@@ -484,34 +484,44 @@ fn a_full_disk_stops_capture_cleanly_and_keeps_what_was_recorded() {
     }
 }
 
+/// `vigil record` of `scenes` from the file camera alone for `seconds`, with the analysis models
+/// in `models` (`VIGIL_MODELS`): its stderr and its events.
+fn record_with_models(
+    models: &Path,
+    scenes: &[(vigil_testkit::Scene, u32)],
+    seconds: u32,
+) -> (String, Vec<vigil_spool::EventRecord>) {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = tempfile::tempdir().unwrap();
+    let clip = vigil_testkit::camera_clip(clips.path(), "clip", scenes, false).unwrap();
+    let policy = clips.path().join("policy.toml");
+    std::fs::write(&policy, "schema = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["record", "--out", dir.path().to_str().unwrap(), "--screens", "none", "--mic", "none"])
+        .args(["--duration", &seconds.to_string(), "--policy", policy.to_str().unwrap(), "--camera"])
+        .arg(format!("file:{}", clip.display()))
+        .env("VIGIL_MODELS", models)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (stderr, vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap())
+}
+
 /// A corrupt model turns off only its own flags, said on the timeline and on stderr; the
 /// recording and the other flags go on: here BlazeFace's file is damaged, so `face.turned` is
 /// unavailable, and the face that leaves the clip is still `face.missing`.
 #[test]
 fn a_corrupt_head_model_turns_off_only_the_turned_head() {
     use vigil_analysis::{head::HEAD_MODEL, vision::FACE_MODEL};
-    let dir = tempfile::tempdir().unwrap();
     let models = tempfile::tempdir().unwrap();
     std::fs::copy(vigil_analysis::vision::models_dir().join(FACE_MODEL), models.path().join(FACE_MODEL)).unwrap();
     let mut damaged = std::fs::read(vigil_analysis::vision::models_dir().join(HEAD_MODEL)).unwrap();
     damaged[1000] ^= 0xff;
     std::fs::write(models.path().join(HEAD_MODEL), damaged).unwrap();
-    let clips = tempfile::tempdir().unwrap();
     let scenes = [(vigil_testkit::Scene::Face, 3), (vigil_testkit::Scene::NoFace, 9)];
-    let clip = vigil_testkit::camera_clip(clips.path(), "leaving", &scenes, false).unwrap();
-    let policy = clips.path().join("policy.toml");
-    std::fs::write(&policy, "schema = 1\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["record", "--out", dir.path().to_str().unwrap(), "--screens", "none", "--mic", "none"])
-        .args(["--duration", "12", "--policy", policy.to_str().unwrap(), "--camera"])
-        .arg(format!("file:{}", clip.display()))
-        .env("VIGIL_MODELS", models.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (stderr, events) = record_with_models(models.path(), &scenes, 12);
     assert!(stderr.contains("face.turned off for this session"), "{stderr}");
-    let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
     let unavailable: Vec<_> = events.iter().filter(|e| e.kind == "analysis.unavailable").collect();
     assert_eq!(unavailable.len(), 1, "{events:#?}");
     assert_eq!(unavailable[0].data["flags"], serde_json::json!(["face.turned"]));
@@ -526,26 +536,12 @@ fn a_corrupt_head_model_turns_off_only_the_turned_head() {
 #[test]
 fn a_missing_face_mesh_turns_off_only_the_raised_head() {
     use vigil_analysis::{head::HEAD_MODEL, vision::FACE_MODEL};
-    let dir = tempfile::tempdir().unwrap();
     let models = tempfile::tempdir().unwrap();
     for model in [FACE_MODEL, HEAD_MODEL] {
         std::fs::copy(vigil_analysis::vision::models_dir().join(model), models.path().join(model)).unwrap();
     }
-    let clips = tempfile::tempdir().unwrap();
-    let clip = vigil_testkit::camera_clip(clips.path(), "face", &[(vigil_testkit::Scene::Face, 4)], false).unwrap();
-    let policy = clips.path().join("policy.toml");
-    std::fs::write(&policy, "schema = 1\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["record", "--out", dir.path().to_str().unwrap(), "--screens", "none", "--mic", "none"])
-        .args(["--duration", "4", "--policy", policy.to_str().unwrap(), "--camera"])
-        .arg(format!("file:{}", clip.display()))
-        .env("VIGIL_MODELS", models.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (stderr, events) = record_with_models(models.path(), &[(vigil_testkit::Scene::Face, 4)], 4);
     assert!(stderr.contains("a raised head is not judged"), "{stderr}");
-    let events = vigil_spool::Spool::open(dir.path()).unwrap().events().unwrap();
     let unavailable: Vec<_> = events.iter().filter(|e| e.kind == "analysis.unavailable").collect();
     assert_eq!(unavailable.len(), 1, "{events:#?}");
     assert_eq!(unavailable[0].data["code"], "analysis.model_missing");
