@@ -6,7 +6,9 @@
 //! "cameraman" (the one turned head, and its mirror image); the bowed and raised heads are two
 //! frontal faces rendered bowed or raised by known angles (`Scene::BowedFace`,
 //! `Scene::BowedOtherFace`; those within 10 degrees of the default threshold are printed but not
-//! scored); the voices are
+//! scored); and each person of the Solvay photograph who faces the camera (28 of its 29 faces,
+//! cut out on a grey wall: `Scene::Person`) as the candidate, leaving and with another of them
+//! behind; the voices are
 //! Debian's espeak-ng in English, Kazakh and Russian (alone, over a fan, and two sentences 9 s
 //! apart), the noise, tone, clicks and typing come from sox.
 //!
@@ -27,11 +29,12 @@ use vigil_analysis::mesh::FaceMesh;
 use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, Grey, VisionAnalyzer, VisionOptions};
 use vigil_analysis::y4m::Y4mReader;
 use vigil_analysis::{Flag, SpeechDetector, SpeechOptions};
+use vigil_testkit::clip::{PEOPLE, TURNED_AWAY};
 use vigil_testkit::{camera_clip, Scene};
 
 /// A labelled clip: what it is, the file, and the flags it should give (kind, start s, end s).
 struct Labelled {
-    name: &'static str,
+    name: String,
     file: PathBuf,
     expected: Vec<(&'static str, f64, f64)>,
     /// False for a clip within the estimate's error of a policy threshold (a head bowed 30 or 40
@@ -52,9 +55,13 @@ fn seconds_of(wav: &Path) -> f64 {
 
 fn camera_set(dir: &Path) -> Vec<Labelled> {
     use Scene::*;
-    let clip = |name: &'static str, scenes: &[(Scene, u32)], still: bool, expected: Vec<(&'static str, f64, f64)>| {
-        Labelled { name, file: camera_clip(dir, name, scenes, still).expect("camera clip"), expected, scored: true }
-    };
+    let clip =
+        |name: &'static str, scenes: &[(Scene, u32)], still: bool, expected: Vec<(&'static str, f64, f64)>| Labelled {
+            name: name.to_string(),
+            file: camera_clip(dir, name, scenes, still).expect("camera clip"),
+            expected,
+            scored: true,
+        };
     let near_threshold = |clip: Labelled| Labelled { scored: false, ..clip };
     vec![
         clip("steady face (30 s)", &[(Face, 30)], false, vec![]),
@@ -151,6 +158,26 @@ fn camera_set(dir: &Path) -> Vec<Labelled> {
     ]
 }
 
+/// Each person of the Solvay photograph who faces the camera (28 of 29) as the candidate: leaving
+/// for 6 s, and someone else of the photograph behind them for 6 s (person i + 7, the one turned
+/// away included).
+fn people_set(dir: &Path) -> Vec<Labelled> {
+    let mut set = Vec::new();
+    for who in (0..PEOPLE.len() as u8).filter(|who| *who != TURNED_AWAY) {
+        let behind = (who + 7) % PEOPLE.len() as u8;
+        let clips = [
+            (format!("person {who:02} leaves"), Scene::NoFace, "face.missing"),
+            (format!("person {who:02}, {behind:02} behind"), Scene::PersonAndAnother(who, behind), "face.multiple"),
+        ];
+        for (name, away, kind) in clips {
+            let scenes = [(Scene::Person(who), 8), (away, 6), (Scene::Person(who), 6)];
+            let file = camera_clip(dir, &name.replace([' ', ','], "-"), &scenes, false).expect("camera clip");
+            set.push(Labelled { name, file, expected: vec![(kind, 8.0, 14.0)], scored: true });
+        }
+    }
+    set
+}
+
 /// `text` in `voice` between silences (3 s before, `after` s after), mixed with `noise` (a sox
 /// synth) at `noise_vol` when given.
 fn speech_clip(dir: &Path, name: &str, voice: &str, text: &str, noise: Option<(&str, &str)>) -> (PathBuf, f64) {
@@ -180,11 +207,11 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
     ];
     for (name, voice, text) in voices {
         let (file, spoken) = speech_clip(dir, voice, voice, text, None);
-        set.push(Labelled { name, file, expected: vec![("speech", 3.0, 3.0 + spoken)], scored: true });
+        set.push(Labelled { name: name.into(), file, expected: vec![("speech", 3.0, 3.0 + spoken)], scored: true });
     }
     let (file, spoken) = speech_clip(dir, "en-fan", "en", voices[0].2, Some(("brownnoise", "0.3")));
     set.push(Labelled {
-        name: "English over fan noise",
+        name: "English over fan noise".into(),
         file,
         expected: vec![("speech", 3.0, 3.0 + spoken)],
         scored: true,
@@ -199,7 +226,7 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
     let (a, b) = (seconds_of(&first) - 7.0, seconds_of(&second) - 7.0);
     let again = 3.0 + a + 4.0 + 2.0 + 3.0;
     set.push(Labelled {
-        name: "two sentences, 9 s apart",
+        name: "two sentences, 9 s apart".into(),
         file,
         expected: vec![("speech", 3.0, 3.0 + a), ("speech", again, again + b)],
         scored: true,
@@ -210,7 +237,7 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
     sh("sox", &[&["-n", "-r", "16000", "-c", "1", "-b", "16", click.to_str().unwrap()][..], &click_args[..]].concat());
     let file = dir.join("typing.wav");
     sh("sox", &[click.to_str().unwrap(), file.to_str().unwrap(), "repeat", "142"]);
-    set.push(Labelled { name: "typing (7 keys a second, 20 s)", file, expected: vec![], scored: true });
+    set.push(Labelled { name: "typing (7 keys a second, 20 s)".into(), file, expected: vec![], scored: true });
     for (name, synth) in [
         ("fan (brown noise, 20 s)", "brownnoise"),
         ("hiss (white noise, 20 s)", "whitenoise"),
@@ -222,7 +249,7 @@ fn speech_set(dir: &Path) -> Vec<Labelled> {
         args.extend(synth.split(' '));
         args.extend(["vol", "0.4"]);
         sh("sox", &args);
-        set.push(Labelled { name, file, expected: vec![], scored: true });
+        set.push(Labelled { name: name.into(), file, expected: vec![], scored: true });
     }
     set
 }
@@ -333,9 +360,13 @@ fn main() {
     let (mut expected_total, mut found_total, mut false_total) = (0, 0, 0);
     let mut tallies = BTreeMap::new();
     println!("{:<34} {:>8} {:>6} {:>6}  flags", "camera clip", "expected", "found", "false");
-    let camera = camera_set(dir.path());
+    let mut camera = camera_set(dir.path());
+    let people_from = camera.len();
+    camera.extend(people_set(dir.path()));
     let (mut pictures, mut camera_work) = (0u64, 0.0f64);
-    for clip in &camera {
+    // Over the people's clips: labels found, false alarms, and the clips with a miss or a false alarm.
+    let (mut people_found, mut people_false, mut people_wrong) = (0, 0, Vec::new());
+    for (n, clip) in camera.iter().enumerate() {
         let faces = FaceDetector::load(&models_dir()).expect("the face model");
         let heads = HeadDetector::load(&models_dir()).expect("the head model");
         let began = Instant::now();
@@ -361,7 +392,21 @@ fn main() {
         println!("{:<34} {:>8} {:>6} {:>6}  {}", clip.name, clip.expected.len(), found, false_alarms, show(&flags));
         (expected_total, found_total, false_total) =
             (expected_total + clip.expected.len(), found_total + found, false_total + false_alarms);
+        if n >= people_from {
+            (people_found, people_false) = (people_found + found, people_false + false_alarms);
+            if found < clip.expected.len() || false_alarms > 0 {
+                people_wrong.push(clip.name.as_str());
+            }
+        }
     }
+    println!(
+        "the {} people of the Solvay photograph facing the camera (person {TURNED_AWAY:02}, turned away, only behind \
+         another): found {people_found} of {} labels (each leaving, and someone behind), {people_false} false alarms; \
+         wrong: {}",
+        PEOPLE.len() - 1,
+        2 * (PEOPLE.len() - 1),
+        if people_wrong.is_empty() { "none".to_string() } else { people_wrong.join("; ") }
+    );
     println!();
     println!("{:<34} {:>8} {:>6} {:>6}  flags", "sound clip", "expected", "found", "false");
     // Seconds of sound without speech, and how many of them a speech flag covered.

@@ -68,6 +68,10 @@ impl Frontal {
 
 /// A face less likely than this is not a face.
 const MIN_SCORE: f32 = 0.7;
+/// A face between this and [`MIN_SCORE`] is unsure: a face only if the face mesh sees one there
+/// (MediaPipe's own threshold is 0.5; faint, blurred or small faces score 0.55-0.7 here, and so
+/// did a cat, which the mesh does not take for a face).
+const MIN_UNSURE_SCORE: f32 = 0.5;
 
 /// BlazeFace's back-camera model, ready to run.
 pub struct HeadDetector {
@@ -89,6 +93,12 @@ impl HeadDetector {
     /// Every head in a grey picture, most likely first.
     pub fn heads(&self, grey: &Grey) -> Result<Vec<Head>, DetectError> {
         self.net.faces(grey, MIN_SCORE)
+    }
+
+    /// The heads in a grey picture likely enough to be sure of, and those it is unsure of, most
+    /// likely first: one run of the model.
+    pub fn sure_and_unsure(&self, grey: &Grey) -> Result<(Vec<Head>, Vec<Head>), DetectError> {
+        Ok(self.net.faces(grey, MIN_UNSURE_SCORE)?.into_iter().partition(|h| h.score >= MIN_SCORE))
     }
 
     /// The most likely head in a grey picture, if any is likely enough.

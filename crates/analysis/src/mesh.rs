@@ -55,6 +55,22 @@ impl FaceMesh {
     /// face to face): None for a face too small to read, or where the model does not see a face
     /// in its square.
     pub fn pitch_degrees(&self, grey: &Grey, face: &Head) -> Result<Option<f32>, DetectError> {
+        let Some(points) = self.points(grey, face)? else { return Ok(None) };
+        let point = |i: usize| (points[3 * i], points[3 * i + 1], points[3 * i + 2]);
+        let (top, chin) = (point(FOREHEAD), point(CHIN));
+        let upright = (chin.0 - top.0).hypot(chin.1 - top.1);
+        Ok(Some((chin.2 - top.2).atan2(upright).to_degrees()))
+    }
+
+    /// Whether the model sees a face in the square around `face` (false for a face too small to
+    /// read): how an unsure detection is confirmed.
+    pub fn sees_face(&self, grey: &Grey, face: &Head) -> Result<bool, DetectError> {
+        Ok(self.points(grey, face)?.is_some())
+    }
+
+    /// The 468 points (x, y, depth) of the face in the square around `face`: None for a face too
+    /// small to read, or where the model does not see a face.
+    fn points(&self, grey: &Grey, face: &Head) -> Result<Option<Vec<f32>>, DetectError> {
         let Some(input) = crop(grey, face) else { return Ok(None) };
         let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(|e| DetectError::Model(e.to_string()))?;
         let view = |i: usize| outputs.get(i)?.to_plain_array_view::<f32>().ok().map(|a| a.iter().copied().collect());
@@ -64,13 +80,8 @@ impl FaceMesh {
         if points.len() != 468 * 3 || score.len() != 1 {
             return Err(DetectError::Model("its outputs are not the face mesh's".into()));
         }
-        if 1.0 / (1.0 + (-score[0].clamp(-80.0, 80.0)).exp()) < MIN_FACE_SCORE {
-            return Ok(None);
-        }
-        let point = |i: usize| (points[3 * i], points[3 * i + 1], points[3 * i + 2]);
-        let (top, chin) = (point(FOREHEAD), point(CHIN));
-        let upright = (chin.0 - top.0).hypot(chin.1 - top.1);
-        Ok(Some((chin.2 - top.2).atan2(upright).to_degrees()))
+        let sure = 1.0 / (1.0 + (-score[0].clamp(-80.0, 80.0)).exp()) >= MIN_FACE_SCORE;
+        Ok(sure.then_some(points))
     }
 }
 

@@ -213,7 +213,7 @@ impl VisionOptions {
 
     /// The face flags that `model` missing turns off (without the far model, the near one still
     /// finds faces, if fewer; without the face mesh, a raised head is not judged, a turned or
-    /// bowed one still is).
+    /// bowed one still is, and faint faces are not confirmed).
     pub fn flags_of(&self, model: &str) -> Vec<&'static str> {
         let on = [
             (self.face_missing, "face.missing", FACE_MODEL),
@@ -341,9 +341,10 @@ impl VisionAnalyzer {
         }
     }
 
-    /// With the face mesh, which judges a raised head (without it a raised head is not judged).
+    /// With the face mesh, which judges a raised head and confirms the faces the far detector is
+    /// unsure of (without it a raised head is not judged and only sure faces count).
     pub fn with_mesh(mut self, mesh: Option<FaceMesh>) -> VisionAnalyzer {
-        self.mesh = mesh.filter(|_| self.opts.face_turned && self.heads.is_some());
+        self.mesh = mesh.filter(|_| self.opts.wants_faces() && self.heads.is_some());
         self
     }
 
@@ -475,8 +476,14 @@ impl VisionAnalyzer {
             // The same picture, but heads kept from an earlier one are looked for again once due:
             // a still picture never carries heads older than that allows.
             if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
-                (seen.heads, seen.mesh_pitch) =
-                    heads_of(&self.heads, &self.mesh, &seen.faces, grey, &mut self.head_detections)?;
+                (seen.heads, seen.mesh_pitch) = heads_of(
+                    &self.heads,
+                    &self.mesh,
+                    &seen.faces,
+                    grey,
+                    &mut self.head_detections,
+                    self.opts.face_turned,
+                )?;
                 seen.head_ms = t_ms;
             }
             return Ok(Some(seen.clone()));
@@ -499,7 +506,10 @@ impl VisionAnalyzer {
             {
                 ((last.heads.clone(), last.mesh_pitch), last.head_ms)
             }
-            _ => (heads_of(&self.heads, &self.mesh, &faces, grey, &mut self.head_detections)?, t_ms),
+            _ => (
+                heads_of(&self.heads, &self.mesh, &faces, grey, &mut self.head_detections, self.opts.face_turned)?,
+                t_ms,
+            ),
         };
         let seen = Seen { faces, heads, mesh_pitch, head_ms };
         self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
@@ -545,24 +555,34 @@ impl VisionAnalyzer {
 }
 
 /// The far detector's heads in `grey` where the near one found one face or none (its runs
-/// counted in `runs`), and the face mesh's pitch of the lone face: the near detector's one, or
-/// where it found none, the far one's lone head.
+/// counted in `runs`; those it is unsure of where the face mesh sees a face), and with `pitch`
+/// the face mesh's pitch of the lone face: the near detector's one, or where it found none, the
+/// far one's lone head.
 fn heads_of(
     heads: &Option<HeadDetector>,
     mesh: &Option<FaceMesh>,
     faces: &[Head],
     grey: &Grey,
     runs: &mut u64,
+    pitch: bool,
 ) -> Result<(Vec<Head>, Option<f32>), DetectError> {
     let Some(detector) = heads.as_ref().filter(|_| faces.len() <= 1) else { return Ok((Vec::new(), None)) };
     *runs += 1;
-    let heads = detector.heads(grey)?;
+    // The heads it is unsure of count where the face mesh sees a face (without the mesh, none).
+    let (mut heads, unsure) = detector.sure_and_unsure(grey)?;
+    if let Some(mesh) = mesh {
+        for head in unsure {
+            if mesh.sees_face(grey, &head)? {
+                heads.push(head);
+            }
+        }
+    }
     let lone = match (faces, &heads[..]) {
         ([face], _) | ([], [face]) => Some(face),
         _ => None,
     };
     let pitch = match (mesh, lone) {
-        (Some(mesh), Some(face)) => mesh.pitch_degrees(grey, face)?,
+        (Some(mesh), Some(face)) if pitch => mesh.pitch_degrees(grey, face)?,
         _ => None,
     };
     Ok((heads, pitch))

@@ -620,8 +620,10 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
     // A model that cannot load turns its flags off, said once; the other flags go on.
     let unavailable = |model: &str, e: &vision::ModelError| {
         let flags = opts.flags_of(model);
-        let effect = if model == mesh::MESH_MODEL {
-            "a raised head is not judged (a head turned or bowed still is)".to_string()
+        let effect = if model == mesh::MESH_MODEL && opts.face_turned {
+            "a raised head is not judged, nor a faint face confirmed (a head turned or bowed still is)".to_string()
+        } else if model == mesh::MESH_MODEL {
+            "a faint face is not confirmed (only faces the detectors are sure of count)".to_string()
         } else if flags.is_empty() {
             "faces too small for the near detector may count as missing, and a second one go unflagged".to_string()
         } else {
@@ -641,7 +643,8 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
         .is_some()
         .then(|| head::HeadDetector::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(head::HEAD_MODEL, &e)).ok());
-    let face_mesh = (heads.is_some() && opts.face_turned)
+    let face_mesh = heads
+        .is_some()
         .then(|| mesh::FaceMesh::load(&dir))
         .and_then(|r| r.map_err(|e| unavailable(mesh::MESH_MODEL, &e)).ok());
     let with_pictures = opts.pictures;

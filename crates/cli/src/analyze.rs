@@ -72,7 +72,7 @@ fn video_flags(input: &std::path::Path, policy: &vigil_core::ExamPolicy) -> Resu
     let model = |e: vigil_analysis::vision::ModelError| anyhow::anyhow!("[{}] {e}", e.code());
     let faces = opts.wants_faces().then(|| FaceDetector::load(&models_dir())).transpose().map_err(model)?;
     let heads = opts.wants_faces().then(|| HeadDetector::load(&models_dir())).transpose().map_err(model)?;
-    let mesh = opts.face_turned.then(|| FaceMesh::load(&models_dir())).transpose().map_err(model)?;
+    let mesh = opts.wants_faces().then(|| FaceMesh::load(&models_dir())).transpose().map_err(model)?;
     let analyzer = VisionAnalyzer::new(opts, faces, heads).with_mesh(mesh);
     flags_in_y4m(input, analyzer).map_err(|e| anyhow::anyhow!("[analyze.input] {e}"))
 }
