@@ -230,6 +230,10 @@ mod source_build {
         let mut nasm_build = nasm_rs::Build::new();
         let mut nasm_build = nasm_build.include(format!("upstream/codec/common/{}/", config.include_dir));
         nasm_build = nasm_build.define(&config.asm_platform_define, None);
+        // Vigil: OpenH264's own build (build/arch.mk) defines HAVE_AVX2 for every x86 build with
+        // assembly; without it the AVX2 routines are compiled out. They are used only where the
+        // CPU has AVX2 (`WelsCPUFeatureDetect`).
+        nasm_build = nasm_build.define("HAVE_AVX2", None);
         if config.prefix_symbols {
             nasm_build = nasm_build.define("PREFIX", None);
         }
@@ -248,6 +252,7 @@ mod source_build {
         // _RUN_ any build command on its own (we still invoked `nasm` above
         // though).
         cc_build_command.define(&config.cpp_define, None);
+        cc_build_command.define("HAVE_AVX2", None);
 
         for object in &object_files {
             cc_build_command.object(object);
