@@ -1,7 +1,8 @@
 //! Flags from the camera, on grey pictures of at most 320x240: no face (neither face detector sees
-//! one), more than one face (either sees several), a head turned away (the key points of the one
-//! face the near detector sees, or where it sees none, of the far detector's lone head;
-//! [`crate::head`]; a raised head by the face mesh, [`crate::mesh`], run with the far detector),
+//! one), more than one face (either sees several), a head turned away (the face mesh's reading of
+//! the lone face, [`crate::mesh`], run with the far detector; where the mesh cannot read it, the
+//! key points of the one face the near detector sees, or where it sees none, of the far
+//! detector's lone head, [`crate::head`]; a bow by the far detector's key points),
 //! the camera covered or dark, and a frozen picture (the same picture for
 //! seconds: a still image or a broken virtual camera). Two BlazeFace models
 //! ([`crate::blazeface`]) look for faces: the near one ([`FaceDetector`], the front-camera model, a
@@ -18,7 +19,7 @@
 use crate::blazeface::{BlazeFace, DetectError, Head};
 use crate::flag::{Edge, Flag, FlagTracker, Hysteresis};
 use crate::head::{pitch_degrees, Frontal, HeadDetector};
-use crate::mesh::FaceMesh;
+use crate::mesh::{FaceMesh, Pose};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -265,9 +266,9 @@ pub struct VisionAnalyzer {
 struct Seen {
     faces: Vec<Head>,
     heads: Vec<Head>,
-    /// The face mesh's pitch of the lone face (the near detector's one, or the far one's lone
-    /// head), when the mesh sees one there; measured with `heads`.
-    mesh_pitch: Option<f32>,
+    /// Which way the face mesh sees the lone face turned (the near detector's one, or the far
+    /// one's lone head), when it sees one there; measured with `heads`.
+    pose: Option<Pose>,
     /// When the far detector ran for `heads`.
     head_ms: u64,
 }
@@ -284,9 +285,10 @@ const MAX_REUSE_MS: u64 = 5_000;
 /// see: a second person far behind, or a face coming back too small for the near one.
 const HEAD_EVERY_MS: u64 = 2_000;
 /// The near detector's one face moving its nose tip by this much of the way from the eyes to the
-/// mouth (a head bowing or rising) brings the far detector at once, which judges the bow (and the
-/// face mesh with it, the raise).
+/// mouth (a head bowing or rising), or turning by [`YAW_STEADY`] degrees, brings the far detector
+/// at once, which judges the bow (and the face mesh with it, the raise and the turn).
 const NOSE_PLACE_STEADY: f32 = 0.04;
+const YAW_STEADY: f32 = 10.0;
 
 /// Whether `b` shows what `a` showed: no region of an 8x8 grid changed by more than
 /// [`STILL_REGION_DIFFERENCE`] on average (every second pixel of every second row compared).
@@ -412,21 +414,24 @@ impl VisionAnalyzer {
             // How far it is raised: the face mesh's pitch of the lone face (BlazeFace's key
             // points hardly follow a raised head), against this candidate's frontal.
             let raised = seen
-                .mesh_pitch
-                .filter(|p| raised_degrees(*p, self.mesh_frontal.reading()) >= self.opts.raised_degrees)
+                .pose
+                .filter(|p| raised_degrees(p.pitch_degrees, self.mesh_frontal.reading()) >= self.opts.raised_degrees)
                 .and(lone);
+            // How far it is turned: the face mesh's yaw where it read the lone face (when the
+            // far detector last ran), else the detector's key points'.
+            let yaw = |h: &Head| seen.pose.map_or(h.yaw_degrees, |p| p.yaw_degrees);
             if let Some(h) =
-                far.filter(|h| h.yaw_degrees.abs() < self.opts.turned_degrees && bowed.is_none() && raised.is_none())
+                far.filter(|h| yaw(h).abs() < self.opts.turned_degrees && bowed.is_none() && raised.is_none())
             {
                 if seen.head_ms == t_ms {
                     self.frontal.observe(h.nose_place);
-                    if let Some(p) = seen.mesh_pitch {
-                        self.mesh_frontal.observe(p);
+                    if let Some(p) = seen.pose {
+                        self.mesh_frontal.observe(p.pitch_degrees);
                     }
                 }
             }
             let turned = lone
-                .filter(|h| h.yaw_degrees.abs() >= self.opts.turned_degrees)
+                .filter(|h| yaw(h).abs() >= self.opts.turned_degrees)
                 .or(bowed.filter(|_| lone.is_some()))
                 .or(raised);
             if self.opts.face_missing {
@@ -476,7 +481,7 @@ impl VisionAnalyzer {
             // The same picture, but heads kept from an earlier one are looked for again once due:
             // a still picture never carries heads older than that allows.
             if seen.head_ms < *at && t_ms.saturating_sub(seen.head_ms) >= HEAD_EVERY_MS {
-                (seen.heads, seen.mesh_pitch) = heads_of(
+                (seen.heads, seen.pose) = heads_of(
                     &self.heads,
                     &self.mesh,
                     &seen.faces,
@@ -493,25 +498,28 @@ impl VisionAnalyzer {
         // One face or none: which heads does the far detector see? (It finds faces too small or
         // turned too far for the near one: far away, looking away, or a second person behind.)
         // With as many near faces as before, and the one face's nose where it was (not
-        // bowing), its last answer stands for a while.
+        // bowing or turning), its last answer stands for a while.
         let steady = |a: &[Head], b: &[Head]| match (a, b) {
-            ([a], [b]) => (a.nose_place - b.nose_place).abs() < NOSE_PLACE_STEADY,
+            ([a], [b]) => {
+                (a.nose_place - b.nose_place).abs() < NOSE_PLACE_STEADY
+                    && (a.yaw_degrees - b.yaw_degrees).abs() < YAW_STEADY
+            }
             _ => a.len() == b.len(),
         };
-        let ((heads, mesh_pitch), head_ms) = match self.last_faces.as_ref().map(|(_, _, seen)| seen) {
+        let ((heads, pose), head_ms) = match self.last_faces.as_ref().map(|(_, _, seen)| seen) {
             Some(last)
                 if steady(&last.faces, &faces)
                     && faces.len() <= 1
                     && t_ms.saturating_sub(last.head_ms) < HEAD_EVERY_MS =>
             {
-                ((last.heads.clone(), last.mesh_pitch), last.head_ms)
+                ((last.heads.clone(), last.pose), last.head_ms)
             }
             _ => (
                 heads_of(&self.heads, &self.mesh, &faces, grey, &mut self.head_detections, self.opts.face_turned)?,
                 t_ms,
             ),
         };
-        let seen = Seen { faces, heads, mesh_pitch, head_ms };
+        let seen = Seen { faces, heads, pose, head_ms };
         self.last_faces = Some((t_ms, grey.clone(), seen.clone()));
         Ok(Some(seen))
     }
@@ -555,17 +563,17 @@ impl VisionAnalyzer {
 }
 
 /// The far detector's heads in `grey` where the near one found one face or none (its runs
-/// counted in `runs`; those it is unsure of where the face mesh sees a face), and with `pitch`
-/// the face mesh's pitch of the lone face: the near detector's one, or where it found none, the
-/// far one's lone head.
+/// counted in `runs`; those it is unsure of where the face mesh sees a face), and with `pose`
+/// which way the face mesh sees the lone face turned: the near detector's one, or where it found
+/// none, the far one's lone head.
 fn heads_of(
     heads: &Option<HeadDetector>,
     mesh: &Option<FaceMesh>,
     faces: &[Head],
     grey: &Grey,
     runs: &mut u64,
-    pitch: bool,
-) -> Result<(Vec<Head>, Option<f32>), DetectError> {
+    pose: bool,
+) -> Result<(Vec<Head>, Option<Pose>), DetectError> {
     let Some(detector) = heads.as_ref().filter(|_| faces.len() <= 1) else { return Ok((Vec::new(), None)) };
     *runs += 1;
     // The heads it is unsure of count where the face mesh sees a face (without the mesh, none).
@@ -581,11 +589,11 @@ fn heads_of(
         ([face], _) | ([], [face]) => Some(face),
         _ => None,
     };
-    let pitch = match (mesh, lone) {
-        (Some(mesh), Some(face)) if pitch => mesh.pitch_degrees(grey, face)?,
+    let pose = match (mesh, lone) {
+        (Some(mesh), Some(face)) if pose => mesh.pose(grey, face)?,
         _ => None,
     };
-    Ok((heads, pitch))
+    Ok((heads, pose))
 }
 
 /// The face mesh's pitch of a head facing the camera, for a face not seen before, and how far a

@@ -5,13 +5,16 @@
 //! the far one still sees, is not missing; nor is a group whose faces only the far one finds
 //! alone. A head bowed (rendered from the frontal face, `Scene::BowedFace`) has a large pitch, a
 //! glance at the keyboard a small one, and bowed for 8 s it is a flag. A face the far detector is
-//! unsure of counts where the face mesh sees one (a faint person behind), not a cat's head.
+//! unsure of counts where the face mesh sees one (a faint person behind), not a cat's head. The
+//! face mesh reads the photograph's three-quarter view as turned away, and none of its 28 people
+//! who face the camera.
 
 use std::path::Path;
 use std::process::Command;
 use vigil_analysis::head::{pitch_degrees, HeadDetector};
 use vigil_analysis::mesh::FaceMesh;
 use vigil_analysis::vision::{flags_in_y4m, models_dir, FaceDetector, Grey, VisionAnalyzer, VisionOptions};
+use vigil_testkit::clip::{PEOPLE, TURNED_AWAY};
 use vigil_testkit::{camera_clip, Scene};
 
 /// The part `crop` of the Solvay photograph, resized to 320x240, as grey pixels.
@@ -70,6 +73,67 @@ fn a_turned_head_has_a_large_yaw_a_frontal_one_a_small_one() {
     println!("a frontal face: {head:?}, the near detector's {near:?}");
     assert!(head.yaw_degrees.abs() < 20.0, "{head:?}");
     assert!(matches!(&near[..], [face] if face.yaw_degrees.abs() < 20.0), "{near:?}");
+}
+
+#[test]
+fn the_face_mesh_reads_a_three_quarter_view_as_turned_and_no_frontal_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let (near, far) = (FaceDetector::load(&models_dir()).unwrap(), HeadDetector::load(&models_dir()).unwrap());
+    let mesh = FaceMesh::load(&models_dir()).expect("the face mesh");
+    // As the analysis does: the mesh on the near detector's one face, or where it sees none, on
+    // the far one's lone head (sure or not).
+    let yaw = |name: &str, picture: &Grey| {
+        let mut found = near.faces(picture).unwrap();
+        if found.is_empty() {
+            let (sure, unsure) = far.sure_and_unsure(picture).unwrap();
+            found = [sure, unsure].concat();
+        }
+        assert_eq!(found.len(), 1, "{name}: one face");
+        let pose = mesh.pose(picture, &found[0]).unwrap().unwrap_or_else(|| panic!("{name}: the mesh sees no face"));
+        println!("{name}: the mesh's yaw {:.0}, the detector's {:.0}", pose.yaw_degrees, found[0].yaw_degrees);
+        pose.yaw_degrees
+    };
+    let person = |who: u8| {
+        let name = format!("person{who:02}");
+        camera_clip(dir.path(), &name, &[(Scene::Person(who), 1)], true).expect("a clip");
+        yaw(&name, &grey(&dir.path().join(format!("{name}-0.png")), &[]))
+    };
+    // The three-quarter view, turned about 45 degrees to the picture's left (both BlazeFace
+    // detectors read it under 35 degrees).
+    assert!(person(TURNED_AWAY) <= -35.0, "the three-quarter view is turned");
+    // The cameraman's profile, and its mirror image.
+    for (options, sign) in [(&[][..], 1.0), (&["-flop"][..], -1.0)] {
+        let turned = yaw("the cameraman", &picture("cameraman.png", "240x180+100+40", options));
+        assert!(turned * sign >= 45.0, "the profile: {turned}");
+    }
+    // Everyone else in the photograph faces the camera, a few of them turned by up to 20-25
+    // degrees: none is turned away (the default threshold is 35), and most read under 15.
+    let frontal: Vec<f32> = (0..PEOPLE.len() as u8).filter(|who| *who != TURNED_AWAY).map(person).collect();
+    let most = frontal.iter().fold(0f32, |most, y| most.max(y.abs()));
+    assert!(most < 32.0, "a face turned by {most} degrees: {frontal:?}");
+    let under_15 = frontal.iter().filter(|y| y.abs() < 15.0).count();
+    assert!(under_15 * 4 >= frontal.len() * 3, "{under_15} under 15 degrees: {frontal:?}");
+}
+
+#[test]
+fn a_three_quarter_view_for_8_s_is_turned_away_faces_whose_key_points_read_turned_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = |who: u8| {
+        let name = format!("person{who:02}");
+        let clip = camera_clip(dir.path(), &name, &[(Scene::Person(who), 8)], false).expect("a clip");
+        let dir = models_dir();
+        let (faces, heads) = (FaceDetector::load(&dir).unwrap(), HeadDetector::load(&dir).unwrap());
+        let analyzer = VisionAnalyzer::new(VisionOptions::default(), Some(faces), Some(heads))
+            .with_mesh(Some(FaceMesh::load(&dir).unwrap()));
+        let flags = flags_in_y4m(&clip, analyzer).expect("the clip");
+        flags.iter().map(|f| (f.kind, f.start_ms)).collect::<Vec<_>>()
+    };
+    assert_eq!(flags(TURNED_AWAY), vec![("face.turned", 0)]);
+    // Faces the far detector's key points read turned by 34-46 degrees, which the mesh reads
+    // under 20.
+    for who in [0, 8] {
+        assert_eq!(flags(who), vec![], "person {who:02}");
+    }
 }
 
 #[test]
@@ -183,7 +247,8 @@ fn the_face_mesh_reads_a_raised_head_evenly_from_face_to_face() {
             found = heads.heads(&picture).unwrap();
         }
         assert_eq!(found.len(), 1, "{scene:?}: one face");
-        mesh.pitch_degrees(&picture, &found[0]).unwrap().unwrap_or_else(|| panic!("{scene:?}: the mesh sees no face"))
+        let pose = mesh.pose(&picture, &found[0]).unwrap();
+        pose.unwrap_or_else(|| panic!("{scene:?}: the mesh sees no face")).pitch_degrees
     };
     // The Solvay face and the astronaut, rendered raised by 10 and 30 degrees and bowed by 20,
     // each against its own frontal reading.
@@ -203,7 +268,7 @@ fn the_face_mesh_reads_a_raised_head_evenly_from_face_to_face() {
     let mut face = faces.faces(&small).unwrap()[0];
     face.area[2] = face.area[0] + 30.0;
     face.area[3] = face.area[1] + 30.0;
-    assert_eq!(mesh.pitch_degrees(&small, &face).unwrap(), None);
+    assert_eq!(mesh.pose(&small, &face).unwrap(), None);
 }
 
 #[test]

@@ -145,7 +145,7 @@ event_kinds! {
     FaceFound = "face.found", Info, "close", "A face is in front of the camera again.", "start_ms, end_ms, peak, at_ms";
     FaceMultiple = "face.multiple", Warning, "open", "More than one face in front of the camera (on-device analysis).", "start_ms, picture, at_ms";
     FaceSingle = "face.single", Info, "close", "One face again.", "start_ms, end_ms, peak, at_ms";
-    FaceTurned = "face.turned", Warning, "open", "The head is turned away from the camera, left or right, by at least the policy's `turned_degrees`, bowed by at least its `bowed_degrees`, or raised by at least its `raised_degrees` (on-device analysis: the key points of the one face the near detector sees, or of the far detector's lone head; for a raised head, MediaPipe's face mesh).", "start_ms, picture, at_ms";
+    FaceTurned = "face.turned", Warning, "open", "The head is turned away from the camera, left or right, by at least the policy's `turned_degrees`, bowed by at least its `bowed_degrees`, or raised by at least its `raised_degrees` (on-device analysis: MediaPipe's face mesh on the lone face, or where it cannot read it, the key points of the one face the near detector sees or of the far detector's lone head; for a bow, the far detector's key points).", "start_ms, picture, at_ms";
     FaceFacing = "face.facing", Info, "close", "The head faces the camera again (or left the picture).", "start_ms, end_ms, peak, at_ms";
     CameraCovered = "camera.covered", Warning, "open", "The camera is covered or in the dark (on-device analysis).", "start_ms, picture, at_ms";
     CameraUncovered = "camera.uncovered", Info, "close", "The camera shows a picture again.", "start_ms, end_ms, peak, at_ms";
