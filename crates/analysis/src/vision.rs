@@ -213,8 +213,9 @@ impl VisionOptions {
     }
 
     /// The face flags that `model` missing turns off (without the far model, the near one still
-    /// finds faces, if fewer; without the face mesh, a raised head is not judged, a turned or
-    /// bowed one still is, and faint faces are not confirmed).
+    /// finds faces, if fewer; without the face mesh, a raised head is not judged, a turned one
+    /// only by the detectors' key points, a bowed one as before, and faint faces are not
+    /// confirmed).
     pub fn flags_of(&self, model: &str) -> Vec<&'static str> {
         let on = [
             (self.face_missing, "face.missing", FACE_MODEL),
@@ -343,8 +344,9 @@ impl VisionAnalyzer {
         }
     }
 
-    /// With the face mesh, which judges a raised head and confirms the faces the far detector is
-    /// unsure of (without it a raised head is not judged and only sure faces count).
+    /// With the face mesh, which judges a raised or turned head and confirms the faces the far
+    /// detector is unsure of (without it a raised head is not judged, a turned one by the
+    /// detectors' key points, and only sure faces count).
     pub fn with_mesh(mut self, mesh: Option<FaceMesh>) -> VisionAnalyzer {
         self.mesh = mesh.filter(|_| self.opts.wants_faces() && self.heads.is_some());
         self

@@ -621,7 +621,9 @@ fn analyse_camera(shared: &Shared, opts: VisionOptions, pictures: Receiver<Video
     let unavailable = |model: &str, e: &vision::ModelError| {
         let flags = opts.flags_of(model);
         let effect = if model == mesh::MESH_MODEL && opts.face_turned {
-            "a raised head is not judged, nor a faint face confirmed (a head turned or bowed still is)".to_string()
+            "a raised head is not judged, nor a faint face confirmed, and a turned one less surely (by the detectors' \
+                 key points; a bowed one as before)"
+                .to_string()
         } else if model == mesh::MESH_MODEL {
             "a faint face is not confirmed (only faces the detectors are sure of count)".to_string()
         } else if flags.is_empty() {
