@@ -51,6 +51,9 @@ const RECROP_YAW: f32 = 12.0;
 /// default threshold of 35.
 const MESH_YAW_GAIN: f32 = 1.2;
 
+/// One of the mesh's points: x, y and depth.
+type Point = (f32, f32, f32);
+
 /// Which way a head is turned, read off the face mesh.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pose {
@@ -104,7 +107,7 @@ impl FaceMesh {
 
     /// The 468 points (x, y, depth) of the face in `square`, in the square's pixels (0 to
     /// [`SIZE`]; depth at the same scale): None where the model does not see a face.
-    fn points(&self, grey: &Grey, square: &Square) -> Result<Option<Vec<(f32, f32, f32)>>, DetectError> {
+    fn points(&self, grey: &Grey, square: &Square) -> Result<Option<Vec<Point>>, DetectError> {
         let input = square.crop(grey);
         let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(|e| DetectError::Model(e.to_string()))?;
         let view = |i: usize| outputs.get(i)?.to_plain_array_view::<f32>().ok().map(|a| a.iter().copied().collect());
@@ -121,7 +124,7 @@ impl FaceMesh {
 
 /// The yaw of the mesh's `points`, in degrees of its own reading: the slope, in depth, of the
 /// line between the face's edges (positive: the nose points to the picture's right).
-fn yaw_of(points: &[(f32, f32, f32)]) -> f32 {
+fn yaw_of(points: &[Point]) -> f32 {
     let (a, b) = (points[CHEEKS.0], points[CHEEKS.1]);
     let (left, right) = if a.0 <= b.0 { (a, b) } else { (b, a) };
     (right.2 - left.2).atan2(right.0 - left.0).to_degrees()
@@ -154,7 +157,7 @@ impl Square {
     }
 
     /// Where the point (`u`, `v`) of the square's [`SIZE`] pixels is in the picture.
-    fn to_picture(&self, u: f32, v: f32) -> (f32, f32) {
+    fn in_picture(&self, u: f32, v: f32) -> (f32, f32) {
         let step = self.side / SIZE as f32;
         let (du, dv) = (u * step - self.side / 2.0, v * step - self.side / 2.0);
         (self.centre.0 + du * self.cos - dv * self.sin, self.centre.1 + du * self.sin + dv * self.cos)
@@ -163,8 +166,8 @@ impl Square {
     /// The square around the face whose mesh `points` this square read: around the points'
     /// extent (its longer side times [`CROP_SCALE`]), turned so that their eyes' outer corners
     /// lie level.
-    fn around_points(&self, points: &[(f32, f32, f32)]) -> Square {
-        let picture: Vec<(f32, f32)> = points.iter().map(|p| self.to_picture(p.0, p.1)).collect();
+    fn around_points(&self, points: &[Point]) -> Square {
+        let picture: Vec<(f32, f32)> = points.iter().map(|p| self.in_picture(p.0, p.1)).collect();
         let (mut low, mut high) = ((f32::MAX, f32::MAX), (f32::MIN, f32::MIN));
         for &(x, y) in &picture {
             (low, high) = ((low.0.min(x), low.1.min(y)), (high.0.max(x), high.1.max(y)));
@@ -182,7 +185,7 @@ impl Square {
         let mut data = vec![0f32; SIZE * SIZE];
         for (v, row) in data.chunks_exact_mut(SIZE).enumerate() {
             for (u, value) in row.iter_mut().enumerate() {
-                let (x, y) = self.to_picture(u as f32 + 0.5, v as f32 + 0.5);
+                let (x, y) = self.in_picture(u as f32 + 0.5, v as f32 + 0.5);
                 let (x, y) = (x - 0.5, y - 0.5);
                 if x < 0.0 || y < 0.0 || x >= (w - 1) as f32 || y >= (h - 1) as f32 {
                     continue;
@@ -238,8 +241,7 @@ mod tests {
         assert_eq!((first.centre, first.side), ((160.0, 120.0), 150.0));
         // Points over the square's middle half (96 of its 192 pixels: 75 of the picture's), the
         // left of it nearer the camera, and the eye corners level.
-        let mut points: Vec<(f32, f32, f32)> =
-            (0..468).map(|i| (48.0 + (i % 97) as f32, 48.0 + (i / 5) as f32, 0.0)).collect();
+        let mut points: Vec<Point> = (0..468).map(|i| (48.0 + (i % 97) as f32, 48.0 + (i / 5) as f32, 0.0)).collect();
         points[CHEEKS.0] = (60.0, 96.0, -20.0);
         points[CHEEKS.1] = (140.0, 96.0, 20.0);
         points[EYE_CORNERS.0] = (70.0, 80.0, 0.0);
