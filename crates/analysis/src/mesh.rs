@@ -14,7 +14,8 @@
 //! the slope, in depth, of the line between the face's edges at the cheekbones (points 234 and
 //! 454). On a head turned well away, the detector's box is off the face, so the mesh runs again on
 //! a square around its own first points (as MediaPipe's tracking crops it): the Solvay
-//! photograph's three-quarter view then reads 33 degrees of the mesh's instead of 25.
+//! photograph's three-quarter view then reads 33 degrees of the mesh's own instead of 25 (40 and 30
+//! once scaled to the head's by `MESH_YAW_GAIN`).
 
 use crate::blazeface::{DetectError, Head};
 use crate::vision::{Grey, ModelError};
